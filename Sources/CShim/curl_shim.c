@@ -1,0 +1,12 @@
+#include "curl_shim.h"
+
+int cshim_curl_setopt_long(CURL *h, CURLoption opt, long value) { return (int)curl_easy_setopt(h, opt, value); }
+int cshim_curl_setopt_str(CURL *h, CURLoption opt, const char *value) { return (int)curl_easy_setopt(h, opt, value); }
+int cshim_curl_setopt_ptr(CURL *h, CURLoption opt, void *value) { return (int)curl_easy_setopt(h, opt, value); }
+int cshim_curl_setopt_slist(CURL *h, CURLoption opt, struct curl_slist *value) { return (int)curl_easy_setopt(h, opt, value); }
+int cshim_curl_setopt_off(CURL *h, CURLoption opt, curl_off_t value) { return (int)curl_easy_setopt(h, opt, value); }
+long cshim_curl_getinfo_long(CURL *h, CURLINFO info) {
+    long v = 0;
+    if (curl_easy_getinfo(h, info, &v) != CURLE_OK) return -1;
+    return v;
+}
