@@ -1,5 +1,8 @@
 #include "sys_shim.h"
 
+#include <stddef.h>
+#include <sys/socket.h>
+
 int cshim_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
     struct epoll_event ev;
     ev.events = events;
@@ -16,4 +19,8 @@ int cshim_epoll_wait(int epfd, uint64_t *datas, uint32_t *events, int max, int t
         events[i] = evs[i].events;
     }
     return n;
+}
+
+int cshim_accept(int listen_fd) {
+    return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }

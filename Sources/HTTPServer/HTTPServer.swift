@@ -1,1 +1,130 @@
-// HTTPServer module
+import CShim
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An event-driven HTTP/1.1 server: N epoll loops sharing one listening socket, each owning its
+/// connections. It knows nothing of the API: it hands complete requests to `handler` and sends
+/// what the application answers, in request order.
+public final class HTTPServer: @unchecked Sendable {
+    /// Called on the connection's event loop for every complete request. Do blocking work
+    /// elsewhere (see `WorkerPool`) and answer through the responder from any thread.
+    public typealias Handler = (HTTPRequest, Responder) -> Void
+
+    public let configuration: HTTPServerConfiguration
+    let handler: Handler
+    /// Builds the response the server sends on its own (malformed request, limits, timeouts).
+    let errorResponder: (HTTPServerError) -> HTTPResponse
+    private(set) var listenFd: Int32 = -1
+    private var loops: [EventLoop] = []
+    private var threads: [Thread] = []
+    private let connectionCount = Atomic<Int>(0)
+    private let lastRefusalLog = Mutex<Int>(0)
+    private let finished = DispatchSemaphore(value: 0)
+    /// The port actually bound (differs from the configuration when it asked for 0).
+    public private(set) var port = 0
+
+    public init(configuration: HTTPServerConfiguration, handler: @escaping Handler,
+                errorResponder: @escaping (HTTPServerError) -> HTTPResponse) {
+        self.configuration = configuration
+        self.handler = handler
+        self.errorResponder = errorResponder
+    }
+
+    /// Binds, listens and starts the event loops. Returns the bound port.
+    @discardableResult
+    public func start() throws -> Int {
+        listenFd = try bindListener(host: configuration.host, port: configuration.port)
+        let count = configuration.threads > 0 ? configuration.threads : ProcessInfo.processInfo.activeProcessorCount
+        for i in 0..<count {
+            let loop = try EventLoop(index: i, server: self, config: configuration)
+            loop.registerListener(listenFd)
+            loops.append(loop)
+            let thread = Thread { [loop] in loop.run() }
+            thread.name = "neo-loop-\(i)"
+            threads.append(thread)
+        }
+        threads.forEach { $0.start() }
+        return port
+    }
+
+    /// Current number of open client connections.
+    public var openConnections: Int { connectionCount.load(ordering: .relaxed) }
+
+    /// Graceful shutdown: stop accepting, let in-flight requests finish (up to the deadline),
+    /// close every connection, stop the loops. Blocks until done.
+    public func shutdown() {
+        let fd = listenFd
+        for loop in loops { loop.execute { loop.beginDrain(listenFd: fd) } }
+        let deadline = monotonicSeconds() + configuration.shutdownDeadline
+        while openConnections > 0 && monotonicSeconds() < deadline { usleep(10_000) }
+        for loop in loops { loop.execute { loop.stop() } }
+        while threads.contains(where: { !$0.isFinished }) && monotonicSeconds() < deadline + 1 { usleep(5_000) }
+        if listenFd >= 0 { Glibc.close(listenFd); listenFd = -1 }
+    }
+
+    func reserveConnectionSlot() -> Bool {
+        let now = connectionCount.add(1, ordering: .relaxed).newValue
+        if now > configuration.maxConnections {
+            connectionCount.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func releaseConnectionSlot() { connectionCount.subtract(1, ordering: .relaxed) }
+
+    /// Logs a refused connection at most once a second.
+    func noteRefused(_ why: String) {
+        let second = Int(time(nil))
+        let shouldLog = lastRefusalLog.withLock { last -> Bool in
+            if last == second { return false }
+            last = second
+            return true
+        }
+        if shouldLog { FileHandle.standardError.write(Data("{\"level\":\"warn\",\"msg\":\"refusing connections: \(why)\"}\n".utf8)) }
+    }
+
+    private func bindListener(host: String, port: Int) throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var result: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &result)
+        guard rc == 0, let first = result else {
+            throw HTTPServerStartError("cannot resolve NEO_HOST '\(host)': \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(result) }
+        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw HTTPServerStartError("socket(): \(String(cString: strerror(errno)))") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            let message = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw HTTPServerStartError("cannot bind \(host):\(port): \(message)")
+        }
+        guard listen(fd, 4096) == 0 else {
+            Glibc.close(fd)
+            throw HTTPServerStartError("listen(): \(String(cString: strerror(errno)))")
+        }
+        var addr = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        if addr.ss_family == sa_family_t(AF_INET6) {
+            self.port = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) } }
+        } else {
+            self.port = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) } }
+        }
+        return fd
+    }
+}
+
+/// The server could not start (bad host, port in use, …); the message says which and why.
+public struct HTTPServerStartError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ message: String) { description = message }
+}

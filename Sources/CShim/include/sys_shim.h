@@ -10,4 +10,6 @@
 int cshim_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
 /* Wait; fills fds/events arrays of `max` entries. Returns epoll_wait's result. */
 int cshim_epoll_wait(int epfd, uint64_t *datas, uint32_t *events, int max, int timeout_ms);
+/* accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC (Swift's Glibc module lacks accept4). */
+int cshim_accept(int listen_fd);
 #endif

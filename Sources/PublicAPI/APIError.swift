@@ -1,0 +1,69 @@
+import NeoJSON
+
+/// An error answered in the envelope: a stable code, the status it maps to, a message that says
+/// what to fix, and optional per-field details (design §3).
+public struct APIError: Error, Equatable {
+    /// One problem with one field of the request, e.g. `actions[0].id`.
+    public struct Detail: Equatable {
+        public let field: String
+        public let issue: String
+        public init(field: String, issue: String) { self.field = field; self.issue = issue }
+    }
+
+    public let status: Int
+    public let code: String
+    public let message: String
+    public var details: [Detail]
+    /// Extra response headers (Allow, WWW-Authenticate, Retry-After, …).
+    public var headers: [(String, String)] = []
+
+    public init(status: Int, code: String, message: String, details: [Detail] = [], headers: [(String, String)] = []) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+    }
+
+    public static func == (a: APIError, b: APIError) -> Bool {
+        a.status == b.status && a.code == b.code && a.message == b.message && a.details == b.details
+    }
+
+    public static func badRequest(_ message: String, details: [Detail] = []) -> APIError {
+        APIError(status: 400, code: "BAD_REQUEST", message: message, details: details)
+    }
+    /// Neo's documented create/update refusals (lowercase code).
+    public static func neoValidation(_ message: String, field: String? = nil) -> APIError {
+        APIError(status: 400, code: "validation_error", message: message,
+                 details: field.map { [Detail(field: $0, issue: message)] } ?? [])
+    }
+    public static func validation(_ details: [Detail]) -> APIError {
+        let message = details.count == 1 ? "\(details[0].field): \(details[0].issue)"
+            : "\(details.count) fields are invalid; see details"
+        return APIError(status: 422, code: "VALIDATION_ERROR", message: message, details: details)
+    }
+    public static func validation(field: String, _ issue: String) -> APIError {
+        validation([Detail(field: field, issue: issue)])
+    }
+    public static func unauthorized(_ message: String) -> APIError {
+        APIError(status: 401, code: "UNAUTHORIZED", message: message, headers: [("WWW-Authenticate", "Bearer realm=\"neo-server\"")])
+    }
+    public static func forbidden(_ message: String) -> APIError {
+        APIError(status: 403, code: "FORBIDDEN", message: message)
+    }
+    public static func notFound(_ message: String) -> APIError {
+        APIError(status: 404, code: "NOT_FOUND", message: message)
+    }
+    public static func conflict(_ message: String) -> APIError {
+        APIError(status: 409, code: "CONFLICT", message: message)
+    }
+    public static func unsupportedMediaType(_ message: String) -> APIError {
+        APIError(status: 415, code: "UNSUPPORTED_MEDIA_TYPE", message: message)
+    }
+    public static func internalError() -> APIError {
+        APIError(status: 500, code: "INTERNAL_ERROR", message: "internal error; quote the request_id to the operator")
+    }
+    public static func unavailable(_ message: String) -> APIError {
+        APIError(status: 503, code: "UNAVAILABLE", message: message, headers: [("Retry-After", "1")])
+    }
+}

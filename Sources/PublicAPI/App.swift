@@ -1,0 +1,206 @@
+import Foundation
+import HTTPServer
+import NeoJSON
+
+/// Who may call a route.
+public enum Access {
+    /// No key needed (health, openapi.json).
+    case open
+    /// A key with at least `level` in `group`.
+    case group(PermissionGroup, AccessLevel)
+    /// An admin key (API-key management).
+    case admin
+    /// Any valid key.
+    case authenticated
+}
+
+/// One API route: pattern, who may call it, where it runs, and the handler.
+public struct Route {
+    public let method: String
+    public let pattern: String
+    public let access: Access
+    /// Runs on the worker pool (it touches SQLite or waits on upstreams); else inline on the loop.
+    public let blocking: Bool
+    public let handler: (RequestContext) throws -> Reply
+
+    public init(_ method: String, _ pattern: String, access: Access, blocking: Bool = true,
+                _ handler: @escaping (RequestContext) throws -> Reply) {
+        self.method = method
+        self.pattern = pattern
+        self.access = access
+        self.blocking = blocking
+        self.handler = handler
+    }
+}
+
+/// Glue between the HTTP server and the handlers: routing, request ids, authentication,
+/// permission checks, rate-limit headers, the envelope, and the access log.
+public final class App: @unchecked Sendable {
+    public let logger: Logger
+    let router: Router<Route>
+    let workers: WorkerPool
+    let version: String
+    /// Authenticates a request for a protected route (set by the key service).
+    let authenticate: (RequestContext) throws -> Principal
+    /// Rate-limit headers to add, or a 429 to throw, per tenant.
+    let rateLimit: (Principal) throws -> [(String, String)]
+
+    public init(routes: [Route], logger: Logger, workers: WorkerPool, version: String,
+                authenticate: @escaping (RequestContext) throws -> Principal,
+                rateLimit: @escaping (Principal) throws -> [(String, String)]) {
+        var router = Router<Route>()
+        for r in routes { router.add(r.method, r.pattern, r) }
+        self.router = router
+        self.logger = logger
+        self.workers = workers
+        self.version = version
+        self.authenticate = authenticate
+        self.rateLimit = rateLimit
+    }
+
+    /// Every (method, pattern) the router serves.
+    public var routes: [(method: String, pattern: String)] { router.routes }
+
+    /// The HTTPServer handler.
+    public func handle(_ request: HTTPRequest, _ responder: Responder) {
+        let started = monotonicNow()
+        let requestId = App.requestId(from: request.headers["X-Request-Id"])
+        switch router.match(request.method, request.path) {
+        case .notFound:
+            let ctx = RequestContext(request: request, requestId: requestId, params: [:], pattern: "", started: started)
+            responder.send(finish(ctx, .failure(.notFound("no route for \(request.method) \(request.path)"))))
+        case .methodNotAllowed(let allow):
+            let ctx = RequestContext(request: request, requestId: requestId, params: [:], pattern: "", started: started)
+            var error = APIError(status: 405, code: "METHOD_NOT_ALLOWED",
+                                 message: "\(request.method) is not allowed on \(request.path); allowed: \(allow.joined(separator: ", "))")
+            error.headers = [("Allow", allow.joined(separator: ", "))]
+            responder.send(finish(ctx, .failure(error)))
+        case .found(let route, let params, let pattern):
+            let ctx = RequestContext(request: request, requestId: requestId, params: params, pattern: pattern, started: started)
+            if !route.blocking {
+                responder.send(finish(ctx, run(route, ctx)))
+                return
+            }
+            let accepted = workers.submit { [self] in responder.send(finish(ctx, run(route, ctx))) }
+            if !accepted {
+                responder.send(finish(ctx, .failure(.unavailable("server is overloaded; retry shortly"))))
+            }
+        }
+    }
+
+    /// The HTTPServer error responder (malformed requests, limits, timeouts).
+    public func errorResponse(_ error: HTTPServerError) -> HTTPResponse {
+        let code: String
+        switch error.status {
+        case 413: code = "PAYLOAD_TOO_LARGE"
+        case 431: code = "HEADERS_TOO_LARGE"
+        case 408: code = "REQUEST_TIMEOUT"
+        case 505: code = "HTTP_VERSION_NOT_SUPPORTED"
+        default: code = "BAD_REQUEST"
+        }
+        let requestId = App.newRequestId()
+        let apiError = APIError(status: error.status, code: code, message: error.message)
+        logger.info("request", JSONObject([("request_id", .string(requestId)), ("status", .int(Int64(error.status))),
+                                           ("error", .string(error.message))]))
+        return HTTPResponse(status: error.status, headers: HTTPHeaders([
+            ("Content-Type", "application/json; charset=utf-8"), ("X-Request-Id", requestId),
+        ]), body: Envelope.error(apiError, requestId: requestId))
+    }
+
+    private func run(_ route: Route, _ ctx: RequestContext) -> Result<(Reply, [(String, String)]), APIError> {
+        do {
+            var extra: [(String, String)] = []
+            switch route.access {
+            case .open:
+                break
+            case .authenticated, .group, .admin:
+                let principal = try authenticate(ctx)
+                ctx.principal = principal
+                extra = try rateLimit(principal)
+                try authorize(principal, route.access)
+            }
+            do {
+                return .success((try route.handler(ctx), extra))
+            } catch var e as APIError {
+                e.headers += extra
+                return .failure(e)
+            }
+        } catch let e as APIError {
+            return .failure(e)
+        } catch {
+            logger.error("unhandled error", JSONObject([("request_id", .string(ctx.requestId)), ("error", .string(String(describing: error)))]))
+            return .failure(.internalError())
+        }
+    }
+
+    private func authorize(_ principal: Principal, _ access: Access) throws {
+        switch access {
+        case .open, .authenticated:
+            return
+        case .admin:
+            if principal.role != .admin { throw APIError.forbidden("API-key management requires admin role.") }
+        case .group(let group, let needed):
+            let has = principal.level(group)
+            if has < needed {
+                throw APIError.forbidden("this key needs '\(needed.rawValue)' on permission group '\(group.rawValue)' (it has '\(has.rawValue)')")
+            }
+        }
+    }
+
+    private func finish(_ ctx: RequestContext, _ result: Result<(Reply, [(String, String)]), APIError>) -> HTTPResponse {
+        let totalMs = (monotonicNow() - ctx.started) * 1000
+        var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"), ("X-Request-Id", ctx.requestId)])
+        let status: Int
+        var body: [UInt8]
+        switch result {
+        case .success(let (reply, extra)):
+            status = reply.status
+            for (k, v) in extra { headers.add(k, v) }
+            for (k, v) in reply.headers { headers.add(k, v) }
+            if let raw = reply.rawBody {
+                body = raw
+            } else {
+                body = Envelope.success(reply, requestId: ctx.requestId, totalMs: totalMs, dbMs: ctx.dbMilliseconds, warnings: ctx.warnings)
+            }
+        case .failure(let error):
+            status = error.status
+            for (k, v) in error.headers { headers.add(k, v) }
+            body = Envelope.error(error, requestId: ctx.requestId)
+        }
+        if !headers.contains("Cache-Control") {
+            headers.add("Cache-Control", ctx.principal != nil ? "no-store" : "no-cache")
+        }
+        if status == 304 { body = [] }
+        logAccess(ctx, status: status, bytes: body.count, totalMs: totalMs)
+        return HTTPResponse(status: status, headers: headers, body: body)
+    }
+
+    private func logAccess(_ ctx: RequestContext, status: Int, bytes: Int, totalMs: Double) {
+        guard logger.level <= .info else { return }
+        var fields = JSONObject([
+            ("request_id", .string(ctx.requestId)), ("method", .string(ctx.request.method)),
+            ("path", .string(ctx.request.path)), ("status", .int(Int64(status))), ("bytes", .int(Int64(bytes))),
+            ("duration_ms", .double((totalMs * 100).rounded() / 100)),
+        ])
+        if let p = ctx.principal {
+            fields["tenant"] = .int(p.tenantId)
+            fields["key_id"] = .int(p.keyId)
+        }
+        logger.info("request", fields)
+    }
+
+    /// Echoes a sane inbound request id (1–128 of [A-Za-z0-9._-]); else a new UUIDv4.
+    static func requestId(from inbound: String?) -> String {
+        if let s = inbound, !s.isEmpty, s.utf8.count <= 128,
+           s.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46 || $0 == 95 }) {
+            return s
+        }
+        return newRequestId()
+    }
+
+    static func newRequestId() -> String { UUID().uuidString.lowercased() }
+}
+
+func monotonicNow() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+}
