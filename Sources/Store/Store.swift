@@ -76,6 +76,7 @@ public final class Store: @unchecked Sendable {
     /// Read-only work on a pooled reader connection (blocks waiting for a free one).
     /// The body runs in one deferred transaction, so all its queries see the same snapshot.
     /// Inside `write` on the same thread it runs on the writer and sees the uncommitted changes.
+    @discardableResult
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         if let current = currentConnection() { return try body(current) }
         let reader = try checkOutReader()
@@ -85,6 +86,7 @@ public final class Store: @unchecked Sendable {
 
     /// Write work on the single writer connection inside BEGIN IMMEDIATE … COMMIT; rollback when body throws.
     /// A nested `write` on the same thread runs inside a SAVEPOINT of the open transaction.
+    @discardableResult
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
         if let current = currentConnection() {
             guard current.isWriter else {
