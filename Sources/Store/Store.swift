@@ -28,6 +28,7 @@ public final class Store: @unchecked Sendable {
 
     /// Opens (creating the parent directory of path if needed), sets PRAGMAs on every connection:
     /// journal_mode=WAL (writer), synchronous=FULL, foreign_keys=ON, busy_timeout.
+    /// On failure every connection opened so far is closed (deinit still runs: all properties have defaults).
     public init(_ options: Options) throws {
         pthread_key_create(&currentConnectionKey, nil)
         let directory = (options.path as NSString).deletingLastPathComponent
@@ -35,7 +36,6 @@ public final class Store: @unchecked Sendable {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
-                pthread_key_delete(currentConnectionKey)
                 throw StoreError(kind: .io, message: "cannot create directory \(directory): \(error.localizedDescription)")
             }
         }
