@@ -1,1 +1,238 @@
-// Store module
+import CShim
+import Foundation
+
+/// The store: one writer connection (serialized) and a small pool of reader connections, WAL mode.
+public final class Store: @unchecked Sendable {
+    /// Where the database lives and how many connections to open.
+    public struct Options {
+        /// Path of the database file; its parent directory is created when missing.
+        public var path: String
+        /// Number of pooled reader connections (at least 1).
+        public var readers: Int = 4
+        /// How long a connection waits on a lock held by another connection or process.
+        public var busyTimeoutMs: Int32 = 5000
+
+        public init(path: String) { self.path = path }
+    }
+
+    private let writerLock = NSLock()
+    private var writer: Database?
+
+    private let pool = NSCondition()
+    private var idleReaders: [Database] = []
+    private var readerCount = 0
+    private var isClosed = false
+
+    /// Per-thread pointer to the connection this thread is using inside read/write, for re-entrancy.
+    private var currentConnectionKey = pthread_key_t()
+
+    /// Opens (creating the parent directory of path if needed), sets PRAGMAs on every connection:
+    /// journal_mode=WAL (writer), synchronous=FULL, foreign_keys=ON, busy_timeout.
+    /// On failure every connection opened so far is closed (deinit still runs: all properties have defaults).
+    public init(_ options: Options) throws {
+        pthread_key_create(&currentConnectionKey, nil)
+        let directory = (options.path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError(kind: .io, message: "cannot create directory \(directory): \(error.localizedDescription)")
+            }
+        }
+        do {
+            let writer = try Database(path: options.path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                      isWriter: true, busyTimeoutMs: options.busyTimeoutMs)
+            self.writer = writer
+            let mode = try writer.queryOne("PRAGMA journal_mode=WAL")?[0]
+            guard mode == .text("wal") else {
+                throw StoreError(kind: .io, message: "cannot enable WAL on \(options.path) (journal_mode is \(String(describing: mode)))")
+            }
+            try Store.configure(writer)
+            for _ in 0..<max(1, options.readers) {
+                let reader = try Database(path: options.path, flags: SQLITE_OPEN_READWRITE, isWriter: false,
+                                          busyTimeoutMs: options.busyTimeoutMs)
+                try Store.configure(reader)
+                // Readers open read-write (WAL needs the -shm file) but refuse to modify the database.
+                try reader.execute("PRAGMA query_only=ON")
+                idleReaders.append(reader)
+            }
+            readerCount = idleReaders.count
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    deinit {
+        close()
+        pthread_key_delete(currentConnectionKey)
+    }
+
+    private static func configure(_ db: Database) throws {
+        try db.execute("PRAGMA synchronous=FULL")
+        try db.execute("PRAGMA foreign_keys=ON")
+    }
+
+    /// Read-only work on a pooled reader connection (blocks waiting for a free one).
+    /// The body runs in one deferred transaction, so all its queries see the same snapshot.
+    /// Inside `write` on the same thread it runs on the writer and sees the uncommitted changes.
+    @discardableResult
+    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        if let current = currentConnection() { return try body(current) }
+        let reader = try checkOutReader()
+        defer { checkIn(reader) }
+        return try inTransaction(reader, begin: "BEGIN DEFERRED", body)
+    }
+
+    /// Write work on the single writer connection inside BEGIN IMMEDIATE … COMMIT; rollback when body throws.
+    /// A nested `write` on the same thread runs inside a SAVEPOINT of the open transaction.
+    @discardableResult
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        if let current = currentConnection() {
+            guard current.isWriter else {
+                throw StoreError(kind: .misuse, message: "write() called inside read(); finish the read first")
+            }
+            return try inSavepoint(current, body)
+        }
+        writerLock.lock()
+        defer { writerLock.unlock() }
+        guard let writer else { throw StoreError(kind: .misuse, message: "store is closed") }
+        return try inTransaction(writer, begin: "BEGIN IMMEDIATE", body)
+    }
+
+    /// Closes every connection, waiting for readers in use to come back. Must not be called inside read/write.
+    public func close() {
+        pool.lock()
+        isClosed = true
+        pool.broadcast()
+        while idleReaders.count < readerCount { pool.wait() }
+        for reader in idleReaders { reader.close() }
+        idleReaders.removeAll()
+        readerCount = 0
+        pool.unlock()
+
+        writerLock.lock()
+        writer?.close()
+        writer = nil
+        writerLock.unlock()
+    }
+
+    // MARK: - Transactions
+
+    private func inTransaction<T>(_ db: Database, begin: String, _ body: (Database) throws -> T) throws -> T {
+        try db.execute(begin)
+        setCurrentConnection(db)
+        defer { setCurrentConnection(nil) }
+        let result: T
+        do {
+            result = try body(db)
+            try db.execute("COMMIT")
+        } catch {
+            // SQLite may already have rolled back (e.g. on SQLITE_FULL); ROLLBACK would then fail.
+            if !db.isAutocommit { _ = try? db.execute("ROLLBACK") }
+            throw error
+        }
+        return result
+    }
+
+    private func inSavepoint<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+        try db.execute("SAVEPOINT neo_nested_write")
+        do {
+            let result = try body(db)
+            try db.execute("RELEASE SAVEPOINT neo_nested_write")
+            return result
+        } catch {
+            if !db.isAutocommit {
+                _ = try? db.execute("ROLLBACK TO SAVEPOINT neo_nested_write")
+                _ = try? db.execute("RELEASE SAVEPOINT neo_nested_write")
+            }
+            throw error
+        }
+    }
+
+    private func currentConnection() -> Database? {
+        pthread_getspecific(currentConnectionKey).map { Unmanaged<Database>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    private func setCurrentConnection(_ db: Database?) {
+        pthread_setspecific(currentConnectionKey, db.map { Unmanaged.passUnretained($0).toOpaque() })
+    }
+
+    // MARK: - Reader pool
+
+    private func checkOutReader() throws -> Database {
+        pool.lock()
+        defer { pool.unlock() }
+        while idleReaders.isEmpty && !isClosed { pool.wait() }
+        guard !isClosed else { throw StoreError(kind: .misuse, message: "store is closed") }
+        return idleReaders.removeLast()
+    }
+
+    private func checkIn(_ reader: Database) {
+        pool.lock()
+        idleReaders.append(reader)
+        pool.broadcast()
+        pool.unlock()
+    }
+
+    // MARK: - Migrations
+
+    /// Applies pending migrations (each in its own transaction, recorded in schema_migrations(version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)).
+    /// Throws StoreError(kind: .schemaTooNew) when the DB has a version the binary lacks.
+    /// Returns the versions applied.
+    @discardableResult
+    public func migrate(_ migrations: [Migration] = Migration.embedded) throws -> [Int] {
+        let ordered = migrations.sorted { $0.version < $1.version }
+        for (previous, next) in zip(ordered, ordered.dropFirst()) where previous.version == next.version {
+            throw StoreError(kind: .misuse, message: "duplicate migration version \(next.version)")
+        }
+        let latest = ordered.last?.version ?? 0
+        try write { db in
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS schema_migrations(
+                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)
+                """)
+            try Store.checkNotNewer(db, latest: latest)
+        }
+        var applied: [Int] = []
+        for migration in ordered {
+            // Check and apply in one transaction so two processes migrating at once cannot both apply.
+            let didApply = try write { db -> Bool in
+                try Store.checkNotNewer(db, latest: latest)
+                if try db.queryOne("SELECT 1 FROM schema_migrations WHERE version = ?", [.int(Int64(migration.version))]) != nil {
+                    return false
+                }
+                do {
+                    try db.executeScript(migration.sql)
+                    try db.execute("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+                                   [.int(Int64(migration.version)), .text(migration.name), .text(Timestamp.now())])
+                } catch let error as StoreError {
+                    throw StoreError(kind: .migrationFailed,
+                                     message: "migration \(migration.version) (\(migration.name)) failed: \(error.message)",
+                                     sqliteCode: error.sqliteCode)
+                }
+                return true
+            }
+            if didApply { applied.append(migration.version) }
+        }
+        return applied
+    }
+
+    private static func checkNotNewer(_ db: Database, latest: Int) throws {
+        let current = Int(try db.queryOne("SELECT MAX(version) AS v FROM schema_migrations")?.int("v") ?? 0)
+        guard current <= latest else {
+            throw StoreError(kind: .schemaTooNew, message:
+                "database schema version \(current) is newer than this binary supports (\(latest)); upgrade neo-server")
+        }
+    }
+
+    /// The highest applied migration version, 0 for a database never migrated.
+    public func schemaVersion() throws -> Int {
+        try read { db in
+            guard try db.queryOne("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'") != nil else {
+                return 0
+            }
+            return Int(try db.queryOne("SELECT MAX(version) AS v FROM schema_migrations")?.int("v") ?? 0)
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import CShim
+
+/// One SQLite connection. Not thread-safe; the Store hands it out to one closure at a time.
+public final class Database {
+    private var handle: OpaquePointer?
+    /// Prepared statements keyed by SQL text. A statement is taken out while in use, so a nested use of the
+    /// same SQL (e.g. inside a `forEachRow` callback) prepares its own copy instead of clobbering the first.
+    private var statements: [String: OpaquePointer] = [:]
+    /// True for the Store's single writer connection.
+    let isWriter: Bool
+
+    init(path: String, flags: Int32, isWriter: Bool, busyTimeoutMs: Int32) throws {
+        self.isWriter = isWriter
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK, let db else {
+            let error = StoreError.sqlite(rc, db: db, context: "opening database \(path)")
+            sqlite3_close_v2(db)
+            throw error
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeoutMs)
+    }
+
+    deinit { close() }
+
+    /// Finalizes cached statements and closes the connection; later calls throw `.misuse`.
+    func close() {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        statements.removeAll()
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    /// Runs a statement (prepared once per connection and cached by SQL text), binding parameters in order.
+    @discardableResult
+    public func execute(_ sql: String, _ params: [SQLValue] = []) throws -> Int {
+        try withStatement(sql, params) { statement in
+            while try step(statement, sql) {}
+            return Int(sqlite3_changes(handle))
+        }
+    }
+
+    /// All rows of a query, materialized.
+    public func query(_ sql: String, _ params: [SQLValue] = []) throws -> [Row] {
+        try withStatement(sql, params) { statement in
+            let columns = columnNames(statement)
+            var rows: [Row] = []
+            while try step(statement, sql) {
+                rows.append(Row(columns: columns, values: rowValues(statement, count: columns.count)))
+            }
+            return rows
+        }
+    }
+
+    /// The first row of a query, or nil when it returns none.
+    public func queryOne(_ sql: String, _ params: [SQLValue] = []) throws -> Row? {
+        try withStatement(sql, params) { statement in
+            guard try step(statement, sql) else { return nil }
+            let columns = columnNames(statement)
+            return Row(columns: columns, values: rowValues(statement, count: columns.count))
+        }
+    }
+
+    /// Calls `body` for each row without materializing all rows (hot path for list endpoints).
+    public func forEachRow(_ sql: String, _ params: [SQLValue], _ body: (RowCursor) throws -> Void) throws {
+        try withStatement(sql, params) { statement in
+            let cursor = RowCursor(statement: statement)
+            while try step(statement, sql) { try body(cursor) }
+        }
+    }
+
+    /// The rowid of the most recent successful INSERT on this connection.
+    public var lastInsertRowID: Int64 {
+        handle.map { sqlite3_last_insert_rowid($0) } ?? 0
+    }
+
+    /// Runs multi-statement SQL with `sqlite3_exec` (migrations only: no parameters, no caching).
+    public func executeScript(_ sql: String) throws {
+        let db = try openHandle()
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(db, sql, nil, nil, &errorMessage)
+        defer { sqlite3_free(errorMessage) }
+        guard rc == SQLITE_OK else {
+            let detail = errorMessage.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
+            let code = sqlite3_extended_errcode(db)
+            let reported = code & 0xff == rc & 0xff ? code : rc
+            throw StoreError(kind: StoreError.kind(forSQLiteCode: reported), message: "\(detail) (executing script)",
+                             sqliteCode: reported)
+        }
+    }
+
+    /// Whether the connection is outside any transaction.
+    var isAutocommit: Bool { handle.map { sqlite3_get_autocommit($0) != 0 } ?? true }
+
+    // MARK: - Statements
+
+    private func openHandle() throws -> OpaquePointer {
+        guard let handle else { throw StoreError(kind: .misuse, message: "database connection is closed") }
+        return handle
+    }
+
+    private func withStatement<T>(_ sql: String, _ params: [SQLValue], _ body: (OpaquePointer) throws -> T) throws -> T {
+        let statement = try checkOut(sql)
+        defer { checkIn(statement, sql) }
+        try bind(params, to: statement, sql)
+        return try body(statement)
+    }
+
+    private func checkOut(_ sql: String) throws -> OpaquePointer {
+        if let cached = statements.removeValue(forKey: sql) { return cached }
+        let db = try openHandle()
+        var statement: OpaquePointer?
+        var tail: UnsafePointer<CChar>?
+        let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, &tail)
+        guard rc == SQLITE_OK else { throw StoreError.sqlite(rc, db: db, context: "preparing \(Database.excerpt(sql))") }
+        guard let statement else {
+            throw StoreError(kind: .misuse, message: "no SQL statement in \(Database.excerpt(sql))", sqliteCode: SQLITE_MISUSE)
+        }
+        if let tail, tail.pointee != 0, !String(cString: tail).allSatisfy({ $0.isWhitespace || $0 == ";" }) {
+            sqlite3_finalize(statement)
+            throw StoreError(kind: .misuse, message: "more than one statement in \(Database.excerpt(sql)); use executeScript",
+                             sqliteCode: SQLITE_MISUSE)
+        }
+        return statement
+    }
+
+    private func checkIn(_ statement: OpaquePointer, _ sql: String) {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+        if handle != nil, statements[sql] == nil {
+            statements[sql] = statement
+        } else {
+            sqlite3_finalize(statement)
+        }
+    }
+
+    private func bind(_ params: [SQLValue], to statement: OpaquePointer, _ sql: String) throws {
+        let expected = Int(sqlite3_bind_parameter_count(statement))
+        guard params.count == expected else {
+            throw StoreError(kind: .misuse, message: "expected \(expected) parameters, got \(params.count) for \(Database.excerpt(sql))",
+                             sqliteCode: SQLITE_RANGE)
+        }
+        for (offset, value) in params.enumerated() {
+            let index = Int32(offset + 1)
+            let rc: Int32
+            switch value {
+            case .null:
+                rc = sqlite3_bind_null(statement, index)
+            case .int(let v):
+                rc = sqlite3_bind_int64(statement, index, v)
+            case .double(let v):
+                rc = sqlite3_bind_double(statement, index, v)
+            case .text(var s):
+                rc = try s.withUTF8 { utf8 in
+                    guard let base = utf8.baseAddress, !utf8.isEmpty else {
+                        return "".withCString { cshim_sqlite_bind_text(statement, index, $0, 0) }
+                    }
+                    return cshim_sqlite_bind_text(statement, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self),
+                                                  try Database.length(utf8.count, sql))
+                }
+            case .blob(let bytes):
+                rc = try bytes.withUnsafeBytes { raw in
+                    guard let base = raw.baseAddress, !raw.isEmpty else { return sqlite3_bind_zeroblob(statement, index, 0) }
+                    return cshim_sqlite_bind_blob(statement, index, base, try Database.length(raw.count, sql))
+                }
+            }
+            guard rc == SQLITE_OK else { throw StoreError.sqlite(rc, db: handle, context: "binding parameter \(index) of \(Database.excerpt(sql))") }
+        }
+    }
+
+    private static func length(_ count: Int, _ sql: String) throws -> Int32 {
+        guard let length = Int32(exactly: count) else {
+            throw StoreError(kind: .misuse, message: "parameter larger than 2 GiB for \(excerpt(sql))", sqliteCode: SQLITE_TOOBIG)
+        }
+        return length
+    }
+
+    /// Steps once: true when a row is available, false when done.
+    private func step(_ statement: OpaquePointer, _ sql: String) throws -> Bool {
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let rc: throw StoreError.sqlite(rc, db: handle, context: "executing \(Database.excerpt(sql))")
+        }
+    }
+
+    private func columnNames(_ statement: OpaquePointer) -> [String] {
+        (0..<sqlite3_column_count(statement)).map { String(cString: sqlite3_column_name(statement, $0)) }
+    }
+
+    private func rowValues(_ statement: OpaquePointer, count: Int) -> [SQLValue] {
+        (0..<Int32(count)).map { column in
+            switch sqlite3_column_type(statement, column) {
+            case SQLITE_INTEGER:
+                return .int(sqlite3_column_int64(statement, column))
+            case SQLITE_FLOAT:
+                return .double(sqlite3_column_double(statement, column))
+            case SQLITE_TEXT:
+                let text = sqlite3_column_text(statement, column)
+                let count = Int(sqlite3_column_bytes(statement, column))
+                return .text(String(decoding: UnsafeBufferPointer(start: text, count: text == nil ? 0 : count), as: UTF8.self))
+            case SQLITE_BLOB:
+                let blob = sqlite3_column_blob(statement, column)
+                let count = Int(sqlite3_column_bytes(statement, column))
+                return .blob(blob == nil ? [] : [UInt8](UnsafeRawBufferPointer(start: blob, count: count)))
+            default:
+                return .null
+            }
+        }
+    }
+
+    /// SQL text for error messages: it holds placeholders, never values, but can be long.
+    static func excerpt(_ sql: String) -> String {
+        let flat = sql.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        return flat.count <= 160 ? flat : String(flat.prefix(160)) + "…"
+    }
+}
