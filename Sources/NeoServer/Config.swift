@@ -1,0 +1,125 @@
+import Foundation
+import HTTPServer
+import PublicAPI
+
+/// The one place configuration is read: environment variables (design §8), overridden by flags
+/// that mirror them (`--port 0` = `NEO_PORT=0`). A bad value stops startup with a message naming
+/// the variable and what it accepts.
+struct Config {
+    var host = "127.0.0.1"
+    var port = 8080
+    var db = "./data/neo.db"
+    var secretKey: String?
+    var secretKeyFile: String?
+    var threads = 0
+    var workers = 0
+    var bootstrapAdminKey: String?
+    var upstreamPolicy = "private"
+    var rateLimit = 1200
+    var logLevel = Logger.Level.info
+    var maxBody = 1 << 20
+    var headerTimeout = 10.0
+    var idleTimeout = 60.0
+    var bodyTimeout = 30.0
+    var maxConnections = 10_000
+    var runnerConcurrency = 4
+
+    struct Invalid: Error, CustomStringConvertible { let description: String }
+
+    /// One setting: its variable, flag, help text, and how to apply a raw value.
+    struct Setting {
+        let env: String
+        let help: String
+        let apply: (inout Config, String) throws -> Void
+        var flag: String { "--" + env.dropFirst(4).lowercased().replacingOccurrences(of: "_", with: "-") }
+    }
+
+    static let settings: [Setting] = [
+        Setting(env: "NEO_HOST", help: "address to bind (default 127.0.0.1)") { c, v in
+            guard !v.isEmpty else { throw Invalid(description: "NEO_HOST must not be empty") }
+            c.host = v
+        },
+        Setting(env: "NEO_PORT", help: "TCP port, 0 = ephemeral (default 8080)") { c, v in c.port = try int(v, "NEO_PORT", 0...65535) },
+        Setting(env: "NEO_DB", help: "SQLite file (default ./data/neo.db)") { c, v in
+            guard !v.isEmpty else { throw Invalid(description: "NEO_DB must not be empty") }
+            c.db = v
+        },
+        Setting(env: "NEO_SECRET_KEY", help: "base64 of 32 bytes encrypting stored secrets") { c, v in c.secretKey = v },
+        Setting(env: "NEO_SECRET_KEY_FILE", help: "key file, created 0600 on first run (default beside the DB)") { c, v in c.secretKeyFile = v },
+        Setting(env: "NEO_THREADS", help: "event-loop threads, 0 = one per core (default 0)") { c, v in c.threads = try int(v, "NEO_THREADS", 0...256) },
+        Setting(env: "NEO_WORKERS", help: "worker threads for blocking work, 0 = 4 x loops (default 0)") { c, v in c.workers = try int(v, "NEO_WORKERS", 0...1024) },
+        Setting(env: "NEO_BOOTSTRAP_ADMIN_KEY", help: "admin key to install on start (for CI)") { c, v in c.bootstrapAdminKey = v.isEmpty ? nil : v },
+        Setting(env: "NEO_UPSTREAM_POLICY", help: "upstream addresses allowed: public|private|any (default private)") { c, v in
+            guard ["public", "private", "any"].contains(v) else {
+                throw Invalid(description: "NEO_UPSTREAM_POLICY must be one of public, private, any (got '\(v)')")
+            }
+            c.upstreamPolicy = v
+        },
+        Setting(env: "NEO_RATE_LIMIT", help: "requests per 60 s per tenant, 0 = off (default 1200)") { c, v in c.rateLimit = try int(v, "NEO_RATE_LIMIT", 0...10_000_000) },
+        Setting(env: "NEO_LOG_LEVEL", help: "debug|info|warn|error (default info)") { c, v in
+            guard let level = ["debug": Logger.Level.debug, "info": .info, "warn": .warn, "error": .error][v] else {
+                throw Invalid(description: "NEO_LOG_LEVEL must be one of debug, info, warn, error (got '\(v)')")
+            }
+            c.logLevel = level
+        },
+        Setting(env: "NEO_MAX_BODY", help: "request body limit in bytes (default 1048576)") { c, v in c.maxBody = try int(v, "NEO_MAX_BODY", 1...(64 << 20)) },
+        Setting(env: "NEO_HEADER_TIMEOUT", help: "seconds to receive a request head (default 10)") { c, v in c.headerTimeout = try seconds(v, "NEO_HEADER_TIMEOUT") },
+        Setting(env: "NEO_IDLE_TIMEOUT", help: "seconds an idle keep-alive connection stays open (default 60)") { c, v in c.idleTimeout = try seconds(v, "NEO_IDLE_TIMEOUT") },
+        Setting(env: "NEO_BODY_TIMEOUT", help: "seconds to receive a request body (default 30)") { c, v in c.bodyTimeout = try seconds(v, "NEO_BODY_TIMEOUT") },
+        Setting(env: "NEO_MAX_CONNECTIONS", help: "open connections before refusing (default 10000)") { c, v in c.maxConnections = try int(v, "NEO_MAX_CONNECTIONS", 1...1_000_000) },
+        Setting(env: "NEO_RUNNER_CONCURRENCY", help: "executions run at once (default 4)") { c, v in c.runnerConcurrency = try int(v, "NEO_RUNNER_CONCURRENCY", 1...256) },
+    ]
+
+    /// Reads the environment, then applies `--flag value` pairs; returns the arguments left over.
+    static func load(environment: [String: String], arguments: [String]) throws -> (Config, [String]) {
+        var config = Config()
+        for s in settings { if let v = environment[s.env] { try s.apply(&config, v) } }
+        var rest: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let arg = arguments[i]
+            if let s = settings.first(where: { $0.flag == arg }) {
+                guard i + 1 < arguments.count else { throw Invalid(description: "\(arg) needs a value") }
+                try s.apply(&config, arguments[i + 1])
+                i += 2
+            } else {
+                rest.append(arg)
+                i += 1
+            }
+        }
+        return (config, rest)
+    }
+
+    static var usage: String {
+        settings.map { "  \($0.flag.padding(toLength: 24, withPad: " ", startingAt: 0)) \($0.env.padding(toLength: 24, withPad: " ", startingAt: 0)) \($0.help)" }
+            .joined(separator: "\n")
+    }
+
+    private static func int(_ v: String, _ name: String, _ range: ClosedRange<Int>) throws -> Int {
+        guard let n = Int(v), range.contains(n) else {
+            throw Invalid(description: "\(name) must be an integer in \(range.lowerBound)...\(range.upperBound) (got '\(v)')")
+        }
+        return n
+    }
+
+    private static func seconds(_ v: String, _ name: String) throws -> Double {
+        guard let n = Double(v), n > 0, n <= 86_400 else {
+            throw Invalid(description: "\(name) must be a number of seconds in (0, 86400] (got '\(v)')")
+        }
+        return n
+    }
+
+    var httpConfiguration: HTTPServerConfiguration {
+        var h = HTTPServerConfiguration()
+        h.host = host
+        h.port = port
+        h.threads = threads
+        h.maxBody = maxBody
+        h.headerTimeout = headerTimeout
+        h.idleTimeout = idleTimeout
+        h.bodyTimeout = bodyTimeout
+        h.maxConnections = maxConnections
+        h.serverName = "neo-server/\(neoServerVersion)"
+        return h
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Store
+
+/// Neo's list parameters: `page_size` (1–200, default 50) and an opaque `cursor` (design §3, §7).
+/// Lists are newest first, keyed by (created_at, id) descending.
+public struct Page {
+    public let size: Int
+    /// The position after which this page starts, decoded from the cursor.
+    public let after: (createdAt: String, id: String)?
+
+    public static func parse(_ ctx: RequestContext) throws -> Page {
+        var size = 50
+        if let raw = try ctx.query("page_size") {
+            guard let n = Int(raw), (1...200).contains(n) else {
+                throw APIError.badRequest("page_size must be an integer from 1 to 200 (got '\(raw)')",
+                                          details: [.init(field: "page_size", issue: "must be 1-200")])
+            }
+            size = n
+        }
+        var after: (String, String)?
+        if let raw = try ctx.query("cursor"), !raw.isEmpty {
+            guard let decoded = Page.decodeCursor(raw) else {
+                throw APIError.badRequest("cursor is not one this server issued; pass meta.pagination.next_cursor unchanged",
+                                          details: [.init(field: "cursor", issue: "invalid")])
+            }
+            after = decoded
+        }
+        return Page(size: size, after: after)
+    }
+
+    /// SQL fragment and parameters selecting rows after the cursor; column names are fixed by the caller.
+    public func keysetClause(createdAt: String = "created_at", id: String = "id") -> (String, [SQLValue]) {
+        guard let a = after else { return ("", []) }
+        let idValue: SQLValue = Int64(a.id).map { .int($0) } ?? .text(a.id)
+        return (" AND (\(createdAt) < ? OR (\(createdAt) = ? AND \(id) < ?))", [.text(a.createdAt), .text(a.createdAt), idValue])
+    }
+
+    /// Trims a fetched `size + 1` rows to one page and builds `meta.pagination`.
+    public func finish<T>(_ rows: [T], key: (T) -> (createdAt: String, id: String)) -> ([T], PageInfo) {
+        guard rows.count > size else { return (rows, PageInfo(hasMore: false, nextCursor: nil)) }
+        let page = Array(rows.prefix(size))
+        let last = key(page[page.count - 1])
+        return (page, PageInfo(hasMore: true, nextCursor: Page.encodeCursor(createdAt: last.createdAt, id: last.id)))
+    }
+
+    static func encodeCursor(createdAt: String, id: String) -> String {
+        Data("v1|\(createdAt)|\(id)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decodeCursor(_ s: String) -> (String, String)? {
+        guard s.count <= 200 else { return nil }
+        var b64 = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while b64.count % 4 != 0 { b64 += "=" }
+        guard let data = Data(base64Encoded: b64), let text = String(data: data, encoding: .utf8) else { return nil }
+        let parts = text.split(separator: "|", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "v1", Timestamp.parse(String(parts[1])) != nil, !parts[2].isEmpty,
+              parts[2].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else { return nil }
+        return (String(parts[1]), String(parts[2]))
+    }
+}
