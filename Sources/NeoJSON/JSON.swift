@@ -60,7 +60,11 @@ extension JSON {
     public var intValue: Int64? {
         switch self {
         case .int(let v): return v
-        case .double(let d): return Int64(exactly: d)
+        case .double(let d):
+            // Manual check instead of Int64(exactly:), which pulls in libm (not linked without Glibc).
+            guard d >= -9223372036854775808.0 && d < 9223372036854775808.0 else { return nil }
+            let i = Int64(d)
+            return Double(i) == d ? i : nil
         default: return nil
         }
     }

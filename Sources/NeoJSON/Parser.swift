@@ -234,7 +234,7 @@ internal struct JSONParser {
                 return String(decoding: scratch, as: UTF8.self)
             } else if b == BACKSLASH {
                 scratch.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<i]))
-                try parseEscape()
+                try parseEscape(open: open)
                 runStart = i
             } else if b < 0x20 {
                 throw controlCharError(b, at: i)
@@ -248,9 +248,9 @@ internal struct JSONParser {
     }
 
     /// Decodes one escape at `i` (the backslash) into `scratch`.
-    mutating func parseEscape() throws {
+    mutating func parseEscape(open: Int) throws {
         let esc = i
-        guard i + 1 < n else { throw unexpected(at: n) }
+        guard i + 1 < n else { throw unterminated(open) }
         let c = buf[i + 1]
         i &+= 2
         switch c {
