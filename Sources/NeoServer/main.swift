@@ -1,1 +1,77 @@
-print("neo-server")
+import Foundation
+import PublicAPI
+import Store
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let neoServerVersion = "0.1.0"
+
+let usage = """
+    neo-server \(neoServerVersion): a self-hosted, Neo-compatible public API server
+
+    usage:
+      neo-server serve [flags]                       run the server (migrates the DB first)
+      neo-server migrate [flags]                     apply pending migrations and exit
+      neo-server keys create --tenant NAME [--role admin|member] [--name N] [--env prod|test]
+      neo-server keys list --tenant NAME
+      neo-server keys revoke ID
+      neo-server help
+
+    flags (each mirrors an environment variable):
+    \(Config.usage)
+    """
+
+func fail(_ message: String, code: Int32 = 2) -> Never {
+    FileHandle.standardError.write(Data("neo-server: \(message)\n".utf8))
+    exit(code)
+}
+
+func say(_ message: String) {
+    FileHandle.standardOutput.write(Data((message + "\n").utf8))
+}
+
+func openStore(_ config: Config) -> Store {
+    do {
+        let store = try Store(Store.Options(path: config.db))
+        try store.migrate()
+        return store
+    } catch {
+        fail("cannot open database \(config.db): \(error)", code: 1)
+    }
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+let command = arguments.first ?? "help"
+if !arguments.isEmpty { arguments.removeFirst() }
+
+let config: Config
+let rest: [String]
+do {
+    (config, rest) = try Config.load(environment: ProcessInfo.processInfo.environment, arguments: arguments)
+} catch {
+    fail("\(error)\n\n\(usage)")
+}
+
+switch command {
+case "serve":
+    guard rest.isEmpty else { fail("unknown arguments: \(rest.joined(separator: " "))\n\n\(usage)") }
+    Serve.run(config)
+case "migrate":
+    guard rest.isEmpty else { fail("unknown arguments: \(rest.joined(separator: " "))\n\n\(usage)") }
+    do {
+        let store = try Store(Store.Options(path: config.db))
+        let applied = try store.migrate()
+        say(applied.isEmpty ? "database is up to date (version \(try store.schemaVersion()))"
+            : "applied migrations \(applied.map(String.init).joined(separator: ", ")); now at version \(try store.schemaVersion())")
+        store.close()
+    } catch {
+        fail("migrate failed: \(error)", code: 1)
+    }
+case "keys":
+    KeysCommand.run(rest, store: openStore(config))
+case "help", "--help", "-h":
+    say(usage)
+default:
+    fail("unknown command '\(command)'\n\n\(usage)")
+}

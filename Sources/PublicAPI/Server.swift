@@ -1,0 +1,49 @@
+import Foundation
+import HTTPServer
+import NeoJSON
+import Store
+
+/// Settings the API layer needs (read by NeoServer's Config, the one place configuration is read).
+public struct APIConfiguration {
+    public var rateLimit = 1200
+    public var workers = 16
+    public var logLevel = Logger.Level.info
+    public var version = "0.1.0"
+    public init() {}
+}
+
+/// Assembles the running service: store, key service, rate limiter, routes, and the HTTP server.
+public final class NeoService {
+    public let store: Store
+    public let keys: KeyService
+    public let app: App
+    public let http: HTTPServer
+    let workers: WorkerPool
+
+    public init(store: Store, http httpConfig: HTTPServerConfiguration, api: APIConfiguration) {
+        self.store = store
+        let logger = Logger(level: api.logLevel)
+        let keys = KeyService(store: store)
+        let limiter = RateLimiter(limit: api.rateLimit)
+        let workers = WorkerPool(threads: api.workers)
+        var routes: [Route] = []
+        routes += MetaRoutes.routes(store: store, version: api.version)
+        routes += KeyRoutes.routes(keys: keys, store: store)
+        let app = App(routes: routes, logger: logger, workers: workers, version: api.version,
+                      authenticate: keys.authenticate, rateLimit: limiter.headers)
+        self.keys = keys
+        self.app = app
+        self.workers = workers
+        http = HTTPServer(configuration: httpConfig, handler: app.handle, errorResponder: app.errorResponse)
+    }
+
+    /// Starts listening; returns the bound port.
+    public func start() throws -> Int { try http.start() }
+
+    /// Graceful stop: in-flight requests finish, then the store closes.
+    public func shutdown() {
+        http.shutdown()
+        workers.shutdown()
+        store.close()
+    }
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Builds openapi/openapi.json (OpenAPI 3.1), the spec neo-server publishes at /public-api/openapi.json.
+
+The JSON file is the published artifact; this script keeps its shared parts (envelope, errors,
+pagination) in one place. Run `python3 openapi/spec.py` after changing it, then
+`scripts/embed-openapi.sh` (make does both). Paths and shapes follow Neo's Public API (design.md §3).
+"""
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+def nullable(schema):
+    return {"anyOf": [schema, {"type": "null"}]}
+
+TS = {"type": "string", "format": "date-time"}
+LEVEL = {"type": "string", "enum": ["none", "read", "read_write"]}
+
+schemas = {
+    "Meta": {"type": "object", "required": ["request_id"], "properties": {
+        "request_id": {"type": "string"},
+        "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
+        "pagination": ref("Pagination"),
+        "warnings": {"type": "array", "items": {"type": "string"}}}},
+    "Pagination": {"type": "object", "required": ["has_more", "next_cursor"], "properties": {
+        "has_more": {"type": "boolean"}, "next_cursor": nullable({"type": "string"})}},
+    "Error": {"type": "object", "required": ["error", "meta"], "properties": {
+        "error": {"type": "object", "required": ["code", "message"], "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"},
+            "details": {"type": "array", "items": {"type": "object", "required": ["field", "issue"], "properties": {
+                "field": {"type": "string"}, "issue": {"type": "string"}}}}}},
+        "meta": {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string"}}}}},
+    "Health": {"type": "object", "required": ["status", "version", "db"], "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded"]}, "version": {"type": "string"},
+        "db": {"type": "string", "enum": ["ok", "unavailable"]}}},
+    "Tenant": {"type": "object", "required": ["id", "name", "created_at"], "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}, "created_at": TS}},
+    "Permissions": {"type": "object", "properties": {g: LEVEL for g in ["agents", "executions", "approvals", "external_apis"]}},
+    "ApiKey": {"type": "object", "required": ["id", "name", "created_at", "role", "permissions", "actor", "last4"], "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}, "env": {"type": "string"}, "last4": {"type": "string"},
+        "role": {"type": "string", "enum": ["admin", "member"]}, "permissions": ref("Permissions"),
+        "actor": {"type": "string", "enum": ["user", "agent"]}, "agent_id": nullable({"type": "integer"}),
+        "test_mode": {"type": "boolean"}, "created_at": TS, "expires_at": nullable(TS),
+        "last_used_at": nullable(TS), "revoked_at": nullable(TS), "rotated_from": nullable({"type": "string"})}},
+    "ApiKeyCreateResponse": {"allOf": [ref("ApiKey"), {"type": "object", "required": ["key"], "properties": {
+        "key": {"type": "string", "description": "The full key, shown only in this response."}}}]},
+    "ApiKeyCreate": {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "expires_at": nullable(TS),
+        "role": {"type": "string", "enum": ["admin", "member"]}, "permissions": ref("Permissions"),
+        "actor": {"type": "string", "enum": ["user", "agent"]}, "agent_id": nullable({"type": "integer", "minimum": 1}),
+        "test_mode": {"type": "boolean"}, "env": {"type": "string", "enum": ["prod", "test"]}}},
+}
+
+def envelope(data_schema, paginated=False):
+    return {"type": "object", "required": ["data", "meta"], "properties": {"data": data_schema, "meta": ref("Meta")}}
+
+ERRORS = {
+    "400": "Malformed request, JSON or query parameter.", "401": "Missing, malformed, unknown, expired or revoked key.",
+    "403": "The key lacks the role or permission-group level.", "404": "No such resource in this tenant.",
+    "405": "Method not allowed on this path.", "409": "State conflict.", "413": "Body over the limit.",
+    "415": "Body is not application/json.", "422": "A field is missing, of the wrong type or out of range.",
+    "429": "Tenant over its rate limit.", "500": "Internal error.", "502": "Upstream error.", "503": "Unavailable.",
+    "504": "Upstream timeout.",
+}
+
+def responses(status, data_schema, errors, paginated=False, description="Success."):
+    out = {str(status): {"description": description,
+                         "content": {"application/json": {"schema": envelope(data_schema, paginated)}}}}
+    for code in errors:
+        out[code] = {"description": ERRORS[code], "content": {"application/json": {"schema": ref("Error")}}}
+    return out
+
+AUTH = ["401", "403", "429"]
+PAGE_PARAMS = [
+    {"name": "page_size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+]
+
+def path_param(name, type_="string"):
+    return {"name": name, "in": "path", "required": True, "schema": {"type": type_}}
+
+def op(summary, tag, status, data, errors, params=(), body=None, secure=True, paginated=False):
+    o = {"summary": summary, "tags": [tag], "parameters": list(params),
+         "responses": responses(status, data, errors, paginated)}
+    if body is not None:
+        o["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if secure:
+        o["security"] = [{"bearer": []}]
+    return o
+
+paths = {
+    "/public-api/health": {"get": op("Service health", "Meta", 200, ref("Health"), ["503"], secure=False)},
+    "/public-api/openapi.json": {"get": {"summary": "This document", "tags": ["Meta"], "responses": {
+        "200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}},
+        "304": {"description": "Not modified (If-None-Match)."}}}},
+    "/public-api/tenant": {"get": op("The caller's tenant", "Tenant", 200, ref("Tenant"), AUTH)},
+    "/public-api/api-keys": {
+        "get": op("List API keys", "API keys", 200, {"type": "array", "items": ref("ApiKey")}, ["400"] + AUTH,
+                  params=PAGE_PARAMS, paginated=True),
+        "post": op("Create an API key", "API keys", 201, ref("ApiKeyCreateResponse"), ["400", "415", "422"] + AUTH,
+                   body=ref("ApiKeyCreate")),
+    },
+    "/public-api/api-keys/{key_id}": {
+        "get": op("Get an API key", "API keys", 200, ref("ApiKey"), ["404"] + AUTH, params=[path_param("key_id")]),
+        "delete": op("Revoke an API key", "API keys", 200, ref("ApiKey"), ["404"] + AUTH, params=[path_param("key_id")]),
+    },
+    "/public-api/api-keys/{key_id}/rotate": {
+        "post": op("Rotate an API key (old key valid 24 h more)", "API keys", 200, ref("ApiKeyCreateResponse"),
+                   ["404", "409"] + AUTH, params=[path_param("key_id")]),
+    },
+}
+
+# Later resources register themselves from sibling modules (agents, executions, ...).
+for extra in sorted(os.listdir(HERE)):
+    if extra.startswith("spec_") and extra.endswith(".py"):
+        scope = {"ref": ref, "nullable": nullable, "TS": TS, "op": op, "path_param": path_param, "AUTH": AUTH,
+                 "PAGE_PARAMS": PAGE_PARAMS, "schemas": schemas, "paths": paths}
+        exec(open(os.path.join(HERE, extra)).read(), scope)
+
+doc = {
+    "openapi": "3.1.0",
+    "info": {"title": "neo-server Public API", "version": "1.0.0",
+             "description": "A self-hosted server wire-compatible with Neo's Public API. Every response is a "
+                            "{data, meta} envelope; errors are {error: {code, message, details?}, meta: {request_id}}. "
+                            "Authenticate with 'Authorization: Bearer neo_sk_<env>_<secret>'."},
+    "servers": [{"url": "http://127.0.0.1:8080"}],
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},
+    "paths": paths,
+}
+
+with open(os.path.join(HERE, "openapi.json"), "w") as f:
+    json.dump(doc, f, indent=1, sort_keys=False)
+    f.write("\n")
