@@ -109,6 +109,9 @@ typedef struct {
     uint8_t has_cl;
     uint8_t has_te;
     uint8_t trailer_line_empty;     /* current trailer line has no bytes yet */
+    uint8_t trailer_in_value;       /* current trailer line: colon seen */
+    uint8_t ext_phase;              /* chunk extension: before ';', name start, rest */
+    uint8_t leading_lines;          /* empty lines skipped before the request line */
 } hp_parser;
 
 /* Default limits (design §2). */
