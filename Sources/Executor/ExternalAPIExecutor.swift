@@ -142,9 +142,12 @@ public final class ExternalAPIExecutor: @unchecked Sendable {
         let curl = CurlRequest(method: request.method.rawValue, url: request.url,
                                headers: request.headers.map { "\($0.name): \($0.value)" }, body: request.body,
                                timeoutMs: config.timeoutMs, maxResponseBytes: config.maxResponseBytes, resolve: pin)
+        // An upstream that echoes the request (httpbin-style) must not hand our credentials back.
+        let secrets = Self.scrubList(config, request)
         client.send(curl) { result in
             completion(result.map { r in
-                UpstreamResult(status: r.status, headers: r.headers, body: Self.text(r.body, truncated: r.truncated),
+                UpstreamResult(status: r.status, headers: r.headers.map { ($0.0, Self.scrub($0.1, secrets)) },
+                               body: Self.scrub(Self.text(r.body, truncated: r.truncated), secrets),
                                truncated: r.truncated, bytesTotal: r.bytesTotal, durationMs: r.durationMs,
                                attempt: attempt, request: request)
             })
@@ -187,9 +190,27 @@ public final class ExternalAPIExecutor: @unchecked Sendable {
 
     /// The error with every configured secret replaced by `***` (provider messages may echo them).
     static func scrubbed(_ error: ExecutorError, _ secrets: [String]) -> ExecutorError {
-        var message = error.message
-        for s in secrets where message.contains(s) { message = message.replacingOccurrences(of: s, with: "***") }
-        return ExecutorError(error.kind, field: error.field, message)
+        ExecutorError(error.kind, field: error.field, scrub(error.message, secrets))
+    }
+
+    /// `text` with each secret replaced by `***`. Secrets shorter than 4 characters are left alone:
+    /// replacing them would shred ordinary text and they protect nothing.
+    static func scrub(_ text: String, _ secrets: [String]) -> String {
+        var out = text
+        for s in secrets where s.count >= 4 && out.contains(s) { out = out.replacingOccurrences(of: s, with: "***") }
+        return out
+    }
+
+    /// The config's secrets plus what was derived from them for this request (the Basic credential,
+    /// the bare OAuth2 token), longest first so a secret containing another is replaced whole.
+    static func scrubList(_ config: ExternalAPIConfig, _ request: UpstreamRequest) -> [String] {
+        var out = config.secretValues
+        for h in request.headers where h.secret {
+            out.append(h.value)
+            for scheme in ["Bearer ", "Basic "] where h.value.hasPrefix(scheme) { out.append(String(h.value.dropFirst(scheme.count))) }
+        }
+        out += request.queryItems.filter(\.secret).map(\.value)
+        return out.sorted { $0.count > $1.count }
     }
 }
 

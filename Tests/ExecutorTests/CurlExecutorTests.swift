@@ -54,6 +54,22 @@ final class CurlExecutorTests: XCTestCase {
         }
     }
 
+    func test_echoingUpstream_neverHandsSecretsBack() throws {
+        let u = try upstream { request in
+            let echoed = request.headers.fields.map { "\($0.name)=\($0.value)" }.joined(separator: ";") + "|" + (request.query ?? "")
+            return (HTTPResponse(status: 200, headers: HTTPHeaders([("X-Echo", request.headers["X-Api-Key"] ?? "")]), body: Array(echoed.utf8)), 0)
+        }
+        let cases: [UpstreamAuth] = [.bearer(token: "CANARY-bearer"), .basic(username: "u", password: "CANARY-basic"),
+                                     .apiKeyHeader(headerName: "X-Api-Key", apiKey: "CANARY-header"), .apiKeyQuery(paramName: "k", apiKey: "CANARY-query")]
+        for auth in cases {
+            let result = try run(ExternalAPIConfig(name: "t", endpointURL: u.base, auth: auth)).get()
+            let shown = JSON.object(result.json()).serializedString()
+            XCTAssertFalse(shown.contains("CANARY"), shown)
+            XCTAssertFalse(shown.contains(Data("u:CANARY-basic".utf8).base64EncodedString()), shown)
+            XCTAssertTrue(shown.contains("***"), shown)
+        }
+    }
+
     func test_result_dropsSetCookieAndCarriesTheBody() throws {
         let u = try echo()
         let result = try run(ExternalAPIConfig(name: "t", endpointURL: u.base)).get()
