@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 import HTTPServer
 import NeoJSON
@@ -10,6 +11,11 @@ public struct APIConfiguration {
     public var workers = 16
     public var logLevel = Logger.Level.info
     public var version = "0.1.0"
+    /// Which upstream addresses external-API calls may reach (NEO_UPSTREAM_POLICY).
+    public var upstreamPolicy = UpstreamPolicy.privateAllowed
+    /// Seals stored secrets. NeoServer loads it from NEO_SECRET_KEY or the key file and checks it
+    /// against the database; the default is a random per-process key, for in-process tests only.
+    public var secretBox = SecretBox(key: SecureRandom.bytes(32))
     public init() {}
 }
 
@@ -20,6 +26,7 @@ public final class NeoService {
     public let app: App
     public let http: HTTPServer
     let workers: WorkerPool
+    let executor: ExternalAPIExecutor
 
     public init(store: Store, http httpConfig: HTTPServerConfiguration, api: APIConfiguration) {
         self.store = store
@@ -30,11 +37,14 @@ public final class NeoService {
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)
         routes += KeyRoutes.routes(keys: keys, store: store)
+        let executor = ExternalAPIExecutor(policy: api.upstreamPolicy)
+        routes += ExternalAPIRoutes.routes(configs: ExternalAPIConfigStore(store: store, box: api.secretBox), executor: executor)
         let app = App(routes: routes, logger: logger, workers: workers, version: api.version,
                       authenticate: keys.authenticate, rateLimit: limiter.headers)
         self.keys = keys
         self.app = app
         self.workers = workers
+        self.executor = executor
         http = HTTPServer(configuration: httpConfig, handler: app.handle, errorResponder: app.errorResponse)
     }
 
@@ -45,6 +55,7 @@ public final class NeoService {
     public func shutdown() {
         http.shutdown()
         workers.shutdown()
+        executor.shutdown()
         store.close()
     }
 }
