@@ -10,6 +10,7 @@ public struct APIConfiguration {
     public var workers = 16
     public var logLevel = Logger.Level.info
     public var version = "0.1.0"
+    public var runnerConcurrency = 4
     public init() {}
 }
 
@@ -19,6 +20,7 @@ public final class NeoService {
     public let keys: KeyService
     public let app: App
     public let http: HTTPServer
+    public let runner: ExecutionRunner
     let workers: WorkerPool
 
     public init(store: Store, http httpConfig: HTTPServerConfiguration, api: APIConfiguration) {
@@ -30,20 +32,29 @@ public final class NeoService {
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)
         routes += KeyRoutes.routes(keys: keys, store: store)
+        let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency)
+        routes += ExecutionRoutes.routes(store: store, runner: runner)
+        routes.append(RunNowRoute.route(store: store, runner: runner))
+        routes += TilRoutes.routes(store: store, runner: runner, appliers: [:])
         let app = App(routes: routes, logger: logger, workers: workers, version: api.version,
                       authenticate: keys.authenticate, rateLimit: limiter.headers)
         self.keys = keys
         self.app = app
         self.workers = workers
+        self.runner = runner
         http = HTTPServer(configuration: httpConfig, handler: app.handle, errorResponder: app.errorResponse)
     }
 
     /// Starts listening; returns the bound port.
-    public func start() throws -> Int { try http.start() }
+    public func start() throws -> Int {
+        try runner.start()
+        return try http.start()
+    }
 
     /// Graceful stop: in-flight requests finish, then the store closes.
     public func shutdown() {
         http.shutdown()
+        runner.stop()
         workers.shutdown()
         store.close()
     }
