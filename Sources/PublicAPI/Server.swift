@@ -29,6 +29,7 @@ public final class NeoService {
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)
         routes += KeyRoutes.routes(keys: keys, store: store)
+        routes += AgentRoutes.routes(store: store)
         let app = App(routes: routes, logger: logger, workers: workers, version: api.version,
                       authenticate: keys.authenticate, rateLimit: limiter.headers)
         self.keys = keys

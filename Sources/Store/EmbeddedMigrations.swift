@@ -157,6 +157,12 @@ CREATE INDEX til_by_tenant_created ON til_requests (tenant_id, created_at DESC, 
 CREATE INDEX til_by_status ON til_requests (status, expires_at);
 
 """#),
+            Migration(version: 3, name: "agents_summary", sql: #"""
+-- The Agent summary JSON (the list item) precomputed at each write, so GET /agents concatenates
+-- stored bytes instead of building a JSON tree per row.
+ALTER TABLE agents ADD COLUMN summary TEXT NOT NULL DEFAULT '{}';
+
+"""#),
         ]
     }
 }
