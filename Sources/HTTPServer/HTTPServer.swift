@@ -57,7 +57,11 @@ public final class HTTPServer: @unchecked Sendable {
     /// close every connection, stop the loops. Blocks until done.
     public func shutdown() {
         let fd = listenFd
-        for loop in loops { loop.execute { loop.beginDrain(listenFd: fd) } }
+        let drained = DispatchSemaphore(value: 0)
+        for loop in loops { loop.execute { loop.beginDrain(listenFd: fd); drained.signal() } }
+        for _ in loops { drained.wait() }
+        // No loop accepts any more: close the listener so new connections are refused at once.
+        if listenFd >= 0 { Glibc.close(listenFd); listenFd = -1 }
         let deadline = monotonicSeconds() + configuration.shutdownDeadline
         while openConnections > 0 && monotonicSeconds() < deadline { usleep(10_000) }
         for loop in loops { loop.execute { loop.stop() } }

@@ -16,6 +16,7 @@ struct Config {
     var bootstrapAdminKey: String?
     var upstreamPolicy = "private"
     var rateLimit = 1200
+    var rateWindow = 60
     var logLevel = Logger.Level.info
     var maxBody = 1 << 20
     var headerTimeout = 10.0
@@ -56,6 +57,7 @@ struct Config {
             c.upstreamPolicy = v
         },
         Setting(env: "NEO_RATE_LIMIT", help: "requests per 60 s per tenant, 0 = off (default 1200)") { c, v in c.rateLimit = try int(v, "NEO_RATE_LIMIT", 0...10_000_000) },
+        Setting(env: "NEO_RATE_WINDOW", help: "rate-limit window in seconds (default 60, Neo's)") { c, v in c.rateWindow = try int(v, "NEO_RATE_WINDOW", 1...86_400) },
         Setting(env: "NEO_LOG_LEVEL", help: "debug|info|warn|error (default info)") { c, v in
             guard let level = ["debug": Logger.Level.debug, "info": .info, "warn": .warn, "error": .error][v] else {
                 throw Invalid(description: "NEO_LOG_LEVEL must be one of debug, info, warn, error (got '\(v)')")

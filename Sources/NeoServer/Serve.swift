@@ -23,6 +23,7 @@ enum Serve {
         bootstrap(store, config)
         var api = APIConfiguration()
         api.rateLimit = config.rateLimit
+        api.rateWindow = config.rateWindow
         api.logLevel = config.logLevel
         api.version = neoServerVersion
         let loops = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount

@@ -16,6 +16,7 @@ let usage = """
       neo-server keys create --tenant NAME [--role admin|member] [--name N] [--env prod|test]
       neo-server keys list --tenant NAME
       neo-server keys revoke ID
+      neo-server routes                              list every route the server serves
       neo-server help
 
     flags (each mirrors an environment variable):
@@ -70,6 +71,11 @@ case "migrate":
     }
 case "keys":
     KeysCommand.run(rest, store: openStore(config))
+case "routes":
+    // Every route the router serves, one "METHOD /path" per line (checked against the OpenAPI spec).
+    let service = NeoService(store: openStore(config), http: config.httpConfiguration, api: APIConfiguration())
+    for r in service.app.routes { say("\(r.method) \(r.pattern)") }
+    exit(0)
 case "help", "--help", "-h":
     say(usage)
 default:

@@ -44,11 +44,17 @@ public final class RateLimiter: Sendable {
             let weighted = Double(w.previous) * (1 - elapsed) + Double(w.current)
             if weighted + 1 > Double(limit) {
                 map[tenant] = w
-                // Wait until the previous window's weight has decayed enough for one more request.
-                var wait = Double(reset) - now
-                if w.previous > 0 && Double(w.current) + 1 <= Double(limit) {
-                    let needed = 1 - (Double(limit) - Double(w.current) - 1) / Double(w.previous)
-                    wait = max(0, needed * Double(windowSeconds) - (now - Double(windowStart)))
+                // Wait until enough of the weight has decayed for one more request: within this
+                // window when only the previous window's share is in the way, else into the next,
+                // where this window's count becomes the decaying share.
+                let limitD = Double(limit), window = Double(windowSeconds)
+                var wait: Double
+                if w.previous > 0 && Double(w.current) + 1 <= limitD {
+                    let needed = 1 - (limitD - Double(w.current) - 1) / Double(w.previous)
+                    wait = needed * window - (now - Double(windowStart))
+                } else {
+                    let needed = w.current > 0 ? max(0, 1 - (limitD - 1) / Double(w.current)) : 0
+                    wait = Double(reset) - now + needed * window
                 }
                 return Decision(allowed: false, remaining: 0, reset: reset, retryAfter: max(1, Int(wait.rounded(.up))))
             }

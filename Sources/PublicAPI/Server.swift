@@ -6,6 +6,7 @@ import Store
 /// Settings the API layer needs (read by NeoServer's Config, the one place configuration is read).
 public struct APIConfiguration {
     public var rateLimit = 1200
+    public var rateWindow = 60
     public var workers = 16
     public var logLevel = Logger.Level.info
     public var version = "0.1.0"
@@ -24,7 +25,7 @@ public final class NeoService {
         self.store = store
         let logger = Logger(level: api.logLevel)
         let keys = KeyService(store: store)
-        let limiter = RateLimiter(limit: api.rateLimit)
+        let limiter = RateLimiter(limit: api.rateLimit, windowSeconds: Int64(api.rateWindow))
         let workers = WorkerPool(threads: api.workers)
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)

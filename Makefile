@@ -1,0 +1,56 @@
+# neo-server: build, run, test, bench, fuzz. Every target installs the Debian packages it needs.
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= debug
+DEB_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev
+NEO_PORT ?= 8080
+NEO_DB ?= ./data/neo.db
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build run test bench fuzz embed clean help
+
+all: build
+
+help:
+	@echo "make run     build and start the server on $(NEO_DB) (port $(NEO_PORT))"
+	@echo "make test    build and run every test (what CI runs)"
+	@echo "make bench   release build + wrk against neo-server and the peer servers"
+	@echo "make fuzz    libFuzzer on the HTTP parser for FUZZ_SECONDS (default 60)"
+	@echo "make clean   remove build output"
+
+# Installs missing Debian packages (apt-get update first, once).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES) $(EXTRA_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Regenerates the embedded migrations and OpenAPI document (tests fail when they are stale).
+embed:
+	@python3 openapi/spec.py
+	@scripts/embed-openapi.sh >/dev/null
+	@scripts/embed-migrations.sh >/dev/null
+
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+run: build
+	@mkdir -p "$(dir $(NEO_DB))"
+	NEO_PORT=$(NEO_PORT) NEO_DB=$(NEO_DB) .build/$(CONFIG)/neo-server serve
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	bash fuzz/run.sh 10
+
+bench:
+	$(MAKE) deps EXTRA_PACKAGES="wrk"
+	$(SWIFT) build -c release
+	bash bench/run.sh
+
+fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf .build fuzz/out

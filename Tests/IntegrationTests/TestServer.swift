@@ -1,0 +1,290 @@
+import Foundation
+import NeoJSON
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `neo-server` binary started on an ephemeral port with a fresh SQLite file in a temp
+/// directory. Tests talk to it over real sockets.
+final class TestServer {
+    static let adminKey = "neo_sk_test_IntegrationAdmin0123456789abcdefghij"
+
+    let directory: URL
+    let process: Process
+    let port: Int
+    let logURL: URL
+    private let environment: [String: String]
+
+    /// The built binary: beside the test bundle in .build/<config>/.
+    static var binary: String {
+        if let explicit = ProcessInfo.processInfo.environment["NEO_SERVER_BIN"] { return explicit }
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = testBinary.deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("neo-server").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/neo-server").path
+    }
+
+    /// Starts a server. `environment` overrides the defaults; pass `directory` to reuse a DB.
+    init(environment extra: [String: String] = [:], directory: URL? = nil) throws {
+        self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("neo-it-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        var env = ProcessInfo.processInfo.environment
+        env["NEO_PORT"] = "0"
+        env["NEO_HOST"] = "127.0.0.1"
+        env["NEO_DB"] = self.directory.appendingPathComponent("neo.db").path
+        env["NEO_BOOTSTRAP_ADMIN_KEY"] = TestServer.adminKey
+        env["NEO_LOG_LEVEL"] = "info"
+        env["NEO_THREADS"] = "2"
+        for (k, v) in extra { env[k] = v }
+        environment = env
+        logURL = self.directory.appendingPathComponent("server-\(UUID().uuidString.prefix(8)).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let outPipe = Pipe()
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: TestServer.binary)
+        process.arguments = ["serve"]
+        process.environment = env
+        process.standardOutput = outPipe
+        process.standardError = try FileHandle(forWritingTo: logURL)
+        try process.run()
+        // Read stdout until "listening on http://HOST:PORT".
+        var collected = ""
+        let deadline = Date().addingTimeInterval(20)
+        var found: Int?
+        let handle = outPipe.fileHandleForReading
+        while found == nil && Date() < deadline && process.isRunning {
+            let chunk = handle.availableData
+            if chunk.isEmpty { usleep(10_000); continue }
+            collected += String(decoding: chunk, as: UTF8.self)
+            if let r = collected.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                found = Int(collected[r].split(separator: ":").last!)
+            }
+        }
+        guard let port = found else {
+            process.terminate()
+            throw NSError(domain: "TestServer", code: 1, userInfo: [NSLocalizedDescriptionKey:
+                "server did not start: \(collected) \(String(decoding: (try? Data(contentsOf: logURL)) ?? Data(), as: UTF8.self))"])
+        }
+        self.port = port
+        self.stdout = collected
+        // Keep draining stdout so the server never blocks on a full pipe.
+        handle.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            if !d.isEmpty { self?.appendStdout(String(decoding: d, as: UTF8.self)) }
+        }
+    }
+
+    private let stdoutLock = NSLock()
+    private var stdout: String
+    private func appendStdout(_ s: String) { stdoutLock.lock(); stdout += s; stdoutLock.unlock() }
+    /// What the server printed on stdout so far.
+    var printed: String { stdoutLock.lock(); defer { stdoutLock.unlock() }; return stdout }
+
+    deinit {
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+    }
+
+    /// Everything the server wrote to stderr (the JSON log).
+    var log: String { String(decoding: (try? Data(contentsOf: logURL)) ?? Data(), as: UTF8.self) }
+
+    /// Sends `signal` and waits for exit; returns the exit status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: Double = 15) -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        return process.terminationStatus
+    }
+
+    /// Runs `neo-server ARGS` against this server's DB (the offline CLI); returns stdout.
+    func cli(_ args: [String]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestServer.binary)
+        p.arguments = args
+        p.environment = environment
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Creates tenant `tenant` (if needed) and an admin key for it through the CLI.
+    func adminKey(forTenant tenant: String) throws -> String {
+        let (status, out) = try cli(["keys", "create", "--tenant", tenant, "--role", "admin", "--name", "\(tenant) admin"])
+        guard status == 0, let key = out.split(separator: "\n").last.map(String.init), key.hasPrefix("neo_sk_") else {
+            throw NSError(domain: "TestServer", code: 2, userInfo: [NSLocalizedDescriptionKey: "keys create failed: \(out)"])
+        }
+        return key
+    }
+
+    /// Creates a key through the API with the given body (admin key by default); returns the full key.
+    func createKey(_ body: JSON, using key: String = TestServer.adminKey) throws -> String {
+        let r = try request("POST", "/public-api/api-keys", key: key, json: body)
+        guard r.status == 201, let k = r.data?["key"]?.stringValue else {
+            throw NSError(domain: "TestServer", code: 3, userInfo: [NSLocalizedDescriptionKey: "create key failed: \(r.status) \(r.text)"])
+        }
+        return k
+    }
+
+    /// One HTTP/1.1 request on a new connection.
+    func request(_ method: String, _ path: String, key: String? = TestServer.adminKey, json: JSON? = nil,
+                 body: [UInt8]? = nil, headers: [String: String] = [:]) throws -> TestResponse {
+        var h = headers
+        if let key { h["Authorization"] = "Bearer \(key)" }
+        var payload = body ?? []
+        if let json {
+            payload = json.serialized()
+            if h["Content-Type"] == nil { h["Content-Type"] = "application/json" }
+        }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        for (k, v) in h { head += "\(k): \(v)\r\n" }
+        if !payload.isEmpty || ["POST", "PUT", "PATCH"].contains(method) { head += "Content-Length: \(payload.count)\r\n" }
+        head += "\r\n"
+        let client = try RawClient(port: port)
+        try client.send(Array(head.utf8) + payload)
+        let raw = try client.readUntilClose(timeout: 30)
+        guard let response = TestResponse.parse(raw, isHead: method == "HEAD").first else {
+            throw NSError(domain: "TestServer", code: 4, userInfo: [NSLocalizedDescriptionKey: "no response to \(method) \(path): \(String(decoding: raw, as: UTF8.self))"])
+        }
+        return response
+    }
+}
+
+/// A parsed HTTP response.
+struct TestResponse {
+    let status: Int
+    /// Header names lowercased; repeated headers joined with ", ".
+    let headers: [String: String]
+    let body: [UInt8]
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+    var json: JSON? { try? JSON.parse(body) }
+    var data: JSON? { json?["data"] }
+    var errorCode: String? { json?["error"]?["code"]?.stringValue }
+    var errorMessage: String? { json?["error"]?["message"]?.stringValue }
+
+    /// Parses every complete response in `raw` (pipelined answers come back-to-back).
+    static func parse(_ raw: [UInt8], isHead: Bool = false) -> [TestResponse] {
+        var out: [TestResponse] = []
+        var i = 0
+        let crlf2: [UInt8] = [13, 10, 13, 10]
+        while i < raw.count {
+            guard let end = find(crlf2, in: raw, from: i) else { break }
+            let head = String(decoding: raw[i..<end], as: UTF8.self)
+            var lines = head.components(separatedBy: "\r\n")
+            let statusLine = lines.removeFirst()
+            let parts = statusLine.split(separator: " ")
+            guard parts.count >= 2, let status = Int(parts[1]) else { break }
+            var headers: [String: String] = [:]
+            for line in lines {
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                let name = line[..<colon].lowercased()
+                let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                headers[name] = headers[name].map { "\($0), \(value)" } ?? value
+            }
+            var bodyStart = end + 4
+            if status == 100 { i = bodyStart; continue }
+            let length = (isHead || status == 304 || status == 204) ? 0 : Int(headers["content-length"] ?? "0") ?? 0
+            let bodyEnd = min(raw.count, bodyStart + length)
+            out.append(TestResponse(status: status, headers: headers, body: Array(raw[bodyStart..<bodyEnd])))
+            bodyStart = bodyEnd
+            i = bodyStart
+        }
+        return out
+    }
+
+    static func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
+        guard hay.count >= needle.count else { return nil }
+        var i = from
+        while i + needle.count <= hay.count {
+            if hay[i] == needle[0] && Array(hay[i..<i + needle.count]) == needle { return i }
+            i += 1
+        }
+        return nil
+    }
+}
+
+/// A blocking TCP client for raw HTTP bytes.
+final class RawClient {
+    let fd: Int32
+
+    init(port: Int, host: String = "127.0.0.1") throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        inet_pton(AF_INET, host, &addr.sin_addr)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else {
+            close(fd)
+            throw NSError(domain: "RawClient", code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "connect: \(String(cString: strerror(errno)))"])
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw NSError(domain: "RawClient", code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "send failed"]) }
+            off += n
+        }
+    }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    /// Reads whatever arrives within `timeout` seconds (stops early at EOF). nil at EOF with nothing read.
+    func read(timeout: Double) -> [UInt8]? {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, Int32(timeout * 1000)) > 0 else { return [] }
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let n = recv(fd, &buf, buf.count, 0)
+        if n <= 0 { return nil }
+        return Array(buf[0..<n])
+    }
+
+    /// Reads until the server closes the connection (or `timeout`).
+    func readUntilClose(timeout: Double) throws -> [UInt8] {
+        var out: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard let chunk = read(timeout: max(0.01, deadline.timeIntervalSinceNow)) else { return out }
+            out += chunk
+        }
+        return out
+    }
+
+    /// Reads until `count` complete responses have arrived (or `timeout`).
+    func readResponses(_ count: Int, timeout: Double = 10, isHead: Bool = false) -> [TestResponse] {
+        var raw: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let parsed = TestResponse.parse(raw, isHead: isHead)
+            if parsed.count >= count { return parsed }
+            guard let chunk = read(timeout: max(0.01, deadline.timeIntervalSinceNow)) else { break }
+            raw += chunk
+        }
+        return TestResponse.parse(raw, isHead: isHead)
+    }
+
+    /// True when the server has closed the connection within `timeout` (EOF or reset).
+    func isClosed(within timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if read(timeout: max(0.01, deadline.timeIntervalSinceNow)) == nil { return true }
+        }
+        return false
+    }
+}
