@@ -32,6 +32,7 @@ public final class NeoService {
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)
         routes += KeyRoutes.routes(keys: keys, store: store)
+        routes += AgentRoutes.routes(store: store)
         let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency)
         routes += ExecutionRoutes.routes(store: store, runner: runner)
         routes.append(RunNowRoute.route(store: store, runner: runner))
