@@ -36,7 +36,7 @@ public final class NeoService {
         let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency)
         routes += ExecutionRoutes.routes(store: store, runner: runner)
         routes.append(RunNowRoute.route(store: store, runner: runner))
-        routes += TilRoutes.routes(store: store, runner: runner, appliers: [:])
+        routes += TilRoutes.routes(store: store, runner: runner, appliers: ["agent_update": AgentRecords.applyHeld])
         let app = App(routes: routes, logger: logger, workers: workers, version: api.version,
                       authenticate: keys.authenticate, rateLimit: limiter.headers)
         self.keys = keys

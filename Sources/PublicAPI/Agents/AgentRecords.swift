@@ -110,3 +110,29 @@ enum AgentRecords {
                 document["group_order"]?.intValue.map(SQLValue.int) ?? .null, text("state"), text("trigger_type")]
     }
 }
+
+extension AgentRecords {
+    /// TIL approval of a held agent edit: the patch is merged again onto the agent as it is now (so
+    /// edits made since are kept) and must still validate; a refusal fails the request with its reason.
+    static func applyHeld(_ db: Database, request: Row, decider: Principal) throws {
+        guard let agentId = request.int("agent_id"), let text = request.string("payload"),
+              case .object(let patch) = try JSON.parse(Array(text.utf8)) else {
+            throw APIError.conflict("the held change is unreadable")
+        }
+        let tenantId = request.int("tenant_id")!
+        let (current, version) = try AgentRecords.load(agentId, tenantId: tenantId, db)
+        let result: AgentPatchResult
+        do {
+            result = try applyAgentPatch(patch, to: current)
+        } catch let e as APIError {
+            throw AgentRecords.conflict("the held change no longer applies to agent \(agentId) (now version \(version)): \(e.message)")
+        }
+        guard result.agent != current else { return }
+        let actor = JSON.object(JSONObject([
+            ("type", .string("agent")), ("api_key_id", request.int("requested_by_key_id").map { .string(String($0)) } ?? .null),
+            ("approved_by_api_key_id", .string(String(decider.keyId))), ("til_request_id", .string(String(request.int("id")!))),
+        ]))
+        _ = try AgentRecords.update(agentId, tenantId: tenantId, expectedVersion: version, document: result.agent,
+                                    actor: actor, now: Timestamp.now(), db)
+    }
+}

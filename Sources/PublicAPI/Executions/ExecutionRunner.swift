@@ -195,7 +195,8 @@ public final class ExecutionRunner: @unchecked Sendable {
                     try db.execute("UPDATE executions SET next_action = ?, updated_at = ? WHERE id = ?", [.int(Int64(index)), .text(Timestamp.now()), .text(id)])
                 }
             }
-            try finish(id, status: "succeeded", error: nil, message: testMode ? "test mode: every step planned, nothing sent" : "completed \(actions.count) action(s)")
+            let pipeline = actions.filter { $0["action_type"]?.stringValue != "FIND_ENTITIES" }.count
+            try finish(id, status: "succeeded", error: nil, message: testMode ? "test mode: every step planned, nothing sent" : "completed \(pipeline) action(s)")
         } catch let stop as Stop {
             if let failure = stop.failure { try? finish(id, status: "failed", error: failure, message: nil) }
         } catch let e as APIError {
