@@ -24,6 +24,7 @@ enum Serve {
         var api = APIConfiguration()
         api.rateLimit = config.rateLimit
         api.rateWindow = config.rateWindow
+        api.runnerConcurrency = config.runnerConcurrency
         api.logLevel = config.logLevel
         api.version = neoServerVersion
         api.upstreamPolicy = .init(rawValue: config.upstreamPolicy)!

@@ -29,10 +29,12 @@ public struct Page {
     }
 
     /// SQL fragment and parameters selecting rows after the cursor; column names are fixed by the caller.
-    public func keysetClause(createdAt: String = "created_at", id: String = "id") -> (String, [SQLValue]) {
+    /// Lists are newest first; `ascending` is for chronological sub-lists such as execution steps.
+    public func keysetClause(createdAt: String = "created_at", id: String = "id", ascending: Bool = false) -> (String, [SQLValue]) {
         guard let a = after else { return ("", []) }
         let idValue: SQLValue = Int64(a.id).map { .int($0) } ?? .text(a.id)
-        return (" AND (\(createdAt) < ? OR (\(createdAt) = ? AND \(id) < ?))", [.text(a.createdAt), .text(a.createdAt), idValue])
+        let op = ascending ? ">" : "<"
+        return (" AND (\(createdAt) \(op) ? OR (\(createdAt) = ? AND \(id) \(op) ?))", [.text(a.createdAt), .text(a.createdAt), idValue])
     }
 
     /// Trims a fetched `size + 1` rows to one page and builds `meta.pagination`.

@@ -11,6 +11,7 @@ public struct APIConfiguration {
     public var workers = 16
     public var logLevel = Logger.Level.info
     public var version = "0.1.0"
+    public var runnerConcurrency = 4
     /// Which upstream addresses external-API calls may reach (NEO_UPSTREAM_POLICY).
     public var upstreamPolicy = UpstreamPolicy.privateAllowed
     /// Seals stored secrets. NeoServer loads it from NEO_SECRET_KEY or the key file and checks it
@@ -25,6 +26,7 @@ public final class NeoService {
     public let keys: KeyService
     public let app: App
     public let http: HTTPServer
+    public let runner: ExecutionRunner
     let workers: WorkerPool
     let executor: ExternalAPIExecutor
 
@@ -37,23 +39,38 @@ public final class NeoService {
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)
         routes += KeyRoutes.routes(keys: keys, store: store)
+        routes += AgentRoutes.routes(store: store)
         let executor = ExternalAPIExecutor(policy: api.upstreamPolicy)
-        routes += ExternalAPIRoutes.routes(configs: ExternalAPIConfigStore(store: store, box: api.secretBox), executor: executor)
+        let configs = ExternalAPIConfigStore(store: store, box: api.secretBox)
+        routes += ExternalAPIRoutes.routes(configs: configs, executor: executor)
+        let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency,
+                                     external: ExternalAPICalls.forRunner(configs: configs, executor: executor))
+        routes += ExecutionRoutes.routes(store: store, runner: runner)
+        routes.append(RunNowRoute.route(store: store, runner: runner))
+        routes += TilRoutes.routes(store: store, runner: runner, appliers: [
+            "agent_update": AgentRecords.applyHeld,
+            "config_write": ConfigWriteApproval.applier(configs),
+        ])
         let app = App(routes: routes, logger: logger, workers: workers, version: api.version,
                       authenticate: keys.authenticate, rateLimit: limiter.headers)
         self.keys = keys
         self.app = app
         self.workers = workers
+        self.runner = runner
         self.executor = executor
         http = HTTPServer(configuration: httpConfig, handler: app.handle, errorResponder: app.errorResponse)
     }
 
     /// Starts listening; returns the bound port.
-    public func start() throws -> Int { try http.start() }
+    public func start() throws -> Int {
+        try runner.start()
+        return try http.start()
+    }
 
     /// Graceful stop: in-flight requests finish, then the store closes.
     public func shutdown() {
         http.shutdown()
+        runner.stop()
         workers.shutdown()
         executor.shutdown()
         store.close()

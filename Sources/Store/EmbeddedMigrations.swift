@@ -157,7 +157,13 @@ CREATE INDEX til_by_tenant_created ON til_requests (tenant_id, created_at DESC, 
 CREATE INDEX til_by_status ON til_requests (status, expires_at);
 
 """#),
-            Migration(version: 3, name: "external_apis", sql: #"""
+            Migration(version: 3, name: "agents_summary", sql: #"""
+-- The Agent summary JSON (the list item) precomputed at each write, so GET /agents concatenates
+-- stored bytes instead of building a JSON tree per row.
+ALTER TABLE agents ADD COLUMN summary TEXT NOT NULL DEFAULT '{}';
+
+"""#),
+            Migration(version: 4, name: "external_apis", sql: #"""
 -- External-API configs (design §5) and server settings. A config is one JSON document whose secret
 -- values are SecretBox-sealed (AES-256-GCM, context = tenant + name + secret path); never plaintext.
 
@@ -179,6 +185,13 @@ CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+"""#),
+            Migration(version: 5, name: "runner", sql: #"""
+-- The background runner's progress, so a run waiting on an approval resumes where it stopped.
+ALTER TABLE executions ADD COLUMN next_action INTEGER NOT NULL DEFAULT 0;   -- index into the agent's actions
+ALTER TABLE executions ADD COLUMN approved_action INTEGER;                  -- action whose TIL request was approved
+ALTER TABLE executions ADD COLUMN agent_version INTEGER;                    -- agent version the run started with
 
 """#),
         ]

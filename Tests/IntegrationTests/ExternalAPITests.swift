@@ -250,6 +250,13 @@ final class ExternalAPITests: XCTestCase {
         XCTAssertEqual(try call("GET", "/public-api/external-apis/from_agent").status, 404)
         let payload = try sql("SELECT payload FROM til_requests WHERE id = \(r.data!["id"]!.intValue!)").first?["payload"]?.stringValue
         XCTAssertTrue(payload?.hasPrefix("v1:") ?? false, "the held config is sealed")
+        let decided = try call("POST", "/public-api/til-requests/\(r.data!["id"]!.intValue!)/decision", ["action": "approve"])
+        XCTAssertEqual(decided.status, 200, decided.text)
+        let applied = try call("GET", "/public-api/external-apis/from_agent")
+        XCTAssertEqual(applied.status, 200, "approval applies the held create")
+        XCTAssertEqual(applied.data?["auth"]?["token"], "***")
+        XCTAssertEqual(try call("POST", "/public-api/external-apis/from_agent/invoke", ["path": "/check/bearer"]).data?["body"], #"{"ok": true}"#,
+                       "the held secret survived sealing")
     }
 
     func test_readOnlyKey_cannotWriteOrInvoke() throws {

@@ -181,3 +181,31 @@ enum ExternalAPICalls {
                   .text(toolCallId), .text(toolType), .text(JSON.object(data).serializedString()), .text(Timestamp.now())])
     }
 }
+
+extension ExternalAPICalls {
+    /// The runner's view of the executor: EXTERNAL_API_REQUEST actions go through the same build,
+    /// policy, auth and redaction as a direct invoke (the runner records the steps itself).
+    static func forRunner(configs: ExternalAPIConfigStore, executor: ExternalAPIExecutor) -> ExternalCalls {
+        func load(_ tenant: Int64, _ name: String) throws -> ExternalAPIConfig? {
+            guard ExternalAPIConfigCodec.isValidName(name) else { return nil }
+            return try configs.store.read { try configs.find(name, tenant: tenant, in: $0) }?.config
+        }
+        return ExternalCalls(
+            requiresApproval: { tenant, name in try load(tenant, name)?.requiresApproval },
+            invoke: { tenant, name, body, testMode in
+                guard let config = try load(tenant, name) else { throw APIError.notFound("external API '\(name.prefix(64))' not found") }
+                let v = Validation()
+                let call = invocation(FieldReader(body, validation: v))
+                try v.check()
+                let request: UpstreamRequest
+                do { request = try executor.prepare(config, call) } catch let e as ExecutorError { throw apiError(e) }
+                if testMode { return ExternalCalls.Outcome(request: .object(request.redacted()), result: nil) }
+                switch executor.invokeAndWait(config, call, tenant: String(tenant)) {
+                case .success(let result):
+                    return ExternalCalls.Outcome(request: .object(result.request.redacted()), result: .object(result.json()))
+                case .failure(let e):
+                    throw apiError(e)
+                }
+            })
+    }
+}

@@ -123,6 +123,38 @@ enum ConfigWriteApproval {
         return Reply(status: 202, data: .object(view(row, requestedFor: requestedFor)))
     }
 
+    /// Applies an approved config write: the sealed payload is opened and the create, update or
+    /// delete replayed against the current state (409 when it no longer fits).
+    static func applier(_ configs: ExternalAPIConfigStore) -> TilApplier {
+        return { db, request, _ in
+            let tenant = request.int("tenant_id")!
+            guard let sealed = request.string("payload"),
+                  let text = try? configs.box.open(sealed, context: payloadContext(tenant: tenant)),
+                  let payload = (try? JSON.parse(text))?.objectValue,
+                  let operation = payload["operation"]?.stringValue,
+                  let document = payload["config"]?.objectValue else {
+                throw APIError.conflict("the held config write is unreadable")
+            }
+            let v = Validation()
+            guard let config = ExternalAPIConfigCodec.decode(document, validation: v) else {
+                throw APIError.conflict("the held config write is no longer valid: \(v.details.map { "\($0.field): \($0.issue)" }.joined(separator: "; "))")
+            }
+            let existing = try configs.find(config.name, tenant: tenant, in: db)
+            switch (operation, existing) {
+            case ("create", nil):
+                _ = try configs.insert(config, tenant: tenant, in: db)
+            case ("update", let current?):
+                _ = try configs.update(current, to: config, tenant: tenant, in: db)
+            case ("delete", let current?):
+                try configs.delete(current, tenant: tenant, in: db)
+            case ("create", _?):
+                throw APIError.conflict("an external API named '\(config.name)' was created meanwhile")
+            default:
+                throw APIError.conflict("external API '\(config.name)' no longer exists")
+            }
+        }
+    }
+
     /// Neo's TilRequest shape plus our status/kind fields (design §5).
     static func view(_ row: Row, requestedFor: JSONObject) -> JSONObject {
         func opt(_ s: String?) -> JSON { s.map { .string($0) } ?? .null }

@@ -1,0 +1,257 @@
+import Foundation
+import NeoJSON
+import Store
+
+/// `/agents` (design §5, seed 004): create, list, detail, PUT merge, delete, versions and stats.
+/// Handlers glue the pure create/merge functions to the store.
+enum AgentRoutes {
+    static func routes(store: Store) -> [Route] {
+        let read = Access.group(.agents, .read), write = Access.group(.agents, .read_write)
+        return [
+            Route("POST", "/public-api/agents", access: write) { try create($0, store) },
+            Route("GET", "/public-api/agents", access: read) { try list($0, store) },
+            Route("GET", "/public-api/agents/{agent_id}", access: read) { try detail($0, store) },
+            Route("PUT", "/public-api/agents/{agent_id}", access: write) { ctx in
+                try edit(ctx, store, patch: try ctx.jsonBody())
+            },
+            Route("DELETE", "/public-api/agents/{agent_id}", access: write) { ctx in
+                try edit(ctx, store, patch: JSONObject([("state", .string("DELETED"))]))
+            },
+            Route("GET", "/public-api/agents/{agent_id}/versions", access: read) { try versions($0, store) },
+            Route("GET", "/public-api/agents/{agent_id}/stats", access: read) { try stats($0, store) },
+        ]
+    }
+
+    private static let testModeWarning = "test mode: not persisted"
+
+    private static func create(_ ctx: RequestContext, _ store: Store) throws -> Reply {
+        let (document, warnings) = try newAgentDocument(try ctx.jsonBody())
+        ctx.warnings += warnings
+        let now = Timestamp.now()
+        if ctx.testMode {
+            var wouldBe = document
+            wouldBe["created_at"] = .string(now)
+            wouldBe["updated_at"] = .string(now)
+            wouldBe["version"] = .int(1)
+            ctx.warnings.append(testModeWarning)
+            return Reply(status: 201, data: .object(agentSummary(wouldBe)))
+        }
+        let stored = try ctx.timed {
+            try store.write { db in
+                try AgentRecords.insert(document, tenantId: ctx.caller.tenantId, actor: AgentRecords.actor(ctx.caller), now: now, db)
+            }
+        }
+        return Reply(status: 201, data: .object(agentSummary(stored)), headers: [("ETag", "\"1\"")])
+    }
+
+    /// PUT and DELETE: read, merge and write in one transaction so a concurrent edit cannot slip in between.
+    private static func edit(_ ctx: RequestContext, _ store: Store, patch: JSONObject) throws -> Reply {
+        let id = try ctx.intParam("agent_id", resource: "agent")
+        let expected = ifMatchVersions(ctx.request.headers["If-Match"])
+        let caller = ctx.caller
+        let persist = !ctx.testMode
+        let work = { (db: Database) throws -> Reply in
+            let (current, version) = try AgentRecords.load(id, tenantId: caller.tenantId, db)
+            if let expected, !expected.contains(version) {
+                throw AgentRecords.conflict("agent \(id) is at version \(version), not the If-Match version; re-read it and retry")
+            }
+            let result = try applyAgentPatch(patch, to: current)
+            ctx.warnings += result.warnings
+            if !persist { ctx.warnings.append(testModeWarning) }
+            if result.agent == current {
+                return Reply(data: .object(agentSummary(current)), headers: [("ETag", "\"\(version)\"")])
+            }
+            let now = Timestamp.now()
+            if caller.actor == .agent && result.isDestructive {
+                let til = try AgentRecords.holdForApproval(agent: current, agentId: id, baseVersion: version, patch: patch,
+                                                           touched: result.touched, caller: caller, now: now,
+                                                           persist: persist, db)
+                return Reply(status: 202, data: .object(til))
+            }
+            guard persist else {
+                var wouldBe = result.agent
+                wouldBe["version"] = .int(version + 1)
+                wouldBe["updated_at"] = .string(now)
+                return Reply(data: .object(agentSummary(wouldBe)), headers: [("ETag", "\"\(version + 1)\"")])
+            }
+            let stored = try AgentRecords.update(id, tenantId: caller.tenantId, expectedVersion: version, document: result.agent,
+                                                 actor: AgentRecords.actor(caller), now: now, db)
+            return Reply(data: .object(agentSummary(stored)), headers: [("ETag", "\"\(version + 1)\"")])
+        }
+        return try ctx.timed { persist ? try store.write(work) : try store.read(work) }
+    }
+
+    /// The versions an `If-Match` header accepts: nil for absent or `*`; an unparsable tag matches nothing.
+    static func ifMatchVersions(_ header: String?) -> Set<Int64>? {
+        guard let header, header.trimmingCharacters(in: .whitespaces) != "*" else { return nil }
+        var versions: Set<Int64> = []
+        for tag in header.split(separator: ",") {
+            var t = tag.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix("W/") { t.removeFirst(2) }
+            if t.count >= 2 && t.hasPrefix("\"") && t.hasSuffix("\"") { t = String(t.dropFirst().dropLast()) }
+            if let v = Int64(t) { versions.insert(v) }
+        }
+        return versions
+    }
+
+    private static func detail(_ ctx: RequestContext, _ store: Store) throws -> Reply {
+        let id = try ctx.intParam("agent_id", resource: "agent")
+        let row = try ctx.timed {
+            try store.read { try $0.queryOne("SELECT document, version FROM agents WHERE id = ? AND tenant_id = ?",
+                                             [.int(id), .int(ctx.caller.tenantId)]) }
+        }
+        guard let row, let document = row.string("document"), let version = row.int("version") else {
+            throw APIError.notFound("agent '\(id)' not found")
+        }
+        var reply = Reply.raw(data: Array(document.utf8))
+        reply.headers = [("ETag", "\"\(version)\"")]
+        return reply
+    }
+
+    /// The benchmark hot path: concatenates the stored summaries, no JSON tree per row.
+    private static func list(_ ctx: RequestContext, _ store: Store) throws -> Reply {
+        let page = try Page.parse(ctx)
+        var sql = "SELECT summary, created_at, id FROM agents WHERE tenant_id = ?"
+        var params: [SQLValue] = [.int(ctx.caller.tenantId)]
+        if let state = try enumQuery(ctx, "state", AgentSchema.states) {
+            sql += " AND state = ?"
+            params.append(.text(state))
+        } else {
+            sql += " AND state != 'DELETED'"
+        }
+        for (name, allowed) in [("trigger_type", AgentSchema.triggerTypes), ("autonomy_type", AgentSchema.autonomyTypes)] {
+            if let value = try enumQuery(ctx, name, allowed) {
+                sql += " AND \(name) = ?"
+                params.append(.text(value))
+            }
+        }
+        if let group = try ctx.query("group_name") {
+            sql += " AND group_name = ?"
+            params.append(.text(group))
+        }
+        if let q = try ctx.query("q"), !q.isEmpty {
+            let pattern = "%" + q.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_") + "%"
+            sql += " AND (name LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')"
+            params += [.text(pattern), .text(pattern)]
+        }
+        let (clause, keyset) = page.keysetClause()
+        sql += clause + " ORDER BY created_at DESC, id DESC LIMIT ?"
+        params += keyset + [.int(Int64(page.size + 1))]
+
+        var out: [UInt8] = [91]
+        out.reserveCapacity(page.size * 320)
+        var count = 0
+        var last: (createdAt: String, id: String)?
+        try ctx.timed {
+            try store.read { db in
+                try db.forEachRow(sql, params) { row in
+                    count += 1
+                    guard count <= page.size else { return }
+                    if count > 1 { out.append(44) }
+                    row.appendText(0, to: &out)
+                    if count == page.size { last = (row.string(1) ?? "", String(row.int(2))) }
+                }
+            }
+        }
+        out.append(93)
+        let more = count > page.size
+        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { Page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
+        return Reply.raw(data: out, pagination: info)
+    }
+
+    /// A query parameter that must be one of `allowed` (400 BAD_REQUEST otherwise).
+    private static func enumQuery(_ ctx: RequestContext, _ name: String, _ allowed: [String]) throws -> String? {
+        guard let value = try ctx.query(name) else { return nil }
+        guard allowed.contains(value) else {
+            throw APIError.badRequest("\(name) must be one of \(allowed.joined(separator: ", ")) (got '\(value.prefix(64))')",
+                                      details: [.init(field: name, issue: "not one of \(allowed.joined(separator: ", "))")])
+        }
+        return value
+    }
+
+    private static func versions(_ ctx: RequestContext, _ store: Store) throws -> Reply {
+        let id = try ctx.intParam("agent_id", resource: "agent")
+        let page = try Page.parse(ctx)
+        let (clause, keyset) = page.keysetClause(createdAt: "created_at", id: "version")
+        var out: [UInt8] = [91]
+        var count = 0
+        var last: (createdAt: String, id: String)?
+        try ctx.timed {
+            try store.read { db in
+                guard try db.queryOne("SELECT 1 FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(ctx.caller.tenantId)]) != nil else {
+                    throw APIError.notFound("agent '\(id)' not found")
+                }
+                try db.forEachRow("""
+                    SELECT version, created_at, actor, document FROM agent_versions WHERE agent_id = ? AND tenant_id = ?\(clause)
+                    ORDER BY created_at DESC, version DESC LIMIT ?
+                    """, [.int(id), .int(ctx.caller.tenantId)] + keyset + [.int(Int64(page.size + 1))]) { row in
+                    count += 1
+                    guard count <= page.size else { return }
+                    if count > 1 { out.append(44) }
+                    out.append(contentsOf: #"{"version":"#.utf8)
+                    out.append(contentsOf: String(row.int(0)).utf8)
+                    out.append(contentsOf: #","created_at":""#.utf8)
+                    row.appendText(1, to: &out)
+                    out.append(contentsOf: #"","actor":"#.utf8)
+                    row.appendText(2, to: &out)
+                    out.append(contentsOf: #","agent":"#.utf8)
+                    row.appendText(3, to: &out)
+                    out.append(125)
+                    if count == page.size { last = (row.string(1) ?? "", String(row.int(0))) }
+                }
+            }
+        }
+        out.append(93)
+        let more = count > page.size
+        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { Page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
+        return Reply.raw(data: out, pagination: info)
+    }
+
+    /// Counts and p95 duration of this agent's executions in [since, until) (default: the last 30 days).
+    private static func stats(_ ctx: RequestContext, _ store: Store) throws -> Reply {
+        let id = try ctx.intParam("agent_id", resource: "agent")
+        let until = try timeQuery(ctx, "until") ?? Date()
+        let since = try timeQuery(ctx, "since") ?? until.addingTimeInterval(-30 * 24 * 3600)
+        guard since < until else {
+            throw APIError.badRequest("since must be before until", details: [.init(field: "since", issue: "must be before until")])
+        }
+        let (sinceText, untilText) = (Timestamp.format(since), Timestamp.format(until))
+        let (executions, failures, durations) = try ctx.timed {
+            try store.read { db -> (Int64, Int64, [Double]) in
+                guard try db.queryOne("SELECT 1 FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(ctx.caller.tenantId)]) != nil else {
+                    throw APIError.notFound("agent '\(id)' not found")
+                }
+                let scope = "FROM executions WHERE tenant_id = ? AND agent_id = ? AND created_at >= ? AND created_at < ?"
+                let params: [SQLValue] = [.int(ctx.caller.tenantId), .int(id), .text(sinceText), .text(untilText)]
+                let counts = try db.queryOne("SELECT COUNT(*) AS n, COALESCE(SUM(status = 'failed'), 0) AS failed \(scope)", params)
+                var durations: [Double] = []
+                try db.forEachRow("SELECT seconds_spent \(scope) AND seconds_spent IS NOT NULL ORDER BY seconds_spent", params) {
+                    durations.append($0.double(0))
+                }
+                return (counts?.int("n") ?? 0, counts?.int("failed") ?? 0, durations)
+            }
+        }
+        return Reply(data: .object(JSONObject([
+            ("agent_id", .int(id)), ("executions", .int(executions)), ("failures", .int(failures)),
+            ("p95_duration_seconds", .double(percentile95(durations))),
+            ("window", .object(JSONObject([("since", .string(sinceText)), ("until", .string(untilText))]))),
+        ])))
+    }
+
+    /// Nearest-rank 95th percentile of ascending values; 0 when there are none.
+    static func percentile95(_ sorted: [Double]) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        let rank = Int((Double(sorted.count) * 0.95).rounded(.up))
+        return sorted[max(rank, 1) - 1]
+    }
+
+    private static func timeQuery(_ ctx: RequestContext, _ name: String) throws -> Date? {
+        guard let raw = try ctx.query(name) else { return nil }
+        guard let date = Timestamp.parse(raw) else {
+            throw APIError.badRequest("\(name) must be an RFC 3339 date-time such as 2026-01-31T00:00:00Z (got '\(raw.prefix(64))')",
+                                      details: [.init(field: name, issue: "not an RFC 3339 date-time")])
+        }
+        return date
+    }
+}

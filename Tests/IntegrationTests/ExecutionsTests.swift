@@ -1,0 +1,308 @@
+import Foundation
+import NeoJSON
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs, executions, steps, artifacts and TIL requests through the real server and its runner.
+final class ExecutionsTests: XCTestCase {
+    static var shared: TestServer!
+    var server: TestServer { Self.shared }
+
+    override class func setUp() {
+        super.setUp()
+        shared = try! TestServer(environment: ["NEO_RATE_LIMIT": "0"])
+    }
+
+    override class func tearDown() {
+        shared.stop()
+        shared = nil
+        super.tearDown()
+    }
+
+    /// Creates a CHAINED_ACTIONS agent; returns its integer id.
+    func createAgent(_ name: String, trigger: String = "TRIGGERED", actions: JSON, key: String = TestServer.adminKey,
+                     extra: JSONObject = JSONObject()) throws -> Int64 {
+        var body: JSONObject = ["name": .string(name), "trigger_type": .string(trigger), "actions": actions]
+        for (k, v) in extra { body[k] = v }
+        let r = try server.request("POST", "/public-api/agents", key: key, json: .object(body))
+        XCTAssertEqual(r.status, 201, r.text)
+        return Int64(r.data?["id"]?.stringValue ?? "") ?? -1
+    }
+
+    func runNow(_ agent: Int64, _ body: JSON = ["target_entity_id": "T-1"], key: String = TestServer.adminKey,
+                headers: [String: String] = [:]) throws -> TestResponse {
+        try server.request("POST", "/public-api/agents/\(agent)/run-now", key: key, json: body, headers: headers)
+    }
+
+    /// Polls until the execution leaves queued/running (or `timeout`).
+    func waitFor(_ id: String, until statuses: Set<String> = ["succeeded", "failed", "cancelled", "waiting_approval"],
+                 key: String = TestServer.adminKey, timeout: Double = 10) throws -> JSON {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let r = try server.request("GET", "/public-api/executions/\(id)", key: key)
+            if let s = r.data?["status"]?.stringValue, statuses.contains(s) { return r.data! }
+            if Date() > deadline { XCTFail("execution \(id) still \(r.data?["status"] ?? .null)"); return r.data ?? .null }
+            usleep(50_000)
+        }
+    }
+
+    func test_runNow_notePipeline_producesStepsAndArtifact() throws {
+        let agent = try createAgent("note writer", actions: [
+            ["action_type": "ADD_NOTE", "input_as_dict": ["template": "## Ticket {{input.ticket}}\nCaller: {{input.caller.name}}"]],
+            ["action_type": "SEND_CARRIER_PIGEON", "input_as_dict": [:]],
+        ])
+        let queued = try runNow(agent, ["target_entity_id": 4711, "input": ["ticket": "T-9", "caller": ["name": "Ada"]],
+                                        "additional_custom_instructions": "be brief"])
+        XCTAssertEqual(queued.status, 202, queued.text)
+        XCTAssertEqual(queued.data?["status"], "queued")
+        let id = try XCTUnwrap(queued.data?["execution_id"]?.stringValue)
+        let done = try waitFor(id)
+        XCTAssertEqual(done["status"], "succeeded")
+        XCTAssertEqual(done["agent_id"], .int(agent))
+        XCTAssertEqual(done["entity_id"], "4711")
+        XCTAssertEqual(done["additional_custom_instructions"], "be brief")
+        XCTAssertNotNil(done["seconds_spent"]?.doubleValue)
+        XCTAssertNotNil(done["finished_at"]?.stringValue)
+
+        let steps = try server.request("GET", "/public-api/executions/\(id)/steps").data?.arrayValue ?? []
+        XCTAssertEqual(steps.map { $0["type"]?.stringValue ?? "" }, ["TOOL_CALL", "TOOL_RESULT", "TOOL_CALL", "TOOL_RESULT", "THOUGHT", "FINAL_MESSAGE"])
+        XCTAssertEqual(steps.map { $0["tool_type_name"] ?? .null }, ["FIND_ENTITIES", "FIND_ENTITIES", "ADD_NOTE", "ADD_NOTE", "SEND_CARRIER_PIGEON", .null])
+        XCTAssertTrue(steps[4]["message"]?.stringValue?.contains("unsupported action_type") ?? false)
+
+        let artifacts = try server.request("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue ?? []
+        XCTAssertEqual(artifacts.count, 1)
+        XCTAssertEqual(artifacts.first?["content"], "## Ticket T-9\nCaller: Ada")
+        let artifactId = try XCTUnwrap(artifacts.first?["artifact_id"]?.stringValue)
+        let single = try server.request("GET", "/public-api/artifacts/\(artifactId)")
+        XCTAssertEqual(single.data?["content"], "## Ticket T-9\nCaller: Ada")
+    }
+
+    func test_steps_filtersAndLightweightIndex() throws {
+        let agent = try createAgent("filters", actions: [["action_type": "ADD_NOTE", "input_as_dict": ["template": "x"]]])
+        let id = try XCTUnwrap(try runNow(agent).data?["execution_id"]?.stringValue)
+        _ = try waitFor(id)
+        let calls = try server.request("GET", "/public-api/executions/\(id)/steps?type=TOOL_CALL,TOOL_RESULT&tool_type_name=add_note")
+        XCTAssertEqual(calls.data?.arrayValue?.map { $0["type"]?.stringValue ?? "" }, ["TOOL_CALL", "TOOL_RESULT"])
+        let index = try server.request("GET", "/public-api/executions/\(id)/steps?include_data=false")
+        XCTAssertTrue(index.data?.arrayValue?.allSatisfy { $0["data"] == .null } ?? false)
+        let stepId = try XCTUnwrap(calls.data?.arrayValue?.first?["step_id"]?.stringValue)
+        let one = try server.request("GET", "/public-api/executions/\(id)/steps?step_id=\(stepId)")
+        XCTAssertEqual(one.data?.arrayValue?.count, 1)
+        XCTAssertEqual(one.data?.arrayValue?.first?["data"]?["template"], "x")
+        let paged = try server.request("GET", "/public-api/executions/\(id)/steps?page_size=2")
+        XCTAssertEqual(paged.data?.arrayValue?.count, 2)
+        let cursor = try XCTUnwrap(paged.json?["meta"]?["pagination"]?["next_cursor"]?.stringValue)
+        let next = try server.request("GET", "/public-api/executions/\(id)/steps?page_size=2&cursor=\(cursor)")
+        XCTAssertEqual(next.data?.arrayValue?.first?["step_id"]?.stringValue.flatMap { Int($0) }, Int(stepId), "page 2 starts at the third step")
+        XCTAssertEqual(try server.request("GET", "/public-api/executions/\(id)/steps?type=BOGUS").status, 400)
+    }
+
+    func test_runNow_refusals() throws {
+        let triggered = try createAgent("needs target", actions: [])
+        let missing = try runNow(triggered, [:])
+        XCTAssertEqual(missing.status, 422)
+        XCTAssertEqual(missing.json?["error"]?["details"]?.arrayValue?.first?["field"], "target_entity_id")
+
+        let conversational = try server.request("POST", "/public-api/agents", json: ["name": "chat", "trigger_type": "NONE", "autonomy_type": "CONVERSATIONAL"])
+        XCTAssertEqual(conversational.status, 201, conversational.text)
+        let chat = try runNow(Int64(conversational.data?["id"]?.stringValue ?? "0") ?? 0)
+        XCTAssertEqual(chat.status, 400)
+        XCTAssertEqual(chat.errorCode, "invalid_for_conversational")
+
+        let disabled = try createAgent("off", actions: [], extra: ["state": "DISABLED"])
+        XCTAssertEqual(try runNow(disabled).status, 409)
+        let deleted = try createAgent("gone", actions: [])
+        XCTAssertEqual(try server.request("DELETE", "/public-api/agents/\(deleted)").status, 200)
+        XCTAssertEqual(try runNow(deleted).errorCode, "CONFLICT")
+        XCTAssertEqual(try runNow(999_999).status, 404)
+        XCTAssertEqual(try runNow(triggered, ["target_entity_id": "T", "input": "not an object"]).status, 422)
+
+        let scheduled = try createAgent("scheduled", trigger: "SCHEDULED", actions: [])
+        XCTAssertEqual(try server.request("POST", "/public-api/agents/\(scheduled)/run-now", json: [:]).status, 202)
+    }
+
+    func test_missingTemplateInput_failsTheRunWithAReason() throws {
+        let agent = try createAgent("templated", actions: [["action_type": "ADD_NOTE", "input_as_dict": ["template": "{{input.absent}}"]]])
+        let id = try XCTUnwrap(try runNow(agent).data?["execution_id"]?.stringValue)
+        let done = try waitFor(id)
+        XCTAssertEqual(done["status"], "failed")
+        XCTAssertTrue(done["error"]?.stringValue?.contains("input.absent") ?? false, "\(done)")
+        let steps = try server.request("GET", "/public-api/executions/\(id)/steps?type=ERROR").data?.arrayValue ?? []
+        XCTAssertEqual(steps.count, 1)
+        XCTAssertEqual(steps.first?["is_error"], true)
+    }
+
+    func test_cancelAndRetry_rules() throws {
+        let agent = try createAgent("retry me", actions: [["action_type": "ADD_NOTE", "input_as_dict": ["template": "{{input.x}}"]]])
+        let failed = try XCTUnwrap(try runNow(agent).data?["execution_id"]?.stringValue)
+        XCTAssertEqual(try waitFor(failed)["status"], "failed")
+        let cancelFinished = try server.request("POST", "/public-api/executions/\(failed)/cancel")
+        XCTAssertEqual(cancelFinished.status, 409)
+        XCTAssertEqual(cancelFinished.errorCode, "CONFLICT")
+
+        let retry = try server.request("POST", "/public-api/executions/\(failed)/retry")
+        XCTAssertEqual(retry.status, 202)
+        let retried = try XCTUnwrap(retry.data?["execution_id"]?.stringValue)
+        XCTAssertNotEqual(retried, failed)
+        let second = try waitFor(retried)
+        XCTAssertEqual(second["retry_of"]?.stringValue, failed)
+        XCTAssertEqual(second["entity_id"], "T-1")
+
+        let ok = try createAgent("fine", actions: [])
+        let succeeded = try XCTUnwrap(try runNow(ok).data?["execution_id"]?.stringValue)
+        XCTAssertEqual(try waitFor(succeeded)["status"], "succeeded")
+        XCTAssertEqual(try server.request("POST", "/public-api/executions/\(succeeded)/retry").status, 409)
+    }
+
+    func test_listFilters() throws {
+        let agent = try createAgent("listed", actions: [])
+        var ids: [String] = []
+        for i in 0..<3 {
+            let id = try XCTUnwrap(try runNow(agent, ["target_entity_id": .string("E-\(i)")]).data?["execution_id"]?.stringValue)
+            ids.append(id)
+            _ = try waitFor(id)
+        }
+        let byAgent = try server.request("GET", "/public-api/executions?agent_id=\(agent)")
+        XCTAssertEqual(byAgent.data?.arrayValue?.compactMap { $0["execution_id"]?.stringValue }, ids.reversed())
+        XCTAssertEqual(try server.request("GET", "/public-api/executions?agent_id=\(agent)&entity_id=E-1").data?.arrayValue?.count, 1)
+        XCTAssertEqual(try server.request("GET", "/public-api/executions?agent_id=\(agent)&status=succeeded,failed").data?.arrayValue?.count, 3)
+        XCTAssertEqual(try server.request("GET", "/public-api/executions?agent_id=\(agent)&status=running").data?.arrayValue?.count, 0)
+        XCTAssertEqual(try server.request("GET", "/public-api/executions?created_after=2999-01-01T00:00:00Z").data?.arrayValue?.count, 0)
+        XCTAssertEqual(try server.request("GET", "/public-api/executions?status=done").status, 400)
+        XCTAssertEqual(try server.request("GET", "/public-api/executions?created_before=yesterday").status, 400)
+        XCTAssertEqual(try server.request("GET", "/public-api/executions/not-a-uuid").status, 404)
+        let stats = try server.request("GET", "/public-api/agents/\(agent)/stats")
+        XCTAssertEqual(stats.data?["executions"], 3)
+        XCTAssertEqual(stats.data?["failures"], 0)
+    }
+
+    func test_testMode_runIsPlannedNotPersistedBeyondTheRecord() throws {
+        let agent = try createAgent("dry", actions: [["action_type": "ADD_NOTE", "input_as_dict": ["template": "planned"]]])
+        let r = try runNow(agent, headers: ["X-Neo-Test-Mode": "1"])
+        XCTAssertEqual(r.status, 202)
+        XCTAssertTrue((r.json?["meta"]?["warnings"]?.arrayValue ?? []).contains { $0.stringValue?.hasPrefix("test mode") ?? false })
+        let id = try XCTUnwrap(r.data?["execution_id"]?.stringValue)
+        let done = try waitFor(id)
+        XCTAssertEqual(done["test_mode"], true)
+        XCTAssertEqual(done["status"], "succeeded")
+        XCTAssertEqual(try server.request("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue?.count, 0)
+    }
+
+    func test_agentActorPatch_heldThenApprovedExactlyOnce() throws {
+        let agent = try createAgent("guarded", actions: [["action_type": "ADD_NOTE", "input_as_dict": ["template": "v1"]]])
+        let actorKey = try server.createKey(["name": "agent actor", "actor": "agent", "agent_id": .int(agent),
+                                             "permissions": ["agents": "read_write", "approvals": "read_write", "executions": "read"]])
+        let detail = try server.request("GET", "/public-api/agents/\(agent)")
+        let actionId = try XCTUnwrap(detail.data?["actions"]?.arrayValue?.last?["id"]?.stringValue)
+        let held = try server.request("PUT", "/public-api/agents/\(agent)", key: actorKey,
+                                      json: ["actions": [["id": .string(actionId), "input_as_dict": ["template": "v2"]]]])
+        XCTAssertEqual(held.status, 202, held.text)
+        let til = try XCTUnwrap(held.data?["id"]?.intValue)
+        XCTAssertEqual(held.data?["status"], "pending")
+        XCTAssertEqual(try server.request("GET", "/public-api/agents/\(agent)").data?["version"], 1, "nothing applied yet")
+
+        let own = try server.request("POST", "/public-api/til-requests/\(til)/decision", key: actorKey, json: ["action": "approve"])
+        XCTAssertEqual(own.status, 403, "an agent cannot approve its own request")
+
+        let listed = try server.request("GET", "/public-api/til-requests?status=pending&agent_id=\(agent)")
+        XCTAssertEqual(listed.data?.arrayValue?.compactMap { $0["id"]?.intValue }, [til])
+        XCTAssertEqual(try server.request("GET", "/public-api/til-requests?q=guarded").data?.arrayValue?.count, 1)
+
+        let approved = try server.request("POST", "/public-api/til-requests/\(til)/decision", json: ["action": "approve", "note": "ok"])
+        XCTAssertEqual(approved.status, 200, approved.text)
+        XCTAssertEqual(approved.data?["status"], "approved")
+        XCTAssertEqual(approved.data?["note"], "ok")
+        XCTAssertNotNil(approved.data?["decided_by"]?["id"])
+        let after = try server.request("GET", "/public-api/agents/\(agent)")
+        XCTAssertEqual(after.data?["version"], 2)
+        XCTAssertEqual(after.data?["actions"]?.arrayValue?.last?["input_as_dict"]?["template"], "v2")
+
+        let twice = try server.request("POST", "/public-api/til-requests/\(til)/decision", json: ["action": "approve"])
+        XCTAssertEqual(twice.status, 409)
+        XCTAssertEqual(try server.request("GET", "/public-api/agents/\(agent)").data?["version"], 2, "applied exactly once")
+        XCTAssertEqual(try server.request("GET", "/public-api/agents/\(agent)/versions").data?.arrayValue?.count, 2)
+    }
+
+    func test_agentActorPatch_rejectedLeavesAgentAlone() throws {
+        let agent = try createAgent("rejecting", actions: [])
+        let actorKey = try server.createKey(["name": "agent actor 2", "actor": "agent", "agent_id": .int(agent), "permissions": ["agents": "read_write"]])
+        let held = try server.request("PUT", "/public-api/agents/\(agent)", key: actorKey, json: ["agent_settings": ["custom_instructions": "x"]])
+        XCTAssertEqual(held.status, 202)
+        let til = try XCTUnwrap(held.data?["id"]?.intValue)
+        let rejected = try server.request("POST", "/public-api/til-requests/\(til)/decision", json: ["action": "reject", "note": "no"])
+        XCTAssertEqual(rejected.data?["status"], "rejected")
+        XCTAssertEqual(try server.request("GET", "/public-api/agents/\(agent)").data?["version"], 1)
+        XCTAssertEqual(try server.request("POST", "/public-api/til-requests/\(til)/decision", json: ["action": "approve"]).status, 409)
+        let bad = try server.request("POST", "/public-api/til-requests/\(til)/decision", json: ["action": "maybe"])
+        XCTAssertEqual(bad.status, 422)
+    }
+
+    func test_crossTenant_everyExecutionRouteIs404() throws {
+        let agent = try createAgent("private run", actions: [["action_type": "ADD_NOTE", "input_as_dict": ["template": "secret note"]]])
+        let id = try XCTUnwrap(try runNow(agent).data?["execution_id"]?.stringValue)
+        _ = try waitFor(id)
+        let artifact = try XCTUnwrap(try server.request("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue?.first?["artifact_id"]?.stringValue)
+        let other = try server.adminKey(forTenant: "exec-other-\(UUID().uuidString.prefix(6))")
+        for (method, path) in [("GET", "/public-api/executions/\(id)"), ("GET", "/public-api/executions/\(id)/steps"),
+                               ("GET", "/public-api/executions/\(id)/artifacts"), ("GET", "/public-api/executions/\(id)/til-requests"),
+                               ("GET", "/public-api/artifacts/\(artifact)"), ("POST", "/public-api/executions/\(id)/cancel"),
+                               ("POST", "/public-api/executions/\(id)/retry"), ("POST", "/public-api/agents/\(agent)/run-now")] {
+            let r = try server.request(method, path, key: other, json: method == "POST" ? ["target_entity_id": "x"] : nil)
+            XCTAssertEqual(r.status, 404, "\(method) \(path)")
+        }
+        XCTAssertEqual(try server.request("GET", "/public-api/executions", key: other).data?.arrayValue?.count, 0)
+        XCTAssertEqual(try server.request("GET", "/public-api/til-requests", key: other).data?.arrayValue?.count, 0)
+    }
+
+    func test_permissionGroups_guardExecutionsAndApprovals() throws {
+        let readOnly = try server.createKey(["name": "reader", "permissions": ["agents": "read", "executions": "read", "approvals": "none"]])
+        XCTAssertEqual(try server.request("GET", "/public-api/executions", key: readOnly).status, 200)
+        let agent = try createAgent("perm", actions: [])
+        let run = try runNow(agent, key: readOnly)
+        XCTAssertEqual(run.status, 403)
+        XCTAssertTrue(run.errorMessage?.contains("'executions'") ?? false)
+        XCTAssertEqual(try server.request("GET", "/public-api/til-requests", key: readOnly).status, 403)
+    }
+}
+
+/// Restarts need their own server.
+final class RunnerRestartTests: XCTestCase {
+    func test_restart_marksRunningFailedAndRunsQueued() throws {
+        let first = try TestServer(environment: ["NEO_RATE_LIMIT": "0"])
+        let created = try first.request("POST", "/public-api/agents", json: ["name": "restart", "trigger_type": "TRIGGERED", "actions": []])
+        let agent = try XCTUnwrap(created.data?["id"]?.stringValue)
+        let a = try XCTUnwrap(try first.request("POST", "/public-api/agents/\(agent)/run-now", json: ["target_entity_id": "A"]).data?["execution_id"]?.stringValue)
+        let b = try XCTUnwrap(try first.request("POST", "/public-api/agents/\(agent)/run-now", json: ["target_entity_id": "B"]).data?["execution_id"]?.stringValue)
+        XCTAssertEqual(first.stop(signal: SIGKILL), 9)
+        // Put the store in the state a crash mid-run leaves: one run running, one still queued.
+        let db = first.directory.appendingPathComponent("neo.db").path
+        let py = Process()
+        py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        py.arguments = ["python3", "-c", """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            c.execute("UPDATE executions SET status='running', started_at=created_at WHERE id=?", (sys.argv[2],))
+            c.execute("UPDATE executions SET status='queued', started_at=NULL, finished_at=NULL, next_action=0 WHERE id=?", (sys.argv[3],))
+            c.execute("DELETE FROM execution_steps WHERE execution_id=?", (sys.argv[3],))
+            c.commit()
+            """, db, a, b]
+        try py.run()
+        py.waitUntilExit()
+        XCTAssertEqual(py.terminationStatus, 0)
+        let second = try TestServer(environment: ["NEO_RATE_LIMIT": "0"], directory: first.directory)
+        defer { second.stop() }
+        let deadline = Date().addingTimeInterval(10)
+        var statusB = ""
+        while Date() < deadline {
+            statusB = try second.request("GET", "/public-api/executions/\(b)").data?["status"]?.stringValue ?? ""
+            if statusB == "succeeded" { break }
+            usleep(50_000)
+        }
+        XCTAssertEqual(statusB, "succeeded", "queued work survives a restart")
+        let interrupted = try second.request("GET", "/public-api/executions/\(a)").data
+        XCTAssertEqual(interrupted?["status"], "failed")
+        XCTAssertTrue(interrupted?["error"]?.stringValue?.contains("stopped") ?? false)
+    }
+}
