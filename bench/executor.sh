@@ -10,6 +10,6 @@ work="$(mktemp -d /tmp/neo-bench-executor.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 cc -O2 -Wall -Wextra -Werror -o "$work/curl_loop" "$root/bench/curl_loop.c" -lcurl
 cd "$root"
-swift build -c "$config" --build-tests >/dev/null
-NEO_BENCH_CURL_LOOP="$work/curl_loop" timeout 600 swift test -c "$config" --skip-build --filter ExecutorBenchmarks 2>&1 \
+swift build -c "$config" --build-tests -Xswiftc -enable-testing >/dev/null
+NEO_BENCH_CURL_LOOP="$work/curl_loop" timeout 600 swift test -c "$config" -Xswiftc -enable-testing --skip-build --filter ExecutorBenchmarks 2>&1 \
   | grep -E '^bench |error:' | sed 's/^bench /  /'

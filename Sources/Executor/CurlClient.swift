@@ -47,7 +47,6 @@ public final class CurlClient: @unchecked Sendable {
     private let multi: UnsafeMutableRawPointer
     private let pending = Mutex<(queue: [Transfer], stopping: Bool)>(([], false))
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]  // curl thread only
-    private var thread: Thread?
     private let stopped = DispatchSemaphore(value: 0)
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
@@ -57,7 +56,6 @@ public final class CurlClient: @unchecked Sendable {
         multi = curl_multi_init()
         let t = Thread { [unowned self] in self.run() }
         t.name = "neo-curl"
-        thread = t
         t.start()
     }
 
@@ -73,16 +71,14 @@ public final class CurlClient: @unchecked Sendable {
             completion(.failure(ExecutorError(.upstream, "could not prepare the request")))
             return
         }
+        // Waking inside the lock: once `stopping` is seen, the multi handle may be cleaned up.
         let accepted = pending.withLock { state -> Bool in
             if state.stopping { return false }
             state.queue.append(transfer)
+            curl_multi_wakeup(multi)
             return true
         }
-        guard accepted else {
-            transfer.finish(.failure(ExecutorError(.upstream, "the executor is shutting down")))
-            return
-        }
-        curl_multi_wakeup(multi)
+        if !accepted { transfer.finish(.failure(ExecutorError(.upstream, "the executor is shutting down"))) }
     }
 
     /// Fails transfers still queued or running and stops the thread.
@@ -92,7 +88,7 @@ public final class CurlClient: @unchecked Sendable {
             return !state.stopping
         }
         guard first else { return }
-        curl_multi_wakeup(multi)
+        pending.withLock { _ in curl_multi_wakeup(multi) }
         stopped.wait()
         curl_multi_cleanup(multi)
     }

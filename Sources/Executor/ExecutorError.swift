@@ -1,6 +1,7 @@
 /// Why the executor did not produce an upstream result. The API layer maps `kind` to a status:
 /// invalid input → 422 naming `field`, refused → 422 (field) or 502, timeout → 504, upstream/token → 502.
 public struct ExecutorError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What failed, which decides the status the API answers with.
     public enum Kind: Sendable, Equatable {
         /// The caller's input cannot make a valid request (missing body field, bad header, unsafe path).
         case invalidInput

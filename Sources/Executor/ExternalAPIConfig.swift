@@ -83,6 +83,7 @@ public struct ConfigHeader: Sendable, Equatable {
 
 /// A typed field of the JSON body (seed 000: String, Number or Boolean).
 public struct BodyField: Sendable, Equatable {
+    /// The JSON type a value must have (seed 000's names).
     public enum FieldType: String, Sendable, CaseIterable { case String, Number, Boolean }
     public var name: String
     public var type: FieldType

@@ -180,7 +180,8 @@ public enum RequestBuilder {
             throw ExecutorError.refused(field, "the request would leave the configured origin \(configured.origin)")
         }
         let segments = reparsed.path.lowercased().split(separator: "/", omittingEmptySubsequences: false)
-        if segments.contains(where: { $0.replacingOccurrences(of: "%2e", with: ".") == ".." || $0.replacingOccurrences(of: "%2e", with: ".") == "." }) {
+            .map { $0.replacingOccurrences(of: "%2e", with: ".") }
+        if segments.contains(where: { $0 == "." || $0 == ".." }) {
             throw ExecutorError.refused(field, "the request path must not contain '.' or '..' segments")
         }
     }
