@@ -206,15 +206,20 @@ private final class Transfer {
     }
 
     func receiveHeader(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
-        let line = data.withMemoryRebound(to: UInt8.self, capacity: count) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
-        }.trimmingCharacters(in: .whitespacesAndNewlines)
-        if line.hasPrefix("HTTP/") {
-            headers.removeAll()  // interim (1xx) responses come first; keep the final one's headers
-        } else if let colon = line.firstIndex(of: ":"), headers.count < 100 {
-            let name = String(line[..<colon])
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            if asciiLowercased(name) != "set-cookie" { headers.append((name, String(value.prefix(8192)))) }
+        data.withMemoryRebound(to: UInt8.self, capacity: count) { start in
+            let line = UnsafeBufferPointer(start: start, count: count)
+            if count >= 5 && line[0] == 0x48 && line[1] == 0x54 && line[2] == 0x54 && line[3] == 0x50 && line[4] == 0x2f {
+                headers.removeAll()  // interim (1xx) responses come first; keep the final one's headers
+                return
+            }
+            guard headers.count < 100, let colon = line.firstIndex(of: 0x3a) else { return }
+            let name = String(decoding: line[..<colon], as: UTF8.self)
+            guard asciiLowercased(name) != "set-cookie" else { return }
+            var from = colon + 1
+            var to = count
+            while from < to && (line[from] == 0x20 || line[from] == 0x09) { from += 1 }
+            while to > from && (line[to - 1] == 0x0d || line[to - 1] == 0x0a || line[to - 1] == 0x20 || line[to - 1] == 0x09) { to -= 1 }
+            headers.append((name, String(decoding: line[from..<min(to, from + 8192)], as: UTF8.self)))
         }
         return count
     }

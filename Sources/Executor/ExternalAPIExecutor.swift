@@ -197,7 +197,7 @@ public final class ExternalAPIExecutor: @unchecked Sendable {
     /// replacing them would shred ordinary text and they protect nothing.
     static func scrub(_ text: String, _ secrets: [String]) -> String {
         var out = text
-        for s in secrets where s.count >= 4 && out.contains(s) { out = out.replacingOccurrences(of: s, with: "***") }
+        for s in secrets where s.utf8.count >= 4 && containsBytes(out, s) { out = out.replacingOccurrences(of: s, with: "***") }
         return out
     }
 
@@ -211,6 +211,23 @@ public final class ExternalAPIExecutor: @unchecked Sendable {
         }
         out += request.queryItems.filter(\.secret).map(\.value)
         return out.sorted { $0.count > $1.count }
+    }
+}
+
+/// Byte search: Foundation's `contains` is locale-aware and costly on every response.
+private func containsBytes(_ text: String, _ needle: String) -> Bool {
+    var text = text
+    var needle = needle
+    return text.withUTF8 { hay in
+        needle.withUTF8 { n in
+            guard n.count <= hay.count, let first = n.first else { return false }
+            var i = 0
+            while i + n.count <= hay.count {
+                if hay[i] == first && memcmp(hay.baseAddress! + i, n.baseAddress!, n.count) == 0 { return true }
+                i += 1
+            }
+            return false
+        }
     }
 }
 

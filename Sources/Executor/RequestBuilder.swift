@@ -72,6 +72,7 @@ public enum RequestBuilder {
 
     /// The endpoint with every `{name}` replaced by a harmless token, for parsing and validation.
     public static func placeholderFree(_ endpoint: String) -> String {
+        if !endpoint.utf8.contains(0x7b) { return endpoint }
         var out = ""
         var inside = false
         for c in endpoint {
@@ -111,15 +112,23 @@ public enum RequestBuilder {
         guard case .success(let names) = placeholders(in: endpoint) else {
             throw ExecutorError.refused("endpoint_url", "the configured endpoint URL has a malformed placeholder")
         }
-        var out = endpoint
-        for name in Set(names) {
+        if names.isEmpty { return endpoint }
+        var encoded: [String: String] = [:]
+        for name in names {
             guard let value = params[name] else {
                 throw ExecutorError.invalid("params.\(name)", "is required: the endpoint URL has '{\(name)}'")
             }
             guard !value.isEmpty, value != ".", value != ".." else {
                 throw ExecutorError.invalid("params.\(name)", "must not be empty, '.' or '..'")
             }
-            out = out.replacingOccurrences(of: "{\(name)}", with: PercentEncoding.encode(value))
+            encoded[name] = PercentEncoding.encode(value)
+        }
+        var out = ""
+        var current: String?
+        for c in endpoint {
+            if c == "{" { current = ""; continue }
+            if c == "}", let name = current { out += encoded[name]!; current = nil; continue }
+            if current != nil { current!.append(c) } else { out.append(c) }
         }
         return out
     }
@@ -135,29 +144,43 @@ public enum RequestBuilder {
             let shown = bad.value < 0x20 || bad.value == 0x7f ? String(format: "0x%02X", bad.value) : "'\(bad)'"
             throw ExecutorError.refused("path", "contains \(shown); percent-encode it or use 'query'")
         }
-        let lower = path.lowercased()
-        for encoded in ["%2f", "%5c"] where lower.contains(encoded) {
-            throw ExecutorError.refused("path", "contains an encoded slash or backslash ('\(encoded)')")
-        }
-        let pathPart = lower.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        let utf8 = Array(pathPart.utf8)
+        let utf8 = Array(path.utf8)
         var i = 0
         while i < utf8.count {
             if utf8[i] == 0x25 {
                 guard i + 2 < utf8.count, isHex(utf8[i + 1]), isHex(utf8[i + 2]) else {
                     throw ExecutorError.refused("path", "has a '%' not followed by two hex digits")
                 }
+                let escaped = (utf8[i + 1], utf8[i + 2] | 0x20)
+                if escaped == (0x32, 0x66) || escaped == (0x35, 0x63) {
+                    throw ExecutorError.refused("path", "contains an encoded slash or backslash ('%\(Character(Unicode.Scalar(utf8[i + 1])))\(Character(Unicode.Scalar(utf8[i + 2]))))')")
+                }
                 i += 3
             } else {
                 i += 1
             }
         }
-        for segment in pathPart.split(separator: "/", omittingEmptySubsequences: false) {
-            let decoded = segment.replacingOccurrences(of: "%2e", with: ".")
-            if decoded == "." || decoded == ".." {
-                throw ExecutorError.refused("path", "must not contain '.' or '..' segments")
-            }
+        let pathPart = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        if pathPart.split(separator: "/", omittingEmptySubsequences: false).contains(where: isDotSegment) {
+            throw ExecutorError.refused("path", "must not contain '.' or '..' segments")
         }
+    }
+
+    /// `.` or `..`, also with either dot written `%2e` or `%2E`.
+    static func isDotSegment(_ segment: Substring) -> Bool {
+        var dots = 0
+        var bytes = segment.utf8.makeIterator()
+        while let b = bytes.next() {
+            if b == 0x2e {
+                dots += 1
+            } else if b == 0x25, bytes.next() == 0x32, let e = bytes.next(), e | 0x20 == 0x65 {
+                dots += 1
+            } else {
+                return false
+            }
+            if dots > 2 { return false }
+        }
+        return dots > 0
     }
 
     /// Base path + appended path with exactly one `/` between; queries of both are kept in order.
@@ -179,9 +202,7 @@ public enum RequestBuilder {
         guard case .success(let reparsed) = UpstreamURL.parse(url.string), reparsed.origin == configured.origin else {
             throw ExecutorError.refused(field, "the request would leave the configured origin \(configured.origin)")
         }
-        let segments = reparsed.path.lowercased().split(separator: "/", omittingEmptySubsequences: false)
-            .map { $0.replacingOccurrences(of: "%2e", with: ".") }
-        if segments.contains(where: { $0 == "." || $0 == ".." }) {
+        if reparsed.path.split(separator: "/", omittingEmptySubsequences: false).contains(where: isDotSegment) {
             throw ExecutorError.refused(field, "the request path must not contain '.' or '..' segments")
         }
     }

@@ -20,7 +20,7 @@ public struct UpstreamURL: Sendable, Equatable {
     /// The raw query after `?`, if any.
     public let query: String?
 
-    public var isIPv6Literal: Bool { host.contains(":") }
+    public var isIPv6Literal: Bool { host.utf8.contains(0x3a) }
     /// The host as written in a URL (`[::1]` for IPv6).
     public var hostForURL: String { isIPv6Literal ? "[\(host)]" : host }
     /// scheme://host:port, with the port always spelled out: what "same origin" compares.
@@ -48,25 +48,24 @@ public struct UpstreamURL: Sendable, Equatable {
         guard text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
             return .failure(.init("must be ASCII without spaces or control characters (percent-encode them)"))
         }
-        if text.contains("\\") { return .failure(.init("must not contain a backslash")) }
-        if text.contains("#") { return .failure(.init("must not contain a fragment ('#')")) }
-        let lower = text.lowercased()
+        if text.utf8.contains(0x5c) { return .failure(.init("must not contain a backslash")) }
+        if text.utf8.contains(0x23) { return .failure(.init("must not contain a fragment ('#')")) }
         let scheme: String
-        if lower.hasPrefix("https://") { scheme = "https" } else if lower.hasPrefix("http://") { scheme = "http" } else {
+        if asciiHasPrefix(text, "https://") { scheme = "https" } else if asciiHasPrefix(text, "http://") { scheme = "http" } else {
             return .failure(.init("must be an absolute http:// or https:// URL"))
         }
         let rest = text.dropFirst(scheme.count + 3)
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
         let authority = rest[rest.startIndex..<authorityEnd]
         var tail = String(rest[authorityEnd...])
-        if authority.contains("@") { return .failure(.init("must not contain userinfo ('user@host')")) }
+        if authority.utf8.contains(0x40) { return .failure(.init("must not contain userinfo ('user@host')")) }
         if authority.isEmpty { return .failure(.init("has no host")) }
 
         var host: String
         var portText: Substring?
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { return .failure(.init("has an unterminated IPv6 literal")) }
-            host = String(authority[authority.index(after: authority.startIndex)..<close]).lowercased()
+            host = asciiLowercased(String(authority[authority.index(after: authority.startIndex)..<close]))
             let after = authority[authority.index(after: close)...]
             if !after.isEmpty {
                 guard after.hasPrefix(":") else { return .failure(.init("has garbage after the IPv6 literal")) }
@@ -77,7 +76,7 @@ public struct UpstreamURL: Sendable, Equatable {
         } else {
             let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count <= 2 else { return .failure(.init("has more than one ':' in its host")) }
-            host = String(parts[0]).lowercased()
+            host = asciiLowercased(String(parts[0]))
             if parts.count == 2 { portText = parts[1] }
             if let problem = hostProblem(host) { return .failure(.init(problem)) }
         }
@@ -115,6 +114,15 @@ public struct UpstreamURL: Sendable, Equatable {
         }
         return nil
     }
+}
+
+/// Whether `text` starts with the lowercase ASCII `prefix`, ignoring ASCII case.
+func asciiHasPrefix(_ text: String, _ prefix: String) -> Bool {
+    var it = text.utf8.makeIterator()
+    for p in prefix.utf8 {
+        guard let b = it.next(), (b >= 65 && b <= 90 ? b + 32 : b) == p else { return false }
+    }
+    return true
 }
 
 /// Why a URL was refused; the message completes "endpoint_url …" or "the URL …".

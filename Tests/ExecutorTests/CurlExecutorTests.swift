@@ -124,7 +124,8 @@ final class CurlExecutorTests: XCTestCase {
         let api = try upstream { request in
             let auth = request.headers["Authorization"] ?? ""
             if !auth.hasPrefix("Bearer tok-") || apiRefuses(auth) { return (TestUpstream.json(401, #"{"error":"unauthorized"}"#), 0) }
-            return (TestUpstream.json(200, #"{"auth":"\#(auth)"}"#), 0)
+            // The token itself would be scrubbed from the result; its serial number is not a secret.
+            return (TestUpstream.json(200, #"{"token":"\#(auth.dropFirst("Bearer tok-".count))"}"#), 0)
         }
         let config = ExternalAPIConfig(name: "crm", endpointURL: api.base + "/v1/contacts", auth: .oauth2ClientCredentials(.init(
             tokenURL: tokens.base + "/oauth/token",
@@ -155,10 +156,10 @@ final class CurlExecutorTests: XCTestCase {
 
     func test_oauth2_refreshesAfterExpiry() throws {
         let (config, endpoint, _) = try oauthSetup(expiresIn: 31)  // refresh once under 30 s remain: after ~1 s
-        XCTAssertEqual(try run(config).get().body, #"{"auth":"Bearer tok-1"}"#)
-        XCTAssertEqual(try run(config).get().body, #"{"auth":"Bearer tok-1"}"#)
+        XCTAssertEqual(try run(config).get().body, #"{"token":"1"}"#)
+        XCTAssertEqual(try run(config).get().body, #"{"token":"1"}"#)
         Thread.sleep(forTimeInterval: 1.2)
-        XCTAssertEqual(try run(config).get().body, #"{"auth":"Bearer tok-2"}"#)
+        XCTAssertEqual(try run(config).get().body, #"{"token":"2"}"#)
         XCTAssertEqual(endpoint.issued.withLock { $0 }, 2)
     }
 
