@@ -72,10 +72,11 @@ public final class CurlClient: @unchecked Sendable {
             return
         }
         // Waking inside the lock: once `stopping` is seen, the multi handle may be cleaned up.
+        // Only the first transfer queued since the last drain wakes the thread; it takes them all.
         let accepted = pending.withLock { state -> Bool in
             if state.stopping { return false }
             state.queue.append(transfer)
-            curl_multi_wakeup(multi)
+            if state.queue.count == 1 { curl_multi_wakeup(multi) }
             return true
         }
         if !accepted { transfer.finish(.failure(ExecutorError(.upstream, "the executor is shutting down"))) }
