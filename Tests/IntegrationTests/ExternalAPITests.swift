@@ -259,6 +259,28 @@ final class ExternalAPITests: XCTestCase {
                        "the held secret survived sealing")
     }
 
+    func test_agentRun_callsTheExecutorAndRecordsRedactedSteps() throws {
+        XCTAssertEqual(try create(["name": "runner_api", "endpoint_url": .string(base + "/echo"), "method": "POST",
+                                   "auth": Self.auth("header"), "requires_approval": false]).status, 201)
+        let agent = try call("POST", "/public-api/agents", ["name": "caller", "trigger_type": "TRIGGERED", "actions": [
+            ["action_type": "EXTERNAL_API_REQUEST", "input_as_dict": ["api_name": "runner_api", "path": "/{{input.ticket}}", "body": ["t": "{{input.ticket}}"]]],
+        ]])
+        XCTAssertEqual(agent.status, 201, agent.text)
+        let run = try call("POST", "/public-api/agents/\(agent.data!["id"]!.stringValue!)/run-now", ["target_entity_id": "T-1", "input": ["ticket": "T-7"]])
+        let id = try XCTUnwrap(run.data?["execution_id"]?.stringValue, run.text)
+        var status = ""
+        for _ in 0..<100 where !["succeeded", "failed"].contains(status) {
+            status = try call("GET", "/public-api/executions/\(id)").data?["status"]?.stringValue ?? ""
+            usleep(50_000)
+        }
+        XCTAssertEqual(status, "succeeded")
+        let steps = try call("GET", "/public-api/executions/\(id)/steps?tool_type_name=EXTERNAL_API_REQUEST").data?.arrayValue ?? []
+        let toolCall = try XCTUnwrap(steps.first { $0["type"] == "TOOL_CALL" })
+        XCTAssertEqual(toolCall["data"]?["headers"]?["X-Api-Key"], "***")
+        XCTAssertEqual(toolCall["data"]?["url"], .string(base + "/echo/T-7"))
+        XCTAssertEqual(steps.first { $0["type"] == "TOOL_RESULT" }?["data"]?["status"], 200)
+    }
+
     func test_readOnlyKey_cannotWriteOrInvoke() throws {
         let reader = try server.createKey(["name": "reader", "permissions": ["external_apis": "read"]])
         XCTAssertEqual(try call("GET", "/public-api/external-apis", key: reader).status, 200)
