@@ -89,7 +89,7 @@ public final class CurlClient: @unchecked Sendable {
             return !state.stopping
         }
         guard first else { return }
-        pending.withLock { _ in curl_multi_wakeup(multi) }
+        _ = pending.withLock { _ in curl_multi_wakeup(multi) }
         stopped.wait()
         curl_multi_cleanup(multi)
     }
