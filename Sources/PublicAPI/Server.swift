@@ -36,6 +36,7 @@ public final class NeoService {
         let keys = KeyService(store: store)
         let limiter = RateLimiter(limit: api.rateLimit, windowSeconds: Int64(api.rateWindow))
         let workers = WorkerPool(threads: api.workers)
+        keys.background = { workers.submit($0) }
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)
         routes += KeyRoutes.routes(keys: keys, store: store)
@@ -59,6 +60,11 @@ public final class NeoService {
         self.runner = runner
         self.executor = executor
         http = HTTPServer(configuration: httpConfig, handler: app.handle, errorResponder: app.errorResponse)
+        http.onLoopStart = { [logger] in
+            do { try store.attachReaderToCurrentThread() } catch {
+                logger.error("event loop has no store reader of its own", ["error": .string(String(describing: error))])
+            }
+        }
     }
 
     /// Starts listening; returns the bound port.

@@ -6,20 +6,7 @@ import Glibc
 #endif
 
 /// Runs, executions, steps, artifacts and TIL requests through the real server and its runner.
-final class ExecutionsTests: XCTestCase {
-    static var shared: TestServer!
-    var server: TestServer { Self.shared }
-
-    override class func setUp() {
-        super.setUp()
-        shared = try! TestServer(environment: ["NEO_RATE_LIMIT": "0"])
-    }
-
-    override class func tearDown() {
-        shared.stop()
-        shared = nil
-        super.tearDown()
-    }
+final class ExecutionsTests: SharedServerTestCase {
 
     /// Creates a CHAINED_ACTIONS agent; returns its integer id.
     func createAgent(_ name: String, trigger: String = "TRIGGERED", actions: JSON, key: String = TestServer.adminKey,
