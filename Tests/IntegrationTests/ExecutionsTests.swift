@@ -259,7 +259,7 @@ final class RunnerRestartTests: XCTestCase {
     func test_restart_marksRunningFailedAndRunsQueued() throws {
         let first = try TestServer(environment: ["NEO_RATE_LIMIT": "0"])
         let created = try first.request("POST", "/public-api/agents", json: ["name": "restart", "trigger_type": "TRIGGERED", "actions": []])
-        let agent = try XCTUnwrap(created.data?["id"]?.stringValue)
+        let agent = try XCTUnwrap(created.data?["id"]?.stringValue, created.text + first.log)
         let a = try XCTUnwrap(try first.request("POST", "/public-api/agents/\(agent)/run-now", json: ["target_entity_id": "A"]).data?["execution_id"]?.stringValue)
         let b = try XCTUnwrap(try first.request("POST", "/public-api/agents/\(agent)/run-now", json: ["target_entity_id": "B"]).data?["execution_id"]?.stringValue)
         XCTAssertEqual(first.stop(signal: SIGKILL), 9)
