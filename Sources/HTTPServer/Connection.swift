@@ -39,8 +39,10 @@ final class Connection {
     private let acceptedAt: Double
 
     private var pending: [UInt8] = []          // bytes not yet parsed (an unfinished head, or held back)
-    private var out: [UInt8] = []
-    private var outOffset = 0
+    /// Bytes waiting to be written, in order: response heads, and bodies as they came (no copy).
+    private var outQueue: [[UInt8]] = []
+    private var outOffset = 0                   // bytes of outQueue[0] already written
+    private var hasOutput: Bool { !outQueue.isEmpty }
     private var slots: [Slot] = []
     private var nextSeq: UInt64 = 0
     private var current: HTTPRequest?           // head parsed, body arriving
@@ -116,7 +118,7 @@ final class Connection {
         // The client is gone or half-closed: finish what it asked for, then close.
         stopParsing = true
         closeAfterFlush = true
-        if lingerUntil != nil || (slots.isEmpty && outOffset == out.count) { close() } else { updateInterest() }
+        if lingerUntil != nil || (slots.isEmpty && !hasOutput) { close() } else { updateInterest() }
     }
 
     /// Parses as many complete messages as `data` holds; returns the bytes consumed.
@@ -188,7 +190,7 @@ final class Connection {
     private func sendContinueIfReady() {
         guard continuePending, slots.isEmpty, current != nil else { return }
         continuePending = false
-        out.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+        outQueue.append(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         flush()
     }
 
@@ -288,7 +290,8 @@ final class Connection {
 
     private func serialize(_ response: HTTPResponse, slot: Slot) {
         let status = response.status
-        out.reserveCapacity(out.count + 256 + response.body.count)
+        var out: [UInt8] = []
+        out.reserveCapacity(320 + (response.body.count < 4096 ? response.body.count : 0))
         out.append(contentsOf: "HTTP/1.1 \(status) \(Connection.reasons[status] ?? "Status")\r\nServer: ".utf8)
         out.append(contentsOf: loop.config.serverName.utf8)
         out.append(contentsOf: "\r\nDate: ".utf8)
@@ -310,17 +313,21 @@ final class Connection {
             out.append(contentsOf: "\r\nConnection: keep-alive".utf8)
         }
         out.append(contentsOf: "\r\n\r\n".utf8)
-        if bodyAllowed && !slot.isHead { out.append(contentsOf: response.body) }
+        let sendBody = bodyAllowed && !slot.isHead && !response.body.isEmpty
+        // Small bodies ride in the head's buffer; large ones are queued as they are (writev, no copy).
+        if sendBody && response.body.count < 4096 { out.append(contentsOf: response.body) }
+        outQueue.append(out)
+        if sendBody && response.body.count >= 4096 { outQueue.append(response.body) }
     }
 
     func onWritable() { flush(); updateInterest() }
 
     private func flush() {
-        while outOffset < out.count {
-            let n = out.withUnsafeBytes { send(fd, $0.baseAddress! + outOffset, out.count - outOffset, Int32(MSG_NOSIGNAL)) }
+        while !outQueue.isEmpty {
+            let n = writeQueued()
             if n > 0 {
-                outOffset += n
                 lastWriteProgress = loop.now
+                consumeOutput(n)
             } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
                 return
             } else {
@@ -328,9 +335,43 @@ final class Connection {
                 return
             }
         }
-        if out.capacity > 64 * 1024 { out = [] } else { out.removeAll(keepingCapacity: true) }
-        outOffset = 0
         if closeAfterFlush && slots.isEmpty { lingeringClose() }
+    }
+
+    /// One sendmsg of up to 16 queued buffers.
+    private func writeQueued() -> Int {
+        let count = min(outQueue.count, 16)
+        var iovecs = [iovec](repeating: iovec(), count: count)
+        // The buffers stay alive and unmodified in outQueue for the duration of the call.
+        return withExtendedLifetime(outQueue) { () -> Int in
+            for i in 0..<count {
+                outQueue[i].withUnsafeBytes { raw in
+                    let skip = i == 0 ? outOffset : 0
+                    iovecs[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + skip), iov_len: raw.count - skip)
+                }
+            }
+            return iovecs.withUnsafeMutableBufferPointer { iov -> Int in
+                var msg = msghdr()
+                msg.msg_iov = iov.baseAddress
+                msg.msg_iovlen = count
+                return sendmsg(fd, &msg, Int32(MSG_NOSIGNAL))
+            }
+        }
+    }
+
+    private func consumeOutput(_ written: Int) {
+        var n = written
+        while n > 0, let first = outQueue.first {
+            let left = first.count - outOffset
+            if n >= left {
+                n -= left
+                outQueue.removeFirst()
+                outOffset = 0
+            } else {
+                outOffset += n
+                n = 0
+            }
+        }
     }
 
     /// Half-close and drain briefly so the client reads our last response before any reset.
@@ -346,7 +387,7 @@ final class Connection {
         var want: UInt32 = EPOLLRDHUP.rawValue
         let readPaused = lingerUntil == nil && (stopParsing || slots.count >= loop.config.maxPipelined)
         if !readPaused { want |= EPOLLIN.rawValue }
-        if outOffset < out.count { want |= EPOLLOUT.rawValue }
+        if hasOutput { want |= EPOLLOUT.rawValue }
         if want != interest {
             interest = want
             _ = cshim_epoll_ctl(loop.epfd, EPOLL_CTL_MOD, fd, want, id)
@@ -362,7 +403,7 @@ final class Connection {
             return
         }
         let config = loop.config
-        if outOffset < out.count {
+        if hasOutput {
             if now - lastWriteProgress > config.idleTimeout { close() }
             return
         }
@@ -383,7 +424,7 @@ final class Connection {
     }
 
     func drain() {
-        if slots.isEmpty && current == nil && headStarted == nil && outOffset == out.count {
+        if slots.isEmpty && current == nil && headStarted == nil && !hasOutput {
             close()
         }
     }

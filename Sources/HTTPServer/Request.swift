@@ -69,6 +69,11 @@ public struct HTTPRequest: Sendable {
     /// Splits a request-target into path and query; absolute-form keeps only its path.
     static func splitTarget(_ target: String) -> (String, String?) {
         var t = Substring(target)
+        if t.utf8.first == UInt8(ascii: "/") {
+            // Origin-form, the common case: split at the first "?" without Foundation.
+            guard let q = t.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target, nil) }
+            return (String(t[..<q]), String(t[t.index(after: q)...]))
+        }
         if let scheme = t.range(of: "://") {
             let afterAuthority = t[scheme.upperBound...]
             if let slash = afterAuthority.firstIndex(where: { $0 == "/" || $0 == "?" }) {

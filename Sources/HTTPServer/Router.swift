@@ -95,8 +95,9 @@ public func percentDecode(_ s: Substring) -> String? {
     return String(validating: out, as: UTF8.self)
 }
 
+/// The value of one hex digit, or nil.
 @inline(__always)
-func hexValue(_ c: UInt8) -> UInt8? {
+public func hexValue(_ c: UInt8) -> UInt8? {
     switch c {
     case 48...57: return c - 48
     case 65...70: return c - 55

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 import HTTPServer
 import NeoJSON
 
@@ -200,7 +201,7 @@ public final class App: @unchecked Sendable {
         return newRequestId()
     }
 
-    static func newRequestId() -> String { UUID().uuidString.lowercased() }
+    static func newRequestId() -> String { SecureRandom.uuid() }
 }
 
 func monotonicNow() -> Double {

@@ -139,7 +139,7 @@ public final class KeyService: @unchecked Sendable {
         guard parts.count == 2, asciiLower(parts[0]) == "bearer" else {
             throw APIError.unauthorized("Authorization must use the Bearer scheme: 'Bearer neo_sk_<env>_<secret>'")
         }
-        let key = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        let key = String(parts[1])
         guard KeyService.isWellFormed(key) else {
             throw APIError.unauthorized("malformed API key; expected neo_sk_<env>_<secret>")
         }

@@ -82,15 +82,36 @@ public final class RequestContext: @unchecked Sendable {
     }
 }
 
-/// Splits `a=1&b=x%20y` into decoded pairs (`+` is a space, as in forms).
+/// Splits `a=1&b=x%20y` into decoded pairs (`+` is a space, as in forms). A malformed escape keeps
+/// the raw text, so the value fails the parameter's own validation with a message showing it.
 func parseQuery(_ query: String?) -> [(String, String)] {
     guard let query, !query.isEmpty else { return [] }
-    return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        func decode(_ s: Substring) -> String {
-            let plus = s.replacingOccurrences(of: "+", with: " ")
-            return plus.removingPercentEncoding ?? plus
-        }
-        return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+    return query.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true).map { pair in
+        let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+        return (decodeQueryComponent(parts[0]), parts.count > 1 ? decodeQueryComponent(parts[1]) : "")
     }
+}
+
+private func decodeQueryComponent(_ raw: Substring.UTF8View.SubSequence) -> String {
+    guard raw.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else {
+        return String(decoding: raw, as: UTF8.self)
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(raw.count)
+    var i = raw.startIndex
+    while i < raw.endIndex {
+        let b = raw[i]
+        if b == UInt8(ascii: "+") {
+            out.append(32)
+        } else if b == UInt8(ascii: "%"), let h1 = raw.index(i, offsetBy: 1, limitedBy: raw.endIndex), h1 < raw.endIndex,
+                  let h2 = raw.index(i, offsetBy: 2, limitedBy: raw.endIndex), h2 < raw.endIndex,
+                  let hi = hexValue(raw[h1]), let lo = hexValue(raw[h2]) {
+            out.append(hi << 4 | lo)
+            i = h2
+        } else {
+            out.append(b)
+        }
+        i = raw.index(after: i)
+    }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -65,7 +65,7 @@ public final class ExecutionRunner: @unchecked Sendable {
     /// Inserts a queued execution of `agentId`; returns its execution_id.
     func enqueue(tenantId: Int64, agentId: Int64, entityId: String?, instructions: String?, input: String?,
                  testMode: Bool, retryOf: String? = nil, keyId: Int64?) throws -> String {
-        let id = UUID().uuidString.lowercased()
+        let id = SecureRandom.uuid()
         let now = Timestamp.now()
         try store.write { db in
             guard let agent = try db.queryOne("SELECT name, version FROM agents WHERE id = ? AND tenant_id = ?", [.int(agentId), .int(tenantId)]) else {
@@ -216,7 +216,7 @@ public final class ExecutionRunner: @unchecked Sendable {
     private func recordFindEntities(_ id: String, agent: JSONObject, execution: Row) throws {
         let entity = execution.string("entity_id")
         try store.write { db in
-            let callId = UUID().uuidString.lowercased()
+            let callId = SecureRandom.uuid()
             try appendStep(db, id, type: "TOOL_CALL", message: "find \(agent["entity_type"]?.stringValue ?? "ticket") entities",
                            toolCallId: callId, toolType: "FIND_ENTITIES",
                            data: .object(["entity_type": agent["entity_type"] ?? "ticket", "target_entity_id": entity.map { .string($0) } ?? .null,
@@ -266,7 +266,7 @@ public final class ExecutionRunner: @unchecked Sendable {
             }
             return true
         }
-        let callId = UUID().uuidString.lowercased()
+        let callId = SecureRandom.uuid()
         let outcome: ExternalCalls.Outcome
         do {
             outcome = try external.invoke(tenantId, apiName, body, testMode)
@@ -303,7 +303,7 @@ public final class ExecutionRunner: @unchecked Sendable {
             throw APIError.validation(field: "input", "the note template uses {{\(missing.path)}}, which the run's input lacks")
         }
         try store.write { db in
-            let callId = UUID().uuidString.lowercased()
+            let callId = SecureRandom.uuid()
             try appendStep(db, id, type: "TOOL_CALL", message: "add note", toolCallId: callId, toolType: "ADD_NOTE",
                            data: .object(["template": .string(template)]))
             if testMode {
@@ -311,7 +311,7 @@ public final class ExecutionRunner: @unchecked Sendable {
                                data: .object(["content": .string(text)]))
                 return
             }
-            let artifact = UUID().uuidString.lowercased()
+            let artifact = SecureRandom.uuid()
             try db.execute("INSERT INTO artifacts (id, execution_id, tenant_id, kind, name, content, created_at) VALUES (?, ?, ?, 'markdown', ?, ?, ?)",
                            [.text(artifact), .text(id), .int(tenantId), .text(params["name"]?.stringValue ?? "note.md"), .text(text), .text(Timestamp.now())])
             try appendStep(db, id, type: "TOOL_RESULT", message: "note stored as artifact \(artifact)", toolCallId: callId, toolType: "ADD_NOTE",

@@ -113,8 +113,8 @@ enum ExternalAPICalls {
             return Reply(data: .object(JSONObject([("request", .object(request.redacted())), ("sent", .bool(false))])))
         }
 
-        let executionId = UUID().uuidString.lowercased()
-        let toolCallId = UUID().uuidString.lowercased()
+        let executionId = SecureRandom.uuid()
+        let toolCallId = SecureRandom.uuid()
         let tenant = ctx.caller.tenantId
         let started = Timestamp.now()
         try ctx.timed {
