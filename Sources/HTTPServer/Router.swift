@@ -57,7 +57,13 @@ public struct Router<Handler> {
     public func match(_ method: String, _ path: String) -> Match {
         var index = 0
         var params: [String: String] = [:]
-        for segment in path.split(separator: "/", omittingEmptySubsequences: true) {
+        // Walk the segments in place: no array of substrings per request.
+        let utf8 = path.utf8
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            if utf8[start] == UInt8(ascii: "/") { start = utf8.index(after: start); continue }
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: "/")) ?? utf8.endIndex
+            let segment = Substring(path[start..<end])
             if let next = nodes[index].literals[segment] {
                 index = next
             } else if let (name, next) = nodes[index].param, let value = percentDecode(segment) {
@@ -66,6 +72,7 @@ public struct Router<Handler> {
             } else {
                 return .notFound
             }
+            start = end
         }
         let node = nodes[index]
         if node.handlers.isEmpty { return .notFound }

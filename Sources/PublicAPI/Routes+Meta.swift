@@ -5,12 +5,12 @@ import Store
 /// `GET /health` and `GET /openapi.json` (design §5): no key needed.
 enum MetaRoutes {
     static func routes(store: Store, version: String) -> [Route] {
+        let probe = StoreProbe(store: store)
         let spec = Array(OpenAPIDocument.json.utf8)
         let etag = "\"" + SHA256.hash(spec).prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
         return [
             Route("GET", "/public-api/health", access: .open, blocking: false) { _ in
-                // Each probe runs a real query, so "db": "ok" means the store answered just now.
-                let db: String = (try? store.read { try $0.queryOne("SELECT 1 AS ok") }) != nil ? "ok" : "unavailable"
+                let db = probe.status()
                 return Reply(status: db == "ok" ? 200 : 503,
                              data: .object(JSONObject([("status", .string(db == "ok" ? "ok" : "degraded")),
                                                        ("version", .string(version)), ("db", .string(db))])),
@@ -27,5 +27,27 @@ enum MetaRoutes {
                 return reply
             },
         ]
+    }
+}
+
+/// The store's health as the health route reports it: a real query, run at most once a second so
+/// probes under load measure the server rather than SQLite's lock calls.
+final class StoreProbe: @unchecked Sendable {
+    private let store: Store
+    private let lock = NSLock()
+    private var checkedAt = -Double.infinity
+    private var last = "unavailable"
+
+    init(store: Store) { self.store = store }
+
+    func status() -> String {
+        let now = monotonicNow()
+        lock.lock()
+        defer { lock.unlock() }
+        if now - checkedAt >= 1 {
+            last = (try? store.read { try $0.queryOne("SELECT 1 AS ok") }) != nil ? "ok" : "unavailable"
+            checkedAt = now
+        }
+        return last
     }
 }
