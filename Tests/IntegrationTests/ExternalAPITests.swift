@@ -281,6 +281,102 @@ final class ExternalAPITests: XCTestCase {
         XCTAssertEqual(steps.first { $0["type"] == "TOOL_RESULT" }?["data"]?["status"], 200)
     }
 
+    /// Polls an execution until it leaves queued/running.
+    func settle(_ id: String, timeout: Double = 10) throws -> JSON {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let e = try call("GET", "/public-api/executions/\(id)").data ?? .null
+            if !["queued", "running"].contains(e["status"]?.stringValue ?? "") || Date() > deadline { return e }
+            usleep(50_000)
+        }
+    }
+
+    func makeAgent(_ name: String, api: String) throws -> String {
+        let agent = try call("POST", "/public-api/agents", ["name": .string(name), "trigger_type": "TRIGGERED", "actions": [
+            ["action_type": "EXTERNAL_API_REQUEST", "input_as_dict": ["api_name": .string(api), "body": ["ticket": "{{input.ticket}}"]]],
+            ["action_type": "ADD_NOTE", "input_as_dict": ["template": .string("Posted {{input.ticket}} to " + api)]],
+        ]])
+        XCTAssertEqual(agent.status, 201, agent.text)
+        return agent.data?["id"]?.stringValue ?? ""
+    }
+
+    func test_pipeline_externalCallThenNote_producesStepsAndArtifact() throws {
+        XCTAssertEqual(try create(["name": "pipe_api", "endpoint_url": .string(base + "/echo"), "method": "POST",
+                                   "auth": Self.auth("bearer"), "requires_approval": false]).status, 201)
+        let agent = try makeAgent("pipeline", api: "pipe_api")
+        let run = try call("POST", "/public-api/agents/\(agent)/run-now", ["target_entity_id": "T-5", "input": ["ticket": "T-5"]])
+        let id = try XCTUnwrap(run.data?["execution_id"]?.stringValue, run.text)
+        XCTAssertEqual(try settle(id)["status"], "succeeded")
+        let steps = try call("GET", "/public-api/executions/\(id)/steps").data?.arrayValue ?? []
+        XCTAssertEqual(steps.map { "\($0["type"]?.stringValue ?? ""):\($0["tool_type_name"]?.stringValue ?? "")" },
+                       ["TOOL_CALL:FIND_ENTITIES", "TOOL_RESULT:FIND_ENTITIES", "TOOL_CALL:EXTERNAL_API_REQUEST",
+                        "TOOL_RESULT:EXTERNAL_API_REQUEST", "TOOL_CALL:ADD_NOTE", "TOOL_RESULT:ADD_NOTE", "FINAL_MESSAGE:"])
+        let result = try XCTUnwrap(steps.first { $0["type"] == "TOOL_RESULT" && $0["tool_type_name"] == "EXTERNAL_API_REQUEST" })
+        let echoed = try JSON.parse(result["data"]?["body"]?.stringValue ?? "")
+        XCTAssertEqual(echoed["body"], #"{"ticket":"T-5"}"#, "the templated body reached the upstream")
+        XCTAssertEqual(steps.first { $0["type"] == "TOOL_CALL" && $0["tool_type_name"] == "EXTERNAL_API_REQUEST" }?["data"]?["headers"]?["Authorization"], "***")
+        let artifacts = try call("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue ?? []
+        XCTAssertEqual(artifacts.first?["content"], "Posted T-5 to pipe_api")
+    }
+
+    func test_requiresApproval_pausesThenResumesOnApprove() throws {
+        XCTAssertEqual(try create(["name": "guarded_api", "endpoint_url": .string(base + "/echo"), "method": "POST",
+                                   "auth": Self.auth("header")]).status, 201, "requires_approval defaults to true")
+        let agent = try makeAgent("approval pipeline", api: "guarded_api")
+        let run = try call("POST", "/public-api/agents/\(agent)/run-now", ["target_entity_id": "T-6", "input": ["ticket": "T-6"]])
+        let id = try XCTUnwrap(run.data?["execution_id"]?.stringValue)
+        XCTAssertEqual(try settle(id)["status"], "waiting_approval")
+        let tils = try call("GET", "/public-api/executions/\(id)/til-requests").data?.arrayValue ?? []
+        XCTAssertEqual(tils.count, 1)
+        XCTAssertEqual(tils.first?["kind"], "external_api_call")
+        XCTAssertEqual(tils.first?["requested_for"]?["request"]?["headers"]?["X-Api-Key"], "***")
+        XCTAssertEqual(try call("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue?.count, 0, "nothing after the held step ran")
+        let til = try XCTUnwrap(tils.first?["id"]?.intValue)
+        XCTAssertEqual(try call("POST", "/public-api/til-requests/\(til)/decision", ["action": "approve"]).status, 200)
+        XCTAssertEqual(try settle(id)["status"], "succeeded")
+        let steps = try call("GET", "/public-api/executions/\(id)/steps?tool_type_name=EXTERNAL_API_REQUEST&type=TOOL_RESULT").data?.arrayValue ?? []
+        XCTAssertEqual(steps.count, 1, "the call ran exactly once")
+        XCTAssertEqual(try call("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue?.count, 1)
+        XCTAssertEqual(try call("POST", "/public-api/til-requests/\(til)/decision", ["action": "approve"]).status, 409)
+    }
+
+    func test_requiresApproval_rejectFailsTheWaitingStep() throws {
+        XCTAssertEqual(try create(["name": "rejected_api", "endpoint_url": .string(base + "/echo"), "method": "POST",
+                                   "auth": Self.auth("none"), "requires_approval": true]).status, 201)
+        let agent = try makeAgent("rejected pipeline", api: "rejected_api")
+        let id = try XCTUnwrap(try call("POST", "/public-api/agents/\(agent)/run-now", ["target_entity_id": "T", "input": ["ticket": "T"]]).data?["execution_id"]?.stringValue)
+        XCTAssertEqual(try settle(id)["status"], "waiting_approval")
+        let til = try XCTUnwrap(try call("GET", "/public-api/til-requests?status=pending&q=rejected_api").data?.arrayValue?.first?["id"]?.intValue)
+        let rejected = try call("POST", "/public-api/til-requests/\(til)/decision", ["action": "reject", "note": "not today"])
+        XCTAssertEqual(rejected.data?["status"], "rejected")
+        let done = try settle(id)
+        XCTAssertEqual(done["status"], "failed")
+        XCTAssertEqual(done["error"], "approval rejected: not today")
+        XCTAssertEqual(try call("GET", "/public-api/executions/\(id)/steps?type=TOOL_RESULT&tool_type_name=EXTERNAL_API_REQUEST").data?.arrayValue?.count, 0,
+                       "the held call was never sent")
+    }
+
+    func test_agentActorInvoke_ofApprovalConfig_isHeldThenSentOnApprove() throws {
+        XCTAssertEqual(try create(["name": "held_invoke", "endpoint_url": .string(base + "/echo"), "method": "POST",
+                                   "auth": Self.auth("none"), "requires_approval": true]).status, 201)
+        let agent = try makeAgent("invoker", api: "held_invoke")
+        let agentKey = try server.createKey(["name": "invoker key", "actor": "agent", "agent_id": .int(Int64(agent)!),
+                                             "permissions": ["external_apis": "read_write", "executions": "read"]])
+        let held = try call("POST", "/public-api/external-apis/held_invoke/invoke", ["body": ["x": 1]], key: agentKey)
+        XCTAssertEqual(held.status, 202, held.text)
+        XCTAssertEqual(held.data?["kind"], "external_api_call")
+        let execution = try XCTUnwrap(held.data?["execution_id"]?.stringValue)
+        XCTAssertEqual(try settle(execution)["status"], "waiting_approval")
+        let til = try XCTUnwrap(held.data?["id"]?.intValue)
+        XCTAssertEqual(try call("POST", "/public-api/til-requests/\(til)/decision", ["action": "approve"]).status, 200)
+        let done = try settle(execution)
+        XCTAssertEqual(done["status"], "succeeded", "\(done)")
+        let result = try call("GET", "/public-api/executions/\(execution)/steps?type=TOOL_RESULT").data?.arrayValue?.first
+        XCTAssertEqual(result?["data"]?["status"], 200)
+        // A user's key is not held.
+        XCTAssertEqual(try call("POST", "/public-api/external-apis/held_invoke/invoke", ["body": ["x": 2]]).status, 200)
+    }
+
     func test_readOnlyKey_cannotWriteOrInvoke() throws {
         let reader = try server.createKey(["name": "reader", "permissions": ["external_apis": "read"]])
         XCTAssertEqual(try call("GET", "/public-api/external-apis", key: reader).status, 200)

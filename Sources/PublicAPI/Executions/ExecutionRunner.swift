@@ -160,6 +160,9 @@ public final class ExecutionRunner: @unchecked Sendable {
         let input = execution.string("input").flatMap { try? JSON.parse($0) }?.objectValue ?? JSONObject()
         var index = Int(execution.int("next_action") ?? 0)
         let approved = execution.int("approved_action").map(Int.init)
+        if execution.string("kind") == "external_api_invoke" {
+            return runApprovedInvoke(id, tenantId: tenantId, input: input)
+        }
         do {
             let document = try store.read { db in
                 try db.queryOne("SELECT document FROM agents WHERE id = ? AND tenant_id = ?", [execution["agent_id"], .int(tenantId)])
@@ -204,6 +207,32 @@ public final class ExecutionRunner: @unchecked Sendable {
         } catch {
             logger.error("execution failed unexpectedly", ["execution_id": .string(id), "error": .string(String(describing: error))])
             try? finish(id, status: "failed", error: "internal error while running; see the server log", message: nil)
+        }
+    }
+
+    /// A direct invoke by an agent's key that waited for approval: now approved, it is sent.
+    private func runApprovedInvoke(_ id: String, tenantId: Int64, input: JSONObject) {
+        var body = input
+        let apiName = body.removeValue(forKey: "api_name")?.stringValue ?? ""
+        let callId = SecureRandom.uuid()
+        do {
+            let outcome = try external.invoke(tenantId, apiName, body, false)
+            let status = outcome.result?["status"]?.intValue ?? 0
+            try store.write { db in
+                try appendStep(db, id, type: "TOOL_CALL", message: "call \(apiName)", toolCallId: callId, toolType: "EXTERNAL_API_REQUEST", data: outcome.request)
+                try appendStep(db, id, type: "TOOL_RESULT", message: "\(apiName) answered \(status)", isError: status >= 400,
+                               toolCallId: callId, toolType: "EXTERNAL_API_REQUEST", data: outcome.result)
+            }
+            if status >= 400 {
+                try finish(id, status: "failed", error: "\(apiName) answered \(status)", message: nil)
+            } else {
+                try finish(id, status: "succeeded", error: nil, message: "external API '\(apiName)' answered \(status)")
+            }
+        } catch let e as APIError {
+            try? finish(id, status: "failed", error: "\(apiName): \(e.message)", message: nil)
+        } catch {
+            logger.error("approved invoke failed unexpectedly", ["execution_id": .string(id), "error": .string(String(describing: error))])
+            try? finish(id, status: "failed", error: "internal error while calling; see the server log", message: nil)
         }
     }
 

@@ -113,6 +113,9 @@ enum ExternalAPICalls {
             return Reply(data: .object(JSONObject([("request", .object(request.redacted())), ("sent", .bool(false))])))
         }
 
+        if ctx.caller.actor == .agent && config.requiresApproval {
+            return try holdForApproval(ctx, config, body: body, request: request, store: store)
+        }
         let executionId = SecureRandom.uuid()
         let toolCallId = SecureRandom.uuid()
         let tenant = ctx.caller.tenantId
@@ -170,6 +173,40 @@ enum ExternalAPICalls {
         case .failure(let e):
             throw apiError(e, suffix: " (execution \(executionId))")
         }
+    }
+
+    /// An agent's key calling a config with requires_approval (seed 000's advice): the call waits, as an
+    /// execution in waiting_approval with a pending TIL request; approval queues it for the runner.
+    private static func holdForApproval(_ ctx: RequestContext, _ config: ExternalAPIConfig, body: JSONObject,
+                                        request: UpstreamRequest, store: Store) throws -> Reply {
+        let executionId = SecureRandom.uuid()
+        let tenant = ctx.caller.tenantId
+        let now = Date()
+        let stamp = Timestamp.format(now)
+        let input = JSON.object(JSONObject([("api_name", .string(config.name))] + Array(body.map { ($0.key, $0.value) })))
+        let requested = JSON.object(JSONObject([("api_name", .string(config.name)), ("request", .object(request.redacted()))]))
+        let row = try ctx.timed {
+            try store.write { db -> Row in
+                let agentName = try ctx.caller.agentId.flatMap { try db.queryOne("SELECT name FROM agents WHERE id = ? AND tenant_id = ?", [.int($0), .int(tenant)])?.string("name") }
+                try db.execute("""
+                    INSERT INTO executions (id, tenant_id, agent_id, agent_name, kind, status, input, created_by_key_id, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, 'external_api_invoke', 'waiting_approval', ?, ?, ?, ?)
+                    """, [.text(executionId), .int(tenant), ctx.caller.agentId.map { .int($0) } ?? .null, agentName.map { .text($0) } ?? .null,
+                          .text(input.serializedString()), .int(ctx.caller.keyId), .text(stamp), .text(stamp)])
+                try insertStep(db, executionId, tenant, seq: 1, type: "THOUGHT", message: "waiting for approval to call \(config.name)",
+                               isError: false, toolCallId: SecureRandom.uuid(), data: requested.objectValue ?? JSONObject())
+                try db.execute("""
+                    INSERT INTO til_requests (tenant_id, agent_id, agent_name, kind, status, comment, requested_for, payload,
+                      execution_id, step_seq, requested_by_key_id, created_at, updated_at, expires_at)
+                    VALUES (?, ?, ?, 'external_api_call', 'pending', ?, ?, '{"action_index":0}', ?, 1, ?, ?, ?, ?)
+                    """, [.int(tenant), ctx.caller.agentId.map { .int($0) } ?? .null, agentName.map { .text($0) } ?? .null,
+                          .text("API key \(ctx.caller.keyId) (agent actor) wants to call external API '\(config.name)'"),
+                          .text(requested.serializedString()), .text(executionId), .int(ctx.caller.keyId), .text(stamp), .text(stamp),
+                          .text(Timestamp.format(now.addingTimeInterval(7 * 24 * 3600)))])
+                return try db.queryOne("SELECT \(ExecutionViews.tilColumns) FROM til_requests WHERE id = ?", [.int(db.lastInsertRowID)])!
+            }
+        }
+        return Reply(status: 202, data: ExecutionViews.til(row))
     }
 
     private static func insertStep(_ db: Database, _ executionId: String, _ tenant: Int64, seq: Int, type: String, message: String,
