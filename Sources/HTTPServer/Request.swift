@@ -69,7 +69,10 @@ public struct HTTPRequest: Sendable {
     /// Splits a request-target into path and query; absolute-form keeps only its path.
     static func splitTarget(_ target: String) -> (String, String?) {
         var t = Substring(target)
-        if let scheme = t.range(of: "://") {
+        // Only a target that does not start with "/" is absolute-form (the parser admits
+        // "http://" and "https://" ones); "://" inside an origin-form path or query is data,
+        // and must not re-route the request.
+        if t.first != "/", let scheme = t.range(of: "://") {
             let afterAuthority = t[scheme.upperBound...]
             if let slash = afterAuthority.firstIndex(where: { $0 == "/" || $0 == "?" }) {
                 t = afterAuthority[slash...]
