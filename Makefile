@@ -42,11 +42,14 @@ run: build
 	@mkdir -p "$(dir $(NEO_DB))"
 	NEO_PORT=$(NEO_PORT) NEO_DB=$(NEO_DB) .build/$(CONFIG)/neo-server serve
 
-test: deps
+test:
+	$(MAKE) deps EXTRA_PACKAGES="wrk python3-venv"
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	bash fuzz/run.sh 10
 	bash bench/crash-durability.sh 3
+	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
+	bash bench/schemathesis.sh 5
 
 bench:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"
@@ -55,6 +58,16 @@ bench:
 
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+slow-clients:
+	$(MAKE) deps EXTRA_PACKAGES="wrk"
+	$(SWIFT) build -c release
+	bash bench/slow-clients.sh
+
+SCHEMATHESIS_EXAMPLES ?= 200
+schemathesis:
+	$(SWIFT) build
+	bash bench/schemathesis.sh $(SCHEMATHESIS_EXAMPLES)
 
 DURABILITY_ROUNDS ?= 20
 durability:

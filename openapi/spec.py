@@ -83,6 +83,9 @@ def path_param(name, type_="string"):
     return {"name": name, "in": "path", "required": True, "schema": {"type": type_}}
 
 def op(summary, tag, status, data, errors, params=(), body=None, secure=True, paginated=False):
+    if body is not None:
+        # Any request body can be malformed JSON (400) or over NEO_MAX_BODY (413), whatever the operation.
+        errors = [c for c in ["400", "413"] if c not in errors] + list(errors)
     o = {"summary": summary, "tags": [tag], "parameters": list(params),
          "responses": responses(status, data, errors, paginated)}
     if body is not None:

@@ -2356,6 +2356,16 @@ enum OpenAPIDocument {
        }
       }
      },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
      "400": {
       "description": "Malformed request, JSON or query parameter.",
       "content": {
@@ -2882,6 +2892,16 @@ enum OpenAPIDocument {
        }
       }
      },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
      "400": {
       "description": "Malformed request, JSON or query parameter.",
       "content": {
@@ -3090,6 +3110,16 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
         }
        }
       }
@@ -4735,6 +4765,26 @@ enum OpenAPIDocument {
        }
       }
      },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
      "404": {
       "description": "No such resource in this tenant.",
       "content": {
@@ -4858,6 +4908,16 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
         }
        }
       }
