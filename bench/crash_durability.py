@@ -8,7 +8,8 @@ file, restart the server on it and GET every acknowledged agent, version and exe
 last round re-checks every write acknowledged in any round. Stdlib only; 127.0.0.1 only;
 every loop bounded in count and time.
 
-usage: crash_durability.py ROUNDS   (env: NEO_SERVER_BIN, DURABILITY_THREADS, DURABILITY_SEED)
+usage: crash_durability.py ROUNDS   (env: NEO_SERVER_BIN, DURABILITY_THREADS, DURABILITY_SEED,
+       DURABILITY_KEEP=1 keeps the DB and server log)
 """
 import http.client
 import json
@@ -218,7 +219,7 @@ def main():
     a, v, e = everything.count()
     print("durability: %s after %d rounds in %.0fs (%d agents, %d versions, %d executions acknowledged, "
           "all re-checked after the last restart)" % ("FAILED" if failed else "ok", rounds, time.time() - started, a, v, e))
-    if not failed:
+    if not failed and not os.environ.get("DURABILITY_KEEP"):
         subprocess.run(["rm", "-rf", work])
     else:
         print("durability: kept", work)

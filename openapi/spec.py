@@ -49,9 +49,10 @@ schemas = {
         "key": {"type": "string", "description": "The full key, shown only in this response."}}}]},
     "ApiKeyCreate": {"type": "object", "required": ["name"], "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 200}, "expires_at": nullable(TS),
-        "role": {"type": "string", "enum": ["admin", "member"]}, "permissions": ref("Permissions"),
-        "actor": {"type": "string", "enum": ["user", "agent"]}, "agent_id": nullable({"type": "integer", "minimum": 1}),
-        "test_mode": {"type": "boolean"}, "env": {"type": "string", "enum": ["prod", "test"]}}},
+        "role": nullable({"type": "string", "enum": ["admin", "member"]}), "permissions": nullable(ref("Permissions")),
+        "actor": nullable({"type": "string", "enum": ["user", "agent"]}), "agent_id": nullable({"type": "integer", "minimum": 1}),
+        "test_mode": nullable({"type": "boolean"}), "env": nullable({"type": "string", "enum": ["prod", "test"]})},
+        "description": "Optional fields sent as null mean the default, as if omitted."},
 }
 
 def envelope(data_schema, paginated=False):

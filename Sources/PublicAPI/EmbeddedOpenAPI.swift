@@ -353,20 +353,41 @@ enum OpenAPIDocument {
       ]
      },
      "role": {
-      "type": "string",
-      "enum": [
-       "admin",
-       "member"
+      "anyOf": [
+       {
+        "type": "string",
+        "enum": [
+         "admin",
+         "member"
+        ]
+       },
+       {
+        "type": "null"
+       }
       ]
      },
      "permissions": {
-      "$ref": "#/components/schemas/Permissions"
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/Permissions"
+       },
+       {
+        "type": "null"
+       }
+      ]
      },
      "actor": {
-      "type": "string",
-      "enum": [
-       "user",
-       "agent"
+      "anyOf": [
+       {
+        "type": "string",
+        "enum": [
+         "user",
+         "agent"
+        ]
+       },
+       {
+        "type": "null"
+       }
       ]
      },
      "agent_id": {
@@ -381,16 +402,31 @@ enum OpenAPIDocument {
       ]
      },
      "test_mode": {
-      "type": "boolean"
+      "anyOf": [
+       {
+        "type": "boolean"
+       },
+       {
+        "type": "null"
+       }
+      ]
      },
      "env": {
-      "type": "string",
-      "enum": [
-       "prod",
-       "test"
+      "anyOf": [
+       {
+        "type": "string",
+        "enum": [
+         "prod",
+         "test"
+        ]
+       },
+       {
+        "type": "null"
+       }
       ]
      }
-    }
+    },
+    "description": "Optional fields sent as null mean the default, as if omitted."
    },
    "Action": {
     "type": "object",
@@ -2052,18 +2088,42 @@ enum OpenAPIDocument {
      "target_entity_id": {
       "anyOf": [
        {
-        "type": "string"
+        "anyOf": [
+         {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 200
+         },
+         {
+          "type": "integer"
+         }
+        ]
        },
        {
-        "type": "integer"
+        "type": "null"
        }
       ]
      },
      "additional_custom_instructions": {
-      "type": "string"
+      "anyOf": [
+       {
+        "type": "string",
+        "maxLength": 10000
+       },
+       {
+        "type": "null"
+       }
+      ]
      },
      "input": {
-      "type": "object"
+      "anyOf": [
+       {
+        "type": "object"
+       },
+       {
+        "type": "null"
+       }
+      ]
      }
     }
    },
@@ -3630,7 +3690,8 @@ enum OpenAPIDocument {
       "name": "agent_id",
       "in": "query",
       "schema": {
-       "type": "integer"
+       "type": "integer",
+       "minimum": 1
       }
      },
      {
@@ -4531,7 +4592,8 @@ enum OpenAPIDocument {
       "name": "agent_id",
       "in": "query",
       "schema": {
-       "type": "integer"
+       "type": "integer",
+       "minimum": 1
       }
      },
      {
