@@ -5,7 +5,8 @@ Each round: start neo-server on one SQLite file (the same file every round), dri
 writes (create agents, PUT patches, run-now executions) from several threads, record every
 write answered 2xx, SIGKILL the server at a random moment, run PRAGMA integrity_check on the
 file, restart the server on it and GET every acknowledged agent, version and execution. The
-last round re-checks every write acknowledged in any round. Stdlib only; 127.0.0.1 only;
+last round re-checks every write acknowledged in any round, and waits for every queued or
+interrupted execution to reach an end state. Stdlib only; 127.0.0.1 only;
 every loop bounded in count and time.
 
 usage: crash_durability.py ROUNDS   (env: NEO_SERVER_BIN, DURABILITY_THREADS, DURABILITY_SEED,
@@ -174,6 +175,23 @@ def verify(port, acks):
     return problems
 
 
+def settled(port, timeout=60):
+    """After the last restart every interrupted or queued execution must reach an end state."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    deadline = time.time() + timeout
+    try:
+        while True:
+            status, body = request(conn, "GET", "/public-api/executions?status=queued,running&page_size=200")
+            left = len(body["data"]) if status == 200 else -1
+            if left == 0:
+                return []
+            if time.time() > deadline:
+                return ["%s executions still queued or running %ds after the restart" % (left if left >= 0 else "?", timeout)]
+            time.sleep(0.2)
+    finally:
+        conn.close()
+
+
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     seed = int(os.environ.get("DURABILITY_SEED", str(int(time.time()))))
@@ -204,6 +222,8 @@ def main():
         last = rnd == rounds
         server = Server(work, db)
         problems = verify(server.port, everything if last else acks)
+        if last:
+            problems += settled(server.port)
         server.kill(signal.SIGTERM)
         final_check = integrity(db) if last else "ok"
         a, v, e = acks.count()
