@@ -29,6 +29,7 @@ url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/out.log" | head -1)
 seed=()
 [ -n "${SCHEMATHESIS_SEED:-}" ] && seed=(--seed "$SCHEMATHESIS_SEED")
 set +e
+cd "$work"   # schemathesis writes .hypothesis/ and reports into the current directory
 timeout --kill-after=10 "${SCHEMATHESIS_TIMEOUT:-1800}" "$venv/bin/schemathesis" run "$url/public-api/openapi.json" \
   -H "Authorization: Bearer $key" \
   -c not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
