@@ -10,3 +10,25 @@ long cshim_curl_getinfo_long(CURL *h, CURLINFO info) {
     if (curl_easy_getinfo(h, info, &v) != CURLE_OK) return -1;
     return v;
 }
+
+int cshim_curl_set_write_callback(CURL *h, cshim_curl_data_cb cb, void *userdata) {
+    if (curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, cb) != CURLE_OK) return -1;
+    return (int)curl_easy_setopt(h, CURLOPT_WRITEDATA, userdata);
+}
+
+int cshim_curl_set_header_callback(CURL *h, cshim_curl_data_cb cb, void *userdata) {
+    if (curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, cb) != CURLE_OK) return -1;
+    return (int)curl_easy_setopt(h, CURLOPT_HEADERDATA, userdata);
+}
+
+int cshim_curl_multi_next_done(CURLM *m, CURL **easy, int *result) {
+    int queued = 0;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(m, &queued)) != NULL) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        *easy = msg->easy_handle;
+        *result = (int)msg->data.result;
+        return 1;
+    }
+    return 0;
+}

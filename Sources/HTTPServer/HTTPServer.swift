@@ -22,7 +22,8 @@ public final class HTTPServer: @unchecked Sendable {
     private var threads: [Thread] = []
     private let connectionCount = Atomic<Int>(0)
     private let lastRefusalLog = Mutex<Int>(0)
-    private let finished = DispatchSemaphore(value: 0)
+    /// Runs first on each event-loop thread (e.g. to give it a store reader of its own). Set before `start`.
+    public var onLoopStart: (() -> Void)?
     /// The port actually bound (differs from the configuration when it asked for 0).
     public private(set) var port = 0
 
@@ -42,7 +43,10 @@ public final class HTTPServer: @unchecked Sendable {
             let loop = try EventLoop(index: i, server: self, config: configuration)
             loop.registerListener(listenFd)
             loops.append(loop)
-            let thread = Thread { [loop] in loop.run() }
+            let thread = Thread { [loop, onLoopStart] in
+                onLoopStart?()
+                loop.run()
+            }
             thread.name = "neo-loop-\(i)"
             threads.append(thread)
         }

@@ -27,6 +27,14 @@ enum Serve {
         api.runnerConcurrency = config.runnerConcurrency
         api.logLevel = config.logLevel
         api.version = neoServerVersion
+        api.upstreamPolicy = .init(rawValue: config.upstreamPolicy)!
+        do {
+            let box = SecretBox(key: try SecretKey.load(config))
+            try SecretKeyCheck.verify(box, store: store)
+            api.secretBox = box
+        } catch {
+            fail("\(error)", code: 1)
+        }
         let loops = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount
         api.workers = config.workers > 0 ? config.workers : max(4, loops * 4)
         let service = NeoService(store: store, http: config.httpConfiguration, api: api)

@@ -19,7 +19,9 @@ public struct Route {
     public let method: String
     public let pattern: String
     public let access: Access
-    /// Runs on the worker pool (it touches SQLite or waits on upstreams); else inline on the loop.
+    /// Runs on the worker pool (it writes, or waits on upstreams). `false` runs it on the event loop:
+    /// only for handlers that just read, which there use the loop's own store reader and never wait
+    /// for a lock (in WAL mode readers do not wait for the writer).
     public let blocking: Bool
     public let handler: (RequestContext) throws -> Reply
 

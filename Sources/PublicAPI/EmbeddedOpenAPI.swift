@@ -2151,6 +2151,638 @@ enum OpenAPIDocument {
       ]
      }
     }
+   },
+   "ExternalApiHeader": {
+    "type": "object",
+    "required": [
+     "name",
+     "value"
+    ],
+    "properties": {
+     "name": {
+      "type": "string"
+     },
+     "value": {
+      "type": "string",
+      "description": "\"***\" when secret."
+     },
+     "secret": {
+      "type": "boolean",
+      "default": false
+     }
+    }
+   },
+   "ExternalApiBodyField": {
+    "type": "object",
+    "required": [
+     "name",
+     "type"
+    ],
+    "properties": {
+     "name": {
+      "type": "string"
+     },
+     "type": {
+      "type": "string",
+      "enum": [
+       "String",
+       "Number",
+       "Boolean"
+      ]
+     },
+     "description": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "required": {
+      "type": "boolean",
+      "default": false
+     }
+    }
+   },
+   "ExternalApiOAuthParam": {
+    "type": "object",
+    "required": [
+     "key",
+     "value"
+    ],
+    "properties": {
+     "key": {
+      "type": "string"
+     },
+     "value": {
+      "type": "string",
+      "description": "\"***\" when secret."
+     },
+     "secret": {
+      "type": "boolean",
+      "default": false
+     }
+    }
+   },
+   "ExternalApiAuth": {
+    "oneOf": [
+     {
+      "type": "object",
+      "required": [
+       "type"
+      ],
+      "properties": {
+       "type": {
+        "const": "none"
+       }
+      }
+     },
+     {
+      "type": "object",
+      "required": [
+       "type",
+       "token"
+      ],
+      "properties": {
+       "type": {
+        "const": "bearer"
+       },
+       "token": {
+        "type": "string",
+        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+       }
+      }
+     },
+     {
+      "type": "object",
+      "required": [
+       "type",
+       "username",
+       "password"
+      ],
+      "properties": {
+       "type": {
+        "const": "basic"
+       },
+       "username": {
+        "type": "string"
+       },
+       "password": {
+        "type": "string",
+        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+       }
+      }
+     },
+     {
+      "type": "object",
+      "required": [
+       "type",
+       "header_name",
+       "api_key"
+      ],
+      "properties": {
+       "type": {
+        "const": "api_key_header"
+       },
+       "header_name": {
+        "type": "string"
+       },
+       "api_key": {
+        "type": "string",
+        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+       }
+      }
+     },
+     {
+      "type": "object",
+      "required": [
+       "type",
+       "param_name",
+       "api_key"
+      ],
+      "properties": {
+       "type": {
+        "const": "api_key_query"
+       },
+       "param_name": {
+        "type": "string"
+       },
+       "api_key": {
+        "type": "string",
+        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+       }
+      }
+     },
+     {
+      "type": "object",
+      "required": [
+       "type",
+       "token_url",
+       "params"
+      ],
+      "properties": {
+       "type": {
+        "const": "oauth2_client_credentials"
+       },
+       "token_url": {
+        "type": "string",
+        "format": "uri"
+       },
+       "params": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/ExternalApiOAuthParam"
+        }
+       },
+       "token_auth": {
+        "anyOf": [
+         {
+          "type": "object",
+          "required": [
+           "username",
+           "password"
+          ],
+          "properties": {
+           "username": {
+            "type": "string"
+           },
+           "password": {
+            "type": "string",
+            "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+           }
+          }
+         },
+         {
+          "type": "null"
+         }
+        ]
+       }
+      }
+     }
+    ]
+   },
+   "ExternalApiConfigInput": {
+    "type": "object",
+    "required": [
+     "name",
+     "endpoint_url",
+     "method"
+    ],
+    "properties": {
+     "name": {
+      "type": "string",
+      "pattern": "^[a-z][a-z0-9_]{0,63}$"
+     },
+     "description": {
+      "anyOf": [
+       {
+        "type": "string",
+        "maxLength": 2000
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "instructions": {
+      "anyOf": [
+       {
+        "type": "string",
+        "maxLength": 10000
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "docs_url": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "endpoint_url": {
+      "type": "string",
+      "description": "Absolute http(s) URL; {placeholders} in the path/query are filled from invoke params."
+     },
+     "method": {
+      "type": "string",
+      "enum": [
+       "GET",
+       "POST",
+       "PUT",
+       "PATCH",
+       "DELETE"
+      ]
+     },
+     "headers": {
+      "type": "array",
+      "maxItems": 50,
+      "items": {
+       "$ref": "#/components/schemas/ExternalApiHeader"
+      }
+     },
+     "body_fields": {
+      "type": "array",
+      "maxItems": 100,
+      "items": {
+       "$ref": "#/components/schemas/ExternalApiBodyField"
+      }
+     },
+     "auth": {
+      "$ref": "#/components/schemas/ExternalApiAuth"
+     },
+     "requires_approval": {
+      "type": "boolean",
+      "default": true
+     },
+     "timeout_ms": {
+      "type": "integer",
+      "minimum": 100,
+      "maximum": 60000,
+      "default": 15000
+     },
+     "max_response_bytes": {
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 1048576,
+      "default": 8192
+     }
+    }
+   },
+   "ExternalApiConfigPatch": {
+    "type": "object",
+    "description": "Top-level fields sent replace the stored ones; others are kept. name is immutable.",
+    "properties": {
+     "description": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "instructions": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "docs_url": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "endpoint_url": {
+      "type": "string"
+     },
+     "method": {
+      "type": "string",
+      "enum": [
+       "GET",
+       "POST",
+       "PUT",
+       "PATCH",
+       "DELETE"
+      ]
+     },
+     "headers": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ExternalApiHeader"
+      }
+     },
+     "body_fields": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ExternalApiBodyField"
+      }
+     },
+     "auth": {
+      "$ref": "#/components/schemas/ExternalApiAuth"
+     },
+     "requires_approval": {
+      "type": "boolean"
+     },
+     "timeout_ms": {
+      "type": "integer"
+     },
+     "max_response_bytes": {
+      "type": "integer"
+     }
+    }
+   },
+   "ExternalApiConfig": {
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/ExternalApiConfigInput"
+     },
+     {
+      "type": "object",
+      "properties": {
+       "created_at": {
+        "type": "string",
+        "format": "date-time"
+       },
+       "updated_at": {
+        "type": "string",
+        "format": "date-time"
+       }
+      }
+     }
+    ]
+   },
+   "RedactedRequest": {
+    "type": "object",
+    "required": [
+     "method",
+     "url",
+     "headers"
+    ],
+    "properties": {
+     "method": {
+      "type": "string"
+     },
+     "url": {
+      "type": "string",
+      "description": "Secret query values are \"***\"."
+     },
+     "headers": {
+      "type": "object",
+      "additionalProperties": {
+       "type": "string"
+      }
+     },
+     "body": {}
+    }
+   },
+   "ExternalApiInvoke": {
+    "type": "object",
+    "properties": {
+     "path": {
+      "type": "string",
+      "description": "Appended to the endpoint path; '..' and encoded slashes are refused."
+     },
+     "query": {
+      "type": "object",
+      "additionalProperties": {
+       "type": [
+        "string",
+        "number",
+        "boolean"
+       ]
+      }
+     },
+     "body": {
+      "type": "object",
+      "description": "Checked against body_fields."
+     },
+     "headers": {
+      "type": "object",
+      "additionalProperties": {
+       "type": "string"
+      }
+     },
+     "params": {
+      "type": "object",
+      "additionalProperties": {
+       "type": [
+        "string",
+        "number",
+        "boolean"
+       ]
+      }
+     }
+    }
+   },
+   "ExternalApiResult": {
+    "type": "object",
+    "required": [
+     "status",
+     "headers",
+     "body",
+     "truncated",
+     "duration_ms",
+     "attempt"
+    ],
+    "properties": {
+     "status": {
+      "type": "integer"
+     },
+     "headers": {
+      "type": "object",
+      "additionalProperties": {
+       "type": "string"
+      }
+     },
+     "body": {
+      "type": "string"
+     },
+     "truncated": {
+      "type": "boolean"
+     },
+     "bytes_total": {
+      "type": "integer"
+     },
+     "duration_ms": {
+      "type": "number"
+     },
+     "attempt": {
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 2
+     },
+     "execution_id": {
+      "type": "string"
+     },
+     "request": {
+      "$ref": "#/components/schemas/RedactedRequest"
+     },
+     "sent": {
+      "type": "boolean",
+      "description": "false in test mode: only `request` is returned."
+     }
+    }
+   },
+   "ExternalApiTestInput": {
+    "type": "object",
+    "properties": {
+     "path": {
+      "type": "string"
+     },
+     "params": {
+      "type": "object"
+     },
+     "method": {
+      "type": "string",
+      "enum": [
+       "GET",
+       "POST",
+       "PUT",
+       "PATCH",
+       "DELETE"
+      ],
+      "default": "GET"
+     }
+    }
+   },
+   "ExternalApiTestResult": {
+    "type": "object",
+    "required": [
+     "ok",
+     "diagnosis"
+    ],
+    "properties": {
+     "ok": {
+      "type": "boolean"
+     },
+     "status": {
+      "anyOf": [
+       {
+        "type": "integer"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "latency_ms": {
+      "anyOf": [
+       {
+        "type": "number"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "diagnosis": {
+      "type": "string"
+     },
+     "request": {
+      "$ref": "#/components/schemas/RedactedRequest"
+     },
+     "error": {
+      "type": "object",
+      "properties": {
+       "code": {
+        "type": "string"
+       },
+       "message": {
+        "type": "string"
+       }
+      }
+     },
+     "sent": {
+      "type": "boolean"
+     }
+    }
+   },
+   "TilRequestHeld": {
+    "type": "object",
+    "description": "A pending TIL request (an agent-actor key's config write held for approval).",
+    "properties": {
+     "id": {
+      "type": "integer"
+     },
+     "agent_id": {
+      "anyOf": [
+       {
+        "type": "integer"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "agent_name": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "comment": {
+      "type": "string"
+     },
+     "requested_for": {
+      "type": "object"
+     },
+     "status": {
+      "type": "string"
+     },
+     "kind": {
+      "type": "string"
+     },
+     "created_at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "updated_at": {
+      "type": "string",
+      "format": "date-time"
+     }
+    }
    }
   }
  },
@@ -5071,6 +5703,886 @@ enum OpenAPIDocument {
       "application/json": {
        "schema": {
         "$ref": "#/components/schemas/RunNow"
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/external-apis": {
+   "get": {
+    "summary": "List external-API configs",
+    "tags": [
+     "External APIs"
+    ],
+    "parameters": [
+     {
+      "name": "page_size",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 200,
+       "default": 50
+      }
+     },
+     {
+      "name": "cursor",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/ExternalApiConfig"
+           }
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   },
+   "post": {
+    "summary": "Create an external-API config (202 with a TIL request for agent-actor keys)",
+    "tags": [
+     "External APIs"
+    ],
+    "parameters": [],
+    "responses": {
+     "201": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/ExternalApiConfig"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "State conflict.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Body is not application/json.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A field is missing, of the wrong type or out of range.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "202": {
+      "description": "Held for approval (agent-actor key): a pending TIL request.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/TilRequestHeld"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/ExternalApiConfigInput"
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/external-apis/{name}": {
+   "get": {
+    "summary": "Get an external-API config (secrets masked)",
+    "tags": [
+     "External APIs"
+    ],
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/ExternalApiConfig"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   },
+   "put": {
+    "summary": "Update an external-API config (\"***\" keeps a stored secret)",
+    "tags": [
+     "External APIs"
+    ],
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/ExternalApiConfig"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Body is not application/json.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A field is missing, of the wrong type or out of range.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "202": {
+      "description": "Held for approval (agent-actor key): a pending TIL request.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/TilRequestHeld"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/ExternalApiConfigPatch"
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   },
+   "delete": {
+    "summary": "Delete an external-API config",
+    "tags": [
+     "External APIs"
+    ],
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/ExternalApiConfig"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "202": {
+      "description": "Held for approval (agent-actor key): a pending TIL request.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/TilRequestHeld"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/external-apis/{name}/test": {
+   "post": {
+    "summary": "Connection test: status, latency and a credentials diagnosis",
+    "tags": [
+     "External APIs"
+    ],
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/ExternalApiTestResult"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Body is not application/json.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A field is missing, of the wrong type or out of range.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/ExternalApiTestInput"
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/external-apis/{name}/invoke": {
+   "post": {
+    "summary": "Run one call now (recorded as an execution)",
+    "tags": [
+     "External APIs"
+    ],
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/ExternalApiResult"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Body is not application/json.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A field is missing, of the wrong type or out of range.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "502": {
+      "description": "Upstream error.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "504": {
+      "description": "Upstream timeout.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/ExternalApiInvoke"
        }
       }
      }

@@ -33,6 +33,9 @@ public final class KeyService: @unchecked Sendable {
     let cacheSeconds: Double
     private let cache = Mutex<[[UInt8]: (principal: Principal, expiresAt: Date?, fetched: Double)]>([:])
     private let lastUsedWrites = Mutex<[Int64: Double]>([:])
+    /// Where the last_used_at write runs: off the request's thread when set (authentication may run
+    /// on an event loop, which must not wait for the writer).
+    public var background: ((@escaping () -> Void) -> Void)?
 
     static let columns = "id, tenant_id, name, env, last4, role, perm_agents, perm_executions, perm_approvals, perm_external_apis, actor, agent_id, test_mode, created_at, last_used_at, expires_at, revoked_at, rotated_from"
 
@@ -164,21 +167,23 @@ public final class KeyService: @unchecked Sendable {
                                   permissions: perms, actor: Principal.Actor(rawValue: row.string("actor") ?? "") ?? .user,
                                   agentId: row.int("agent_id"), testMode: row.bool("test_mode") ?? false)
         cache.withLock { $0[hash] = (principal, expiresAt, now) }
-        try touch(principal.keyId, ctx)
+        touch(principal.keyId)
         return principal
     }
 
     /// Records last_used_at, at most once a minute per key.
-    private func touch(_ keyId: Int64, _ ctx: RequestContext) throws {
+    private func touch(_ keyId: Int64) {
         let now = monotonicNow()
         let due = lastUsedWrites.withLock { map -> Bool in
             if let last = map[keyId], now - last < 60 { return false }
             map[keyId] = now
             return true
         }
-        if due {
-            try ctx.timed { try store.write { try $0.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [.text(Timestamp.now()), .int(keyId)]) } }
-        }
+        guard due else { return }
+        let usedAt = Timestamp.now()
+        let store = self.store
+        let record = { _ = try? store.write { try $0.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [.text(usedAt), .int(keyId)]) } }
+        if let background { background(record) } else { record() }
     }
 }
 

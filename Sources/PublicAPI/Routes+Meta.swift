@@ -8,7 +8,7 @@ enum MetaRoutes {
         let spec = Array(OpenAPIDocument.json.utf8)
         let etag = "\"" + SHA256.hash(spec).prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
         return [
-            Route("GET", "/public-api/health", access: .open) { _ in
+            Route("GET", "/public-api/health", access: .open, blocking: false) { _ in
                 // Each probe runs a real query, so "db": "ok" means the store answered just now.
                 let db: String = (try? store.read { try $0.queryOne("SELECT 1 AS ok") }) != nil ? "ok" : "unavailable"
                 return Reply(status: db == "ok" ? 200 : 503,

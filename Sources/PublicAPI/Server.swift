@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 import HTTPServer
 import NeoJSON
@@ -11,6 +12,11 @@ public struct APIConfiguration {
     public var logLevel = Logger.Level.info
     public var version = "0.1.0"
     public var runnerConcurrency = 4
+    /// Which upstream addresses external-API calls may reach (NEO_UPSTREAM_POLICY).
+    public var upstreamPolicy = UpstreamPolicy.privateAllowed
+    /// Seals stored secrets. NeoServer loads it from NEO_SECRET_KEY or the key file and checks it
+    /// against the database; the default is a random per-process key, for in-process tests only.
+    public var secretBox = SecretBox(key: SecureRandom.bytes(32))
     public init() {}
 }
 
@@ -22,6 +28,7 @@ public final class NeoService {
     public let http: HTTPServer
     public let runner: ExecutionRunner
     let workers: WorkerPool
+    let executor: ExternalAPIExecutor
 
     public init(store: Store, http httpConfig: HTTPServerConfiguration, api: APIConfiguration) {
         self.store = store
@@ -29,21 +36,35 @@ public final class NeoService {
         let keys = KeyService(store: store)
         let limiter = RateLimiter(limit: api.rateLimit, windowSeconds: Int64(api.rateWindow))
         let workers = WorkerPool(threads: api.workers)
+        keys.background = { workers.submit($0) }
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)
         routes += KeyRoutes.routes(keys: keys, store: store)
         routes += AgentRoutes.routes(store: store)
-        let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency)
+        let executor = ExternalAPIExecutor(policy: api.upstreamPolicy)
+        let configs = ExternalAPIConfigStore(store: store, box: api.secretBox)
+        routes += ExternalAPIRoutes.routes(configs: configs, executor: executor)
+        let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency,
+                                     external: ExternalAPICalls.forRunner(configs: configs, executor: executor))
         routes += ExecutionRoutes.routes(store: store, runner: runner)
         routes.append(RunNowRoute.route(store: store, runner: runner))
-        routes += TilRoutes.routes(store: store, runner: runner, appliers: ["agent_update": AgentRecords.applyHeld])
+        routes += TilRoutes.routes(store: store, runner: runner, appliers: [
+            "agent_update": AgentRecords.applyHeld,
+            "config_write": ConfigWriteApproval.applier(configs),
+        ])
         let app = App(routes: routes, logger: logger, workers: workers, version: api.version,
                       authenticate: keys.authenticate, rateLimit: limiter.headers)
         self.keys = keys
         self.app = app
         self.workers = workers
         self.runner = runner
+        self.executor = executor
         http = HTTPServer(configuration: httpConfig, handler: app.handle, errorResponder: app.errorResponse)
+        http.onLoopStart = { [logger] in
+            do { try store.attachReaderToCurrentThread() } catch {
+                logger.error("event loop has no store reader of its own", ["error": .string(String(describing: error))])
+            }
+        }
     }
 
     /// Starts listening; returns the bound port.
@@ -57,6 +78,7 @@ public final class NeoService {
         http.shutdown()
         runner.stop()
         workers.shutdown()
+        executor.shutdown()
         store.close()
     }
 }

@@ -112,10 +112,8 @@ public final class Database {
         if let cached = statements.removeValue(forKey: sql) { return cached }
         let db = try openHandle()
         var statement: OpaquePointer?
-        // `tail` points into the C string SQLite parsed, so it is only valid inside withCString:
-        // passing `sql` directly bridges it to a temporary buffer freed when the call returns,
-        // and reading `tail` afterwards read freed memory (random "more than one statement").
-        let (rc, trailing) = sql.withCString { cSQL -> (Int32, Bool) in
+        // The tail pointer points into the C string, so it is read while that string is alive.
+        let (rc, hasTail) = sql.withCString { cSQL -> (Int32, Bool) in
             var tail: UnsafePointer<CChar>?
             let rc = sqlite3_prepare_v3(db, cSQL, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, &tail)
             guard rc == SQLITE_OK, let tail, tail.pointee != 0 else { return (rc, false) }
@@ -125,7 +123,7 @@ public final class Database {
         guard let statement else {
             throw StoreError(kind: .misuse, message: "no SQL statement in \(Database.excerpt(sql))", sqliteCode: SQLITE_MISUSE)
         }
-        if trailing {
+        if hasTail {
             sqlite3_finalize(statement)
             throw StoreError(kind: .misuse, message: "more than one statement in \(Database.excerpt(sql)); use executeScript",
                              sqliteCode: SQLITE_MISUSE)

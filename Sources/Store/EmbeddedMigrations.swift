@@ -163,11 +163,41 @@ CREATE INDEX til_by_status ON til_requests (status, expires_at);
 ALTER TABLE agents ADD COLUMN summary TEXT NOT NULL DEFAULT '{}';
 
 """#),
+            Migration(version: 4, name: "external_apis", sql: #"""
+-- External-API configs (design §5) and server settings. A config is one JSON document whose secret
+-- values are SecretBox-sealed (AES-256-GCM, context = tenant + name + secret path); never plaintext.
+
+CREATE TABLE external_apis (
+    id         INTEGER PRIMARY KEY,
+    tenant_id  INTEGER NOT NULL REFERENCES tenants(id),
+    name       TEXT NOT NULL,
+    document   TEXT NOT NULL, -- the config JSON, secrets sealed
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (tenant_id, name)
+);
+
+CREATE INDEX external_apis_by_tenant_created ON external_apis (tenant_id, created_at DESC, id DESC);
+
+-- Server-wide key/value settings; `secret_key_check` holds a sealed known plaintext so a wrong
+-- NEO_SECRET_KEY stops startup instead of failing later on every secret.
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+"""#),
             Migration(version: 5, name: "runner", sql: #"""
 -- The background runner's progress, so a run waiting on an approval resumes where it stopped.
 ALTER TABLE executions ADD COLUMN next_action INTEGER NOT NULL DEFAULT 0;   -- index into the agent's actions
 ALTER TABLE executions ADD COLUMN approved_action INTEGER;                  -- action whose TIL request was approved
 ALTER TABLE executions ADD COLUMN agent_version INTEGER;                    -- agent version the run started with
+
+"""#),
+            Migration(version: 6, name: "agents_list_index", sql: #"""
+-- GET /agents walks a tenant's agents newest first and skips DELETED ones: an index in that order
+-- avoids sorting on every list request.
+CREATE INDEX agents_by_tenant_created ON agents (tenant_id, created_at DESC, id DESC);
 
 """#),
         ]

@@ -25,12 +25,18 @@ public final class Store: @unchecked Sendable {
 
     /// Per-thread pointer to the connection this thread is using inside read/write, for re-entrancy.
     private var currentConnectionKey = pthread_key_t()
+    /// Per-thread reader owned by one thread (an event loop), so its reads never wait for the pool.
+    private var dedicatedReaderKey = pthread_key_t()
+    private var dedicatedReaders: [Database] = []
+    private let options: Options
 
     /// Opens (creating the parent directory of path if needed), sets PRAGMAs on every connection:
     /// journal_mode=WAL (writer), synchronous=FULL, foreign_keys=ON, busy_timeout.
     /// On failure every connection opened so far is closed (deinit still runs: all properties have defaults).
     public init(_ options: Options) throws {
+        self.options = options
         pthread_key_create(&currentConnectionKey, nil)
+        pthread_key_create(&dedicatedReaderKey, nil)
         let directory = (options.path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -66,6 +72,7 @@ public final class Store: @unchecked Sendable {
     deinit {
         close()
         pthread_key_delete(currentConnectionKey)
+        pthread_key_delete(dedicatedReaderKey)
     }
 
     private static func configure(_ db: Database) throws {
@@ -79,6 +86,9 @@ public final class Store: @unchecked Sendable {
     @discardableResult
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         if let current = currentConnection() { return try body(current) }
+        if let own = pthread_getspecific(dedicatedReaderKey) {
+            return try inTransaction(Unmanaged<Database>.fromOpaque(own).takeUnretainedValue(), begin: "BEGIN DEFERRED", body)
+        }
         let reader = try checkOutReader()
         defer { checkIn(reader) }
         return try inTransaction(reader, begin: "BEGIN DEFERRED", body)
@@ -100,9 +110,25 @@ public final class Store: @unchecked Sendable {
         return try inTransaction(writer, begin: "BEGIN IMMEDIATE", body)
     }
 
+    /// Gives the calling thread a reader connection of its own: its `read` calls then never wait for
+    /// the shared pool (in WAL mode a reader does not wait for the writer either). For long-lived
+    /// threads such as event loops; the connection closes with the store.
+    public func attachReaderToCurrentThread() throws {
+        guard pthread_getspecific(dedicatedReaderKey) == nil else { return }
+        let reader = try Database(path: options.path, flags: SQLITE_OPEN_READWRITE, isWriter: false, busyTimeoutMs: options.busyTimeoutMs)
+        try Store.configure(reader)
+        try reader.execute("PRAGMA query_only=ON")
+        pool.lock()
+        dedicatedReaders.append(reader)
+        pool.unlock()
+        pthread_setspecific(dedicatedReaderKey, Unmanaged.passUnretained(reader).toOpaque())
+    }
+
     /// Closes every connection, waiting for readers in use to come back. Must not be called inside read/write.
     public func close() {
         pool.lock()
+        for reader in dedicatedReaders { reader.close() }
+        dedicatedReaders.removeAll()
         isClosed = true
         pool.broadcast()
         while idleReaders.count < readerCount { pool.wait() }

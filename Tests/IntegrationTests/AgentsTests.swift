@@ -3,20 +3,7 @@ import NeoJSON
 import XCTest
 
 /// The Agents API through the real server (design §5, seed 004).
-final class AgentsTests: XCTestCase {
-    static var shared: TestServer!
-    var server: TestServer { Self.shared }
-
-    override class func setUp() {
-        super.setUp()
-        shared = try! TestServer(environment: ["NEO_RATE_LIMIT": "0"])
-    }
-
-    override class func tearDown() {
-        shared.stop()
-        shared = nil
-        super.tearDown()
-    }
+final class AgentsTests: SharedServerTestCase {
 
     private func parse(_ text: String) -> JSON { try! JSON.parse(Array(text.utf8)) }
 

@@ -6,20 +6,7 @@ import Glibc
 #endif
 
 /// Runs, executions, steps, artifacts and TIL requests through the real server and its runner.
-final class ExecutionsTests: XCTestCase {
-    static var shared: TestServer!
-    var server: TestServer { Self.shared }
-
-    override class func setUp() {
-        super.setUp()
-        shared = try! TestServer(environment: ["NEO_RATE_LIMIT": "0"])
-    }
-
-    override class func tearDown() {
-        shared.stop()
-        shared = nil
-        super.tearDown()
-    }
+final class ExecutionsTests: SharedServerTestCase {
 
     /// Creates a CHAINED_ACTIONS agent; returns its integer id.
     func createAgent(_ name: String, trigger: String = "TRIGGERED", actions: JSON, key: String = TestServer.adminKey,
@@ -272,7 +259,7 @@ final class RunnerRestartTests: XCTestCase {
     func test_restart_marksRunningFailedAndRunsQueued() throws {
         let first = try TestServer(environment: ["NEO_RATE_LIMIT": "0"])
         let created = try first.request("POST", "/public-api/agents", json: ["name": "restart", "trigger_type": "TRIGGERED", "actions": []])
-        let agent = try XCTUnwrap(created.data?["id"]?.stringValue)
+        let agent = try XCTUnwrap(created.data?["id"]?.stringValue, created.text + first.log)
         let a = try XCTUnwrap(try first.request("POST", "/public-api/agents/\(agent)/run-now", json: ["target_entity_id": "A"]).data?["execution_id"]?.stringValue)
         let b = try XCTUnwrap(try first.request("POST", "/public-api/agents/\(agent)/run-now", json: ["target_entity_id": "B"]).data?["execution_id"]?.stringValue)
         XCTAssertEqual(first.stop(signal: SIGKILL), 9)

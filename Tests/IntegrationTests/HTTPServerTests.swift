@@ -7,20 +7,8 @@ import Glibc
 
 /// The HTTP layer through real sockets: keep-alive, pipelining, partial writes, chunked bodies,
 /// 100-continue, strictness, limits, timeouts, shutdown.
-final class HTTPServerIntegrationTests: XCTestCase {
-    static var shared: TestServer!
-    var server: TestServer { Self.shared }
-
-    override class func setUp() {
-        super.setUp()
-        shared = try! TestServer(environment: ["NEO_HEADER_TIMEOUT": "1", "NEO_MAX_BODY": "4096", "NEO_RATE_LIMIT": "0"])
-    }
-
-    override class func tearDown() {
-        shared.stop()
-        shared = nil
-        super.tearDown()
-    }
+final class HTTPServerIntegrationTests: SharedServerTestCase {
+    override class var environment: [String: String] { ["NEO_HEADER_TIMEOUT": "1", "NEO_MAX_BODY": "4096", "NEO_RATE_LIMIT": "0"] }
 
     private func get(_ path: String, id: String? = nil, close: Bool = false) -> String {
         "GET \(path) HTTP/1.1\r\nHost: x\r\n" + (id.map { "X-Request-Id: \($0)\r\n" } ?? "") + (close ? "Connection: close\r\n" : "") + "\r\n"

@@ -6,20 +6,7 @@ import Glibc
 #endif
 
 /// Tenants, API keys, authentication, permission groups and pagination through the real server.
-final class KeysAndAuthTests: XCTestCase {
-    static var shared: TestServer!
-    var server: TestServer { Self.shared }
-
-    override class func setUp() {
-        super.setUp()
-        shared = try! TestServer(environment: ["NEO_RATE_LIMIT": "0"])
-    }
-
-    override class func tearDown() {
-        shared.stop()
-        shared = nil
-        super.tearDown()
-    }
+final class KeysAndAuthTests: SharedServerTestCase {
 
     func test_missingKey_is401WithWWWAuthenticate() throws {
         let r = try server.request("GET", "/public-api/tenant", key: nil)

@@ -288,3 +288,23 @@ final class RawClient {
         return false
     }
 }
+
+/// A test class whose tests share one server, started before the first test and stopped after the last.
+/// Subclasses override `environment` to configure it.
+class SharedServerTestCase: XCTestCase {
+    private static var servers: [ObjectIdentifier: TestServer] = [:]
+
+    class var environment: [String: String] { ["NEO_RATE_LIMIT": "0"] }
+
+    var server: TestServer { Self.servers[ObjectIdentifier(Self.self)]! }
+
+    override class func setUp() {
+        super.setUp()
+        servers[ObjectIdentifier(self)] = try! TestServer(environment: environment)
+    }
+
+    override class func tearDown() {
+        servers.removeValue(forKey: ObjectIdentifier(self))?.stop()
+        super.tearDown()
+    }
+}

@@ -1,4 +1,5 @@
-/* libcurl helpers: curl_easy_setopt is variadic, which Swift cannot call. */
+/* libcurl helpers: curl_easy_setopt/getinfo are variadic, which Swift cannot call, and CURLMsg
+ * hides its result in a union. */
 #ifndef NEO_CURL_SHIM_H
 #define NEO_CURL_SHIM_H
 #include <curl/curl.h>
@@ -8,4 +9,13 @@ int cshim_curl_setopt_ptr(CURL *h, CURLoption opt, void *value);
 int cshim_curl_setopt_slist(CURL *h, CURLoption opt, struct curl_slist *value);
 int cshim_curl_setopt_off(CURL *h, CURLoption opt, curl_off_t value);
 long cshim_curl_getinfo_long(CURL *h, CURLINFO info);
+
+/* Body and header callbacks share curl's write-callback signature. */
+typedef size_t (*cshim_curl_data_cb)(char *data, size_t size, size_t nmemb, void *userdata);
+int cshim_curl_set_write_callback(CURL *h, cshim_curl_data_cb cb, void *userdata);
+int cshim_curl_set_header_callback(CURL *h, cshim_curl_data_cb cb, void *userdata);
+
+/* The next finished transfer of `m`: returns 1 and fills `easy` and `result` (a CURLcode), or 0
+ * when no finished transfer is left. */
+int cshim_curl_multi_next_done(CURLM *m, CURL **easy, int *result);
 #endif

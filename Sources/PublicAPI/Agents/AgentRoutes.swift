@@ -9,8 +9,9 @@ enum AgentRoutes {
         let read = Access.group(.agents, .read), write = Access.group(.agents, .read_write)
         return [
             Route("POST", "/public-api/agents", access: write) { try create($0, store) },
-            Route("GET", "/public-api/agents", access: read) { try list($0, store) },
-            Route("GET", "/public-api/agents/{agent_id}", access: read) { try detail($0, store) },
+            // The two hot reads run on the event loop, on its own store reader (never waiting for a lock).
+            Route("GET", "/public-api/agents", access: read, blocking: false) { try list($0, store) },
+            Route("GET", "/public-api/agents/{agent_id}", access: read, blocking: false) { try detail($0, store) },
             Route("PUT", "/public-api/agents/{agent_id}", access: write) { ctx in
                 try edit(ctx, store, patch: try ctx.jsonBody())
             },

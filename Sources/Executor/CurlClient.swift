@@ -1,0 +1,271 @@
+import CShim
+import Foundation
+import Synchronization
+
+/// What the curl client sends: a finished request plus transport limits. `resolve` pins the host to
+/// the address the policy checked (`host:port:address`, CURLOPT_RESOLVE).
+public struct CurlRequest: Sendable {
+    public var method: String
+    public var url: String
+    /// Lines `Name: value`.
+    public var headers: [String]
+    public var body: [UInt8]?
+    public var timeoutMs: Int
+    public var maxResponseBytes: Int
+    public var resolve: String?
+
+    public init(method: String, url: String, headers: [String], body: [UInt8]?, timeoutMs: Int,
+                maxResponseBytes: Int, resolve: String?) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeoutMs = timeoutMs
+        self.maxResponseBytes = maxResponseBytes
+        self.resolve = resolve
+    }
+}
+
+/// What came back: status, headers (Set-Cookie dropped), the body up to the cap.
+public struct CurlResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+    public var truncated: Bool
+    /// Bytes the upstream sent, when the transfer ran to its end.
+    public var bytesTotal: Int?
+    public var durationMs: Double
+}
+
+/// libcurl on one dedicated thread driving a multi handle: any thread submits a request with a
+/// completion, which runs on the curl thread (keep it short; never block in it).
+public final class CurlClient: @unchecked Sendable {
+    /// Past the cap the body is only counted, up to this many extra bytes; then the transfer is cut.
+    static let countBeyondCap = 1 << 20
+    static let userAgent = "neo-server-executor"
+
+    private let multi: UnsafeMutableRawPointer
+    private let pending = Mutex<(queue: [Transfer], stopping: Bool)>(([], false))
+    private var active: [UnsafeMutableRawPointer: Transfer] = [:]  // curl thread only
+    private let stopped = DispatchSemaphore(value: 0)
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    public init() {
+        _ = CurlClient.globalInit
+        multi = curl_multi_init()
+        let t = Thread { [unowned self] in self.run() }
+        t.name = "neo-curl"
+        t.start()
+    }
+
+    /// Sends `request`; `completion` gets the response or an upstream/timeout error.
+    public func send(_ request: CurlRequest, completion: @escaping @Sendable (Result<CurlResponse, ExecutorError>) -> Void) {
+        let transfer: Transfer
+        do {
+            transfer = try Transfer(request, completion: completion)
+        } catch let e as ExecutorError {
+            completion(.failure(e))
+            return
+        } catch {
+            completion(.failure(ExecutorError(.upstream, "could not prepare the request")))
+            return
+        }
+        // Waking inside the lock: once `stopping` is seen, the multi handle may be cleaned up.
+        // Only the first transfer queued since the last drain wakes the thread; it takes them all.
+        let accepted = pending.withLock { state -> Bool in
+            if state.stopping { return false }
+            state.queue.append(transfer)
+            if state.queue.count == 1 { curl_multi_wakeup(multi) }
+            return true
+        }
+        if !accepted { transfer.finish(.failure(ExecutorError(.upstream, "the executor is shutting down"))) }
+    }
+
+    /// Fails transfers still queued or running and stops the thread.
+    public func shutdown() {
+        let first = pending.withLock { state -> Bool in
+            defer { state.stopping = true }
+            return !state.stopping
+        }
+        guard first else { return }
+        _ = pending.withLock { _ in curl_multi_wakeup(multi) }
+        stopped.wait()
+        curl_multi_cleanup(multi)
+    }
+
+    private func run() {
+        while true {
+            let (incoming, stopping) = pending.withLock { state -> ([Transfer], Bool) in
+                defer { state.queue.removeAll() }
+                return (state.queue, state.stopping)
+            }
+            for t in incoming {
+                t.started = monotonicSeconds()
+                active[t.easy] = t
+                curl_multi_add_handle(multi, t.easy)
+            }
+            if stopping {
+                for (easy, t) in active {
+                    curl_multi_remove_handle(multi, easy)
+                    t.finish(.failure(ExecutorError(.upstream, "the executor is shutting down")))
+                }
+                active.removeAll()
+                stopped.signal()
+                return
+            }
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            var easy: UnsafeMutableRawPointer?
+            var code: Int32 = 0
+            while cshim_curl_multi_next_done(multi, &easy, &code) == 1 {
+                guard let e = easy, let t = active.removeValue(forKey: e) else { continue }
+                curl_multi_remove_handle(multi, e)
+                t.complete(code: CURLcode(UInt32(code)))
+            }
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+    }
+}
+
+/// One easy handle and everything it points at, alive until the transfer completes.
+private final class Transfer {
+    let easy: UnsafeMutableRawPointer
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var resolveList: UnsafeMutablePointer<curl_slist>?
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+    private let completion: @Sendable (Result<CurlResponse, ExecutorError>) -> Void
+    private let cap: Int
+    private let timeoutMs: Int
+    private var body: [UInt8] = []
+    private var total = 0
+    private var cutOff = false
+    private var headers: [(String, String)] = []
+    private var finished = false
+    var started = 0.0
+
+    init(_ r: CurlRequest, completion: @escaping @Sendable (Result<CurlResponse, ExecutorError>) -> Void) throws {
+        guard let easy = curl_easy_init() else { throw ExecutorError(.upstream, "curl_easy_init failed") }
+        self.easy = easy
+        self.completion = completion
+        cap = r.maxResponseBytes
+        timeoutMs = r.timeoutMs
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        var ok = true
+        func check(_ rc: Int32) { if rc != 0 { ok = false } }
+        check(cshim_curl_setopt_str(easy, CURLOPT_URL, r.url))
+        check(cshim_curl_setopt_str(easy, CURLOPT_PROTOCOLS_STR, "http,https"))
+        check(cshim_curl_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
+        check(cshim_curl_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1))
+        check(cshim_curl_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2))
+        check(cshim_curl_setopt_long(easy, CURLOPT_TIMEOUT_MS, r.timeoutMs))
+        check(cshim_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
+        // An empty proxy overrides http_proxy & co. from the environment, which would bypass the pin.
+        check(cshim_curl_setopt_str(easy, CURLOPT_PROXY, ""))
+        check(cshim_curl_setopt_str(easy, CURLOPT_USERAGENT, CurlClient.userAgent))
+        check(cshim_curl_setopt_ptr(easy, CURLOPT_ERRORBUFFER, errorBuffer))
+        if let resolve = r.resolve {
+            resolveList = curl_slist_append(nil, resolve)
+            check(cshim_curl_setopt_slist(easy, CURLOPT_RESOLVE, resolveList))
+        }
+        // "Expect:" stops curl from waiting for 100-continue on larger bodies.
+        for line in r.headers + ["Expect:"] { headerList = curl_slist_append(headerList, line) }
+        check(cshim_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList))
+        switch (r.method, r.body) {
+        case ("GET", nil):
+            check(cshim_curl_setopt_long(easy, CURLOPT_HTTPGET, 1))
+        case (_, let body?):
+            if r.method != "POST" { check(cshim_curl_setopt_str(easy, CURLOPT_CUSTOMREQUEST, r.method)) }
+            check(cshim_curl_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+            let copy = body.isEmpty ? [0] : body
+            check(copy.withUnsafeBufferPointer { cshim_curl_setopt_ptr(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress!)) })
+        case (let method, nil):
+            check(cshim_curl_setopt_str(easy, CURLOPT_CUSTOMREQUEST, method))
+        }
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        check(cshim_curl_set_write_callback(easy, curlWriteBody, me))
+        check(cshim_curl_set_header_callback(easy, curlWriteHeader, me))
+        guard ok else {
+            release()
+            throw ExecutorError(.upstream, "libcurl refused an option (is libcurl older than 7.85?)")
+        }
+    }
+
+    func receiveBody(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+        total += count
+        let room = cap - body.count
+        if room > 0 {
+            data.withMemoryRebound(to: UInt8.self, capacity: count) {
+                body.append(contentsOf: UnsafeBufferPointer(start: $0, count: min(room, count)))
+            }
+        }
+        if total > cap + CurlClient.countBeyondCap {
+            cutOff = true
+            return 0  // makes curl abort with CURLE_WRITE_ERROR
+        }
+        return count
+    }
+
+    func receiveHeader(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+        data.withMemoryRebound(to: UInt8.self, capacity: count) { start in
+            let line = UnsafeBufferPointer(start: start, count: count)
+            if count >= 5 && line[0] == 0x48 && line[1] == 0x54 && line[2] == 0x54 && line[3] == 0x50 && line[4] == 0x2f {
+                headers.removeAll()  // interim (1xx) responses come first; keep the final one's headers
+                return
+            }
+            guard headers.count < 100, let colon = line.firstIndex(of: 0x3a) else { return }
+            let name = String(decoding: line[..<colon], as: UTF8.self)
+            guard asciiLowercased(name) != "set-cookie" else { return }
+            var from = colon + 1
+            var to = count
+            while from < to && (line[from] == 0x20 || line[from] == 0x09) { from += 1 }
+            while to > from && (line[to - 1] == 0x0d || line[to - 1] == 0x0a || line[to - 1] == 0x20 || line[to - 1] == 0x09) { to -= 1 }
+            headers.append((name, String(decoding: line[from..<min(to, from + 8192)], as: UTF8.self)))
+        }
+        return count
+    }
+
+    func complete(code: CURLcode) {
+        let duration = (monotonicSeconds() - started) * 1000
+        if code == CURLE_OK || (code == CURLE_WRITE_ERROR && cutOff) {
+            let status = cshim_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE)
+            finish(.success(CurlResponse(status: status, headers: headers, body: body, truncated: total > cap,
+                                         bytesTotal: cutOff ? nil : total, durationMs: duration)))
+        } else if code == CURLE_OPERATION_TIMEDOUT {
+            finish(.failure(ExecutorError(.timeout, "the upstream did not answer within \(timeoutMs) ms")))
+        } else {
+            let detail = String(cString: errorBuffer)
+            let reason = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            finish(.failure(ExecutorError(.upstream, "upstream request failed: \(reason)")))
+        }
+    }
+
+    func finish(_ result: Result<CurlResponse, ExecutorError>) {
+        guard !finished else { return }
+        finished = true
+        release()
+        completion(result)
+    }
+
+    private func release() {
+        curl_easy_cleanup(easy)
+        curl_slist_free_all(headerList)
+        curl_slist_free_all(resolveList)
+        headerList = nil
+        resolveList = nil
+    }
+
+    deinit { errorBuffer.deallocate() }
+}
+
+private let curlWriteBody: cshim_curl_data_cb = { data, size, count, me in
+    guard let data, let me else { return 0 }
+    return Unmanaged<Transfer>.fromOpaque(me).takeUnretainedValue().receiveBody(data, size * count)
+}
+
+private let curlWriteHeader: cshim_curl_data_cb = { data, size, count, me in
+    guard let data, let me else { return 0 }
+    return Unmanaged<Transfer>.fromOpaque(me).takeUnretainedValue().receiveHeader(data, size * count)
+}
+
+func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

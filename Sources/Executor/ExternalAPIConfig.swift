@@ -1,0 +1,183 @@
+/// One external API the executor may call (design §5): where, how, with which credentials and limits.
+/// Secret values are held in plaintext here; storage seals them and responses mask them (`mapSecrets`).
+public struct ExternalAPIConfig: Sendable, Equatable {
+    public var name: String
+    public var description: String?
+    public var instructions: String?
+    public var docsURL: String?
+    /// Absolute http(s) URL; may hold `{placeholders}` filled from invoke params.
+    public var endpointURL: String
+    public var method: HTTPMethod
+    public var headers: [ConfigHeader]
+    public var bodyFields: [BodyField]
+    public var auth: UpstreamAuth
+    public var requiresApproval: Bool
+    public var timeoutMs: Int
+    public var maxResponseBytes: Int
+
+    public static let defaultTimeoutMs = 15_000
+    public static let maxTimeoutMs = 60_000
+    public static let defaultMaxResponseBytes = 8192
+
+    public init(name: String, endpointURL: String, method: HTTPMethod = .GET, headers: [ConfigHeader] = [],
+                bodyFields: [BodyField] = [], auth: UpstreamAuth = .none, requiresApproval: Bool = true,
+                timeoutMs: Int = ExternalAPIConfig.defaultTimeoutMs,
+                maxResponseBytes: Int = ExternalAPIConfig.defaultMaxResponseBytes,
+                description: String? = nil, instructions: String? = nil, docsURL: String? = nil) {
+        self.name = name
+        self.endpointURL = endpointURL
+        self.method = method
+        self.headers = headers
+        self.bodyFields = bodyFields
+        self.auth = auth
+        self.requiresApproval = requiresApproval
+        self.timeoutMs = timeoutMs
+        self.maxResponseBytes = maxResponseBytes
+        self.description = description
+        self.instructions = instructions
+        self.docsURL = docsURL
+    }
+
+    /// Rewrites every secret value through `transform(path, value)`, where `path` is a stable name for
+    /// the secret (`auth.token`, `auth.params.client_secret`, `headers.X-Api-Key`). Used to seal, open
+    /// and mask secrets without each caller knowing where they live.
+    public func mapSecrets(_ transform: (String, String) throws -> String) rethrows -> ExternalAPIConfig {
+        var copy = self
+        copy.headers = try headers.map { h in
+            guard h.secret else { return h }
+            var h = h
+            h.value = try transform("headers.\(h.name)", h.value)
+            return h
+        }
+        copy.auth = try auth.mapSecrets(transform)
+        return copy
+    }
+
+    /// Every secret value in plaintext, for scrubbing messages that might echo one.
+    public var secretValues: [String] {
+        var out: [String] = []
+        _ = mapSecrets { _, v in out.append(v); return v }
+        return out.filter { !$0.isEmpty }
+    }
+}
+
+/// The HTTP methods an external API may use.
+public enum HTTPMethod: String, Sendable, CaseIterable {
+    case GET, POST, PUT, PATCH, DELETE
+
+    /// Whether a JSON body is sent.
+    public var hasBody: Bool { self != .GET && self != .DELETE }
+}
+
+/// A static header sent with every call; `secret` ones are encrypted at rest and redacted.
+public struct ConfigHeader: Sendable, Equatable {
+    public var name: String
+    public var value: String
+    public var secret: Bool
+    public init(name: String, value: String, secret: Bool = false) {
+        self.name = name
+        self.value = value
+        self.secret = secret
+    }
+}
+
+/// A typed field of the JSON body (seed 000: String, Number or Boolean).
+public struct BodyField: Sendable, Equatable {
+    /// The JSON type a value must have (seed 000's names).
+    public enum FieldType: String, Sendable, CaseIterable { case String, Number, Boolean }
+    public var name: String
+    public var type: FieldType
+    public var description: String?
+    public var required: Bool
+    public init(name: String, type: FieldType, description: String? = nil, required: Bool = false) {
+        self.name = name
+        self.type = type
+        self.description = description
+        self.required = required
+    }
+}
+
+/// How the executor authenticates to the upstream (design §5).
+public enum UpstreamAuth: Sendable, Equatable {
+    case none
+    case bearer(token: String)
+    case basic(username: String, password: String)
+    case apiKeyHeader(headerName: String, apiKey: String)
+    case apiKeyQuery(paramName: String, apiKey: String)
+    case oauth2ClientCredentials(OAuth2ClientCredentials)
+
+    /// The `type` value of the wire format.
+    public var typeName: String {
+        switch self {
+        case .none: return "none"
+        case .bearer: return "bearer"
+        case .basic: return "basic"
+        case .apiKeyHeader: return "api_key_header"
+        case .apiKeyQuery: return "api_key_query"
+        case .oauth2ClientCredentials: return "oauth2_client_credentials"
+        }
+    }
+
+    public static let typeNames = ["none", "bearer", "basic", "api_key_header", "api_key_query", "oauth2_client_credentials"]
+
+    func mapSecrets(_ transform: (String, String) throws -> String) rethrows -> UpstreamAuth {
+        switch self {
+        case .none:
+            return .none
+        case .bearer(let token):
+            return .bearer(token: try transform("auth.token", token))
+        case .basic(let user, let password):
+            return .basic(username: user, password: try transform("auth.password", password))
+        case .apiKeyHeader(let header, let key):
+            return .apiKeyHeader(headerName: header, apiKey: try transform("auth.api_key", key))
+        case .apiKeyQuery(let param, let key):
+            return .apiKeyQuery(paramName: param, apiKey: try transform("auth.api_key", key))
+        case .oauth2ClientCredentials(var o):
+            o.params = try o.params.map { p in
+                guard p.secret else { return p }
+                var p = p
+                p.value = try transform("auth.params.\(p.key)", p.value)
+                return p
+            }
+            if let basic = o.tokenAuth {
+                o.tokenAuth = .init(username: basic.username, password: try transform("auth.token_auth.password", basic.password))
+            }
+            return .oauth2ClientCredentials(o)
+        }
+    }
+}
+
+/// OAuth 2.0 client-credentials settings: the token endpoint, its form parameters and optional Basic auth.
+public struct OAuth2ClientCredentials: Sendable, Equatable {
+    /// One form parameter of the token request (`grant_type`, `client_id`, `client_secret`, `scope`, …).
+    public struct Param: Sendable, Equatable {
+        public var key: String
+        public var value: String
+        public var secret: Bool
+        public init(key: String, value: String, secret: Bool = false) {
+            self.key = key
+            self.value = value
+            self.secret = secret
+        }
+    }
+
+    /// Basic credentials some providers require on the token endpoint.
+    public struct TokenAuth: Sendable, Equatable {
+        public var username: String
+        public var password: String
+        public init(username: String, password: String) {
+            self.username = username
+            self.password = password
+        }
+    }
+
+    public var tokenURL: String
+    public var params: [Param]
+    public var tokenAuth: TokenAuth?
+
+    public init(tokenURL: String, params: [Param], tokenAuth: TokenAuth? = nil) {
+        self.tokenURL = tokenURL
+        self.params = params
+        self.tokenAuth = tokenAuth
+    }
+}

@@ -1,0 +1,292 @@
+import Foundation
+import NeoJSON
+
+/// The executor's answer to one call (design §6): the upstream's status, headers, body text up to
+/// the cap, and how long it took. `attempt` is 2 when an OAuth2 401 forced a token refresh.
+public struct UpstreamResult: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: String
+    public var truncated: Bool
+    public var bytesTotal: Int?
+    public var durationMs: Double
+    public var attempt: Int
+    /// What was sent, for TOOL_CALL steps (redact before showing).
+    public var request: UpstreamRequest
+
+    /// `{status, headers, body, truncated, bytes_total?, duration_ms, attempt}`.
+    public func json() -> JSONObject {
+        var headerObject = JSONObject()
+        for (name, value) in headers {
+            let key = asciiLowercased(name)
+            headerObject[key] = .string(headerObject[key]?.stringValue.map { "\($0), \(value)" } ?? value)
+        }
+        var out = JSONObject([
+            ("status", .int(Int64(status))), ("headers", .object(headerObject)), ("body", .string(body)),
+            ("truncated", .bool(truncated)), ("duration_ms", .double((durationMs * 10).rounded() / 10)),
+            ("attempt", .int(Int64(attempt))),
+        ])
+        if let bytesTotal { out["bytes_total"] = .int(Int64(bytesTotal)) }
+        return out
+    }
+}
+
+/// Runs external-API calls: builds the request, resolves and checks the destination against the
+/// upstream policy, pins it, injects auth (OAuth2 through the token cache), and sends through curl.
+public final class ExternalAPIExecutor: @unchecked Sendable {
+    public let policy: UpstreamPolicy
+    public let tokens: OAuthTokenCache
+    let client: CurlClient
+    let resolve: (String, Int) throws -> [IPAddress]
+
+    public init(policy: UpstreamPolicy, tokens: OAuthTokenCache = OAuthTokenCache(), client: CurlClient = CurlClient(),
+                resolve: @escaping (String, Int) throws -> [IPAddress] = HostResolver.resolve) {
+        self.policy = policy
+        self.tokens = tokens
+        self.client = client
+        self.resolve = resolve
+    }
+
+    /// The request a call would send, built but not sent (test mode). OAuth2 tokens are not fetched.
+    public func prepare(_ config: ExternalAPIConfig, _ call: Invocation) throws -> UpstreamRequest {
+        var request = try RequestBuilder.build(config, call)
+        if case .oauth2ClientCredentials = config.auth { request.setAuthorization("Bearer (token from \(config.name)'s token endpoint)") }
+        return request
+    }
+
+    /// Runs one call; `completion` runs on the curl thread or, for early refusals, on this one.
+    /// DNS is resolved here, on the calling thread, so the curl thread never blocks on it.
+    public func invoke(_ config: ExternalAPIConfig, _ call: Invocation, tenant: String,
+                       completion: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void) {
+        let secrets = config.secretValues
+        let done: @Sendable (Result<UpstreamResult, ExecutorError>) -> Void = { result in
+            completion(result.mapError { Self.scrubbed($0, secrets) })
+        }
+        let request: UpstreamRequest
+        let pin: String
+        do {
+            request = try RequestBuilder.build(config, call)
+            pin = try pinned(request.base, field: "endpoint_url")
+        } catch {
+            done(.failure(error as? ExecutorError ?? ExecutorError(.upstream, "could not build the request")))
+            return
+        }
+        guard case .oauth2ClientCredentials(let oauth) = config.auth else {
+            send(request, pin: pin, config: config, attempt: 1, completion: done)
+            return
+        }
+        let key = OAuthTokenCache.Key(tenant: tenant, config: config.name, settings: oauth)
+        let tokenPin: (UpstreamURL, String)
+        do {
+            guard case .success(let tokenURL) = UpstreamURL.parse(oauth.tokenURL) else {
+                throw ExecutorError(.refused, field: "auth.token_url", "the configured token URL is not valid")
+            }
+            tokenPin = (tokenURL, try pinned(tokenURL, field: "auth.token_url"))
+        } catch {
+            done(.failure(error as? ExecutorError ?? ExecutorError(.token, "could not reach the token endpoint")))
+            return
+        }
+        let fetch: OAuthTokenCache.Fetch = { [self] report in
+            fetchToken(oauth, url: tokenPin.0, pin: tokenPin.1, timeoutMs: config.timeoutMs, completion: report)
+        }
+        withToken(key, fetch: fetch, done) { [self] token in
+            var first = request
+            first.setAuthorization("Bearer \(token)")
+            send(first, pin: pin, config: config, attempt: 1) { [self] result in
+                guard case .success(let r) = result, r.status == 401 else { return done(result) }
+                // The provider may have revoked the token early: fetch a new one and retry once.
+                tokens.invalidate(key, token: token)
+                withToken(key, fetch: fetch, done) { [self] fresh in
+                    var second = request
+                    second.setAuthorization("Bearer \(fresh)")
+                    send(second, pin: pin, config: config, attempt: 2, completion: done)
+                }
+            }
+        }
+    }
+
+    /// `invoke`, waiting for the answer (for synchronous handlers on a worker thread).
+    public func invokeAndWait(_ config: ExternalAPIConfig, _ call: Invocation, tenant: String) -> Result<UpstreamResult, ExecutorError> {
+        let box = ResultBox()
+        invoke(config, call, tenant: tenant) { box.put($0) }
+        return box.take()
+    }
+
+    /// Stops the curl thread; calls still running fail.
+    public func shutdown() { client.shutdown() }
+
+    private func withToken(_ key: OAuthTokenCache.Key, fetch: OAuthTokenCache.Fetch,
+                           _ done: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void,
+                           then: @escaping @Sendable (String) -> Void) {
+        tokens.token(for: key, fetch: fetch) { result in
+            switch result {
+            case .success(let token): then(token)
+            case .failure(let e): done(.failure(e))
+            }
+        }
+    }
+
+    /// Resolves `url`'s host once, applies the policy to every address, and returns the
+    /// CURLOPT_RESOLVE entry that pins the connection to the first of them.
+    func pinned(_ url: UpstreamURL, field: String) throws -> String {
+        let addresses = try resolve(url.host, url.port)
+        if let refusal = policy.refusal(host: url.host, addresses: addresses) {
+            throw ExecutorError(.refused, field: field, refusal)
+        }
+        let address = addresses[0]
+        return "\(url.hostForURL):\(url.port):\(address.isIPv6 ? "[\(address.text)]" : address.text)"
+    }
+
+    private func send(_ request: UpstreamRequest, pin: String, config: ExternalAPIConfig, attempt: Int,
+                      completion: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void) {
+        let curl = CurlRequest(method: request.method.rawValue, url: request.url,
+                               headers: request.headers.map { "\($0.name): \($0.value)" }, body: request.body,
+                               timeoutMs: config.timeoutMs, maxResponseBytes: config.maxResponseBytes, resolve: pin)
+        // An upstream that echoes the request (httpbin-style) must not hand our credentials back.
+        let secrets = Self.scrubList(config, request)
+        client.send(curl) { result in
+            completion(result.map { r in
+                UpstreamResult(status: r.status, headers: r.headers.map { ($0.0, Self.scrub($0.1, secrets)) },
+                               body: Self.scrub(Self.text(r.body, truncated: r.truncated), secrets),
+                               truncated: r.truncated, bytesTotal: r.bytesTotal, durationMs: r.durationMs,
+                               attempt: attempt, request: request)
+            })
+        }
+    }
+
+    /// POSTs the form-encoded client-credentials request and reads `access_token`/`expires_in`.
+    private func fetchToken(_ oauth: OAuth2ClientCredentials, url: UpstreamURL, pin: String, timeoutMs: Int,
+                            completion: @escaping @Sendable (Result<OAuthTokenCache.Grant, ExecutorError>) -> Void) {
+        var headers = ["Content-Type: application/x-www-form-urlencoded", "Accept: application/json"]
+        if let basic = oauth.tokenAuth {
+            headers.append("Authorization: \(RequestBuilder.basicAuthorization(basic.username, basic.password))")
+        }
+        let form = PercentEncoding.form(oauth.params.map { ($0.key, $0.value) })
+        let request = CurlRequest(method: "POST", url: url.string, headers: headers, body: Array(form.utf8),
+                                  timeoutMs: timeoutMs, maxResponseBytes: 64 * 1024, resolve: pin)
+        client.send(request) { result in
+            switch result {
+            case .failure(let e):
+                let kind: ExecutorError.Kind = e.kind == .timeout ? .timeout : .token
+                completion(.failure(ExecutorError(kind, "token endpoint: \(e.message)")))
+            case .success(let r):
+                completion(TokenResponse.parse(status: r.status, body: r.body))
+            }
+        }
+    }
+
+    /// Body bytes as text; a cut inside a UTF-8 sequence is trimmed rather than shown as U+FFFD.
+    static func text(_ bytes: [UInt8], truncated: Bool) -> String {
+        guard truncated, !bytes.isEmpty else { return String(decoding: bytes, as: UTF8.self) }
+        var lead = bytes.count - 1
+        while lead > 0 && bytes.count - lead < 4 && (bytes[lead] & 0xC0) == 0x80 { lead -= 1 }
+        var end = bytes.count
+        if bytes[lead] >= 0xC0 {
+            let needed = bytes[lead] >= 0xF0 ? 4 : bytes[lead] >= 0xE0 ? 3 : 2
+            if bytes.count - lead < needed { end = lead }
+        }
+        return String(decoding: bytes[0..<end], as: UTF8.self)
+    }
+
+    /// The error with every configured secret replaced by `***` (provider messages may echo them).
+    static func scrubbed(_ error: ExecutorError, _ secrets: [String]) -> ExecutorError {
+        ExecutorError(error.kind, field: error.field, scrub(error.message, secrets))
+    }
+
+    /// `text` with each secret replaced by `***`. Secrets shorter than 4 characters are left alone:
+    /// replacing them would shred ordinary text and they protect nothing.
+    static func scrub(_ text: String, _ secrets: [String]) -> String {
+        var out = text
+        for s in secrets where s.utf8.count >= 4 && containsBytes(out, s) { out = out.replacingOccurrences(of: s, with: "***") }
+        return out
+    }
+
+    /// The config's secrets plus what was derived from them for this request (the Basic credential,
+    /// the bare OAuth2 token), longest first so a secret containing another is replaced whole.
+    static func scrubList(_ config: ExternalAPIConfig, _ request: UpstreamRequest) -> [String] {
+        var out = config.secretValues
+        for h in request.headers where h.secret {
+            out.append(h.value)
+            for scheme in ["Bearer ", "Basic "] where h.value.hasPrefix(scheme) { out.append(String(h.value.dropFirst(scheme.count))) }
+        }
+        out += request.queryItems.filter(\.secret).map(\.value)
+        return out.sorted { $0.count > $1.count }
+    }
+}
+
+/// Byte search: Foundation's `contains` is locale-aware and costly on every response.
+private func containsBytes(_ text: String, _ needle: String) -> Bool {
+    var text = text
+    var needle = needle
+    return text.withUTF8 { hay in
+        needle.withUTF8 { n in
+            guard n.count <= hay.count, let first = n.first else { return false }
+            var i = 0
+            while i + n.count <= hay.count {
+                if hay[i] == first && memcmp(hay.baseAddress! + i, n.baseAddress!, n.count) == 0 { return true }
+                i += 1
+            }
+            return false
+        }
+    }
+}
+
+/// Reads an OAuth2 token endpoint's answer (RFC 6749 §5.1 and §5.2).
+public enum TokenResponse {
+    public static func parse(status: Int, body: [UInt8]) -> Result<OAuthTokenCache.Grant, ExecutorError> {
+        let object = (try? JSON.parse(body))?.objectValue
+        guard (200..<300).contains(status) else {
+            var reason = "token endpoint answered \(status)"
+            if let code = object?["error"]?.stringValue {
+                reason += ": \(code.prefix(200))"
+                if let text = object?["error_description"]?.stringValue { reason += " (\(text.prefix(500)))" }
+            }
+            return .failure(ExecutorError(.token, reason))
+        }
+        guard let token = object?["access_token"]?.stringValue, !token.isEmpty else {
+            return .failure(ExecutorError(.token, "token endpoint answered \(status) without an access_token"))
+        }
+        var lifetime = 3600.0
+        if let n = object?["expires_in"]?.doubleValue, n > 0 {
+            lifetime = n
+        } else if let s = object?["expires_in"]?.stringValue, let n = Double(s), n > 0 {
+            lifetime = n
+        }
+        return .success(.init(accessToken: token, lifetime: lifetime))
+    }
+}
+
+/// Says what a connection test's status means for the credentials.
+public enum ConnectionDiagnosis {
+    public static func describe(status: Int, auth: UpstreamAuth) -> String {
+        let withAuth: Bool
+        if case .none = auth { withAuth = false } else { withAuth = true }
+        switch status {
+        case 200..<400:
+            return withAuth ? "credentials accepted (upstream answered \(status))" : "reachable (upstream answered \(status))"
+        case 401, 403:
+            return withAuth ? "upstream answered \(status): check the credentials"
+                : "upstream answered \(status): it requires authentication; configure auth"
+        case 404, 405:
+            return "reachable; upstream answered \(status) for this path (credentials not confirmed: try a 'path' that exists)"
+        case 500...:
+            return "reachable; upstream answered \(status) (server error)"
+        default:
+            return "reachable; upstream answered \(status)"
+        }
+    }
+}
+
+/// Hands one result from the curl thread to a waiting worker thread.
+private final class ResultBox: @unchecked Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private var value: Result<UpstreamResult, ExecutorError>?
+    func put(_ v: Result<UpstreamResult, ExecutorError>) {
+        value = v
+        semaphore.signal()
+    }
+    func take() -> Result<UpstreamResult, ExecutorError> {
+        semaphore.wait()
+        return value!
+    }
+}

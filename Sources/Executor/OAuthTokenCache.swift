@@ -1,0 +1,111 @@
+import CShim
+import Foundation
+
+/// OAuth2 access tokens per (tenant, config, token_url, params hash), refreshed before expiry and
+/// fetched single-flight: while one fetch runs, other callers for the key queue a completion and
+/// are answered when it lands. The lock is never held across I/O.
+public final class OAuthTokenCache: @unchecked Sendable {
+    /// Identifies one credential set; `paramsHash` changes when any token parameter does.
+    public struct Key: Hashable, Sendable {
+        public let tenant: String
+        public let config: String
+        public let tokenURL: String
+        public let paramsHash: String
+
+        public init(tenant: String, config: String, settings: OAuth2ClientCredentials) {
+            self.tenant = tenant
+            self.config = config
+            tokenURL = settings.tokenURL
+            var material = settings.params.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+            if let auth = settings.tokenAuth { material += "\nbasic:\(auth.username):\(auth.password)" }
+            var digest = [UInt8](repeating: 0, count: 32)
+            let bytes = Array(material.utf8)
+            bytes.withUnsafeBufferPointer { input in
+                digest.withUnsafeMutableBufferPointer { cshim_sha256(input.baseAddress, input.count, $0.baseAddress) }
+            }
+            paramsHash = digest.map { String(format: "%02x", $0) }.joined()
+        }
+    }
+
+    /// A fetched token and how long the provider said it lives.
+    public struct Grant: Sendable, Equatable {
+        public let accessToken: String
+        public let lifetime: Double
+        public init(accessToken: String, lifetime: Double) {
+            self.accessToken = accessToken
+            self.lifetime = lifetime
+        }
+    }
+
+    public typealias Completion = @Sendable (Result<String, ExecutorError>) -> Void
+    /// Starts one token request and reports its grant.
+    public typealias Fetch = (@escaping @Sendable (Result<Grant, ExecutorError>) -> Void) -> Void
+
+    private enum Slot {
+        case ready(Grant, obtainedAt: Double)
+        case fetching([Completion])
+    }
+
+    private let lock = NSLock()
+    private var slots: [Key: Slot] = [:]
+    private var fetches = 0
+    private let now: @Sendable () -> Double
+
+    /// `now` is a monotonic clock in seconds (injectable for tests).
+    public init(now: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
+        self.now = now
+    }
+
+    /// Token fetches started so far (for tests and the bench).
+    public var fetchCount: Int { lock.withLock { fetches } }
+
+    /// A token is refreshed when less than max(30 s, 10 %) of its lifetime remains (design §6).
+    public static func needsRefresh(obtainedAt: Double, lifetime: Double, now: Double) -> Bool {
+        let remaining = obtainedAt + lifetime - now
+        return remaining < max(30, lifetime * 0.1)
+    }
+
+    /// Answers with a fresh token for `key`, calling `fetch` only when none is cached or in flight.
+    public func token(for key: Key, fetch: Fetch, completion: @escaping Completion) {
+        enum Next { case answer(String), wait, fetch }
+        let next: Next = lock.withLock {
+            switch slots[key] {
+            case .ready(let grant, let obtainedAt)?
+                where !Self.needsRefresh(obtainedAt: obtainedAt, lifetime: grant.lifetime, now: now()):
+                return .answer(grant.accessToken)
+            case .fetching(var waiters)?:
+                waiters.append(completion)
+                slots[key] = .fetching(waiters)
+                return .wait
+            default:
+                slots[key] = .fetching([completion])
+                fetches += 1
+                return .fetch
+            }
+        }
+        switch next {
+        case .answer(let token): completion(.success(token))
+        case .wait: return
+        case .fetch:
+            fetch { [self] result in
+                let waiters: [Completion] = lock.withLock {
+                    guard case .fetching(let waiting)? = slots[key] else { return [] }
+                    switch result {
+                    case .success(let grant): slots[key] = .ready(grant, obtainedAt: now())
+                    case .failure: slots[key] = nil
+                    }
+                    return waiting
+                }
+                let answer = result.map(\.accessToken)
+                for w in waiters { w(answer) }
+            }
+        }
+    }
+
+    /// Forgets `token` after the upstream refused it (401), unless a newer one already replaced it.
+    public func invalidate(_ key: Key, token: String) {
+        lock.withLock {
+            if case .ready(let grant, _)? = slots[key], grant.accessToken == token { slots[key] = nil }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+import Executor
+import Foundation
+import NeoJSON
+import Store
+
+/// The connection test and direct invokes: glue between a request, the executor and the
+/// executions tables. The call waits on the worker thread (the Route API is synchronous);
+/// the curl transfer itself runs on the executor's thread.
+enum ExternalAPICalls {
+    static let toolType = "EXTERNAL_API_REQUEST"
+
+    /// Maps an executor failure to the envelope: caller input → 422 naming the field; policy
+    /// refusals and upstream/token failures → 502; timeouts → 504.
+    static func apiError(_ e: ExecutorError, suffix: String = "") -> APIError {
+        switch e.kind {
+        case .invalidInput:
+            return .validation(field: e.field ?? "(body)", e.message)
+        case .refused where e.field != "endpoint_url" && e.field != "auth.token_url":
+            return .validation(field: e.field ?? "(body)", e.message)
+        case .timeout:
+            return APIError(status: 504, code: "UPSTREAM_TIMEOUT", message: e.message + suffix)
+        case .refused, .upstream, .token:
+            return APIError(status: 502, code: "UPSTREAM_ERROR", message: e.message + suffix)
+        }
+    }
+
+    /// Reads the invoke body `{path?, query?, body?, headers?, params?}`.
+    static func invocation(_ r: FieldReader) -> Invocation {
+        var call = Invocation()
+        call.path = r.string("path", maxLength: 2048)
+        call.query = scalars(r, "query")
+        call.body = r.object("body")
+        call.params = Dictionary(scalars(r, "params"), uniquingKeysWith: { a, _ in a })
+        if let headers = r.object("headers") {
+            for (name, value) in headers {
+                guard let s = value.stringValue else { r.validation.fail(r.field("headers.\(name)"), "must be a string (got \(value.typeName))"); continue }
+                call.headers.append((name, s))
+            }
+        }
+        return call
+    }
+
+    private static func scalars(_ r: FieldReader, _ key: String) -> [(String, String)] {
+        guard let object = r.object(key) else { return [] }
+        return object.compactMap { name, value -> (String, String)? in
+            switch value {
+            case .string(let s): return (name, s)
+            case .int(let n): return (name, String(n))
+            case .double(let d): return (name, String(d))
+            case .bool(let b): return (name, b ? "true" : "false")
+            default:
+                r.validation.fail(r.field("\(key).\(name)"), "must be a string, number or boolean (got \(value.typeName))")
+                return nil
+            }
+        }
+    }
+
+    /// Sends the configured request (GET unless `method` says otherwise, so testing a webhook does
+    /// not fire it) to the base URL or `path`, and says what the answer means for the credentials.
+    static func test(_ ctx: RequestContext, _ config: ExternalAPIConfig, executor: ExternalAPIExecutor) throws -> Reply {
+        let body = try ctx.jsonBody(allowEmpty: true)
+        let v = Validation()
+        let r = FieldReader(body, validation: v)
+        var call = Invocation()
+        call.path = r.string("path", maxLength: 2048)
+        call.params = Dictionary(scalars(r, "params"), uniquingKeysWith: { a, _ in a })
+        let method = r.enumValue("method", HTTPMethod.allCases.map(\.rawValue)).flatMap(HTTPMethod.init(rawValue:)) ?? .GET
+        r.warnUnknown()
+        ctx.warnings += v.warnings
+        try v.check()
+        var probe = config
+        probe.method = method
+        probe.bodyFields = []
+        let request: UpstreamRequest
+        do { request = try executor.prepare(probe, call) } catch let e as ExecutorError { throw apiError(e) }
+        if ctx.testMode {
+            ctx.warnings.append("test mode: not persisted")
+            return Reply(data: .object(JSONObject([("request", .object(request.redacted())), ("sent", .bool(false))])))
+        }
+        switch executor.invokeAndWait(probe, call, tenant: String(ctx.caller.tenantId)) {
+        case .success(let result):
+            return Reply(data: .object(JSONObject([
+                ("ok", .bool(result.status < 400)), ("status", .int(Int64(result.status))),
+                ("latency_ms", .double((result.durationMs * 10).rounded() / 10)),
+                ("diagnosis", .string(ConnectionDiagnosis.describe(status: result.status, auth: config.auth))),
+                ("request", .object(result.request.redacted())),
+            ])))
+        case .failure(let e):
+            let mapped = apiError(e)
+            if mapped.status == 422 { throw mapped }
+            return Reply(data: .object(JSONObject([
+                ("ok", .bool(false)), ("status", .null), ("latency_ms", .null), ("diagnosis", .string(e.message)),
+                ("error", .object(JSONObject([("code", .string(mapped.code)), ("message", .string(mapped.message))]))),
+                ("request", .object(request.redacted())),
+            ])))
+        }
+    }
+
+    /// Runs one call now and records it as an `external_api_invoke` execution with a TOOL_CALL and a
+    /// TOOL_RESULT step. 200 with the result whatever the upstream status; executor failures 502/504.
+    static func invoke(_ ctx: RequestContext, _ config: ExternalAPIConfig, executor: ExternalAPIExecutor, store: Store) throws -> Reply {
+        let body = try ctx.jsonBody(allowEmpty: true)
+        let v = Validation()
+        let r = FieldReader(body, validation: v)
+        let call = invocation(r)
+        r.warnUnknown()
+        ctx.warnings += v.warnings
+        try v.check()
+        let request: UpstreamRequest
+        do { request = try executor.prepare(config, call) } catch let e as ExecutorError { throw apiError(e) }
+        if ctx.testMode {
+            ctx.warnings.append("test mode: not persisted")
+            return Reply(data: .object(JSONObject([("request", .object(request.redacted())), ("sent", .bool(false))])))
+        }
+
+        let executionId = UUID().uuidString.lowercased()
+        let toolCallId = UUID().uuidString.lowercased()
+        let tenant = ctx.caller.tenantId
+        let started = Timestamp.now()
+        try ctx.timed {
+            try store.write { db in
+                try db.execute("""
+                    INSERT INTO executions (id, tenant_id, kind, status, input, created_by_key_id, created_at, updated_at, started_at)
+                    VALUES (?, ?, 'external_api_invoke', 'running', ?, ?, ?, ?, ?)
+                    """, [.text(executionId), .int(tenant), .text(JSON.object(JSONObject([("api_name", .string(config.name))] + Array(body.map { ($0.key, $0.value) }))).serializedString()),
+                          .int(ctx.caller.keyId), .text(started), .text(started), .text(started)])
+                try insertStep(db, executionId, tenant, seq: 1, type: "TOOL_CALL", message: "\(request.method.rawValue) \(request.redactedURL)",
+                               isError: false, toolCallId: toolCallId,
+                               data: JSONObject([("api_name", .string(config.name)), ("request", .object(request.redacted()))]))
+            }
+        }
+
+        let outcome = executor.invokeAndWait(config, call, tenant: String(tenant))
+        let finished = Timestamp.now()
+        let message: String
+        let resultData: JSONObject
+        let failed: Bool
+        switch outcome {
+        case .success(let result):
+            failed = result.status >= 400
+            message = "upstream answered \(result.status) in \(Int(result.durationMs.rounded())) ms" + (result.truncated ? " (body truncated)" : "")
+            var data = JSONObject([("status", .int(Int64(result.status))), ("duration_ms", .double((result.durationMs * 10).rounded() / 10)),
+                                   ("truncated", .bool(result.truncated)), ("body", .string(result.body)), ("attempt", .int(Int64(result.attempt)))])
+            if let total = result.bytesTotal { data["bytes_total"] = .int(Int64(total)) }
+            resultData = data
+        case .failure(let e):
+            failed = true
+            message = e.message
+            resultData = JSONObject([("error", .object(JSONObject([("code", .string(apiError(e).code)), ("message", .string(e.message))])))])
+        }
+        let seconds = (Timestamp.parse(finished)?.timeIntervalSince(Timestamp.parse(started) ?? Date())) ?? 0
+        try ctx.timed {
+            try store.write { db in
+                try insertStep(db, executionId, tenant, seq: 2, type: "TOOL_RESULT", message: message, isError: failed,
+                               toolCallId: toolCallId, data: resultData)
+                try db.execute("""
+                    UPDATE executions SET status = ?, error = ?, message_for_dashboard = ?, updated_at = ?, finished_at = ?, seconds_spent = ?
+                    WHERE id = ? AND tenant_id = ?
+                    """, [.text(failed ? "failed" : "succeeded"), failed ? .text(message) : .null,
+                          .text("external API '\(config.name)': \(message)"), .text(finished), .text(finished), .double(seconds),
+                          .text(executionId), .int(tenant)])
+            }
+        }
+        switch outcome {
+        case .success(let result):
+            var data = result.json()
+            data["execution_id"] = .string(executionId)
+            data["request"] = .object(result.request.redacted())
+            return Reply(data: .object(data))
+        case .failure(let e):
+            throw apiError(e, suffix: " (execution \(executionId))")
+        }
+    }
+
+    private static func insertStep(_ db: Database, _ executionId: String, _ tenant: Int64, seq: Int, type: String, message: String,
+                                   isError: Bool, toolCallId: String, data: JSONObject) throws {
+        try db.execute("""
+            INSERT INTO execution_steps (execution_id, tenant_id, seq, type, message, is_error, tool_call_id, tool_type_name, data, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(executionId), .int(tenant), .int(Int64(seq)), .text(type), .text(message), .int(isError ? 1 : 0),
+                  .text(toolCallId), .text(toolType), .text(JSON.object(data).serializedString()), .text(Timestamp.now())])
+    }
+}
+
+extension ExternalAPICalls {
+    /// The runner's view of the executor: EXTERNAL_API_REQUEST actions go through the same build,
+    /// policy, auth and redaction as a direct invoke (the runner records the steps itself).
+    static func forRunner(configs: ExternalAPIConfigStore, executor: ExternalAPIExecutor) -> ExternalCalls {
+        func load(_ tenant: Int64, _ name: String) throws -> ExternalAPIConfig? {
+            guard ExternalAPIConfigCodec.isValidName(name) else { return nil }
+            return try configs.store.read { try configs.find(name, tenant: tenant, in: $0) }?.config
+        }
+        return ExternalCalls(
+            requiresApproval: { tenant, name in try load(tenant, name)?.requiresApproval },
+            invoke: { tenant, name, body, testMode in
+                guard let config = try load(tenant, name) else { throw APIError.notFound("external API '\(name.prefix(64))' not found") }
+                let v = Validation()
+                let call = invocation(FieldReader(body, validation: v))
+                try v.check()
+                let request: UpstreamRequest
+                do { request = try executor.prepare(config, call) } catch let e as ExecutorError { throw apiError(e) }
+                if testMode { return ExternalCalls.Outcome(request: .object(request.redacted()), result: nil) }
+                switch executor.invokeAndWait(config, call, tenant: String(tenant)) {
+                case .success(let result):
+                    return ExternalCalls.Outcome(request: .object(result.request.redacted()), result: .object(result.json()))
+                case .failure(let e):
+                    throw apiError(e)
+                }
+            })
+    }
+}

@@ -1,0 +1,279 @@
+import Executor
+import Foundation
+import HTTPServer
+import NeoJSON
+import Synchronization
+import XCTest
+
+/// The executor against real upstreams on 127.0.0.1 (policy `any` unless a test checks the policy).
+final class CurlExecutorTests: XCTestCase {
+    var upstreams: [TestUpstream] = []
+    var executor: ExternalAPIExecutor!
+
+    override func setUp() {
+        executor = ExternalAPIExecutor(policy: .any)
+    }
+
+    override func tearDown() {
+        executor.shutdown()
+        upstreams.forEach { $0.stop() }
+    }
+
+    func upstream(_ handler: @escaping TestUpstream.Handler) throws -> TestUpstream {
+        let u = try TestUpstream(handler)
+        upstreams.append(u)
+        return u
+    }
+
+    func echo() throws -> TestUpstream {
+        try upstream { _ in (TestUpstream.json(200, #"{"ok":true}"#, headers: [("Set-Cookie", "s=1"), ("X-Upstream", "yes")]), 0) }
+    }
+
+    func run(_ config: ExternalAPIConfig, _ call: Invocation = Invocation()) -> Result<UpstreamResult, ExecutorError> {
+        executor.invokeAndWait(config, call, tenant: "1")
+    }
+
+    func test_eachAuthType_isSeenByTheUpstream() throws {
+        let u = try echo()
+        let cases: [(UpstreamAuth, (HTTPRequest) -> Bool)] = [
+            (.none, { $0.headers["Authorization"] == nil }),
+            (.bearer(token: "tok-1"), { $0.headers["Authorization"] == "Bearer tok-1" }),
+            (.basic(username: "alice", password: "pw:1"), { $0.headers["Authorization"] == "Basic " + Data("alice:pw:1".utf8).base64EncodedString() }),
+            (.apiKeyHeader(headerName: "X-Api-Key", apiKey: "k-1"), { $0.headers["X-Api-Key"] == "k-1" && $0.headers["Authorization"] == nil }),
+            (.apiKeyQuery(paramName: "api_key", apiKey: "q 1"), { $0.query == "v=2&api_key=q%201" }),
+        ]
+        for (auth, check) in cases {
+            let config = ExternalAPIConfig(name: "t", endpointURL: u.base + "/v1", headers: [ConfigHeader(name: "Api-Version", value: "2024-01")], auth: auth)
+            let result = try run(config, Invocation(path: "/users", query: [("v", "2")], headers: [("X-Trace", "abc")])).get()
+            XCTAssertEqual(result.status, 200)
+            let seen = try XCTUnwrap(u.last)
+            XCTAssertEqual(seen.path, "/v1/users")
+            XCTAssertEqual(seen.headers["Api-Version"], "2024-01")
+            XCTAssertEqual(seen.headers["X-Trace"], "abc")
+            XCTAssertTrue(check(seen), "\(auth.typeName): \(seen.headers.fields) \(seen.query ?? "")")
+        }
+    }
+
+    func test_echoingUpstream_neverHandsSecretsBack() throws {
+        let u = try upstream { request in
+            let echoed = request.headers.fields.map { "\($0.name)=\($0.value)" }.joined(separator: ";") + "|" + (request.query ?? "")
+            return (HTTPResponse(status: 200, headers: HTTPHeaders([("X-Echo", request.headers["X-Api-Key"] ?? "")]), body: Array(echoed.utf8)), 0)
+        }
+        let cases: [UpstreamAuth] = [.bearer(token: "CANARY-bearer"), .basic(username: "u", password: "CANARY-basic"),
+                                     .apiKeyHeader(headerName: "X-Api-Key", apiKey: "CANARY-header"), .apiKeyQuery(paramName: "k", apiKey: "CANARY-query")]
+        for auth in cases {
+            let result = try run(ExternalAPIConfig(name: "t", endpointURL: u.base, auth: auth)).get()
+            let shown = JSON.object(result.json()).serializedString()
+            XCTAssertFalse(shown.contains("CANARY"), shown)
+            XCTAssertFalse(shown.contains(Data("u:CANARY-basic".utf8).base64EncodedString()), shown)
+            XCTAssertTrue(shown.contains("***"), shown)
+        }
+    }
+
+    func test_result_dropsSetCookieAndCarriesTheBody() throws {
+        let u = try echo()
+        let result = try run(ExternalAPIConfig(name: "t", endpointURL: u.base)).get()
+        let json = result.json()
+        XCTAssertEqual(json["body"], #"{"ok":true}"#)
+        XCTAssertEqual(json["truncated"], false)
+        XCTAssertEqual(json["attempt"], 1)
+        XCTAssertEqual(json["headers"]?["x-upstream"], "yes")
+        XCTAssertNil(json["headers"]?["set-cookie"])
+        XCTAssertEqual(json["bytes_total"], 11)
+    }
+
+    func test_methodsAndBodies_reachTheUpstream() throws {
+        let u = try echo()
+        for method in HTTPMethod.allCases {
+            let config = ExternalAPIConfig(name: "t", endpointURL: u.base + "/items/{id}", method: method,
+                                           bodyFields: method.hasBody ? [BodyField(name: "email", type: .String, required: true)] : [])
+            let body: JSONObject? = method.hasBody ? ["email": "a@b.c"] : nil
+            _ = try run(config, Invocation(body: body, params: ["id": "a b"])).get()
+            let seen = try XCTUnwrap(u.last)
+            XCTAssertEqual(seen.method, method.rawValue)
+            XCTAssertEqual(seen.path, "/items/a%20b")
+            if method.hasBody {
+                XCTAssertEqual(String(decoding: seen.body, as: UTF8.self), #"{"email":"a@b.c"}"#)
+                XCTAssertEqual(seen.headers["Content-Type"], "application/json")
+            } else {
+                XCTAssertTrue(seen.body.isEmpty)
+            }
+        }
+    }
+
+    // MARK: OAuth2
+
+    final class TokenEndpoint: @unchecked Sendable {
+        let issued = Mutex(0)
+        let forms = Mutex<[String]>([])
+        let authorizations = Mutex<[String?]>([])
+        var expiresIn = 3600
+    }
+
+    func oauthSetup(expiresIn: Int = 3600, apiRefuses: @escaping @Sendable (String) -> Bool = { _ in false })
+        throws -> (ExternalAPIConfig, TokenEndpoint, TestUpstream) {
+        let endpoint = TokenEndpoint()
+        endpoint.expiresIn = expiresIn
+        let tokens = try upstream { request in
+            let n = endpoint.issued.withLock { $0 += 1; return $0 }
+            endpoint.forms.withLock { $0.append(String(decoding: request.body, as: UTF8.self)) }
+            endpoint.authorizations.withLock { $0.append(request.headers["Authorization"]) }
+            // A slow token endpoint widens the window in which concurrent callers must wait.
+            return (TestUpstream.json(200, #"{"access_token":"tok-\#(n)","token_type":"Bearer","expires_in":\#(endpoint.expiresIn)}"#), 0.2)
+        }
+        let api = try upstream { request in
+            let auth = request.headers["Authorization"] ?? ""
+            if !auth.hasPrefix("Bearer tok-") || apiRefuses(auth) { return (TestUpstream.json(401, #"{"error":"unauthorized"}"#), 0) }
+            // The token itself would be scrubbed from the result; its serial number is not a secret.
+            return (TestUpstream.json(200, #"{"token":"\#(auth.dropFirst("Bearer tok-".count))"}"#), 0)
+        }
+        let config = ExternalAPIConfig(name: "crm", endpointURL: api.base + "/v1/contacts", auth: .oauth2ClientCredentials(.init(
+            tokenURL: tokens.base + "/oauth/token",
+            params: [.init(key: "grant_type", value: "client_credentials"), .init(key: "client_id", value: "my id"),
+                     .init(key: "client_secret", value: "s3cr&t", secret: true), .init(key: "scope", value: "contacts.write")],
+            tokenAuth: .init(username: "tu", password: "tp"))))
+        return (config, endpoint, api)
+    }
+
+    func test_oauth2_fetchesOneTokenFor200ConcurrentCalls() throws {
+        let (config, endpoint, _) = try oauthSetup()
+        let statuses = Mutex<[Int]>([])
+        let group = DispatchGroup()
+        for _ in 0..<200 {
+            group.enter()
+            executor.invoke(config, Invocation(), tenant: "1") { r in
+                statuses.withLock { $0.append((try? r.get().status) ?? -1) }
+                group.leave()
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(statuses.withLock { $0 }, Array(repeating: 200, count: 200))
+        XCTAssertEqual(endpoint.issued.withLock { $0 }, 1)
+        XCTAssertEqual(executor.tokens.fetchCount, 1)
+        XCTAssertEqual(endpoint.forms.withLock { $0 }, ["grant_type=client_credentials&client_id=my%20id&client_secret=s3cr%26t&scope=contacts.write"])
+        XCTAssertEqual(endpoint.authorizations.withLock { $0 }, ["Basic " + Data("tu:tp".utf8).base64EncodedString()])
+    }
+
+    func test_oauth2_refreshesAfterExpiry() throws {
+        let (config, endpoint, _) = try oauthSetup(expiresIn: 31)  // refresh once under 30 s remain: after ~1 s
+        XCTAssertEqual(try run(config).get().body, #"{"token":"1"}"#)
+        XCTAssertEqual(try run(config).get().body, #"{"token":"1"}"#)
+        Thread.sleep(forTimeInterval: 1.2)
+        XCTAssertEqual(try run(config).get().body, #"{"token":"2"}"#)
+        XCTAssertEqual(endpoint.issued.withLock { $0 }, 2)
+    }
+
+    func test_oauth2_401InvalidatesTheTokenAndRetriesOnce() throws {
+        let (config, endpoint, api) = try oauthSetup(apiRefuses: { $0 == "Bearer tok-1" })
+        let result = try run(config).get()
+        XCTAssertEqual(result.status, 200)
+        XCTAssertEqual(result.attempt, 2)
+        XCTAssertEqual(endpoint.issued.withLock { $0 }, 2)
+        XCTAssertEqual(api.count, 2)
+        XCTAssertEqual(try run(config).get().attempt, 1, "the fresh token is cached")
+    }
+
+    func test_oauth2_persistent401IsReturnedAfterOneRetry() throws {
+        let (config, endpoint, api) = try oauthSetup(apiRefuses: { _ in true })
+        let result = try run(config).get()
+        XCTAssertEqual(result.status, 401)
+        XCTAssertEqual(result.attempt, 2)
+        XCTAssertEqual(endpoint.issued.withLock { $0 }, 2)
+        XCTAssertEqual(api.count, 2)
+    }
+
+    func test_oauth2_tokenEndpointErrorNamesTheProviderCodeButNoSecret() throws {
+        let tokens = try upstream { _ in
+            (TestUpstream.json(401, #"{"error":"invalid_client","error_description":"client_secret s3cr-CANARY is wrong"}"#), 0)
+        }
+        let config = ExternalAPIConfig(name: "crm", endpointURL: "http://127.0.0.1:1/", auth: .oauth2ClientCredentials(.init(
+            tokenURL: tokens.base + "/token", params: [.init(key: "client_secret", value: "s3cr-CANARY", secret: true)])))
+        guard case .failure(let e) = run(config) else { return XCTFail("expected a token error") }
+        XCTAssertEqual(e.kind, .token)
+        XCTAssertEqual(e.message, "token endpoint answered 401: invalid_client (client_secret *** is wrong)")
+    }
+
+    // MARK: limits and safety
+
+    func test_timeout_isReportedAsTimeout() throws {
+        let u = try upstream { _ in (TestUpstream.json(200, "{}"), 1.5) }
+        var config = ExternalAPIConfig(name: "slow", endpointURL: u.base)
+        config.timeoutMs = 300
+        let started = Date()
+        guard case .failure(let e) = run(config) else { return XCTFail("expected a timeout") }
+        XCTAssertEqual(e.kind, .timeout)
+        XCTAssertEqual(e.message, "the upstream did not answer within 300 ms")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1.2)
+    }
+
+    func test_response_isCappedAndMarkedTruncated() throws {
+        let big = String(repeating: "é", count: 10_000)  // 20 000 bytes, 2 per character
+        let u = try upstream { request in
+            request.path == "/huge" ? (HTTPResponse(status: 200, body: [UInt8](repeating: 65, count: 3 << 20)), 0)
+                : (HTTPResponse(status: 200, body: Array(big.utf8)), 0)
+        }
+        var config = ExternalAPIConfig(name: "big", endpointURL: u.base)
+        config.maxResponseBytes = 101
+        let result = try run(config, Invocation(path: "/page")).get()
+        XCTAssertTrue(result.truncated)
+        XCTAssertEqual(result.bytesTotal, 20_000)
+        XCTAssertEqual(result.body, String(repeating: "é", count: 50), "a split character is dropped, not mangled")
+        let huge = try run(config, Invocation(path: "/huge")).get()
+        XCTAssertTrue(huge.truncated)
+        XCTAssertNil(huge.bytesTotal, "the transfer is cut once far past the cap")
+        XCTAssertEqual(huge.body.utf8.count, 101)
+    }
+
+    func test_redirectToAnotherOrigin_isNotFollowed() throws {
+        let elsewhere = try echo()
+        let u = try upstream { _ in (HTTPResponse(status: 302, headers: HTTPHeaders([("Location", elsewhere.base + "/steal")])), 0) }
+        let result = try run(ExternalAPIConfig(name: "r", endpointURL: u.base)).get()
+        XCTAssertEqual(result.status, 302)
+        XCTAssertEqual(elsewhere.count, 0)
+    }
+
+    func test_privatePolicy_refusesLoopbackAndMetadataBeforeConnecting() throws {
+        let u = try echo()
+        executor.shutdown()
+        executor = ExternalAPIExecutor(policy: .privateAllowed)
+        for endpoint in [u.base, "http://169.254.169.254/latest/meta-data/", "http://[::1]:\(u.port)/", "http://0.0.0.0:\(u.port)/"] {
+            guard case .failure(let e) = run(ExternalAPIConfig(name: "x", endpointURL: endpoint)) else { return XCTFail(endpoint) }
+            XCTAssertEqual(e.kind, .refused, endpoint)
+            XCTAssertTrue(e.message.contains("NEO_UPSTREAM_POLICY=private"), e.message)
+        }
+        XCTAssertEqual(u.count, 0)
+    }
+
+    func test_nameResolvingToMetadata_isRefusedUnderPrivate() {
+        executor.shutdown()
+        executor = ExternalAPIExecutor(policy: .privateAllowed, resolve: { _, _ in [IPAddress("169.254.169.254")!] })
+        guard case .failure(let e) = run(ExternalAPIConfig(name: "x", endpointURL: "http://metadata.internal.example/")) else { return XCTFail() }
+        XCTAssertEqual(e.message, "'metadata.internal.example' resolves to 169.254.169.254, which is a metadata address, refused by NEO_UPSTREAM_POLICY=private")
+    }
+
+    func test_pinnedAddress_isTheOneConnectedTo() throws {
+        let u = try echo()
+        executor.shutdown()
+        // A name that does not exist in DNS reaches the upstream only through the CURLOPT_RESOLVE pin.
+        executor = ExternalAPIExecutor(policy: .any, resolve: { _, _ in [IPAddress("127.0.0.1")!] })
+        let result = try run(ExternalAPIConfig(name: "x", endpointURL: "http://pinned.invalid:\(u.port)/")).get()
+        XCTAssertEqual(result.status, 200)
+        XCTAssertEqual(u.last?.headers["Host"], "pinned.invalid:\(u.port)")
+    }
+
+    func test_unreachableUpstream_isAnUpstreamError() {
+        guard case .failure(let e) = run(ExternalAPIConfig(name: "x", endpointURL: "http://127.0.0.1:1/")) else { return XCTFail() }
+        XCTAssertEqual(e.kind, .upstream)
+    }
+
+    func test_headerInjection_isRefusedBeforeSending() throws {
+        let u = try echo()
+        let config = ExternalAPIConfig(name: "x", endpointURL: u.base)
+        for (name, value) in [("X-A", "1\r\nX-Injected: 1"), ("Host", "evil.example"), ("Authorization", "Bearer mine"), ("Proxy-Authorization", "x")] {
+            guard case .failure(let e) = run(config, Invocation(headers: [(name, value)])) else { return XCTFail(name) }
+            XCTAssertEqual(e.kind, .invalidInput)
+            XCTAssertEqual(e.field, "headers.\(name)")
+        }
+        XCTAssertEqual(u.count, 0)
+    }
+}

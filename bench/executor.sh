@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Executor bench (not run in tests): executor calls/s against a local upstream vs a plain libcurl
+# loop with the same options (bench/curl_loop.c) in the same run, and OAuth2 token fetches counted
+# under 1000 concurrent calls on a cold config (goal: 1). Only 127.0.0.1; bounded by
+# NEO_BENCH_CALLS (default 5000) per measurement. CONFIG=debug skips the release build.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+config="${CONFIG:-release}"
+work="$(mktemp -d /tmp/neo-bench-executor.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+cc -O2 -Wall -Wextra -Werror -o "$work/curl_loop" "$root/bench/curl_loop.c" -lcurl
+cd "$root"
+swift build -c "$config" --build-tests -Xswiftc -enable-testing >/dev/null
+NEO_BENCH_CURL_LOOP="$work/curl_loop" timeout 600 swift test -c "$config" -Xswiftc -enable-testing --skip-build --filter ExecutorBenchmarks 2>&1 \
+  | grep -E '^bench |error:' | sed 's/^bench /  /'
