@@ -7,7 +7,7 @@ NEO_PORT ?= 8080
 NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test bench fuzz embed clean help
+.PHONY: all deps build run test bench fuzz embed clean help durability slow-clients schemathesis
 
 all: build
 
@@ -16,6 +16,9 @@ help:
 	@echo "make test    build and run every test (what CI runs)"
 	@echo "make bench   release build + wrk against neo-server and the peer servers"
 	@echo "make fuzz    libFuzzer on the HTTP parser for FUZZ_SECONDS (default 60)"
+	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
+	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
+	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
 	@echo "make clean   remove build output"
 
 # Installs missing Debian packages (apt-get update first, once).
@@ -39,10 +42,14 @@ run: build
 	@mkdir -p "$(dir $(NEO_DB))"
 	NEO_PORT=$(NEO_PORT) NEO_DB=$(NEO_DB) .build/$(CONFIG)/neo-server serve
 
-test: deps
+test:
+	$(MAKE) deps EXTRA_PACKAGES="wrk python3-venv"
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	bash fuzz/run.sh 10
+	bash bench/crash-durability.sh 3
+	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
+	bash bench/schemathesis.sh 5
 
 bench:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"
@@ -51,6 +58,21 @@ bench:
 
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+slow-clients:
+	$(MAKE) deps EXTRA_PACKAGES="wrk"
+	$(SWIFT) build -c release
+	bash bench/slow-clients.sh
+
+SCHEMATHESIS_EXAMPLES ?= 200
+schemathesis:
+	$(SWIFT) build
+	bash bench/schemathesis.sh $(SCHEMATHESIS_EXAMPLES)
+
+DURABILITY_ROUNDS ?= 20
+durability:
+	$(SWIFT) build
+	bash bench/crash-durability.sh $(DURABILITY_ROUNDS)
 
 clean:
 	rm -rf .build fuzz/out

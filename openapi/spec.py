@@ -49,9 +49,10 @@ schemas = {
         "key": {"type": "string", "description": "The full key, shown only in this response."}}}]},
     "ApiKeyCreate": {"type": "object", "required": ["name"], "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 200}, "expires_at": nullable(TS),
-        "role": {"type": "string", "enum": ["admin", "member"]}, "permissions": ref("Permissions"),
-        "actor": {"type": "string", "enum": ["user", "agent"]}, "agent_id": nullable({"type": "integer", "minimum": 1}),
-        "test_mode": {"type": "boolean"}, "env": {"type": "string", "enum": ["prod", "test"]}}},
+        "role": nullable({"type": "string", "enum": ["admin", "member"]}), "permissions": nullable(ref("Permissions")),
+        "actor": nullable({"type": "string", "enum": ["user", "agent"]}), "agent_id": nullable({"type": "integer", "minimum": 1}),
+        "test_mode": nullable({"type": "boolean"}), "env": nullable({"type": "string", "enum": ["prod", "test"]})},
+        "description": "Optional fields sent as null mean the default, as if omitted."},
 }
 
 def envelope(data_schema, paginated=False):
@@ -83,6 +84,9 @@ def path_param(name, type_="string"):
     return {"name": name, "in": "path", "required": True, "schema": {"type": type_}}
 
 def op(summary, tag, status, data, errors, params=(), body=None, secure=True, paginated=False):
+    if body is not None:
+        # Any request body can be malformed JSON (400) or over NEO_MAX_BODY (413), whatever the operation.
+        errors = [c for c in ["400", "413"] if c not in errors] + list(errors)
     o = {"summary": summary, "tags": [tag], "parameters": list(params),
          "responses": responses(status, data, errors, paginated)}
     if body is not None:

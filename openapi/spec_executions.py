@@ -29,8 +29,8 @@ schemas.update({
     "TilDecision": {"type": "object", "required": ["action"], "properties": {
         "action": {"type": "string", "enum": ["approve", "reject"]}, "note": {"type": "string", "maxLength": 2000}}},
     "RunNow": {"type": "object", "properties": {
-        "target_entity_id": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-        "additional_custom_instructions": {"type": "string"}, "input": {"type": "object"}}},
+        "target_entity_id": nullable({"anyOf": [{"type": "string", "minLength": 1, "maxLength": 200}, {"type": "integer"}]}),
+        "additional_custom_instructions": nullable({"type": "string", "maxLength": 10000}), "input": nullable({"type": "object"})}},
     "RunQueued": {"type": "object", "required": ["execution_id", "status"], "properties": {
         "execution_id": nullable({"type": "string"}), "status": {"type": "string", "enum": ["queued"]}}},
 })
@@ -44,7 +44,7 @@ def q(name, schema, description=None):
 EXEC_ID = path_param("execution_id")
 paths.update({
     "/public-api/executions": {"get": op("List executions", "Executions", 200, {"type": "array", "items": ref("Execution")}, ["400"] + AUTH,
-        params=PAGE_PARAMS + [q("agent_id", {"type": "integer"}), q("entity_id", {"type": "string"}), q("entity_number", {"type": "string"}),
+        params=PAGE_PARAMS + [q("agent_id", {"type": "integer", "minimum": 1}), q("entity_id", {"type": "string"}), q("entity_number", {"type": "string"}),
                               q("status", {"type": "string"}, "comma-separated statuses"), q("created_after", TS), q("created_before", TS)])},
     "/public-api/executions/{execution_id}": {"get": op("Get an execution", "Executions", 200, ref("Execution"), ["404"] + AUTH, params=[EXEC_ID])},
     "/public-api/executions/{execution_id}/steps": {"get": op("List execution steps", "Executions", 200, {"type": "array", "items": ref("ExecutionStep")},
@@ -58,7 +58,7 @@ paths.update({
     "/public-api/executions/{execution_id}/retry": {"post": op("Retry a failed or cancelled execution", "Executions", 202, ref("RunQueued"), ["404", "409"] + AUTH, params=[EXEC_ID])},
     "/public-api/artifacts/{artifact_id}": {"get": op("Get an artifact (markdown inline)", "Executions", 200, ref("Artifact"), ["404"] + AUTH, params=[path_param("artifact_id")])},
     "/public-api/til-requests": {"get": op("List TIL requests", "TIL requests", 200, {"type": "array", "items": ref("TilRequest")}, ["400"] + AUTH,
-        params=PAGE_PARAMS + [q("status", {"type": "string"}, "comma-separated statuses"), q("agent_id", {"type": "integer"}),
+        params=PAGE_PARAMS + [q("status", {"type": "string"}, "comma-separated statuses"), q("agent_id", {"type": "integer", "minimum": 1}),
                               q("approver", {"type": "string"}), q("q", {"type": "string"}), q("created_after", TS), q("created_before", TS)])},
     "/public-api/til-requests/{request_id}": {"get": op("Get a TIL request", "TIL requests", 200, ref("TilRequest"), ["404"] + AUTH, params=[path_param("request_id")])},
     "/public-api/til-requests/{request_id}/decision": {"post": op("Approve or reject a TIL request", "TIL requests", 200, ref("TilRequest"),

@@ -70,10 +70,12 @@ public struct HTTPRequest: Sendable {
     static func splitTarget(_ target: String) -> (String, String?) {
         var t = Substring(target)
         if t.utf8.first == UInt8(ascii: "/") {
-            // Origin-form, the common case: split at the first "?" without Foundation.
+            // Origin-form, the common case: split at the first "?" without Foundation. "://" inside
+            // its path or query is data and must not re-route the request.
             guard let q = t.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target, nil) }
             return (String(t[..<q]), String(t[t.index(after: q)...]))
         }
+        // Absolute-form (the parser admits only "http://" and "https://" there).
         if let scheme = t.range(of: "://") {
             let afterAuthority = t[scheme.upperBound...]
             if let slash = afterAuthority.firstIndex(where: { $0 == "/" || $0 == "?" }) {

@@ -353,20 +353,41 @@ enum OpenAPIDocument {
       ]
      },
      "role": {
-      "type": "string",
-      "enum": [
-       "admin",
-       "member"
+      "anyOf": [
+       {
+        "type": "string",
+        "enum": [
+         "admin",
+         "member"
+        ]
+       },
+       {
+        "type": "null"
+       }
       ]
      },
      "permissions": {
-      "$ref": "#/components/schemas/Permissions"
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/Permissions"
+       },
+       {
+        "type": "null"
+       }
+      ]
      },
      "actor": {
-      "type": "string",
-      "enum": [
-       "user",
-       "agent"
+      "anyOf": [
+       {
+        "type": "string",
+        "enum": [
+         "user",
+         "agent"
+        ]
+       },
+       {
+        "type": "null"
+       }
       ]
      },
      "agent_id": {
@@ -381,16 +402,31 @@ enum OpenAPIDocument {
       ]
      },
      "test_mode": {
-      "type": "boolean"
+      "anyOf": [
+       {
+        "type": "boolean"
+       },
+       {
+        "type": "null"
+       }
+      ]
      },
      "env": {
-      "type": "string",
-      "enum": [
-       "prod",
-       "test"
+      "anyOf": [
+       {
+        "type": "string",
+        "enum": [
+         "prod",
+         "test"
+        ]
+       },
+       {
+        "type": "null"
+       }
       ]
      }
-    }
+    },
+    "description": "Optional fields sent as null mean the default, as if omitted."
    },
    "Action": {
     "type": "object",
@@ -2052,18 +2088,42 @@ enum OpenAPIDocument {
      "target_entity_id": {
       "anyOf": [
        {
-        "type": "string"
+        "anyOf": [
+         {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 200
+         },
+         {
+          "type": "integer"
+         }
+        ]
        },
        {
-        "type": "integer"
+        "type": "null"
        }
       ]
      },
      "additional_custom_instructions": {
-      "type": "string"
+      "anyOf": [
+       {
+        "type": "string",
+        "maxLength": 10000
+       },
+       {
+        "type": "null"
+       }
+      ]
      },
      "input": {
-      "type": "object"
+      "anyOf": [
+       {
+        "type": "object"
+       },
+       {
+        "type": "null"
+       }
+      ]
      }
     }
    },
@@ -2988,6 +3048,16 @@ enum OpenAPIDocument {
        }
       }
      },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
      "400": {
       "description": "Malformed request, JSON or query parameter.",
       "content": {
@@ -3514,6 +3584,16 @@ enum OpenAPIDocument {
        }
       }
      },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
      "400": {
       "description": "Malformed request, JSON or query parameter.",
       "content": {
@@ -3722,6 +3802,16 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
         }
        }
       }
@@ -4232,7 +4322,8 @@ enum OpenAPIDocument {
       "name": "agent_id",
       "in": "query",
       "schema": {
-       "type": "integer"
+       "type": "integer",
+       "minimum": 1
       }
      },
      {
@@ -5133,7 +5224,8 @@ enum OpenAPIDocument {
       "name": "agent_id",
       "in": "query",
       "schema": {
-       "type": "integer"
+       "type": "integer",
+       "minimum": 1
       }
      },
      {
@@ -5367,6 +5459,26 @@ enum OpenAPIDocument {
        }
       }
      },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
      "404": {
       "description": "No such resource in this tenant.",
       "content": {
@@ -5490,6 +5602,16 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
         }
        }
       }
@@ -5715,6 +5837,16 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
         }
        }
       }
@@ -5945,6 +6077,16 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
         }
        }
       }
@@ -6197,6 +6339,16 @@ enum OpenAPIDocument {
        }
       }
      },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
      "400": {
       "description": "Malformed request, JSON or query parameter.",
       "content": {
@@ -6320,6 +6472,16 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
         }
        }
       }
