@@ -80,11 +80,14 @@ public final class App: @unchecked Sendable {
             responder.send(finish(ctx, .failure(error)))
         case .found(let route, let params, let pattern):
             let ctx = RequestContext(request: request, requestId: requestId, params: params, pattern: pattern, started: started)
+            ctx.offload = { [workers] work in
+                if !workers.submit(work) { work() }
+            }
             if !route.blocking {
-                responder.send(finish(ctx, run(route, ctx)))
+                complete(ctx, run(route, ctx), responder)
                 return
             }
-            let accepted = workers.submit { [self] in responder.send(finish(ctx, run(route, ctx))) }
+            let accepted = workers.submit { [self] in complete(ctx, run(route, ctx), responder) }
             if !accepted {
                 responder.send(finish(ctx, .failure(.unavailable("server is overloaded; retry shortly"))))
             }
@@ -108,6 +111,22 @@ public final class App: @unchecked Sendable {
         return HTTPResponse(status: error.status, headers: HTTPHeaders([
             ("Content-Type", "application/json; charset=utf-8"), ("X-Request-Id", requestId),
         ]), body: Envelope.error(apiError, requestId: requestId))
+    }
+
+    /// Sends the reply now, or when a deferred reply delivers (keeping the rate-limit headers).
+    private func complete(_ ctx: RequestContext, _ result: Result<(Reply, [(String, String)]), APIError>, _ responder: Responder) {
+        guard case .success(let (reply, extra)) = result, let start = reply.deferred else {
+            responder.send(finish(ctx, result))
+            return
+        }
+        start { [self] outcome in
+            switch outcome {
+            case .success(let r): responder.send(finish(ctx, .success((r, extra))))
+            case .failure(var e):
+                e.headers += extra
+                responder.send(finish(ctx, .failure(e)))
+            }
+        }
     }
 
     private func run(_ route: Route, _ ctx: RequestContext) -> Result<(Reply, [(String, String)]), APIError> {

@@ -12,12 +12,22 @@ public struct Reply {
     public var headers: [(String, String)] = []
     /// A non-envelope body (the OpenAPI document); wins over everything else.
     public var rawBody: [UInt8]?
+    /// Set by `later`: the real reply arrives through the callback, from any thread, so a handler
+    /// waiting on an upstream holds no worker thread.
+    var deferred: ((@escaping (Result<Reply, APIError>) -> Void) -> Void)?
 
     public init(status: Int = 200, data: JSON = .null, pagination: PageInfo? = nil, headers: [(String, String)] = []) {
         self.status = status
         self.data = data
         self.pagination = pagination
         self.headers = headers
+    }
+
+    /// A reply that `start` delivers later through its callback (exactly once).
+    public static func later(_ start: @escaping (@escaping (Result<Reply, APIError>) -> Void) -> Void) -> Reply {
+        var r = Reply()
+        r.deferred = start
+        return r
     }
 
     public static func raw(status: Int = 200, data: [UInt8], pagination: PageInfo? = nil) -> Reply {

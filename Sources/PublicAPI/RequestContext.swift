@@ -27,6 +27,8 @@ public final class RequestContext: @unchecked Sendable {
     /// Milliseconds spent in the store for this request.
     public var dbMilliseconds = 0.0
     private var parsedQuery: [(String, String)]?
+    /// Runs blocking follow-up work (store writes after an upstream answered) on the worker pool.
+    public internal(set) var offload: (@escaping () -> Void) -> Void = { $0() }
 
     init(request: HTTPRequest, requestId: String, params: [String: String], pattern: String, started: Double) {
         self.request = request

@@ -1,5 +1,6 @@
 import Foundation
 import NeoJSON
+import Synchronization
 import XCTest
 
 /// External-API configs, the connection test and invokes through the real server, against a
@@ -446,5 +447,38 @@ final class SecretKeyTests: XCTestCase {
             XCTAssertTrue(r.errorMessage?.contains("NEO_UPSTREAM_POLICY=private") ?? false, r.text)
         }
         XCTAssertEqual(try server.request("POST", "/public-api/external-apis", json: ["name": "lan", "endpoint_url": "http://10.0.0.5/", "method": "GET"]).status, 201)
+    }
+}
+
+/// A slow upstream must not hold the worker pool: invokes wait without a thread.
+final class SlowUpstreamTests: XCTestCase {
+    func test_slowInvokes_doNotBlockOtherRequests() throws {
+        let server = try TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "any", "NEO_WORKERS": "1"])
+        defer { server.stop() }
+        let upstream = try PythonUpstream(expect: ExternalAPITests.canaries, directory: server.directory)
+        defer { upstream.stop() }
+        let created = try server.request("POST", "/public-api/external-apis", json: [
+            "name": "slow_api", "endpoint_url": .string(upstream.base + "/slow"), "method": "GET", "requires_approval": false,
+            "timeout_ms": 10000,
+        ])
+        XCTAssertEqual(created.status, 201, created.text)
+        let group = DispatchGroup()
+        let statuses = Mutex<[Int]>([0, 0, 0])
+        for i in 0..<3 {
+            group.enter()
+            DispatchQueue.global().async {
+                let r = try? server.request("POST", "/public-api/external-apis/slow_api/invoke", json: [:])
+                statuses.withLock { $0[i] = r?.status ?? -1 }
+                group.leave()
+            }
+        }
+        usleep(500_000)
+        // Three upstream calls are in flight on a one-thread worker pool; writes still go through.
+        let started = Date()
+        let write = try server.request("POST", "/public-api/api-keys", json: ["name": "during slow calls"])
+        XCTAssertEqual(write.status, 201)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1.5, "the worker pool was held by waiting invokes")
+        XCTAssertEqual(group.wait(timeout: .now() + 20), .success)
+        XCTAssertEqual(statuses.withLock { $0 }, [200, 200, 200])
     }
 }

@@ -77,22 +77,26 @@ enum ExternalAPICalls {
             ctx.warnings.append("test mode: not persisted")
             return Reply(data: .object(JSONObject([("request", .object(request.redacted())), ("sent", .bool(false))])))
         }
-        switch executor.invokeAndWait(probe, call, tenant: String(ctx.caller.tenantId)) {
-        case .success(let result):
-            return Reply(data: .object(JSONObject([
-                ("ok", .bool(result.status < 400)), ("status", .int(Int64(result.status))),
-                ("latency_ms", .double((result.durationMs * 10).rounded() / 10)),
-                ("diagnosis", .string(ConnectionDiagnosis.describe(status: result.status, auth: config.auth))),
-                ("request", .object(result.request.redacted())),
-            ])))
-        case .failure(let e):
-            let mapped = apiError(e)
-            if mapped.status == 422 { throw mapped }
-            return Reply(data: .object(JSONObject([
-                ("ok", .bool(false)), ("status", .null), ("latency_ms", .null), ("diagnosis", .string(e.message)),
-                ("error", .object(JSONObject([("code", .string(mapped.code)), ("message", .string(mapped.message))]))),
-                ("request", .object(request.redacted())),
-            ])))
+        return Reply.later { complete in
+            executor.invoke(probe, call, tenant: String(ctx.caller.tenantId)) { outcome in
+                switch outcome {
+                case .success(let result):
+                    complete(.success(Reply(data: .object(JSONObject([
+                        ("ok", .bool(result.status < 400)), ("status", .int(Int64(result.status))),
+                        ("latency_ms", .double((result.durationMs * 10).rounded() / 10)),
+                        ("diagnosis", .string(ConnectionDiagnosis.describe(status: result.status, auth: config.auth))),
+                        ("request", .object(result.request.redacted())),
+                    ])))))
+                case .failure(let e):
+                    let mapped = apiError(e)
+                    if mapped.status == 422 { return complete(.failure(mapped)) }
+                    complete(.success(Reply(data: .object(JSONObject([
+                        ("ok", .bool(false)), ("status", .null), ("latency_ms", .null), ("diagnosis", .string(e.message)),
+                        ("error", .object(JSONObject([("code", .string(mapped.code)), ("message", .string(mapped.message))]))),
+                        ("request", .object(request.redacted())),
+                    ])))))
+                }
+            }
         }
     }
 
@@ -133,7 +137,27 @@ enum ExternalAPICalls {
             }
         }
 
-        let outcome = executor.invokeAndWait(config, call, tenant: String(tenant))
+        // The call holds no thread while the upstream works; its outcome is recorded on the worker pool.
+        return Reply.later { complete in
+            executor.invoke(config, call, tenant: String(tenant)) { outcome in
+                ctx.offload {
+                    do {
+                        complete(.success(try record(outcome, ctx, config, executionId: executionId, toolCallId: toolCallId,
+                                                     started: started, store: store)))
+                    } catch let e as APIError {
+                        complete(.failure(e))
+                    } catch {
+                        complete(.failure(.internalError()))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the TOOL_RESULT step and the execution's end state; the reply carries the result.
+    private static func record(_ outcome: Result<UpstreamResult, ExecutorError>, _ ctx: RequestContext, _ config: ExternalAPIConfig,
+                               executionId: String, toolCallId: String, started: String, store: Store) throws -> Reply {
+        let tenant = ctx.caller.tenantId
         let finished = Timestamp.now()
         let message: String
         let resultData: JSONObject
