@@ -62,3 +62,48 @@ public struct Page {
         return (String(parts[1]), String(parts[2]))
     }
 }
+
+/// A list endpoint's query: a tenant-scoped base, filters added one by one (always bound
+/// parameters), then one newest-first page.
+struct ListQuery {
+    private(set) var sql: String
+    private(set) var params: [SQLValue]
+
+    init(_ base: String, _ params: [SQLValue]) {
+        sql = base
+        self.params = params
+    }
+
+    mutating func filter(_ clause: String, _ values: [SQLValue]) {
+        sql += " AND " + clause
+        params += values
+    }
+
+    /// `column IN (…)` when `values` were given.
+    mutating func oneOf(_ column: String, _ values: [String]?) {
+        guard let values, !values.isEmpty else { return }
+        filter("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))", values.map { .text($0) })
+    }
+
+    /// A case-insensitive substring search over `columns` (the `q` parameter), LIKE wildcards escaped.
+    mutating func search(_ columns: [String], _ text: String?) throws {
+        guard let text, !text.isEmpty else { return }
+        guard text.count <= 200 else { throw APIError.badRequest("q must be at most 200 characters") }
+        let pattern = "%" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_") + "%"
+        filter("(" + columns.map { "\($0) LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")",
+               Array(repeating: .text(pattern), count: columns.count))
+    }
+
+    /// Neo's `created_after` / `created_before` window.
+    mutating func createdWindow(_ ctx: RequestContext) throws {
+        if let after = try ListFilters.timestamp(ctx, "created_after") { filter("created_at > ?", [.text(after)]) }
+        if let before = try ListFilters.timestamp(ctx, "created_before") { filter("created_at < ?", [.text(before)]) }
+    }
+
+    /// The SQL and parameters of one page (`size + 1` rows, for `Page.finish`), newest first.
+    func paged(_ page: Page) -> (String, [SQLValue]) {
+        let (clause, keyset) = page.keysetClause()
+        return (sql + clause + " ORDER BY created_at DESC, id DESC LIMIT ?", params + keyset + [.int(Int64(page.size + 1))])
+    }
+}

@@ -112,33 +112,18 @@ enum AgentRoutes {
     /// The benchmark hot path: concatenates the stored summaries, no JSON tree per row.
     private static func list(_ ctx: RequestContext, _ store: Store) throws -> Reply {
         let page = try Page.parse(ctx)
-        var sql = "SELECT summary, created_at, id FROM agents WHERE tenant_id = ?"
-        var params: [SQLValue] = [.int(ctx.caller.tenantId)]
+        var query = ListQuery("SELECT summary, created_at, id FROM agents WHERE tenant_id = ?", [.int(ctx.caller.tenantId)])
         if let state = try enumQuery(ctx, "state", AgentSchema.states) {
-            sql += " AND state = ?"
-            params.append(.text(state))
+            query.filter("state = ?", [.text(state)])
         } else {
-            sql += " AND state != 'DELETED'"
+            query.filter("state != 'DELETED'", [])
         }
         for (name, allowed) in [("trigger_type", AgentSchema.triggerTypes), ("autonomy_type", AgentSchema.autonomyTypes)] {
-            if let value = try enumQuery(ctx, name, allowed) {
-                sql += " AND \(name) = ?"
-                params.append(.text(value))
-            }
+            if let value = try enumQuery(ctx, name, allowed) { query.filter("\(name) = ?", [.text(value)]) }
         }
-        if let group = try ctx.query("group_name") {
-            sql += " AND group_name = ?"
-            params.append(.text(group))
-        }
-        if let q = try ctx.query("q"), !q.isEmpty {
-            let pattern = "%" + q.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-                .replacingOccurrences(of: "_", with: "\\_") + "%"
-            sql += " AND (name LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')"
-            params += [.text(pattern), .text(pattern)]
-        }
-        let (clause, keyset) = page.keysetClause()
-        sql += clause + " ORDER BY created_at DESC, id DESC LIMIT ?"
-        params += keyset + [.int(Int64(page.size + 1))]
+        if let group = try ctx.query("group_name") { query.filter("group_name = ?", [.text(group)]) }
+        try query.search(["name", "description"], try ctx.query("q"))
+        let (sql, params) = query.paged(page)
 
         var out: [UInt8] = [91]
         out.reserveCapacity(page.size * 320)

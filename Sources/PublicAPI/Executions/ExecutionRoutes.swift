@@ -12,20 +12,13 @@ enum ExecutionRoutes {
         [
             Route("GET", "/public-api/executions", access: .group(.executions, .read)) { ctx in
                 let page = try Page.parse(ctx)
-                var sql = "SELECT \(ExecutionViews.executionColumns) FROM executions WHERE tenant_id = ?"
-                var params: [SQLValue] = [.int(ctx.caller.tenantId)]
-                if let agent = try ListFilters.positiveInt(ctx, "agent_id") { sql += " AND agent_id = ?"; params.append(.int(agent)) }
-                if let e = try ctx.query("entity_id"), !e.isEmpty { sql += " AND entity_id = ?"; params.append(.text(e)) }
-                if let e = try ctx.query("entity_number"), !e.isEmpty { sql += " AND entity_number = ?"; params.append(.text(e)) }
-                if let st = try ListFilters.enumList(ctx, "status", statuses) {
-                    sql += " AND status IN (\(Array(repeating: "?", count: st.count).joined(separator: ",")))"
-                    params += st.map { .text($0) }
-                }
-                if let after = try ListFilters.timestamp(ctx, "created_after") { sql += " AND created_at > ?"; params.append(.text(after)) }
-                if let before = try ListFilters.timestamp(ctx, "created_before") { sql += " AND created_at < ?"; params.append(.text(before)) }
-                let (clause, cursorParams) = page.keysetClause()
-                sql += clause + " ORDER BY created_at DESC, id DESC LIMIT ?"
-                params += cursorParams + [.int(Int64(page.size + 1))]
+                var query = ListQuery("SELECT \(ExecutionViews.executionColumns) FROM executions WHERE tenant_id = ?", [.int(ctx.caller.tenantId)])
+                if let agent = try ListFilters.positiveInt(ctx, "agent_id") { query.filter("agent_id = ?", [.int(agent)]) }
+                if let e = try ctx.query("entity_id"), !e.isEmpty { query.filter("entity_id = ?", [.text(e)]) }
+                if let e = try ctx.query("entity_number"), !e.isEmpty { query.filter("entity_number = ?", [.text(e)]) }
+                query.oneOf("status", try ListFilters.enumList(ctx, "status", statuses))
+                try query.createdWindow(ctx)
+                let (sql, params) = query.paged(page)
                 let rows = try ctx.timed { try store.read { try $0.query(sql, params) } }
                 let (items, info) = page.finish(rows) { ($0.string("created_at")!, $0.string("id")!) }
                 return Reply(data: .array(items.map(ExecutionViews.execution)), pagination: info)

@@ -15,28 +15,16 @@ enum TilRoutes {
             Route("GET", "/public-api/til-requests", access: .group(.approvals, .read)) { ctx in
                 try expireOverdue(store)
                 let page = try Page.parse(ctx)
-                var sql = "SELECT \(ExecutionViews.tilColumns) FROM til_requests WHERE tenant_id = ?"
-                var params: [SQLValue] = [.int(ctx.caller.tenantId)]
-                if let st = try ListFilters.enumList(ctx, "status", statuses) {
-                    sql += " AND status IN (\(Array(repeating: "?", count: st.count).joined(separator: ",")))"
-                    params += st.map { .text($0) }
-                }
-                if let agent = try ListFilters.positiveInt(ctx, "agent_id") { sql += " AND agent_id = ?"; params.append(.int(agent)) }
+                var query = ListQuery("SELECT \(ExecutionViews.tilColumns) FROM til_requests WHERE tenant_id = ?", [.int(ctx.caller.tenantId)])
+                query.oneOf("status", try ListFilters.enumList(ctx, "status", statuses))
+                if let agent = try ListFilters.positiveInt(ctx, "agent_id") { query.filter("agent_id = ?", [.int(agent)]) }
                 if let approver = try ctx.query("approver"), !approver.isEmpty {
-                    sql += " AND (EXISTS (SELECT 1 FROM json_each(approvers) WHERE json_extract(value, '$.user_id') = ?) OR json_extract(decided_by, '$.id') = ?)"
-                    params += [.text(approver), .text(approver)]
+                    query.filter("(EXISTS (SELECT 1 FROM json_each(approvers) WHERE json_extract(value, '$.user_id') = ?) OR json_extract(decided_by, '$.id') = ?)",
+                                 [.text(approver), .text(approver)])
                 }
-                if let q = try ctx.query("q"), !q.isEmpty {
-                    guard q.count <= 200 else { throw APIError.badRequest("q must be at most 200 characters") }
-                    let pattern = "%" + q.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
-                    sql += " AND (comment LIKE ? ESCAPE '\\' OR agent_name LIKE ? ESCAPE '\\')"
-                    params += [.text(pattern), .text(pattern)]
-                }
-                if let after = try ListFilters.timestamp(ctx, "created_after") { sql += " AND created_at > ?"; params.append(.text(after)) }
-                if let before = try ListFilters.timestamp(ctx, "created_before") { sql += " AND created_at < ?"; params.append(.text(before)) }
-                let (clause, cursorParams) = page.keysetClause()
-                sql += clause + " ORDER BY created_at DESC, id DESC LIMIT ?"
-                params += cursorParams + [.int(Int64(page.size + 1))]
+                try query.search(["comment", "agent_name"], try ctx.query("q"))
+                try query.createdWindow(ctx)
+                let (sql, params) = query.paged(page)
                 let rows = try ctx.timed { try store.read { try $0.query(sql, params) } }
                 let (items, info) = page.finish(rows) { ($0.string("created_at")!, String($0.int("id")!)) }
                 return Reply(data: .array(items.map(ExecutionViews.til)), pagination: info)
