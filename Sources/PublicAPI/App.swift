@@ -42,13 +42,12 @@ public final class App: @unchecked Sendable {
     public let logger: Logger
     let router: Router<Route>
     let workers: WorkerPool
-    let version: String
     /// Authenticates a request for a protected route (set by the key service).
     let authenticate: (RequestContext) throws -> Principal
     /// Rate-limit headers to add, or a 429 to throw, per tenant.
     let rateLimit: (Principal) throws -> [(String, String)]
 
-    public init(routes: [Route], logger: Logger, workers: WorkerPool, version: String,
+    public init(routes: [Route], logger: Logger, workers: WorkerPool,
                 authenticate: @escaping (RequestContext) throws -> Principal,
                 rateLimit: @escaping (Principal) throws -> [(String, String)]) {
         var router = Router<Route>()
@@ -56,7 +55,6 @@ public final class App: @unchecked Sendable {
         self.router = router
         self.logger = logger
         self.workers = workers
-        self.version = version
         self.authenticate = authenticate
         self.rateLimit = rateLimit
     }

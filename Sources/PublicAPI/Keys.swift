@@ -161,7 +161,7 @@ public final class KeyService: @unchecked Sendable {
         let expiresAt = row.string("expires_at").flatMap(Timestamp.parse)
         if let exp = expiresAt, exp <= Date() { throw APIError.unauthorized("API key has expired") }
         var perms: [PermissionGroup: AccessLevel] = [:]
-        for g in PermissionGroup.allCases { perms[g] = AccessLevel(rawValue: row.string("perm_\(g.rawValue)") ?? "none") ?? .none }
+        for g in PermissionGroup.allCases { perms[g] = AccessLevel(rawValue: row.string("perm_\(g.rawValue)") ?? "none") ?? AccessLevel.none }
         let principal = Principal(tenantId: row.int("tenant_id")!, tenantName: row.string("tenant_name") ?? "",
                                   keyId: row.int("id")!, role: Principal.Role(rawValue: row.string("role") ?? "") ?? .member,
                                   permissions: perms, actor: Principal.Actor(rawValue: row.string("actor") ?? "") ?? .user,

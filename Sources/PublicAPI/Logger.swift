@@ -1,5 +1,6 @@
 import Foundation
 import NeoJSON
+import Store
 
 /// The one logger: JSON lines on stderr. Never given headers, bodies or secrets.
 public final class Logger: @unchecked Sendable {
@@ -17,7 +18,7 @@ public final class Logger: @unchecked Sendable {
     /// Writes one line `{"ts":…,"level":…,"msg":…, fields…}` when `level` is enabled.
     public func log(_ level: Level, _ message: String, _ fields: JSONObject = JSONObject()) {
         guard level >= self.level else { return }
-        var object = JSONObject([("ts", .string(isoNow())), ("level", .string(level.name)), ("msg", .string(message))])
+        var object = JSONObject([("ts", .string(Timestamp.now())), ("level", .string(level.name)), ("msg", .string(message))])
         for (k, v) in fields { object[k] = v }
         var line = JSON.object(object).serialized()
         line.append(10)
@@ -30,15 +31,4 @@ public final class Logger: @unchecked Sendable {
     public func info(_ m: String, _ f: JSONObject = JSONObject()) { log(.info, m, f) }
     public func warn(_ m: String, _ f: JSONObject = JSONObject()) { log(.warn, m, f) }
     public func error(_ m: String, _ f: JSONObject = JSONObject()) { log(.error, m, f) }
-}
-
-func isoNow() -> String {
-    var tv = timeval()
-    gettimeofday(&tv, nil)
-    var t = tv.tv_sec
-    var tm = tm()
-    gmtime_r(&t, &tm)
-    func pad(_ v: Int, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
-    return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
-        + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(Int(tv.tv_usec) / 1000, 3))Z"
 }

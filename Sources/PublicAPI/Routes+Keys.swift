@@ -62,7 +62,7 @@ enum KeyRoutes {
                 var spec = KeySpec(name: row.string("name")!)
                 spec.env = row.string("env")!
                 spec.role = Principal.Role(rawValue: row.string("role")!) ?? .member
-                for g in PermissionGroup.allCases { spec.permissions[g] = AccessLevel(rawValue: row.string("perm_\(g.rawValue)")!) ?? .none }
+                for g in PermissionGroup.allCases { spec.permissions[g] = AccessLevel(rawValue: row.string("perm_\(g.rawValue)")!) ?? AccessLevel.none }
                 spec.actor = Principal.Actor(rawValue: row.string("actor")!) ?? .user
                 spec.agentId = row.int("agent_id")
                 spec.testMode = row.bool("test_mode") ?? false

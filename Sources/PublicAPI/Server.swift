@@ -52,7 +52,7 @@ public final class NeoService {
             "agent_update": AgentRecords.applyHeld,
             "config_write": ConfigWriteApproval.applier(configs),
         ])
-        let app = App(routes: routes, logger: logger, workers: workers, version: api.version,
+        let app = App(routes: routes, logger: logger, workers: workers,
                       authenticate: keys.authenticate, rateLimit: limiter.headers)
         self.keys = keys
         self.app = app
