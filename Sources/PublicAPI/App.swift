@@ -147,6 +147,9 @@ public final class App: @unchecked Sendable {
             }
         } catch let e as APIError {
             return .failure(e)
+        } catch let e as StoreError where e.kind == .busy {
+            logger.warn("store busy", JSONObject([("request_id", .string(ctx.requestId)), ("error", .string(e.description))]))
+            return .failure(.unavailable("the database is busy; retry shortly"))
         } catch {
             logger.error("unhandled error", JSONObject([("request_id", .string(ctx.requestId)), ("error", .string(String(describing: error)))]))
             return .failure(.internalError())
