@@ -55,7 +55,8 @@ public struct UpstreamURL: Sendable, Equatable {
             return .failure(.init("must be an absolute http:// or https:// URL"))
         }
         let rest = text.dropFirst(scheme.count + 3)
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        // Byte-level scans throughout: Character iteration (grapheme breaking) dominated invoke profiles.
+        let authorityEnd = rest.utf8.firstIndex(where: { $0 == 0x2f || $0 == 0x3f }) ?? rest.endIndex
         let authority = rest[rest.startIndex..<authorityEnd]
         var tail = String(rest[authorityEnd...])
         if authority.utf8.contains(0x40) { return .failure(.init("must not contain userinfo ('user@host')")) }
@@ -63,33 +64,37 @@ public struct UpstreamURL: Sendable, Equatable {
 
         var host: String
         var portText: Substring?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return .failure(.init("has an unterminated IPv6 literal")) }
+        if authority.utf8.first == 0x5b {
+            guard let close = authority.utf8.firstIndex(of: 0x5d) else { return .failure(.init("has an unterminated IPv6 literal")) }
             host = asciiLowercased(String(authority[authority.index(after: authority.startIndex)..<close]))
             let after = authority[authority.index(after: close)...]
             if !after.isEmpty {
-                guard after.hasPrefix(":") else { return .failure(.init("has garbage after the IPv6 literal")) }
+                guard after.utf8.first == 0x3a else { return .failure(.init("has garbage after the IPv6 literal")) }
                 portText = after.dropFirst()
             }
             guard let bytes = IPAddress.parseIPv6(host) else { return .failure(.init("has an invalid IPv6 literal '\(host)'")) }
             host = IPAddress(bytes: bytes).text
         } else {
-            let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count <= 2 else { return .failure(.init("has more than one ':' in its host")) }
-            host = asciiLowercased(String(parts[0]))
-            if parts.count == 2 { portText = parts[1] }
+            let colons = authority.utf8.reduce(0) { $0 + ($1 == 0x3a ? 1 : 0) }
+            guard colons <= 1 else { return .failure(.init("has more than one ':' in its host")) }
+            if let colon = authority.utf8.firstIndex(of: 0x3a) {
+                host = asciiLowercased(String(authority[..<colon]))
+                portText = authority[authority.index(after: colon)...]
+            } else {
+                host = asciiLowercased(String(authority))
+            }
             if let problem = hostProblem(host) { return .failure(.init(problem)) }
         }
         var port = scheme == "https" ? 443 : 80
         if let portText {
-            guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
+            guard !portText.isEmpty, portText.utf8.count <= 5, portText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
                   let p = Int(portText), (1...65535).contains(p) else {
                 return .failure(.init("has an invalid port '\(portText)'"))
             }
             port = p
         }
         var query: String?
-        if let q = tail.firstIndex(of: "?") {
+        if let q = tail.utf8.firstIndex(of: 0x3f) {
             query = String(tail[tail.index(after: q)...])
             tail = String(tail[..<q])
         }
@@ -105,10 +110,10 @@ public struct UpstreamURL: Sendable, Equatable {
         guard host.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 }) else {
             return "has invalid characters in its host '\(host)' (use letters, digits, '-', '.'; IDNs in punycode)"
         }
-        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        let labels = host.utf8.split(separator: 0x2e, omittingEmptySubsequences: false)
         if labels.contains(where: \.isEmpty) { return "has an empty label in its host '\(host)'" }
         let last = labels.last!
-        let looksNumeric = last.allSatisfy({ $0.isNumber }) || last.hasPrefix("0x")
+        let looksNumeric = last.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) || (last.count >= 2 && last.first == 0x30 && last.dropFirst().first == 0x78)
         if looksNumeric && IPAddress.parseIPv4(host) == nil {
             return "has a non-canonical numeric host '\(host)'; write IPv4 addresses as four decimal octets"
         }
