@@ -6,15 +6,18 @@ import Store
 enum MetaRoutes {
     static func routes(store: Store, version: String) -> [Route] {
         let probe = StoreProbe(store: store)
+        func health(_ status: String, _ db: String) -> [UInt8] {
+            JSON.object(JSONObject([("status", .string(status)), ("version", .string(version)), ("db", .string(db))])).serialized()
+        }
+        let healthy = health("ok", "ok"), degraded = health("degraded", "unavailable")
         let spec = Array(OpenAPIDocument.json.utf8)
         let etag = "\"" + SHA256.hash(spec).prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
         return [
             Route("GET", "/public-api/health", access: .open, blocking: false) { _ in
-                let db = probe.status()
-                return Reply(status: db == "ok" ? 200 : 503,
-                             data: .object(JSONObject([("status", .string(db == "ok" ? "ok" : "degraded")),
-                                                       ("version", .string(version)), ("db", .string(db))])),
-                             headers: [("Cache-Control", "no-cache")])
+                let ok = probe.status() == "ok"
+                var reply = Reply.raw(status: ok ? 200 : 503, data: ok ? healthy : degraded)
+                reply.headers = [("Cache-Control", "no-cache")]
+                return reply
             },
             Route("GET", "/public-api/openapi.json", access: .open, blocking: false) { ctx in
                 var reply = Reply(headers: [("Cache-Control", "no-cache"), ("ETag", etag)])
