@@ -378,6 +378,34 @@ final class ExternalAPITests: XCTestCase {
         XCTAssertEqual(try call("POST", "/public-api/external-apis/held_invoke/invoke", ["body": ["x": 2]]).status, 200)
     }
 
+    func test_crossTenant_configsAndTheirApprovalsAreInvisible() throws {
+        XCTAssertEqual(try create(["name": "tenant_a_api", "endpoint_url": .string(base + "/echo"), "method": "POST",
+                                   "auth": Self.auth("bearer")]).status, 201)
+        let other = try server.adminKey(forTenant: "ext-other-\(UUID().uuidString.prefix(6))")
+        for (method, path, body) in [("GET", "/public-api/external-apis/tenant_a_api", nil as JSON?),
+                                     ("PUT", "/public-api/external-apis/tenant_a_api", ["description": "mine now"] as JSON),
+                                     ("DELETE", "/public-api/external-apis/tenant_a_api", nil),
+                                     ("POST", "/public-api/external-apis/tenant_a_api/test", [:] as JSON),
+                                     ("POST", "/public-api/external-apis/tenant_a_api/invoke", [:] as JSON)] {
+            XCTAssertEqual(try call(method, path, body, key: other).status, 404, "\(method) \(path)")
+        }
+        XCTAssertEqual(try call("GET", "/public-api/external-apis", key: other).data?.arrayValue?.count, 0)
+        // Names are unique per tenant, not globally.
+        XCTAssertEqual(try call("POST", "/public-api/external-apis", ["name": "tenant_a_api", "endpoint_url": .string(base + "/echo"),
+                                                                     "method": "GET"], key: other).status, 201)
+        XCTAssertEqual(try call("GET", "/public-api/external-apis/tenant_a_api").data?["method"], "POST", "tenant A's config is untouched")
+        // A held approval of tenant A cannot be seen or decided by tenant B.
+        let agent = try makeAgent("tenant a caller", api: "tenant_a_api")
+        let run = try call("POST", "/public-api/agents/\(agent)/run-now", ["target_entity_id": "T", "input": ["ticket": "T"]])
+        let execution = try XCTUnwrap(run.data?["execution_id"]?.stringValue)
+        XCTAssertEqual(try settle(execution)["status"], "waiting_approval")
+        let til = try XCTUnwrap(try call("GET", "/public-api/executions/\(execution)/til-requests").data?.arrayValue?.first?["id"]?.intValue)
+        XCTAssertEqual(try call("GET", "/public-api/til-requests/\(til)", key: other).status, 404)
+        XCTAssertEqual(try call("POST", "/public-api/til-requests/\(til)/decision", ["action": "approve"], key: other).status, 404)
+        XCTAssertEqual(try call("GET", "/public-api/til-requests/\(til)").data?["status"], "pending")
+        XCTAssertEqual(try call("POST", "/public-api/executions/\(execution)/cancel").status, 200)
+    }
+
     func test_readOnlyKey_cannotWriteOrInvoke() throws {
         let reader = try server.createKey(["name": "reader", "permissions": ["external_apis": "read"]])
         XCTAssertEqual(try call("GET", "/public-api/external-apis", key: reader).status, 200)
