@@ -74,6 +74,9 @@ enum Serve {
                 let (_, key) = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"))
                 say("created tenant 'default' and its first admin key (shown once, store it now):")
                 say("  \(key)")
+            } else {
+                say("an admin key exists (shown only when it was created); lost it? "
+                    + "neo-server keys create --tenant default --role admin --db \(config.db)")
             }
         } catch {
             fail("bootstrap failed: \(error)", code: 1)
