@@ -278,7 +278,7 @@ final class Connection {
         updateInterest()
     }
 
-    private static let reasons: [Int: String] = [
+    static let reasons: [Int: String] = [
         100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 304: "Not Modified",
         400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
         408: "Request Timeout", 409: "Conflict", 412: "Precondition Failed", 413: "Content Too Large",
@@ -292,9 +292,7 @@ final class Connection {
         let status = response.status
         var out: [UInt8] = []
         out.reserveCapacity(320 + (response.body.count < 4096 ? response.body.count : 0))
-        out.append(contentsOf: "HTTP/1.1 \(status) \(Connection.reasons[status] ?? "Status")\r\nServer: ".utf8)
-        out.append(contentsOf: loop.config.serverName.utf8)
-        out.append(contentsOf: "\r\nDate: ".utf8)
+        out.append(contentsOf: loop.statusLine(status))
         out.append(contentsOf: loop.httpDate())
         let bodyAllowed = status != 204 && status != 304 && !(100...199).contains(status)
         if bodyAllowed {

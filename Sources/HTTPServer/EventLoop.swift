@@ -165,6 +165,16 @@ final class EventLoop: @unchecked Sendable {
 
     func stop() { running = false }
 
+    private var statusLines: [Int: [UInt8]] = [:]
+
+    /// "HTTP/1.1 200 OK\r\nServer: …\r\nDate: ", built once per status.
+    func statusLine(_ status: Int) -> [UInt8] {
+        if let line = statusLines[status] { return line }
+        let line = Array("HTTP/1.1 \(status) \(Connection.reasons[status] ?? "Status")\r\nServer: \(config.serverName)\r\nDate: ".utf8)
+        statusLines[status] = line
+        return line
+    }
+
     /// The IMF-fixdate for the Date header, recomputed once a second.
     func httpDate() -> [UInt8] {
         let t = time(nil)
