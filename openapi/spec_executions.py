@@ -1,4 +1,5 @@
-# Executions, steps, artifacts, TIL requests and run-now (issue 7). Exec'd by spec.py.
+# Executions, steps, artifacts, TIL requests and run-now (issue 7). Exec'd by spec.py after spec_agents.py,
+# which defines TilRequest (agent edits are its first use).
 STATUS = {"type": "string", "enum": ["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled"]}
 schemas.update({
     "Execution": {"type": "object", "required": ["execution_id", "status", "created_at"], "properties": {
@@ -17,15 +18,6 @@ schemas.update({
     "Artifact": {"type": "object", "required": ["artifact_id", "execution_id", "kind", "name", "created_at"], "properties": {
         "artifact_id": {"type": "string"}, "execution_id": {"type": "string"}, "kind": {"type": "string"},
         "name": {"type": "string"}, "content": {"type": "string"}, "created_at": TS}},
-    "TilRequest": {"type": "object", "required": ["id", "status", "kind", "comment", "created_at"], "properties": {
-        "id": {"type": "integer"}, "agent_id": nullable({"type": "integer"}), "agent_name": nullable({"type": "string"}),
-        "approvers": {"type": "array", "items": {"type": "object", "properties": {"user_id": {"type": "string"}, "user_name": {"type": "string"}}}},
-        "comment": {"type": "string"}, "decided_by": nullable({"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}}}),
-        "requested_for": {}, "session_id": nullable({"type": "string"}), "ticket_id": nullable({"type": "string"}),
-        "ticket_number": nullable({"type": "string"}), "created_at": TS, "updated_at": TS,
-        "status": {"type": "string", "enum": ["pending", "approved", "rejected", "expired"]},
-        "kind": {"type": "string", "enum": ["agent_update", "external_api_call", "config_write"]},
-        "execution_id": nullable({"type": "string"}), "decided_at": nullable(TS), "expires_at": TS, "note": nullable({"type": "string"})}},
     "TilDecision": {"type": "object", "required": ["action"], "properties": {
         "action": {"type": "string", "enum": ["approve", "reject"]}, "note": {"type": "string", "maxLength": 2000}}},
     "RunNow": {"type": "object", "properties": {

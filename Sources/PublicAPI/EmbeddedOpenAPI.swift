@@ -1648,14 +1648,23 @@ enum OpenAPIDocument {
     "type": "object",
     "required": [
      "id",
+     "agent_id",
      "status",
      "kind",
      "comment",
+     "requested_for",
      "created_at"
     ],
     "properties": {
      "id": {
-      "type": "integer"
+      "anyOf": [
+       {
+        "type": "integer"
+       },
+       {
+        "type": "null"
+       }
+      ]
      },
      "agent_id": {
       "anyOf": [
@@ -1712,7 +1721,9 @@ enum OpenAPIDocument {
        }
       ]
      },
-     "requested_for": {},
+     "requested_for": {
+      "type": "object"
+     },
      "session_id": {
       "anyOf": [
        {
@@ -1789,10 +1800,6 @@ enum OpenAPIDocument {
        }
       ]
      },
-     "expires_at": {
-      "type": "string",
-      "format": "date-time"
-     },
      "note": {
       "anyOf": [
        {
@@ -1802,6 +1809,10 @@ enum OpenAPIDocument {
         "type": "null"
        }
       ]
+     },
+     "expires_at": {
+      "type": "string",
+      "format": "date-time"
      }
     }
    },
