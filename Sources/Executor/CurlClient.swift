@@ -214,8 +214,8 @@ private final class Transfer {
                 return
             }
             guard headers.count < 100, let colon = line.firstIndex(of: 0x3a) else { return }
+            guard !asciiEqualsIgnoringCase(line[..<colon], "set-cookie") else { return }
             let name = String(decoding: line[..<colon], as: UTF8.self)
-            guard asciiLowercased(name) != "set-cookie" else { return }
             var from = colon + 1
             var to = count
             while from < to && (line[from] == 0x20 || line[from] == 0x09) { from += 1 }

@@ -47,7 +47,7 @@ public enum RequestBuilder {
         }
 
         let body = try buildBody(config.method, config.bodyFields, call.body)
-        if body != nil && !headers.contains(where: { asciiLowercased($0.name) == "content-type" }) {
+        if body != nil && !headers.contains(where: { asciiEqualsIgnoringCase($0.name.utf8, "content-type") }) {
             headers.append(.init(name: "Content-Type", value: "application/json", secret: false))
         }
 
