@@ -18,10 +18,11 @@ public enum RequestBuilder {
             }
             url = parsed
         }
-        let appended = call.path.map { !$0.isEmpty } ?? false
-        if appended {
-            try checkAppendedPath(call.path!)
-            url = join(url, call.path!)
+        var appended = false
+        if let path = call.path, !path.isEmpty {
+            try checkAppendedPath(path)
+            url = join(url, path)
+            appended = true
         }
         // A fixed endpoint passed this check when it was parsed; only a fill or a path can change it.
         if endpoint.fixed == nil || appended {
