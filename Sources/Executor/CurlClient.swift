@@ -47,6 +47,11 @@ public final class CurlClient: @unchecked Sendable {
     private let multi: UnsafeMutableRawPointer
     private let pending = Mutex<(queue: [Transfer], stopping: Bool)>(([], false))
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]  // curl thread only
+    /// Easy handles of finished transfers, reset and set up anew by the next sender: this saves an
+    /// init on the sender and, more to the point, a cleanup on the busy curl thread. Connections
+    /// live in the multi handle either way. Nil once shut down.
+    private let spare = Mutex<[UnsafeMutableRawPointer]?>([])
+    static let maxSpare = 64
     private let stopped = DispatchSemaphore(value: 0)
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
@@ -63,7 +68,7 @@ public final class CurlClient: @unchecked Sendable {
     public func send(_ request: CurlRequest, completion: @escaping @Sendable (Result<CurlResponse, ExecutorError>) -> Void) {
         let transfer: Transfer
         do {
-            transfer = try Transfer(request, completion: completion)
+            transfer = try Transfer(request, client: self, completion: completion)
         } catch let e as ExecutorError {
             completion(.failure(e))
             return
@@ -92,6 +97,24 @@ public final class CurlClient: @unchecked Sendable {
         _ = pending.withLock { _ in curl_multi_wakeup(multi) }
         stopped.wait()
         curl_multi_cleanup(multi)
+        for easy in spare.withLock({ list in defer { list = nil }; return list ?? [] }) { curl_easy_cleanup(easy) }
+    }
+
+    /// A spare easy handle, reset to libcurl's defaults, or a new one.
+    fileprivate func easyHandle() -> UnsafeMutableRawPointer? {
+        guard let easy = spare.withLock({ $0?.popLast() }) else { return curl_easy_init() }
+        curl_easy_reset(easy)
+        return easy
+    }
+
+    /// Takes back the handle of a finished transfer (no longer in the multi handle).
+    fileprivate func recycle(_ easy: UnsafeMutableRawPointer) {
+        let kept = spare.withLock { list -> Bool in
+            guard list != nil, list!.count < Self.maxSpare else { return false }
+            list!.append(easy)
+            return true
+        }
+        if !kept { curl_easy_cleanup(easy) }
     }
 
     private func run() {
@@ -135,6 +158,7 @@ private final class Transfer {
     private var resolveList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     private let completion: @Sendable (Result<CurlResponse, ExecutorError>) -> Void
+    private unowned let client: CurlClient
     private let cap: Int
     private let timeoutMs: Int
     private var body: [UInt8] = []
@@ -144,9 +168,10 @@ private final class Transfer {
     private var finished = false
     var started = 0.0
 
-    init(_ r: CurlRequest, completion: @escaping @Sendable (Result<CurlResponse, ExecutorError>) -> Void) throws {
-        guard let easy = curl_easy_init() else { throw ExecutorError(.upstream, "curl_easy_init failed") }
+    init(_ r: CurlRequest, client: CurlClient, completion: @escaping @Sendable (Result<CurlResponse, ExecutorError>) -> Void) throws {
+        guard let easy = client.easyHandle() else { throw ExecutorError(.upstream, "curl_easy_init failed") }
         self.easy = easy
+        self.client = client
         self.completion = completion
         cap = r.maxResponseBytes
         timeoutMs = r.timeoutMs
@@ -160,6 +185,8 @@ private final class Transfer {
         check(cshim_curl_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2))
         check(cshim_curl_setopt_long(easy, CURLOPT_TIMEOUT_MS, r.timeoutMs))
         check(cshim_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
+        // A recycled handle keeps its TLS session IDs through curl_easy_reset; a fresh one had none.
+        check(cshim_curl_setopt_long(easy, CURLOPT_SSL_SESSIONID_CACHE, 0))
         // An empty proxy overrides http_proxy & co. from the environment, which would bypass the pin.
         check(cshim_curl_setopt_str(easy, CURLOPT_PROXY, ""))
         check(cshim_curl_setopt_str(easy, CURLOPT_USERAGENT, CurlClient.userAgent))
@@ -214,8 +241,8 @@ private final class Transfer {
                 return
             }
             guard headers.count < 100, let colon = line.firstIndex(of: 0x3a) else { return }
+            guard !asciiEqualsIgnoringCase(line[..<colon], "set-cookie") else { return }
             let name = String(decoding: line[..<colon], as: UTF8.self)
-            guard asciiLowercased(name) != "set-cookie" else { return }
             var from = colon + 1
             var to = count
             while from < to && (line[from] == 0x20 || line[from] == 0x09) { from += 1 }
@@ -248,11 +275,11 @@ private final class Transfer {
     }
 
     private func release() {
-        curl_easy_cleanup(easy)
         curl_slist_free_all(headerList)
         curl_slist_free_all(resolveList)
         headerList = nil
         resolveList = nil
+        client.recycle(easy)
     }
 
     deinit { errorBuffer.deallocate() }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One external API the executor may call (design §5): where, how, with which credentials and limits.
 /// Secret values are held in plaintext here; storage seals them and responses mask them (`mapSecrets`).
 public struct ExternalAPIConfig: Sendable, Equatable {
@@ -6,7 +8,7 @@ public struct ExternalAPIConfig: Sendable, Equatable {
     public var instructions: String?
     public var docsURL: String?
     /// Absolute http(s) URL; may hold `{placeholders}` filled from invoke params.
-    public var endpointURL: String
+    public var endpointURL: String { didSet { endpointCache = EndpointCache(endpointURL) } }
     public var method: HTTPMethod
     public var headers: [ConfigHeader]
     public var bodyFields: [BodyField]
@@ -14,6 +16,8 @@ public struct ExternalAPIConfig: Sendable, Equatable {
     public var requiresApproval: Bool
     public var timeoutMs: Int
     public var maxResponseBytes: Int
+    /// The endpoint parsed once per config rather than on every call.
+    private var endpointCache: EndpointCache
 
     public static let defaultTimeoutMs = 15_000
     public static let maxTimeoutMs = 60_000
@@ -26,6 +30,7 @@ public struct ExternalAPIConfig: Sendable, Equatable {
                 description: String? = nil, instructions: String? = nil, docsURL: String? = nil) {
         self.name = name
         self.endpointURL = endpointURL
+        endpointCache = EndpointCache(endpointURL)
         self.method = method
         self.headers = headers
         self.bodyFields = bodyFields
@@ -53,12 +58,55 @@ public struct ExternalAPIConfig: Sendable, Equatable {
         return copy
     }
 
+    /// `endpointURL` parsed, computed on first use.
+    var parsedEndpoint: ParsedEndpoint { endpointCache.value }
+
     /// Every secret value in plaintext, for scrubbing messages that might echo one.
     public var secretValues: [String] {
         var out: [String] = []
         _ = mapSecrets { _, v in out.append(v); return v }
         return out.filter { !$0.isEmpty }
     }
+}
+
+/// What the request builder needs from the endpoint URL on every call, a function of it alone.
+struct ParsedEndpoint {
+    /// The configured origin, or why the URL is not valid (`RequestBuilder.origin(of:)`).
+    let origin: Result<UpstreamURL, Error>
+    /// The URL itself when it has no placeholders, parses and passes the same-origin check: what a
+    /// call without `path` sends, already checked.
+    let fixed: UpstreamURL?
+
+    init(_ endpoint: String) {
+        origin = Result { try RequestBuilder.origin(of: endpoint) }
+        if case .success(let origin) = origin, case .success(let names) = RequestBuilder.placeholders(in: endpoint), names.isEmpty,
+           case .success(let url) = UpstreamURL.parse(endpoint),
+           (try? RequestBuilder.checkSameOrigin(url, origin, field: "params")) != nil {
+            fixed = url
+        } else {
+            fixed = nil
+        }
+    }
+}
+
+/// Holds one endpoint's `ParsedEndpoint`, shared by copies of the config. Equal to any other, so
+/// configs compare by their fields alone; `endpointURL`'s didSet replaces it.
+private final class EndpointCache: Equatable, Sendable {
+    let endpoint: String
+    private let parsed = Mutex<ParsedEndpoint?>(nil)
+
+    init(_ endpoint: String) { self.endpoint = endpoint }
+
+    var value: ParsedEndpoint {
+        parsed.withLock { cached in
+            if let cached { return cached }
+            let fresh = ParsedEndpoint(endpoint)
+            cached = fresh
+            return fresh
+        }
+    }
+
+    static func == (a: EndpointCache, b: EndpointCache) -> Bool { true }
 }
 
 /// The HTTP methods an external API may use.

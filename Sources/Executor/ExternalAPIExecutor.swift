@@ -72,7 +72,7 @@ public final class ExternalAPIExecutor: @unchecked Sendable {
             return
         }
         guard case .oauth2ClientCredentials(let oauth) = config.auth else {
-            send(request, pin: pin, config: config, attempt: 1, completion: done)
+            send(request, pin: pin, config: config, secrets: secrets, attempt: 1, completion: done)
             return
         }
         let key = OAuthTokenCache.Key(tenant: tenant, config: config.name, settings: oauth)
@@ -92,14 +92,14 @@ public final class ExternalAPIExecutor: @unchecked Sendable {
         withToken(key, fetch: fetch, done) { [self] token in
             var first = request
             first.setAuthorization("Bearer \(token)")
-            send(first, pin: pin, config: config, attempt: 1) { [self] result in
+            send(first, pin: pin, config: config, secrets: secrets, attempt: 1) { [self] result in
                 guard case .success(let r) = result, r.status == 401 else { return done(result) }
                 // The provider may have revoked the token early: fetch a new one and retry once.
                 tokens.invalidate(key, token: token)
                 withToken(key, fetch: fetch, done) { [self] fresh in
                     var second = request
                     second.setAuthorization("Bearer \(fresh)")
-                    send(second, pin: pin, config: config, attempt: 2, completion: done)
+                    send(second, pin: pin, config: config, secrets: secrets, attempt: 2, completion: done)
                 }
             }
         }
@@ -137,13 +137,14 @@ public final class ExternalAPIExecutor: @unchecked Sendable {
         return "\(url.hostForURL):\(url.port):\(address.isIPv6 ? "[\(address.text)]" : address.text)"
     }
 
-    private func send(_ request: UpstreamRequest, pin: String, config: ExternalAPIConfig, attempt: Int,
+    /// `secrets` are the config's (`secretValues`), computed once per call.
+    private func send(_ request: UpstreamRequest, pin: String, config: ExternalAPIConfig, secrets: [String], attempt: Int,
                       completion: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void) {
         let curl = CurlRequest(method: request.method.rawValue, url: request.url,
-                               headers: request.headers.map { "\($0.name): \($0.value)" }, body: request.body,
+                               headers: request.headers.map { $0.name + ": " + $0.value }, body: request.body,
                                timeoutMs: config.timeoutMs, maxResponseBytes: config.maxResponseBytes, resolve: pin)
         // An upstream that echoes the request (httpbin-style) must not hand our credentials back.
-        let secrets = Self.scrubList(config, request)
+        let secrets = Self.scrubList(secrets, request)
         client.send(curl) { result in
             completion(result.map { r in
                 UpstreamResult(status: r.status, headers: r.headers.map { ($0.0, Self.scrub($0.1, secrets)) },
@@ -203,8 +204,8 @@ public final class ExternalAPIExecutor: @unchecked Sendable {
 
     /// The config's secrets plus what was derived from them for this request (the Basic credential,
     /// the bare OAuth2 token), longest first so a secret containing another is replaced whole.
-    static func scrubList(_ config: ExternalAPIConfig, _ request: UpstreamRequest) -> [String] {
-        var out = config.secretValues
+    static func scrubList(_ configSecrets: [String], _ request: UpstreamRequest) -> [String] {
+        var out = configSecrets
         for h in request.headers where h.secret {
             out.append(h.value)
             for scheme in ["Bearer ", "Basic "] where h.value.hasPrefix(scheme) { out.append(String(h.value.dropFirst(scheme.count))) }

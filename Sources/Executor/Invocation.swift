@@ -85,7 +85,7 @@ public struct UpstreamRequest: Sendable {
 
     /// Adds or replaces the Authorization header (OAuth2 tokens arrive after the build).
     public mutating func setAuthorization(_ value: String) {
-        headers.removeAll { asciiLowercased($0.name) == "authorization" }
+        headers.removeAll { asciiEqualsIgnoringCase($0.name.utf8, "authorization") }
         headers.append(Header(name: "Authorization", value: value, secret: true))
     }
 }
@@ -115,5 +115,12 @@ public enum PercentEncoding {
 }
 
 func asciiLowercased(_ s: String) -> String {
-    String(decoding: s.utf8.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)
+    if !s.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) { return s }
+    return String(decoding: s.utf8.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)
+}
+
+/// Whether `bytes` spell the lowercase ASCII `lower`, ignoring ASCII case (no String allocated).
+func asciiEqualsIgnoringCase(_ bytes: some Collection<UInt8>, _ lower: StaticString) -> Bool {
+    guard bytes.count == lower.utf8CodeUnitCount else { return false }
+    return lower.withUTF8Buffer { zip(bytes, $0).allSatisfy { a, b in (a >= 65 && a <= 90 ? a + 32 : a) == b } }
 }

@@ -6,16 +6,28 @@ import NeoJSON
 public enum RequestBuilder {
     /// The request to send. OAuth2 configs get their Authorization header later (`setAuthorization`).
     public static func build(_ config: ExternalAPIConfig, _ call: Invocation) throws -> UpstreamRequest {
-        let configured = try origin(of: config.endpointURL)
-        let filled = try fillTemplate(config.endpointURL, params: call.params)
-        guard case .success(var url) = UpstreamURL.parse(filled) else {
-            throw ExecutorError.invalid("params", "the filled endpoint URL is not a valid URL")
+        let endpoint = config.parsedEndpoint
+        let configured = try endpoint.origin.get()
+        var url: UpstreamURL
+        if let fixed = endpoint.fixed {
+            url = fixed
+        } else {
+            let filled = try fillTemplate(config.endpointURL, params: call.params)
+            guard case .success(let parsed) = UpstreamURL.parse(filled) else {
+                throw ExecutorError.invalid("params", "the filled endpoint URL is not a valid URL")
+            }
+            url = parsed
         }
+        var appended = false
         if let path = call.path, !path.isEmpty {
             try checkAppendedPath(path)
             url = join(url, path)
+            appended = true
         }
-        try checkSameOrigin(url, configured, field: call.path == nil ? "params" : "path")
+        // A fixed endpoint passed this check when it was parsed; only a fill or a path can change it.
+        if endpoint.fixed == nil || appended {
+            try checkSameOrigin(url, configured, field: call.path == nil ? "params" : "path")
+        }
 
         var queryItems: [UpstreamRequest.QueryItem] = []
         var authQueryName: String?
@@ -36,7 +48,7 @@ public enum RequestBuilder {
         }
 
         let body = try buildBody(config.method, config.bodyFields, call.body)
-        if body != nil && !headers.contains(where: { asciiLowercased($0.name) == "content-type" }) {
+        if body != nil && !headers.contains(where: { asciiEqualsIgnoringCase($0.name.utf8, "content-type") }) {
             headers.append(.init(name: "Content-Type", value: "application/json", secret: false))
         }
 

@@ -101,6 +101,24 @@ final class CurlExecutorTests: XCTestCase {
         }
     }
 
+    func test_recycledHandles_carryNothingOverFromTheLastCall() throws {
+        let u = try echo()
+        let put = ExternalAPIConfig(name: "p", endpointURL: u.base + "/p", method: .PUT, headers: [ConfigHeader(name: "X-Only-Put", value: "1")],
+                                    auth: .bearer(token: "put-token"))
+        let get = ExternalAPIConfig(name: "g", endpointURL: u.base + "/g")
+        for _ in 0..<3 {
+            _ = try run(put, Invocation(body: ["a": 1])).get()
+            _ = try run(get).get()
+            let seen = try XCTUnwrap(u.last)
+            XCTAssertEqual(seen.method, "GET")
+            XCTAssertEqual(seen.path, "/g")
+            XCTAssertTrue(seen.body.isEmpty)
+            XCTAssertNil(seen.headers["X-Only-Put"])
+            XCTAssertNil(seen.headers["Authorization"])
+            XCTAssertNil(seen.headers["Content-Type"])
+        }
+    }
+
     // MARK: OAuth2
 
     final class TokenEndpoint: @unchecked Sendable {
