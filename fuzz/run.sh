@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer + ASan + UBSan harness for the C HTTP parser and runs it for N seconds
-# (default 60) over a copy of the seed corpus. Exits non-zero on any crash or mismatch.
+# (default 60) over a copy of the seed corpus (fuzz/corpus: hand-written requests; fuzz/corpus-min: the
+# minimized corpus of a 1 h run, 310 edges). Exits non-zero on any crash or mismatch.
 set -uo pipefail
 seconds="${1:-60}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,7 +14,7 @@ if ! "$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=unde
   -o "$out/http_parser_fuzz" >"$out/build.log" 2>&1; then
   cat "$out/build.log" >&2; exit 1
 fi
-cp -n "$root"/fuzz/corpus/* "$out/corpus/" 2>/dev/null || true
+cp -n "$root"/fuzz/corpus/* "$root"/fuzz/corpus-min/* "$out/corpus/" 2>/dev/null || true
 cd "$out"
 ./http_parser_fuzz -max_total_time="$seconds" -print_final_stats=1 corpus >"$out/fuzz.log" 2>&1
 status=$?
