@@ -20,6 +20,14 @@ enum Serve {
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
         let store = openStore(config)
+        // The secret key is checked before anything is printed: a wrong key must stop startup first.
+        let box: SecretBox
+        do {
+            box = SecretBox(key: try SecretKey.load(config))
+            try SecretKeyCheck.verify(box, store: store)
+        } catch {
+            fail("\(error)", code: 1)
+        }
         bootstrap(store, config)
         var api = APIConfiguration()
         api.rateLimit = config.rateLimit
@@ -28,13 +36,7 @@ enum Serve {
         api.logLevel = config.logLevel
         api.version = neoServerVersion
         api.upstreamPolicy = .init(rawValue: config.upstreamPolicy)!
-        do {
-            let box = SecretBox(key: try SecretKey.load(config))
-            try SecretKeyCheck.verify(box, store: store)
-            api.secretBox = box
-        } catch {
-            fail("\(error)", code: 1)
-        }
+        api.secretBox = box
         let loops = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount
         api.workers = config.workers > 0 ? config.workers : max(4, loops * 4)
         let service = NeoService(store: store, http: config.httpConfiguration, api: api)
