@@ -20,7 +20,8 @@ work="$(mktemp -d /tmp/neo-schemathesis.XXXXXX)"
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-NEO_HOST=127.0.0.1 NEO_PORT=0 NEO_DB="$work/neo.db" NEO_BOOTSTRAP_ADMIN_KEY="$key" NEO_RATE_LIMIT=0 \
+# NEO_UPSTREAM_POLICY=loopback: configs schemathesis invents can never make the server reach (or look up) another host.
+NEO_HOST=127.0.0.1 NEO_PORT=0 NEO_DB="$work/neo.db" NEO_BOOTSTRAP_ADMIN_KEY="$key" NEO_RATE_LIMIT=0 NEO_UPSTREAM_POLICY=loopback \
   "$bin" serve >"$work/out.log" 2>"$work/err.log" &
 pid=$!
 for _ in $(seq 1 200); do grep -q "listening on" "$work/out.log" 2>/dev/null && break; sleep 0.1; done
@@ -42,4 +43,5 @@ grep -A30 "^=* *SUMMARY" "$work/run.log" | grep -E "Tested|Failures|❌|Test cas
 statuses=$(grep -o '"status":[0-9]*' "$work/err.log" | sort | uniq -c | sort -rn | tr '\n' ' ' || true)
 echo "schemathesis: $examples examples per operation; server answered: $statuses"
 if grep -q '"status":5' "$work/err.log"; then echo "schemathesis: the server logged a 5xx" >&2; status=1; fi
+if [ "$status" -ne 0 ]; then echo "schemathesis: exit status $status; the end of its output:" >&2; tail -60 "$work/run.log" >&2; fi
 exit $status

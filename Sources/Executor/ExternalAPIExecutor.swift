@@ -129,6 +129,7 @@ public final class ExternalAPIExecutor: @unchecked Sendable {
     /// Resolves `url`'s host once, applies the policy to every address, and returns the
     /// CURLOPT_RESOLVE entry that pins the connection to the first of them.
     func pinned(_ url: UpstreamURL, field: String) throws -> String {
+        if let refusal = policy.refusesLookup(of: url.host) { throw ExecutorError(.refused, field: field, refusal) }
         let addresses = try resolve(url.host, url.port)
         if let refusal = policy.refusal(host: url.host, addresses: addresses) {
             throw ExecutorError(.refused, field: field, refusal)

@@ -49,15 +49,25 @@ public enum UpstreamPolicy: String, Sendable, CaseIterable {
     case publicOnly = "public"
     /// Public and private networks; never loopback, link-local, metadata or unspecified (the default).
     case privateAllowed = "private"
-    /// Everything, including loopback: for tests and fully trusted deployments.
+    /// Everything, including loopback: for fully trusted deployments.
     case any
+    /// Loopback only, and no DNS: hosts must be loopback IP literals or `localhost`. For tests and
+    /// fuzzing, so that no generated config can make the server reach another machine.
+    case loopbackOnly = "loopback"
 
     public func allows(_ cls: AddressClass) -> Bool {
         switch self {
         case .any: return true
         case .privateAllowed: return cls == .publicInternet || cls == .privateNetwork
         case .publicOnly: return cls == .publicInternet
+        case .loopbackOnly: return cls == .loopback
         }
+    }
+
+    /// Under `loopback`, a registered name other than localhost is refused before any DNS query.
+    public func refusesLookup(of host: String) -> String? {
+        guard self == .loopbackOnly, IPAddress(host) == nil, host != "localhost" else { return nil }
+        return "'\(host)' is not a loopback IP literal or localhost, refused by NEO_UPSTREAM_POLICY=loopback (no DNS lookups)"
     }
 
     /// Nil when every address is allowed, else why not. All must pass: one bad answer in a DNS

@@ -50,9 +50,9 @@ struct Config {
         Setting(env: "NEO_THREADS", help: "event-loop threads, 0 = one per core (default 0)") { c, v in c.threads = try int(v, "NEO_THREADS", 0...256) },
         Setting(env: "NEO_WORKERS", help: "worker threads for blocking work, 0 = 4 x loops (default 0)") { c, v in c.workers = try int(v, "NEO_WORKERS", 0...1024) },
         Setting(env: "NEO_BOOTSTRAP_ADMIN_KEY", help: "admin key to install on start (for CI)") { c, v in c.bootstrapAdminKey = v.isEmpty ? nil : v },
-        Setting(env: "NEO_UPSTREAM_POLICY", help: "upstream addresses allowed: public|private|any (default private)") { c, v in
-            guard ["public", "private", "any"].contains(v) else {
-                throw Invalid(description: "NEO_UPSTREAM_POLICY must be one of public, private, any (got '\(v)')")
+        Setting(env: "NEO_UPSTREAM_POLICY", help: "upstream addresses allowed: public|private|any|loopback (default private)") { c, v in
+            guard ["public", "private", "any", "loopback"].contains(v) else {
+                throw Invalid(description: "NEO_UPSTREAM_POLICY must be one of public, private, any, loopback (got '\(v)')")
             }
             c.upstreamPolicy = v
         },

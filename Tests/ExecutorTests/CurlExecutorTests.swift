@@ -269,6 +269,25 @@ final class CurlExecutorTests: XCTestCase {
         XCTAssertEqual(e.message, "'metadata.internal.example' resolves to 169.254.169.254, which is a metadata address, refused by NEO_UPSTREAM_POLICY=private")
     }
 
+    func test_loopbackPolicy_refusesNamesWithoutAnyLookupAndOtherAddresses() throws {
+        let u = try echo()
+        executor.shutdown()
+        executor = ExternalAPIExecutor(policy: .loopbackOnly, resolve: { host, port in
+            // Literals resolve without DNS; the only name that may be looked up is localhost.
+            XCTAssertTrue(IPAddress(host) != nil || host == "localhost", "\(host) was looked up under loopback")
+            return try HostResolver.resolve(host, port: port)
+        })
+        for endpoint in ["http://api.example.com/", "http://10.0.0.1/", "http://192.168.1.1:\(u.port)/", "http://8.8.8.8/",
+                         "http://169.254.169.254/", "http://0.0.0.0:\(u.port)/"] {
+            guard case .failure(let e) = run(ExternalAPIConfig(name: "x", endpointURL: endpoint)) else { return XCTFail(endpoint) }
+            XCTAssertEqual(e.kind, .refused, endpoint)
+            XCTAssertTrue(e.message.contains("NEO_UPSTREAM_POLICY=loopback"), e.message)
+        }
+        XCTAssertEqual(u.count, 0)
+        XCTAssertEqual(try run(ExternalAPIConfig(name: "x", endpointURL: u.base)).get().status, 200)
+        XCTAssertEqual(try run(ExternalAPIConfig(name: "x", endpointURL: "http://localhost:\(u.port)/")).get().status, 200)
+    }
+
     func test_pinnedAddress_isTheOneConnectedTo() throws {
         let u = try echo()
         executor.shutdown()

@@ -4,7 +4,8 @@ import Synchronization
 import XCTest
 
 /// External-API configs, the connection test and invokes through the real server, against a
-/// Python upstream on 127.0.0.1 (NEO_UPSTREAM_POLICY=any unless a test checks the policy).
+/// Python upstream on 127.0.0.1 (NEO_UPSTREAM_POLICY=loopback, so nothing can leave the machine, unless a
+/// test checks another policy).
 final class ExternalAPITests: XCTestCase {
     /// Every secret the configs hold; none may ever come back out.
     static let canaries = [
@@ -19,7 +20,7 @@ final class ExternalAPITests: XCTestCase {
 
     override class func setUp() {
         super.setUp()
-        server = try! TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "any"])
+        server = try! TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback"])
         upstream = try! PythonUpstream(expect: canaries, directory: server.directory)
     }
 
@@ -481,7 +482,7 @@ final class SecretKeyTests: XCTestCase {
 /// A slow upstream must not hold the worker pool: invokes wait without a thread.
 final class SlowUpstreamTests: XCTestCase {
     func test_slowInvokes_doNotBlockOtherRequests() throws {
-        let server = try TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "any", "NEO_WORKERS": "1"])
+        let server = try TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback", "NEO_WORKERS": "1"])
         defer { server.stop() }
         let upstream = try PythonUpstream(expect: ExternalAPITests.canaries, directory: server.directory)
         defer { upstream.stop() }

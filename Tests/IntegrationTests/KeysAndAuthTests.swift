@@ -295,7 +295,7 @@ final class StoreLifecycleTests: XCTestCase {
     }
 
     func test_badConfiguration_stopsStartupNamingTheVariable() throws {
-        for (name, value, accepted) in [("NEO_PORT", "eighty", "0...65535"), ("NEO_UPSTREAM_POLICY", "open", "public, private, any"),
+        for (name, value, accepted) in [("NEO_PORT", "eighty", "0...65535"), ("NEO_UPSTREAM_POLICY", "open", "public, private, any, loopback"),
                                         ("NEO_LOG_LEVEL", "loud", "debug, info, warn, error")] {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: TestServer.binary)
