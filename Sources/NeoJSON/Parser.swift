@@ -133,18 +133,18 @@ internal struct JSONParser {
         while true {
             skipWhitespace()
             elements.append(try parseValue(depth: depth))
-            skipWhitespace()
-            guard i < n else { throw unexpected(at: i) }
-            let b = buf[i]
-            if b == 0x2C {
-                i &+= 1
-            } else if b == 0x5D {
-                i &+= 1
-                return .array(elements)
-            } else {
-                throw unexpected(at: i)
-            }
+            if try consumeSeparator(closing: 0x5D) { return .array(elements) }
         }
+    }
+
+    /// After a member: consumes `,` (false: another follows) or the closing bracket (true).
+    mutating func consumeSeparator(closing: UInt8) throws -> Bool {
+        skipWhitespace()
+        guard i < n else { throw unexpected(at: i) }
+        let b = buf[i]
+        guard b == 0x2C || b == closing else { throw unexpected(at: i) }
+        i &+= 1
+        return b == closing
     }
 
     mutating func parseObject(depth: Int) throws -> JSON {
@@ -171,17 +171,7 @@ internal struct JSONParser {
             skipWhitespace()
             let value = try parseValue(depth: depth)
             object._appendUnchecked(key, value)
-            skipWhitespace()
-            guard i < n else { throw unexpected(at: i) }
-            let b = buf[i]
-            if b == 0x2C {
-                i &+= 1
-            } else if b == 0x7D {
-                i &+= 1
-                return .object(object)
-            } else {
-                throw unexpected(at: i)
-            }
+            if try consumeSeparator(closing: 0x7D) { return .object(object) }
         }
     }
 
