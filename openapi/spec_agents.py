@@ -143,6 +143,12 @@ paths.update({
                   {"type": "array", "items": ref("AgentVersion")}, ["400", "404"] + AUTH, params=[AGENT_ID] + PAGE_PARAMS,
                   paginated=True),
     },
+    "/public-api/agents/{agent_id}/version-at": {
+        "get": op("The agent as it stood at an instant (Neo; the snapshot in force then, ETag its version)", "Agents", 200,
+                  ref("AgentDetail"), ["400", "404"] + AUTH, params=[AGENT_ID,
+                      {"name": "timestamp", "in": "query", "required": True, "schema": TS,
+                       "description": "RFC 3339; Z, +00:00 and fractional seconds accepted. 404 before the agent existed."}]),
+    },
     "/public-api/agents/{agent_id}/stats": {
         "get": op("Execution counts and p95 duration in a window (default: the last 30 days)", "Agents", 200,
                   ref("AgentStats"), ["400", "404"] + AUTH, params=[AGENT_ID,

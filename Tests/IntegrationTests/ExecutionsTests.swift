@@ -38,7 +38,6 @@ final class ExecutionsTests: SharedServerTestCase {
     func test_runNow_notePipeline_producesStepsAndArtifact() throws {
         let agent = try createAgent("note writer", actions: [
             ["action_type": "ADD_NOTE", "input_as_dict": ["template": "## Ticket {{input.ticket}}\nCaller: {{input.caller.name}}"]],
-            ["action_type": "SEND_CARRIER_PIGEON", "input_as_dict": [:]],
         ])
         let queued = try runNow(agent, ["target_entity_id": 4711, "input": ["ticket": "T-9", "caller": ["name": "Ada"]],
                                         "additional_custom_instructions": "be brief"])
@@ -54,9 +53,9 @@ final class ExecutionsTests: SharedServerTestCase {
         XCTAssertNotNil(done["finished_at"]?.stringValue)
 
         let steps = try server.request("GET", "/public-api/executions/\(id)/steps").data?.arrayValue ?? []
-        XCTAssertEqual(steps.map { $0["type"]?.stringValue ?? "" }, ["TOOL_CALL", "TOOL_RESULT", "TOOL_CALL", "TOOL_RESULT", "THOUGHT", "FINAL_MESSAGE"])
-        XCTAssertEqual(steps.map { $0["tool_type_name"] ?? .null }, ["FIND_ENTITIES", "FIND_ENTITIES", "ADD_NOTE", "ADD_NOTE", "SEND_CARRIER_PIGEON", .null])
-        XCTAssertTrue(steps[4]["message"]?.stringValue?.contains("unsupported action_type") ?? false)
+        XCTAssertEqual(steps.map { $0["type"]?.stringValue ?? "" }, ["TOOL_CALL", "TOOL_RESULT", "TOOL_CALL", "TOOL_RESULT", "FINAL_MESSAGE"])
+        XCTAssertEqual(steps.map { $0["tool_type_name"] ?? .null }, ["FIND_ENTITIES", "FIND_ENTITIES", "ADD_NOTE", "ADD_NOTE", .null])
+        XCTAssertEqual(done["message_for_dashboard"], "completed 1 action(s)")
 
         let artifacts = try server.request("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue ?? []
         XCTAssertEqual(artifacts.count, 1)
@@ -110,19 +109,72 @@ final class ExecutionsTests: SharedServerTestCase {
         XCTAssertEqual(try server.request("POST", "/public-api/agents/\(scheduled)/run-now", json: [:]).status, 202)
     }
 
-    func test_missingTemplateInput_failsTheRunWithAReason() throws {
-        let agent = try createAgent("templated", actions: [["action_type": "ADD_NOTE", "input_as_dict": ["template": "{{input.absent}}"]]])
+    func test_runNow_missingPlaceholder_is422NamingIt_andQueuesNothing() throws {
+        let agent = try createAgent("templated", actions: [
+            ["action_type": "ADD_NOTE", "input_as_dict": ["template": "first {{input.ticket}}"]],
+            ["action_type": "ADD_NOTE", "input_as_dict": ["template": "{{input.absent}} and {{input.caller.name}}"]],
+        ])
+        let before = try server.request("GET", "/public-api/executions?agent_id=\(agent)").data?.arrayValue?.count
+        let r = try runNow(agent, ["target_entity_id": "T-1", "input": ["ticket": "T-9"]])
+        XCTAssertEqual(r.status, 422, r.text)
+        let fields = r.json?["error"]?["details"]?.arrayValue?.compactMap { $0["field"]?.stringValue } ?? []
+        XCTAssertEqual(fields, ["input.absent", "input.caller.name"], "every missing placeholder is named")
+        XCTAssertEqual(try server.request("GET", "/public-api/executions?agent_id=\(agent)").data?.arrayValue?.count, before, "no run is queued")
+    }
+
+    func test_unrunnableAction_failsTheRunBeforeItsFirstAction() throws {
+        let agent = try createAgent("pigeon", actions: [
+            ["action_type": "ADD_NOTE", "input_as_dict": ["template": "a side effect"]],
+            ["action_type": "SEND_CARRIER_PIGEON", "input_as_dict": [:]],
+        ])
+        let id = try XCTUnwrap(try runNow(agent).data?["execution_id"]?.stringValue)
+        let done = try waitFor(id)
+        XCTAssertEqual(done["status"], "failed", "a run never reports success for an action it skipped")
+        XCTAssertTrue(done["error"]?.stringValue?.contains("SEND_CARRIER_PIGEON") ?? false, "\(done)")
+        let steps = try server.request("GET", "/public-api/executions/\(id)/steps").data?.arrayValue ?? []
+        XCTAssertEqual(steps.map { $0["type"]?.stringValue ?? "" }, ["ERROR"], "nothing ran before the refusal")
+        XCTAssertEqual(try server.request("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue?.count, 0, "the note was not written")
+    }
+
+    func test_agenticRun_failsSayingSo() throws {
+        let created = try server.request("POST", "/public-api/agents", json: [
+            "name": "agentic", "trigger_type": "NONE", "autonomy_type": "AGENTIC",
+            "agent_settings": ["custom_instructions": "triage"]])
+        XCTAssertEqual(created.status, 201, created.text)
+        let agent = Int64(created.data?["id"]?.stringValue ?? "") ?? -1
         let id = try XCTUnwrap(try runNow(agent).data?["execution_id"]?.stringValue)
         let done = try waitFor(id)
         XCTAssertEqual(done["status"], "failed")
-        XCTAssertTrue(done["error"]?.stringValue?.contains("input.absent") ?? false, "\(done)")
-        let steps = try server.request("GET", "/public-api/executions/\(id)/steps?type=ERROR").data?.arrayValue ?? []
-        XCTAssertEqual(steps.count, 1)
-        XCTAssertEqual(steps.first?["is_error"], true)
+        XCTAssertTrue(done["error"]?.stringValue?.contains("AGENTIC") ?? false, "\(done)")
+    }
+
+    func test_preflight_atRunTime_refusesBeforeAnySideEffect_alsoOnRetry() throws {
+        // Fails first on a missing external API; then the note is edited to need input the run lacks.
+        let agent = try createAgent("preflight", actions: [
+            ["action_type": "ADD_NOTE", "input_as_dict": ["template": "note {{input.x}}"]],
+            ["action_type": "EXTERNAL_API_REQUEST", "input_as_dict": ["api_name": "not_configured"]],
+        ])
+        let first = try XCTUnwrap(try runNow(agent, ["target_entity_id": "T-1", "input": ["x": "1"]]).data?["execution_id"]?.stringValue)
+        let failed = try waitFor(first)
+        XCTAssertEqual(failed["status"], "failed")
+        XCTAssertTrue(failed["error"]?.stringValue?.contains("not_configured") ?? false, "\(failed)")
+        XCTAssertEqual(try server.request("GET", "/public-api/executions/\(first)/artifacts").data?.arrayValue?.count, 0,
+                       "the note before the missing API was not written")
+
+        let edit = try server.request("PUT", "/public-api/agents/\(agent)", json: [
+            "actions": [["id": "act_2", "input_as_dict": ["template": "note {{input.y}}"]]]])
+        XCTAssertEqual(edit.status, 200, edit.text)
+        let retry = try server.request("POST", "/public-api/executions/\(first)/retry")
+        XCTAssertEqual(retry.status, 202, retry.text)
+        let second = try waitFor(try XCTUnwrap(retry.data?["execution_id"]?.stringValue))
+        XCTAssertEqual(second["status"], "failed")
+        XCTAssertTrue(second["error"]?.stringValue?.contains("{{input.y}}") ?? false, "\(second)")
+        let steps = try server.request("GET", "/public-api/executions/\(second["execution_id"]?.stringValue ?? "")/steps").data?.arrayValue ?? []
+        XCTAssertEqual(steps.map { $0["type"]?.stringValue ?? "" }, ["ERROR"])
     }
 
     func test_cancelAndRetry_rules() throws {
-        let agent = try createAgent("retry me", actions: [["action_type": "ADD_NOTE", "input_as_dict": ["template": "{{input.x}}"]]])
+        let agent = try createAgent("retry me", actions: [["action_type": "EXTERNAL_API_REQUEST", "input_as_dict": ["api_name": "absent"]]])
         let failed = try XCTUnwrap(try runNow(agent).data?["execution_id"]?.stringValue)
         XCTAssertEqual(try waitFor(failed)["status"], "failed")
         let cancelFinished = try server.request("POST", "/public-api/executions/\(failed)/cancel")

@@ -278,8 +278,9 @@ final class ExternalAPITests: XCTestCase {
         XCTAssertEqual(status, "succeeded")
         let steps = try call("GET", "/public-api/executions/\(id)/steps?tool_type_name=EXTERNAL_API_REQUEST").data?.arrayValue ?? []
         let toolCall = try XCTUnwrap(steps.first { $0["type"] == "TOOL_CALL" })
-        XCTAssertEqual(toolCall["data"]?["headers"]?["X-Api-Key"], "***")
-        XCTAssertEqual(toolCall["data"]?["url"], .string(base + "/echo/T-7"))
+        XCTAssertEqual(toolCall["data"]?["api_name"], "runner_api", "one TOOL_CALL shape for runs and invokes: {api_name, request}")
+        XCTAssertEqual(toolCall["data"]?["request"]?["headers"]?["X-Api-Key"], "***")
+        XCTAssertEqual(toolCall["data"]?["request"]?["url"], .string(base + "/echo/T-7"))
         XCTAssertEqual(steps.first { $0["type"] == "TOOL_RESULT" }?["data"]?["status"], 200)
     }
 
@@ -316,7 +317,7 @@ final class ExternalAPITests: XCTestCase {
         let result = try XCTUnwrap(steps.first { $0["type"] == "TOOL_RESULT" && $0["tool_type_name"] == "EXTERNAL_API_REQUEST" })
         let echoed = try JSON.parse(result["data"]?["body"]?.stringValue ?? "")
         XCTAssertEqual(echoed["body"], #"{"ticket":"T-5"}"#, "the templated body reached the upstream")
-        XCTAssertEqual(steps.first { $0["type"] == "TOOL_CALL" && $0["tool_type_name"] == "EXTERNAL_API_REQUEST" }?["data"]?["headers"]?["Authorization"], "***")
+        XCTAssertEqual(steps.first { $0["type"] == "TOOL_CALL" && $0["tool_type_name"] == "EXTERNAL_API_REQUEST" }?["data"]?["request"]?["headers"]?["Authorization"], "***")
         let artifacts = try call("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue ?? []
         XCTAssertEqual(artifacts.first?["content"], "Posted T-5 to pipe_api")
     }
@@ -327,9 +328,13 @@ final class ExternalAPITests: XCTestCase {
         let agent = try makeAgent("approval pipeline", api: "guarded_api")
         let run = try call("POST", "/public-api/agents/\(agent)/run-now", ["target_entity_id": "T-6", "input": ["ticket": "T-6"]])
         let id = try XCTUnwrap(run.data?["execution_id"]?.stringValue)
-        XCTAssertEqual(try settle(id)["status"], "waiting_approval")
+        let waiting = try settle(id)
+        XCTAssertEqual(waiting["status"], "waiting_approval")
         let tils = try call("GET", "/public-api/executions/\(id)/til-requests").data?.arrayValue ?? []
         XCTAssertEqual(tils.count, 1)
+        let tilId = tils.first?["id"]?.intValue ?? -1
+        XCTAssertTrue(waiting["message_for_dashboard"]?.stringValue?.contains("TIL request \(tilId)") ?? false,
+                      "a waiting run names the request to decide: \(waiting)")
         XCTAssertEqual(tils.first?["kind"], "external_api_call")
         XCTAssertEqual(tils.first?["requested_for"]?["request"]?["headers"]?["X-Api-Key"], "***")
         XCTAssertEqual(try call("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue?.count, 0, "nothing after the held step ran")

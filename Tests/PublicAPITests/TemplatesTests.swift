@@ -39,4 +39,20 @@ final class TemplatesTests: XCTestCase {
             }
         }
     }
+
+    func test_missing_listsEveryUnfillablePlaceholderOnce_andAgreesWithFill() throws {
+        let cases: [(String, JSON, [String])] = [
+            ("all present", ["a": "{{input.ticket}}", "b": ["{{input.caller.name}}"]], []),
+            ("each gap once, in order", ["a": "{{input.x}} {{input.caller.age}}", "b": "{{input.x}}"], ["input.x", "input.caller.age"]),
+            ("foreign namespaces are gaps", "{{secrets.key}}", ["secrets.key"]),
+            ("a null input value fills", "[{{input.empty}}]", []),
+            ("an unclosed brace is text", "a {{input.nope", []),
+            ("a lone odd placeholder agrees with fill", "{{input.ticket}}x}}", ["input.ticket}}x"]),
+        ]
+        for (name, value, expected) in cases {
+            let missing = Templates.missing(in: value, input: input)
+            XCTAssertEqual(missing, expected, name)
+            XCTAssertEqual(missing.isEmpty, (try? Templates.fill(value, input: input)) != nil, "\(name): missing() and fill() agree")
+        }
+    }
 }

@@ -23,6 +23,16 @@ enum AgentSchema {
 
     static let findEntities = "FIND_ENTITIES"
     static let agentic = "AGENTIC"
+    static let externalAPIRequest = "EXTERNAL_API_REQUEST"
+    static let addNote = "ADD_NOTE"
+    /// Pipeline actions this server executes; Neo has many more, which are stored but refused at run time.
+    static let runnableActionTypes: Set<String> = [externalAPIRequest, addNote]
+
+    /// Neo's action types are UPPER_SNAKE identifiers (`ADD_NOTE`, `EXTERNAL_API_REQUEST`).
+    static func isWellFormedActionType(_ type: String) -> Bool {
+        guard let first = type.utf8.first, first >= 65 && first <= 90 else { return false }
+        return type.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+    }
 }
 
 /// A new agent document (`AgentDetail`) with every field present, in the published order, before the

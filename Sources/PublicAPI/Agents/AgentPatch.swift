@@ -124,6 +124,10 @@ private func mergeActionsField(_ sent: JSON, autonomyType: String, into document
         if reader.isNull("input_as_dict") { validation.fail(reader.field("input_as_dict"), "must be an object (got null)") }
         let typeMissing = object["action_type"]?.isNull ?? true
         reader.warnUnknown()
+        if let type, !AgentSchema.isWellFormedActionType(type) {
+            validation.fail(reader.field("action_type"), "must be an UPPER_SNAKE action type such as ADD_NOTE or EXTERNAL_API_REQUEST (got '\(type.prefix(64))')")
+            continue
+        }
         if type == AgentSchema.findEntities {
             throw APIError.neoValidation("FIND_ENTITIES is built by the server from entity_type and the conditions; do not send it",
                                          field: reader.field("action_type"))
@@ -156,16 +160,62 @@ private func mergeActionsField(_ sent: JSON, autonomyType: String, into document
                 validation.fail(reader.field("action_type"), "action \(id ?? "") is \(matchedType); action_type cannot change")
                 continue
             }
-            matched["input_as_dict"] = .object(deepMerge(matched["input_as_dict"]?.objectValue ?? JSONObject(), input))
+            let merged = deepMerge(matched["input_as_dict"]?.objectValue ?? JSONObject(), input)
+            checkActionInput(type: matchedType, merged, path: reader.field("input_as_dict"), validation: validation)
+            matched["input_as_dict"] = .object(merged)
             actions[target] = .object(matched)
         } else if let type {
-            actions.append(action(id: "act_\(nextId)", type: type, input: deepMerge(JSONObject(), input)))
+            let created = deepMerge(JSONObject(), input)
+            checkActionInput(type: type, created, path: reader.field("input_as_dict"), validation: validation)
+            actions.append(action(id: "act_\(nextId)", type: type, input: created))
             nextId += 1
         } else if typeMissing {
             validation.fail(reader.field("action_type"), "is required for a new action (no action has id '\(id ?? "")')")
         }
     }
     document["actions"] = .array(actions)
+}
+
+/// The inputs a runnable action cannot work without, checked on every action a write creates or changes.
+private func checkActionInput(type: String, _ input: JSONObject, path: String, validation: Validation) {
+    func requireString(_ key: String, _ why: String) {
+        guard let value = input[key], case .string(let s) = value, !s.isEmpty else {
+            let got = input[key].map { $0.isNull ? "null" : $0.typeName } ?? "nothing"
+            validation.fail("\(path).\(key)", "is required for \(type): \(why) (got \(got))")
+            return
+        }
+    }
+    switch type {
+    case AgentSchema.addNote: requireString("template", "a non-empty string, the markdown of the note ({{input.field}} placeholders allowed)")
+    case AgentSchema.externalAPIRequest: requireString("api_name", "a non-empty string naming an external-API config of this tenant")
+    default: break
+    }
+}
+
+/// `meta.warnings` for an agent document this server could not run as written: actions it stores
+/// but does not execute, and AGENTIC runs (not executed by this server yet). Pure.
+func agentRunWarnings(_ document: JSONObject) -> [String] {
+    var warnings: [String] = []
+    for item in document["actions"]?.arrayValue ?? [] {
+        let type = item["action_type"]?.stringValue ?? ""
+        let id = item["id"]?.stringValue ?? "?"
+        if type == AgentSchema.agentic {
+            warnings.append("action \(id) is AGENTIC: this server does not run AGENTIC agents yet, so a run fails before its first action")
+        } else if type != AgentSchema.findEntities && !AgentSchema.runnableActionTypes.contains(type) {
+            warnings.append("action \(id) has action_type '\(type)', which this server stores but does not run; "
+                + "a run of this agent fails before its first action (runnable: ADD_NOTE, EXTERNAL_API_REQUEST)")
+        }
+    }
+    return warnings
+}
+
+/// The literal `api_name` of each EXTERNAL_API_REQUEST action (templated names are resolved at run time).
+func externalAPINames(_ document: JSONObject) -> [(actionId: String, apiName: String)] {
+    (document["actions"]?.arrayValue ?? []).compactMap { item in
+        guard item["action_type"]?.stringValue == AgentSchema.externalAPIRequest,
+              let name = item["input_as_dict"]?["api_name"]?.stringValue, !name.contains("{{") else { return nil }
+        return (item["id"]?.stringValue ?? "?", name)
+    }
 }
 
 /// The next free number for `act_<n>` ids: ids are never reused because actions are never dropped.

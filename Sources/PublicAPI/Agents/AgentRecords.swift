@@ -87,6 +87,23 @@ enum AgentRecords {
         ])
     }
 
+    /// The snapshot in force at `cutoff` (a stored timestamp string): nil when the agent is absent or
+    /// another tenant's; `.some(nil)` when it was created after `cutoff`.
+    static func version(at cutoff: String, agentId: Int64, tenantId: Int64, _ db: Database) throws -> (document: String, version: Int64)?? {
+        guard try db.queryOne("SELECT 1 FROM agents WHERE id = ? AND tenant_id = ?", [.int(agentId), .int(tenantId)]) != nil else { return nil }
+        guard let row = try db.queryOne("""
+            SELECT document, version FROM agent_versions WHERE agent_id = ? AND tenant_id = ? AND created_at <= ?
+            ORDER BY version DESC LIMIT 1
+            """, [.int(agentId), .int(tenantId), .text(cutoff)]),
+              let document = row.string("document"), let version = row.int("version") else { return .some(nil) }
+        return .some((document, version))
+    }
+
+    /// Whether the tenant has an external-API config named `name`.
+    static func externalAPIExists(_ name: String, tenantId: Int64, _ db: Database) throws -> Bool {
+        try db.queryOne("SELECT 1 FROM external_apis WHERE tenant_id = ? AND name = ?", [.int(tenantId), .text(name)]) != nil
+    }
+
     /// Neo's code for an edit that lost to another one (If-Match mismatch or a lost race).
     static func conflict(_ message: String) -> APIError {
         APIError(status: 409, code: "agent_update_conflict", message: message)

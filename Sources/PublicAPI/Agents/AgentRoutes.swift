@@ -20,6 +20,7 @@ enum AgentRoutes {
             },
             Route("GET", "/public-api/agents/{agent_id}/versions", access: read) { try versions($0, store) },
             Route("GET", "/public-api/agents/{agent_id}/stats", access: read) { try stats($0, store) },
+            Route("GET", "/public-api/agents/{agent_id}/version-at", access: read) { try versionAt($0, store) },
         ]
     }
 
@@ -30,6 +31,7 @@ enum AgentRoutes {
         ctx.warnings += warnings
         let now = Timestamp.now()
         if ctx.testMode {
+            ctx.warnings += try ctx.timed { try store.read { try runWarnings(document, tenantId: ctx.caller.tenantId, $0) } }
             var wouldBe = document
             wouldBe["created_at"] = .string(now)
             wouldBe["updated_at"] = .string(now)
@@ -39,7 +41,8 @@ enum AgentRoutes {
         }
         let stored = try ctx.timed {
             try store.write { db in
-                try AgentRecords.insert(document, tenantId: ctx.caller.tenantId, actor: AgentRecords.actor(ctx.caller), now: now, db)
+                ctx.warnings += try runWarnings(document, tenantId: ctx.caller.tenantId, db)
+                return try AgentRecords.insert(document, tenantId: ctx.caller.tenantId, actor: AgentRecords.actor(ctx.caller), now: now, db)
             }
         }
         return Reply(status: 201, data: .object(agentSummary(stored)), headers: [("ETag", "\"1\"")])
@@ -58,6 +61,7 @@ enum AgentRoutes {
             }
             let result = try applyAgentPatch(patch, to: current)
             ctx.warnings += result.warnings
+            ctx.warnings += try runWarnings(result.agent, tenantId: caller.tenantId, db)
             if !persist { ctx.warnings.append(testModeWarning) }
             if result.agent == current {
                 return Reply(data: .object(agentSummary(current)), headers: [("ETag", "\"\(version)\"")])
@@ -80,6 +84,18 @@ enum AgentRoutes {
             return Reply(data: .object(agentSummary(stored)), headers: [("ETag", "\"\(version + 1)\"")])
         }
         return try ctx.timed { persist ? try store.write(work) : try store.read(work) }
+    }
+
+    /// What would stop this agent from running as written: actions this server does not run, and
+    /// EXTERNAL_API_REQUEST actions naming an API this tenant has not configured (a run fails on both
+    /// before its first action). Warnings, not refusals: Neo accepts these agents.
+    private static func runWarnings(_ document: JSONObject, tenantId: Int64, _ db: Database) throws -> [String] {
+        var warnings = agentRunWarnings(document)
+        for (actionId, apiName) in externalAPINames(document) where try !AgentRecords.externalAPIExists(apiName, tenantId: tenantId, db) {
+            warnings.append("action \(actionId) calls external API '\(apiName.prefix(64))', which this tenant has not configured; "
+                + "create it with POST /public-api/external-apis, or a run fails before its first action")
+        }
+        return warnings
     }
 
     /// The versions an `If-Match` header accepts: nil for absent or `*`; an unparsable tag matches nothing.
@@ -192,6 +208,43 @@ enum AgentRoutes {
         let more = count > page.size
         let info = PageInfo(hasMore: more, nextCursor: more ? last.map { Page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
         return Reply.raw(data: out, pagination: info)
+    }
+
+    /// Neo's `version-at`: the AgentDetail in force at `timestamp` (the newest snapshot written at or
+    /// before it); 404 when the agent did not exist yet.
+    private static func versionAt(_ ctx: RequestContext, _ store: Store) throws -> Reply {
+        let id = try ctx.intParam("agent_id", resource: "agent")
+        guard let raw = try ctx.query("timestamp"), !raw.isEmpty else {
+            throw APIError.badRequest("timestamp is required: an RFC 3339 date-time such as 2026-01-31T12:00:00+00:00",
+                                      details: [.init(field: "timestamp", issue: "is required")])
+        }
+        guard let instant = parseInstant(raw) else {
+            throw APIError.badRequest("timestamp must be an RFC 3339 date-time such as 2026-01-31T12:00:00+00:00 or 2026-01-31T12:00:00.5Z (got '\(raw.prefix(64))')",
+                                      details: [.init(field: "timestamp", issue: "not an RFC 3339 date-time")])
+        }
+        // Snapshots are stamped to the millisecond: a snapshot is in force from its own millisecond on.
+        let cutoff = Timestamp.format(Date(timeIntervalSince1970: (instant.timeIntervalSince1970 * 1000).rounded(.down) / 1000))
+        let found = try ctx.timed {
+            try store.read { try AgentRecords.version(at: cutoff, agentId: id, tenantId: ctx.caller.tenantId, $0) }
+        }
+        guard let found else {
+            throw APIError.notFound("agent '\(id)' not found")
+        }
+        guard let (document, version) = found else {
+            throw APIError.notFound("agent \(id) did not exist at \(cutoff); its first version is later")
+        }
+        var reply = Reply.raw(data: Array(document.utf8))
+        reply.headers = [("ETag", "\"\(version)\"")]
+        return reply
+    }
+
+    /// RFC 3339; a `+` offset that arrived unescaped in the query (and so decoded as a space) is read as `+`.
+    static func parseInstant(_ raw: String) -> Date? {
+        if let date = Timestamp.parse(raw) { return date }
+        guard raw.utf8.count > 19, let space = raw.lastIndex(of: " "), raw.distance(from: raw.startIndex, to: space) >= 19 else { return nil }
+        var repaired = raw
+        repaired.replaceSubrange(space...space, with: "+")
+        return Timestamp.parse(repaired)
     }
 
     /// Counts and p95 duration of this agent's executions in [since, until) (default: the last 30 days).

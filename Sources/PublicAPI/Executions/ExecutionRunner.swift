@@ -102,7 +102,7 @@ public final class ExecutionRunner: @unchecked Sendable {
 
     /// An approved TIL request releases its waiting run: it is queued again and resumes at the action.
     func resume(executionId: String, approvedAction: Int, in db: Database) throws {
-        try db.execute("UPDATE executions SET status = 'queued', approved_action = ?, updated_at = ? WHERE id = ? AND status = 'waiting_approval'",
+        try db.execute("UPDATE executions SET status = 'queued', approved_action = ?, message_for_dashboard = NULL, updated_at = ? WHERE id = ? AND status = 'waiting_approval'",
                        [.int(Int64(approvedAction)), .text(Timestamp.now()), .text(executionId)])
     }
 
@@ -171,6 +171,9 @@ public final class ExecutionRunner: @unchecked Sendable {
                 throw Stop(failure: "the agent no longer exists")
             }
             let actions = agent["actions"]?.arrayValue ?? []
+            if index == 0, let refusal = try preflight(actions, input: input, tenantId: tenantId) {
+                throw Stop(failure: refusal)
+            }
             if index == 0 {
                 try recordFindEntities(id, agent: agent, execution: execution)
                 index = actions.first?["action_type"]?.stringValue == "FIND_ENTITIES" ? 1 : 0
@@ -188,10 +191,8 @@ public final class ExecutionRunner: @unchecked Sendable {
                 case "ADD_NOTE":
                     try addNote(id, tenantId: tenantId, params: params, input: input, testMode: testMode)
                 default:
-                    try store.write { db in
-                        try appendStep(db, id, type: "THOUGHT", message: "skipped: unsupported action_type \(type)", toolType: type,
-                                       data: .object(["action_id": action["id"] ?? .null, "reason": "unsupported action_type"]))
-                    }
+                    // Preflight refuses these; an edit made while the run waited for an approval can still add one.
+                    throw Stop(failure: "action \(action["id"]?.stringValue ?? "?") has action_type '\(type)', which this server does not run; the run stopped before it")
                 }
                 index += 1
                 try store.write { db in
@@ -210,6 +211,48 @@ public final class ExecutionRunner: @unchecked Sendable {
         }
     }
 
+    /// Everything that would make the run fail part way, found before its first action so that no side
+    /// effect happens in a run bound to fail: action types this server does not run, placeholders the
+    /// input cannot fill, notes without a template, external APIs the tenant lacks. nil when it can run.
+    private func preflight(_ actions: [JSON], input: JSONObject, tenantId: Int64) throws -> String? {
+        var problems: [String] = []
+        for item in actions {
+            let type = item["action_type"]?.stringValue ?? ""
+            let actionId = item["id"]?.stringValue ?? "?"
+            let params = item["input_as_dict"] ?? .object(JSONObject())
+            switch type {
+            case AgentSchema.findEntities:
+                continue
+            case AgentSchema.agentic:
+                problems.append("this server does not run AGENTIC agents yet (action \(actionId))")
+                continue
+            case _ where !AgentSchema.runnableActionTypes.contains(type):
+                problems.append("action \(actionId) has action_type '\(type)', which this server does not run")
+                continue
+            default:
+                break
+            }
+            let missing = Templates.missing(in: params, input: input)
+            if !missing.isEmpty {
+                problems.append("action \(actionId) uses " + missing.map { "{{\($0)}}" }.joined(separator: ", ") + ", which the run's input lacks")
+                continue
+            }
+            if type == AgentSchema.addNote, params["template"]?.stringValue == nil {
+                problems.append("action \(actionId) (ADD_NOTE) has no string template")
+            }
+            if type == AgentSchema.externalAPIRequest {
+                let name = (try? Templates.fill(params, input: input))?["api_name"]?.stringValue ?? ""
+                if name.isEmpty {
+                    problems.append("action \(actionId) (EXTERNAL_API_REQUEST) names no api_name")
+                } else if try external.requiresApproval(tenantId, name) == nil {
+                    problems.append("action \(actionId) calls external API '\(name.prefix(64))', which this tenant has not configured")
+                }
+            }
+        }
+        guard !problems.isEmpty else { return nil }
+        return problems.joined(separator: "; ") + "; nothing was run"
+    }
+
     /// A direct invoke by an agent's key that waited for approval: now approved, it is sent.
     private func runApprovedInvoke(_ id: String, tenantId: Int64, input: JSONObject) {
         var body = input
@@ -219,7 +262,8 @@ public final class ExecutionRunner: @unchecked Sendable {
             let outcome = try external.invoke(tenantId, apiName, body, false)
             let status = outcome.result?["status"]?.intValue ?? 0
             try store.write { db in
-                try appendStep(db, id, type: "TOOL_CALL", message: "call \(apiName)", toolCallId: callId, toolType: "EXTERNAL_API_REQUEST", data: outcome.request)
+                try appendStep(db, id, type: "TOOL_CALL", message: "call \(apiName)", toolCallId: callId, toolType: "EXTERNAL_API_REQUEST",
+                               data: ExecutionRunner.toolCallData(apiName, outcome.request))
                 try appendStep(db, id, type: "TOOL_RESULT", message: "\(apiName) answered \(status)", isError: status >= 400,
                                toolCallId: callId, toolType: "EXTERNAL_API_REQUEST", data: outcome.result)
             }
@@ -234,6 +278,16 @@ public final class ExecutionRunner: @unchecked Sendable {
             logger.error("approved invoke failed unexpectedly", ["execution_id": .string(id), "error": .string(String(describing: error))])
             try? finish(id, status: "failed", error: "internal error while calling; see the server log", message: nil)
         }
+    }
+
+    /// A TOOL_CALL's `data`, one shape for agent runs and direct invokes: `{api_name, request}`.
+    static func toolCallData(_ apiName: String, _ request: JSON) -> JSON {
+        .object(JSONObject([("api_name", .string(apiName)), ("request", request)]))
+    }
+
+    /// `message_for_dashboard` of a run that waits: which TIL request to decide.
+    static func waitingMessage(tilId: Int64, apiName: String) -> String {
+        "waiting for approval: TIL request \(tilId) asks to call external API '\(apiName)' (POST /public-api/til-requests/\(tilId)/decision)"
     }
 
     /// A cancel between steps stops the run without touching the status the cancel wrote.
@@ -278,9 +332,9 @@ public final class ExecutionRunner: @unchecked Sendable {
             let planned = try external.invoke(tenantId, apiName, body, true)
             try store.write { db in
                 let now = Date()
+                let requested = ExecutionRunner.toolCallData(apiName, planned.request)
                 let seq = try appendStep(db, id, type: "THOUGHT", message: "waiting for approval to call \(apiName)",
-                                         toolType: "EXTERNAL_API_REQUEST", data: planned.request)
-                let requested: JSON = .object(["api_name": .string(apiName), "request": planned.request])
+                                         toolType: "EXTERNAL_API_REQUEST", data: requested)
                 try db.execute("""
                     INSERT INTO til_requests (tenant_id, agent_id, agent_name, kind, status, comment, requested_for, payload,
                       execution_id, step_seq, ticket_id, created_at, updated_at, expires_at)
@@ -290,8 +344,11 @@ public final class ExecutionRunner: @unchecked Sendable {
                           .text(requested.serializedString()), .text(JSON.object(["action_index": .int(Int64(actionIndex))]).serializedString()),
                           .text(id), .int(seq), execution["entity_id"], .text(Timestamp.format(now)), .text(Timestamp.format(now)),
                           .text(Timestamp.format(now.addingTimeInterval(approvalLifetime)))])
-                try db.execute("UPDATE executions SET status = 'waiting_approval', next_action = ?, updated_at = ? WHERE id = ? AND status = 'running'",
-                               [.int(Int64(actionIndex)), .text(Timestamp.format(now)), .text(id)])
+                try db.execute("""
+                    UPDATE executions SET status = 'waiting_approval', next_action = ?, message_for_dashboard = ?, updated_at = ?
+                    WHERE id = ? AND status = 'running'
+                    """, [.int(Int64(actionIndex)), .text(ExecutionRunner.waitingMessage(tilId: db.lastInsertRowID, apiName: apiName)),
+                          .text(Timestamp.format(now)), .text(id)])
             }
             return true
         }
@@ -307,7 +364,8 @@ public final class ExecutionRunner: @unchecked Sendable {
             throw e
         }
         try store.write { db in
-            try appendStep(db, id, type: "TOOL_CALL", message: "call \(apiName)", toolCallId: callId, toolType: "EXTERNAL_API_REQUEST", data: outcome.request)
+            try appendStep(db, id, type: "TOOL_CALL", message: "call \(apiName)", toolCallId: callId, toolType: "EXTERNAL_API_REQUEST",
+                           data: ExecutionRunner.toolCallData(apiName, outcome.request))
             if let result = outcome.result {
                 let status = result["status"]?.intValue ?? 0
                 try appendStep(db, id, type: "TOOL_RESULT", message: "\(apiName) answered \(status)", isError: status >= 400,
@@ -324,7 +382,7 @@ public final class ExecutionRunner: @unchecked Sendable {
     }
 
     private func addNote(_ id: String, tenantId: Int64, params: JSONObject, input: JSONObject, testMode: Bool) throws {
-        let template = params["template"]?.stringValue ?? params["note"]?.stringValue ?? ""
+        let template = params["template"]?.stringValue ?? ""
         let text: String
         do {
             text = try Templates.fillString(template, input: input).stringValue ?? ""

@@ -44,6 +44,35 @@ enum Templates {
         return .string(out)
     }
 
+    /// Every placeholder inside `value` that `input` cannot fill, in order, without duplicates, so a
+    /// run can be refused before its first action instead of failing half way.
+    static func missing(in value: JSON, input: JSONObject) -> [String] {
+        var out: [String] = []
+        func walk(_ v: JSON) {
+            switch v {
+            case .string(let s):
+                var rest = Substring(s)
+                while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+                    let expression = String(rest[open.upperBound..<close.lowerBound])
+                    if (try? lookup(expression, input)) == nil {
+                        let path = expression.trimmingCharacters(in: .whitespaces)
+                        if !out.contains(path) { out.append(path) }
+                    }
+                    rest = rest[close.upperBound...]
+                }
+                // The scan lists every gap; filling itself is the final word on what fails.
+                do { _ = try fillString(s, input: input) } catch {
+                    if let m = error as? MissingField, !out.contains(m.path) { out.append(m.path) }
+                }
+            case .array(let items): items.forEach(walk)
+            case .object(let o): for (_, item) in o { walk(item) }
+            default: break
+            }
+        }
+        walk(value)
+        return out
+    }
+
     /// Resolves `input.a.b`; anything else is not a placeholder we fill and is an error.
     static func lookup(_ expression: String, _ input: JSONObject) throws -> JSON {
         let path = expression.trimmingCharacters(in: .whitespaces)

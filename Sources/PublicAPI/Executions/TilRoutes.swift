@@ -155,7 +155,7 @@ enum RunNowRoute {
             r.warnUnknown()
             ctx.warnings += v.warnings
             let agent = try ctx.timed {
-                try store.read { try $0.queryOne("SELECT name, state, trigger_type, autonomy_type FROM agents WHERE id = ? AND tenant_id = ?", [.int(agentId), .int(ctx.caller.tenantId)]) }
+                try store.read { try $0.queryOne("SELECT name, state, trigger_type, autonomy_type, document FROM agents WHERE id = ? AND tenant_id = ?", [.int(agentId), .int(ctx.caller.tenantId)]) }
             }
             guard let agent else { throw APIError.notFound("agent '\(agentId)' not found") }
             if agent.string("autonomy_type") == "CONVERSATIONAL" {
@@ -167,6 +167,14 @@ enum RunNowRoute {
             }
             if agent.string("trigger_type") == "TRIGGERED" && target == nil && v.ok {
                 v.fail("target_entity_id", "is required to run a TRIGGERED agent")
+            }
+            // Every placeholder is resolved before the run starts, so no side effect happens in a run bound to fail.
+            let actions = agent.string("document").flatMap { try? JSON.parse($0) }?["actions"]?.arrayValue ?? []
+            for item in actions where item["action_type"]?.stringValue != AgentSchema.findEntities {
+                for path in Templates.missing(in: item["input_as_dict"] ?? .null, input: input ?? JSONObject()) {
+                    v.fail(path, "is used by action \(item["id"]?.stringValue ?? "?") as {{\(path)}} and missing from input; "
+                        + "send it in the run-now body's input object")
+                }
             }
             try v.check()
             let testMode = ctx.testMode

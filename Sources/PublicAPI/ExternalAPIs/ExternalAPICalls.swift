@@ -133,7 +133,7 @@ enum ExternalAPICalls {
                           .int(ctx.caller.keyId), .text(started), .text(started), .text(started)])
                 try insertStep(db, executionId, tenant, seq: 1, type: "TOOL_CALL", message: "\(request.method.rawValue) \(request.redactedURL)",
                                isError: false, toolCallId: toolCallId,
-                               data: JSONObject([("api_name", .string(config.name)), ("request", .object(request.redacted()))]))
+                               data: ExecutionRunner.toolCallData(config.name, .object(request.redacted())).objectValue ?? JSONObject())
             }
         }
 
@@ -208,7 +208,7 @@ enum ExternalAPICalls {
         let now = Date()
         let stamp = Timestamp.format(now)
         let input = JSON.object(JSONObject([("api_name", .string(config.name))] + Array(body.map { ($0.key, $0.value) })))
-        let requested = JSON.object(JSONObject([("api_name", .string(config.name)), ("request", .object(request.redacted()))]))
+        let requested = ExecutionRunner.toolCallData(config.name, .object(request.redacted()))
         let row = try ctx.timed {
             try store.write { db -> Row in
                 let agentName = try ctx.caller.agentId.flatMap { try db.queryOne("SELECT name FROM agents WHERE id = ? AND tenant_id = ?", [.int($0), .int(tenant)])?.string("name") }
@@ -227,7 +227,10 @@ enum ExternalAPICalls {
                           .text("API key \(ctx.caller.keyId) (agent actor) wants to call external API '\(config.name)'"),
                           .text(requested.serializedString()), .text(executionId), .int(ctx.caller.keyId), .text(stamp), .text(stamp),
                           .text(Timestamp.format(now.addingTimeInterval(7 * 24 * 3600)))])
-                return try db.queryOne("SELECT \(ExecutionViews.tilColumns) FROM til_requests WHERE id = ?", [.int(db.lastInsertRowID)])!
+                let tilId = db.lastInsertRowID
+                try db.execute("UPDATE executions SET message_for_dashboard = ? WHERE id = ?",
+                               [.text(ExecutionRunner.waitingMessage(tilId: tilId, apiName: config.name)), .text(executionId)])
+                return try db.queryOne("SELECT \(ExecutionViews.tilColumns) FROM til_requests WHERE id = ?", [.int(tilId)])!
             }
         }
         return Reply(status: 202, data: ExecutionViews.til(row))
