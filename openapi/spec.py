@@ -7,6 +7,7 @@ pagination) in one place. Run `python3 openapi/spec.py` after changing it, then
 """
 import json
 import os
+import re
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -83,11 +84,13 @@ PAGE_PARAMS = [
 def path_param(name, type_="string"):
     return {"name": name, "in": "path", "required": True, "schema": {"type": type_}}
 
-def op(summary, tag, status, data, errors, params=(), body=None, secure=True, paginated=False):
+def op(operation_id, summary, tag, status, data, errors, params=(), body=None, secure=True, paginated=False):
+    """One operation. operation_id is Neo's docs name where Neo has the endpoint (listAgents, runAgentNow, ...),
+    else a camelCase name in that style; generated clients name their functions after it, so it never changes."""
     if body is not None:
         # Any request body can be malformed JSON (400) or over NEO_MAX_BODY (413), whatever the operation.
         errors = [c for c in ["400", "413"] if c not in errors] + list(errors)
-    o = {"summary": summary, "tags": [tag], "parameters": list(params),
+    o = {"operationId": operation_id, "summary": summary, "tags": [tag], "parameters": list(params),
          "responses": responses(status, data, errors, paginated)}
     if body is not None:
         o["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
@@ -96,23 +99,23 @@ def op(summary, tag, status, data, errors, params=(), body=None, secure=True, pa
     return o
 
 paths = {
-    "/public-api/health": {"get": op("Service health", "Meta", 200, ref("Health"), ["503"], secure=False)},
-    "/public-api/openapi.json": {"get": {"summary": "This document", "tags": ["Meta"], "responses": {
+    "/public-api/health": {"get": op("getHealth", "Service health", "Meta", 200, ref("Health"), ["503"], secure=False)},
+    "/public-api/openapi.json": {"get": {"operationId": "getOpenApiSpec", "summary": "This document", "tags": ["Meta"], "responses": {
         "200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}},
         "304": {"description": "Not modified (If-None-Match)."}}}},
-    "/public-api/tenant": {"get": op("The caller's tenant", "Tenant", 200, ref("Tenant"), AUTH)},
+    "/public-api/tenant": {"get": op("getTenant", "The caller's tenant", "Tenant", 200, ref("Tenant"), AUTH)},
     "/public-api/api-keys": {
-        "get": op("List API keys", "API keys", 200, {"type": "array", "items": ref("ApiKey")}, ["400"] + AUTH,
+        "get": op("listApiKeys", "List API keys", "API keys", 200, {"type": "array", "items": ref("ApiKey")}, ["400"] + AUTH,
                   params=PAGE_PARAMS, paginated=True),
-        "post": op("Create an API key", "API keys", 201, ref("ApiKeyCreateResponse"), ["400", "415", "422"] + AUTH,
+        "post": op("createApiKey", "Create an API key", "API keys", 201, ref("ApiKeyCreateResponse"), ["400", "415", "422"] + AUTH,
                    body=ref("ApiKeyCreate")),
     },
     "/public-api/api-keys/{key_id}": {
-        "get": op("Get an API key", "API keys", 200, ref("ApiKey"), ["404"] + AUTH, params=[path_param("key_id")]),
-        "delete": op("Revoke an API key", "API keys", 200, ref("ApiKey"), ["404"] + AUTH, params=[path_param("key_id")]),
+        "get": op("getApiKey", "Get an API key", "API keys", 200, ref("ApiKey"), ["404"] + AUTH, params=[path_param("key_id")]),
+        "delete": op("revokeApiKey", "Revoke an API key", "API keys", 200, ref("ApiKey"), ["404"] + AUTH, params=[path_param("key_id")]),
     },
     "/public-api/api-keys/{key_id}/rotate": {
-        "post": op("Rotate an API key (old key valid 24 h more)", "API keys", 200, ref("ApiKeyCreateResponse"),
+        "post": op("rotateApiKey", "Rotate an API key (old key valid 24 h more)", "API keys", 200, ref("ApiKeyCreateResponse"),
                    ["404", "409"] + AUTH, params=[path_param("key_id")]),
     },
 }
@@ -123,6 +126,15 @@ for extra in sorted(os.listdir(HERE)):
         scope = {"ref": ref, "nullable": nullable, "TS": TS, "op": op, "path_param": path_param, "AUTH": AUTH,
                  "PAGE_PARAMS": PAGE_PARAMS, "schemas": schemas, "paths": paths}
         exec(open(os.path.join(HERE, extra)).read(), scope)
+
+# Every operation has an operationId, unique and camelCase: generated clients name their functions after it.
+seen = {}
+for path, item in paths.items():
+    for method, operation in item.items():
+        oid = operation.get("operationId")
+        assert oid and re.fullmatch(r"[a-z][a-zA-Z0-9]*", oid), f"{method.upper()} {path}: operationId {oid!r}"
+        assert oid not in seen, f"operationId {oid} is used by {seen[oid]} and {method.upper()} {path}"
+        seen[oid] = f"{method.upper()} {path}"
 
 doc = {
     "openapi": "3.1.0",

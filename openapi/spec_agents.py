@@ -127,24 +127,24 @@ LIST_FILTERS = [
 
 paths.update({
     "/public-api/agents": {
-        "get": op("List agents (newest first)", "Agents", 200, {"type": "array", "items": ref("Agent")}, ["400"] + AUTH,
+        "get": op("listAgents", "List agents (newest first)", "Agents", 200, {"type": "array", "items": ref("Agent")}, ["400"] + AUTH,
                   params=LIST_FILTERS + PAGE_PARAMS, paginated=True),
-        "post": op("Create an agent", "Agents", 201, ref("Agent"), ["400", "415", "422"] + AUTH, body=ref("AgentCreate")),
+        "post": op("createAgent", "Create an agent", "Agents", 201, ref("Agent"), ["400", "415", "422"] + AUTH, body=ref("AgentCreate")),
     },
     "/public-api/agents/{agent_id}": {
-        "get": op("Get an agent (ETag: \"<version>\")", "Agents", 200, ref("AgentDetail"), ["404"] + AUTH, params=[AGENT_ID]),
-        "put": held(op("Update an agent (partial patch, seed 004)", "Agents", 200, ref("Agent"),
+        "get": op("getAgent", "Get an agent (ETag: \"<version>\")", "Agents", 200, ref("AgentDetail"), ["404"] + AUTH, params=[AGENT_ID]),
+        "put": held(op("updateAgent", "Update an agent (partial patch, seed 004)", "Agents", 200, ref("Agent"),
                        ["400", "404", "409", "415", "422"] + AUTH, params=[AGENT_ID, if_match()], body=ref("AgentPatch"))),
-        "delete": held(op("Delete an agent (state DELETED, still readable)", "Agents", 200, ref("Agent"),
+        "delete": held(op("deleteAgent", "Delete an agent (state DELETED, still readable)", "Agents", 200, ref("Agent"),
                           ["404", "409"] + AUTH, params=[AGENT_ID, if_match()])),
     },
     "/public-api/agents/{agent_id}/versions": {
-        "get": op("An agent's versions, one per write, newest first", "Agents", 200,
+        "get": op("listAgentVersions", "An agent's versions, one per write, newest first", "Agents", 200,
                   {"type": "array", "items": ref("AgentVersion")}, ["400", "404"] + AUTH, params=[AGENT_ID] + PAGE_PARAMS,
                   paginated=True),
     },
     "/public-api/agents/{agent_id}/stats": {
-        "get": op("Execution counts and p95 duration in a window (default: the last 30 days)", "Agents", 200,
+        "get": op("getAgentStats", "Execution counts and p95 duration in a window (default: the last 30 days)", "Agents", 200,
                   ref("AgentStats"), ["400", "404"] + AUTH, params=[AGENT_ID,
                       {"name": "since", "in": "query", "schema": TS}, {"name": "until", "in": "query", "schema": TS}]),
     },

@@ -84,23 +84,23 @@ NAME_PARAM = [path_param("name")]
 TAG = "External APIs"
 paths.update({
     "/public-api/external-apis": {
-        "get": op("List external-API configs", TAG, 200, {"type": "array", "items": ref("ExternalApiConfig")}, ["400"] + AUTH,
+        "get": op("listExternalApis", "List external-API configs", TAG, 200, {"type": "array", "items": ref("ExternalApiConfig")}, ["400"] + AUTH,
                   params=PAGE_PARAMS, paginated=True),
-        "post": op("Create an external-API config (202 with a TIL request for agent-actor keys)", TAG, 201, ref("ExternalApiConfig"),
+        "post": op("createExternalApi", "Create an external-API config (202 with a TIL request for agent-actor keys)", TAG, 201, ref("ExternalApiConfig"),
                    ["400", "409", "415", "422"] + AUTH, body=ref("ExternalApiConfigInput")),
     },
     "/public-api/external-apis/{name}": {
-        "get": op("Get an external-API config (secrets masked)", TAG, 200, ref("ExternalApiConfig"), ["404"] + AUTH, params=NAME_PARAM),
-        "put": op("Update an external-API config (\"***\" keeps a stored secret)", TAG, 200, ref("ExternalApiConfig"),
+        "get": op("getExternalApi", "Get an external-API config (secrets masked)", TAG, 200, ref("ExternalApiConfig"), ["404"] + AUTH, params=NAME_PARAM),
+        "put": op("updateExternalApi", "Update an external-API config (\"***\" keeps a stored secret)", TAG, 200, ref("ExternalApiConfig"),
                   ["400", "404", "415", "422"] + AUTH, params=NAME_PARAM, body=ref("ExternalApiConfigPatch")),
-        "delete": op("Delete an external-API config", TAG, 200, ref("ExternalApiConfig"), ["404"] + AUTH, params=NAME_PARAM),
+        "delete": op("deleteExternalApi", "Delete an external-API config", TAG, 200, ref("ExternalApiConfig"), ["404"] + AUTH, params=NAME_PARAM),
     },
     "/public-api/external-apis/{name}/test": {
-        "post": op("Connection test: status, latency and a credentials diagnosis", TAG, 200, ref("ExternalApiTestResult"),
+        "post": op("testExternalApi", "Connection test: status, latency and a credentials diagnosis", TAG, 200, ref("ExternalApiTestResult"),
                    ["400", "404", "415", "422"] + AUTH, params=NAME_PARAM, body=ref("ExternalApiTestInput")),
     },
     "/public-api/external-apis/{name}/invoke": {
-        "post": op("Run one call now (recorded as an execution)", TAG, 200, ref("ExternalApiResult"),
+        "post": op("invokeExternalApi", "Run one call now (recorded as an execution)", TAG, 200, ref("ExternalApiResult"),
                    ["400", "404", "415", "422", "502", "504"] + AUTH, params=NAME_PARAM, body=ref("ExternalApiInvoke")),
     },
 })

@@ -2800,6 +2800,7 @@ enum OpenAPIDocument {
  "paths": {
   "/public-api/health": {
    "get": {
+    "operationId": "getHealth",
     "summary": "Service health",
     "tags": [
      "Meta"
@@ -2843,6 +2844,7 @@ enum OpenAPIDocument {
   },
   "/public-api/openapi.json": {
    "get": {
+    "operationId": "getOpenApiSpec",
     "summary": "This document",
     "tags": [
      "Meta"
@@ -2866,6 +2868,7 @@ enum OpenAPIDocument {
   },
   "/public-api/tenant": {
    "get": {
+    "operationId": "getTenant",
     "summary": "The caller's tenant",
     "tags": [
      "Tenant"
@@ -2934,6 +2937,7 @@ enum OpenAPIDocument {
   },
   "/public-api/api-keys": {
    "get": {
+    "operationId": "listApiKeys",
     "summary": "List API keys",
     "tags": [
      "API keys"
@@ -3031,6 +3035,7 @@ enum OpenAPIDocument {
     ]
    },
    "post": {
+    "operationId": "createApiKey",
     "summary": "Create an API key",
     "tags": [
      "API keys"
@@ -3149,6 +3154,7 @@ enum OpenAPIDocument {
   },
   "/public-api/api-keys/{key_id}": {
    "get": {
+    "operationId": "getApiKey",
     "summary": "Get an API key",
     "tags": [
      "API keys"
@@ -3234,6 +3240,7 @@ enum OpenAPIDocument {
     ]
    },
    "delete": {
+    "operationId": "revokeApiKey",
     "summary": "Revoke an API key",
     "tags": [
      "API keys"
@@ -3321,6 +3328,7 @@ enum OpenAPIDocument {
   },
   "/public-api/api-keys/{key_id}/rotate": {
    "post": {
+    "operationId": "rotateApiKey",
     "summary": "Rotate an API key (old key valid 24 h more)",
     "tags": [
      "API keys"
@@ -3418,6 +3426,7 @@ enum OpenAPIDocument {
   },
   "/public-api/agents": {
    "get": {
+    "operationId": "listAgents",
     "summary": "List agents (newest first)",
     "tags": [
      "Agents"
@@ -3567,6 +3576,7 @@ enum OpenAPIDocument {
     ]
    },
    "post": {
+    "operationId": "createAgent",
     "summary": "Create an agent",
     "tags": [
      "Agents"
@@ -3685,6 +3695,7 @@ enum OpenAPIDocument {
   },
   "/public-api/agents/{agent_id}": {
    "get": {
+    "operationId": "getAgent",
     "summary": "Get an agent (ETag: \"<version>\")",
     "tags": [
      "Agents"
@@ -3771,6 +3782,7 @@ enum OpenAPIDocument {
     ]
    },
    "put": {
+    "operationId": "updateAgent",
     "summary": "Update an agent (partial patch, seed 004)",
     "tags": [
      "Agents"
@@ -3947,6 +3959,7 @@ enum OpenAPIDocument {
     ]
    },
    "delete": {
+    "operationId": "deleteAgent",
     "summary": "Delete an agent (state DELETED, still readable)",
     "tags": [
      "Agents"
@@ -4075,6 +4088,7 @@ enum OpenAPIDocument {
   },
   "/public-api/agents/{agent_id}/versions": {
    "get": {
+    "operationId": "listAgentVersions",
     "summary": "An agent's versions, one per write, newest first",
     "tags": [
      "Agents"
@@ -4193,6 +4207,7 @@ enum OpenAPIDocument {
   },
   "/public-api/agents/{agent_id}/stats": {
    "get": {
+    "operationId": "getAgentStats",
     "summary": "Execution counts and p95 duration in a window (default: the last 30 days)",
     "tags": [
      "Agents"
@@ -4307,6 +4322,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions": {
    "get": {
+    "operationId": "listExecutions",
     "summary": "List executions",
     "tags": [
      "Executions"
@@ -4452,6 +4468,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}": {
    "get": {
+    "operationId": "getExecution",
     "summary": "Get an execution",
     "tags": [
      "Executions"
@@ -4539,6 +4556,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}/steps": {
    "get": {
+    "operationId": "listExecutionSteps",
     "summary": "List execution steps",
     "tags": [
      "Executions"
@@ -4686,6 +4704,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}/til-requests": {
    "get": {
+    "operationId": "listExecutionTilRequests",
     "summary": "List an execution's TIL requests",
     "tags": [
      "Executions"
@@ -4803,6 +4822,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}/artifacts": {
    "get": {
+    "operationId": "listExecutionArtifacts",
     "summary": "List an execution's artifacts",
     "tags": [
      "Executions"
@@ -4920,6 +4940,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}/cancel": {
    "post": {
+    "operationId": "cancelExecution",
     "summary": "Cancel an execution",
     "tags": [
      "Executions"
@@ -5017,6 +5038,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}/retry": {
    "post": {
+    "operationId": "retryExecution",
     "summary": "Retry a failed or cancelled execution",
     "tags": [
      "Executions"
@@ -5114,6 +5136,7 @@ enum OpenAPIDocument {
   },
   "/public-api/artifacts/{artifact_id}": {
    "get": {
+    "operationId": "getArtifact",
     "summary": "Get an artifact (markdown inline)",
     "tags": [
      "Executions"
@@ -5201,6 +5224,7 @@ enum OpenAPIDocument {
   },
   "/public-api/til-requests": {
    "get": {
+    "operationId": "listTilRequests",
     "summary": "List TIL requests",
     "tags": [
      "TIL requests"
@@ -5346,6 +5370,7 @@ enum OpenAPIDocument {
   },
   "/public-api/til-requests/{request_id}": {
    "get": {
+    "operationId": "getTilRequest",
     "summary": "Get a TIL request",
     "tags": [
      "TIL requests"
@@ -5433,6 +5458,7 @@ enum OpenAPIDocument {
   },
   "/public-api/til-requests/{request_id}/decision": {
    "post": {
+    "operationId": "decideTilRequest",
     "summary": "Approve or reject a TIL request",
     "tags": [
      "TIL requests"
@@ -5580,6 +5606,7 @@ enum OpenAPIDocument {
   },
   "/public-api/agents/{agent_id}/run-now": {
    "post": {
+    "operationId": "runAgentNow",
     "summary": "Run an agent now",
     "tags": [
      "Agents"
@@ -5727,6 +5754,7 @@ enum OpenAPIDocument {
   },
   "/public-api/external-apis": {
    "get": {
+    "operationId": "listExternalApis",
     "summary": "List external-API configs",
     "tags": [
      "External APIs"
@@ -5824,6 +5852,7 @@ enum OpenAPIDocument {
     ]
    },
    "post": {
+    "operationId": "createExternalApi",
     "summary": "Create an external-API config (202 with a TIL request for agent-actor keys)",
     "tags": [
      "External APIs"
@@ -5970,6 +5999,7 @@ enum OpenAPIDocument {
   },
   "/public-api/external-apis/{name}": {
    "get": {
+    "operationId": "getExternalApi",
     "summary": "Get an external-API config (secrets masked)",
     "tags": [
      "External APIs"
@@ -6055,6 +6085,7 @@ enum OpenAPIDocument {
     ]
    },
    "put": {
+    "operationId": "updateExternalApi",
     "summary": "Update an external-API config (\"***\" keeps a stored secret)",
     "tags": [
      "External APIs"
@@ -6208,6 +6239,7 @@ enum OpenAPIDocument {
     ]
    },
    "delete": {
+    "operationId": "deleteExternalApi",
     "summary": "Delete an external-API config",
     "tags": [
      "External APIs"
@@ -6313,6 +6345,7 @@ enum OpenAPIDocument {
   },
   "/public-api/external-apis/{name}/test": {
    "post": {
+    "operationId": "testExternalApi",
     "summary": "Connection test: status, latency and a credentials diagnosis",
     "tags": [
      "External APIs"
@@ -6450,6 +6483,7 @@ enum OpenAPIDocument {
   },
   "/public-api/external-apis/{name}/invoke": {
    "post": {
+    "operationId": "invokeExternalApi",
     "summary": "Run one call now (recorded as an execution)",
     "tags": [
      "External APIs"
