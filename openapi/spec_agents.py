@@ -32,6 +32,9 @@ COMMON = {
 }
 CONDITIONS = {"ticket_conditions": nullable(OBJ), "time_entry_conditions": nullable(OBJ)}
 
+def without_default(schema):
+    return {k: v for k, v in schema.items() if k != "default"}
+
 def variant(autonomy, required, extra):
     props = {"autonomy_type": {"type": "string", "enum": [autonomy]}, "entity_type": ENTITY}
     props.update(COMMON)
@@ -76,7 +79,8 @@ schemas.update({
     "CreateAgenticAgent": variant("AGENTIC", ["name", "trigger_type", "autonomy_type"], dict(CONDITIONS)),
     "CreateConversationalAgent": variant("CONVERSATIONAL", ["name", "trigger_type", "autonomy_type"], {
         "audience": AUDIENCE, "access": ACCESS,
-        "actions": {"type": "array", "maxItems": 0}}),
+        "actions": {"type": "array", "maxItems": 0, "items": ref("ActionPatch"),
+                    "description": "CONVERSATIONAL agents have no actions: omit it or send []."}}),
     "AgentCreate": {"description": "A union on autonomy_type (default CHAINED_ACTIONS).", "anyOf": [
         ref("CreateChainedActionsAgent"), ref("CreateAgenticAgent"), ref("CreateConversationalAgent")]},
     "AgentPatch": {"type": "object", "description":
@@ -85,7 +89,9 @@ schemas.update({
         "(a tool set to null is removed, \"toolbox\": null clears); agent_settings and integrations replace whole.",
         "properties": dict(COMMON, **CONDITIONS, **{
             "actions": nullable({"type": "array", "items": ref("ActionPatch")}),
-            "access": ACCESS, "autonomy_type": AUTONOMY, "entity_type": ENTITY, "audience": AUDIENCE})},
+            # No defaults in a patch: a field left out is unchanged (a generated client would send the default).
+            "access": without_default(ACCESS), "autonomy_type": AUTONOMY, "entity_type": without_default(ENTITY),
+            "audience": without_default(AUDIENCE)})},
     "AgentStats": {"type": "object", "required": ["agent_id", "executions", "failures", "p95_duration_seconds", "window"],
                    "properties": {
         "agent_id": {"type": "integer"}, "executions": {"type": "integer"}, "failures": {"type": "integer"},

@@ -4,6 +4,25 @@
 SECRET = {"type": "string", "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."}
 NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"}
 
+def auth_scheme(type_, required=(), **properties):
+    return {"type": "object", "required": ["type"] + list(required),
+            "properties": dict({"type": {"type": "string", "const": type_}}, **properties)}
+
+# One named schema per auth type (generated clients get one class each); ExternalApiAuth is their union on type.
+AUTH_SCHEMES = {
+    "ExternalApiAuthNone": auth_scheme("none"),
+    "ExternalApiAuthBearer": auth_scheme("bearer", ["token"], token=SECRET),
+    "ExternalApiAuthBasic": auth_scheme("basic", ["username", "password"], username={"type": "string"}, password=SECRET),
+    "ExternalApiAuthApiKeyHeader": auth_scheme("api_key_header", ["header_name", "api_key"],
+                                               header_name={"type": "string"}, api_key=SECRET),
+    "ExternalApiAuthApiKeyQuery": auth_scheme("api_key_query", ["param_name", "api_key"],
+                                              param_name={"type": "string"}, api_key=SECRET),
+    "ExternalApiAuthOAuth2ClientCredentials": auth_scheme(
+        "oauth2_client_credentials", ["token_url", "params"], token_url={"type": "string", "format": "uri"},
+        params={"type": "array", "items": ref("ExternalApiOAuthParam")},
+        token_auth=nullable(ref("ExternalApiBasicCredentials"))),
+}
+
 schemas.update({
     "ExternalApiHeader": {"type": "object", "required": ["name", "value"], "properties": {
         "name": {"type": "string"}, "value": {"type": "string", "description": "\"***\" when secret."},
@@ -14,21 +33,13 @@ schemas.update({
     "ExternalApiOAuthParam": {"type": "object", "required": ["key", "value"], "properties": {
         "key": {"type": "string"}, "value": {"type": "string", "description": "\"***\" when secret."},
         "secret": {"type": "boolean", "default": False}}},
-    "ExternalApiAuth": {"oneOf": [
-        {"type": "object", "required": ["type"], "properties": {"type": {"const": "none"}}},
-        {"type": "object", "required": ["type", "token"], "properties": {"type": {"const": "bearer"}, "token": SECRET}},
-        {"type": "object", "required": ["type", "username", "password"], "properties": {
-            "type": {"const": "basic"}, "username": {"type": "string"}, "password": SECRET}},
-        {"type": "object", "required": ["type", "header_name", "api_key"], "properties": {
-            "type": {"const": "api_key_header"}, "header_name": {"type": "string"}, "api_key": SECRET}},
-        {"type": "object", "required": ["type", "param_name", "api_key"], "properties": {
-            "type": {"const": "api_key_query"}, "param_name": {"type": "string"}, "api_key": SECRET}},
-        {"type": "object", "required": ["type", "token_url", "params"], "properties": {
-            "type": {"const": "oauth2_client_credentials"}, "token_url": {"type": "string", "format": "uri"},
-            "params": {"type": "array", "items": ref("ExternalApiOAuthParam")},
-            "token_auth": nullable({"type": "object", "required": ["username", "password"], "properties": {
-                "username": {"type": "string"}, "password": SECRET}})}},
-    ]},
+    "ExternalApiBasicCredentials": {"type": "object", "required": ["username", "password"],
+                                    "description": "HTTP Basic credentials the OAuth2 token request is sent with.",
+                                    "properties": {"username": {"type": "string"}, "password": SECRET}},
+    **AUTH_SCHEMES,
+    "ExternalApiAuth": {"description": "How calls authenticate, chosen by type.", "oneOf": [ref(n) for n in AUTH_SCHEMES],
+                        "discriminator": {"propertyName": "type", "mapping": {
+                            scheme["properties"]["type"]["const"]: f"#/components/schemas/{n}" for n, scheme in AUTH_SCHEMES.items()}}},
     "ExternalApiConfigInput": {"type": "object", "required": ["name", "endpoint_url", "method"], "properties": {
         "name": NAME, "description": nullable({"type": "string", "maxLength": 2000}),
         "instructions": nullable({"type": "string", "maxLength": 10000}), "docs_url": nullable({"type": "string"}),

@@ -1367,7 +1367,11 @@ enum OpenAPIDocument {
      },
      "actions": {
       "type": "array",
-      "maxItems": 0
+      "maxItems": 0,
+      "items": {
+       "$ref": "#/components/schemas/ActionPatch"
+      },
+      "description": "CONVERSATIONAL agents have no actions: omit it or send []."
      }
     }
    },
@@ -1560,8 +1564,7 @@ enum OpenAPIDocument {
        "ALL_USERS",
        "ADMINS_ONLY",
        "SPECIFIC_USERS"
-      ],
-      "default": "ALL_USERS"
+      ]
      },
      "autonomy_type": {
       "type": "string",
@@ -1573,7 +1576,6 @@ enum OpenAPIDocument {
      },
      "entity_type": {
       "type": "string",
-      "default": "ticket",
       "enum": [
        "ticket",
        "project_ticket",
@@ -1598,8 +1600,7 @@ enum OpenAPIDocument {
       "enum": [
        "MSP",
        "END_USER"
-      ],
-      "default": "MSP"
+      ]
      }
     }
    },
@@ -2237,142 +2238,182 @@ enum OpenAPIDocument {
      }
     }
    },
+   "ExternalApiBasicCredentials": {
+    "type": "object",
+    "required": [
+     "username",
+     "password"
+    ],
+    "description": "HTTP Basic credentials the OAuth2 token request is sent with.",
+    "properties": {
+     "username": {
+      "type": "string"
+     },
+     "password": {
+      "type": "string",
+      "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+     }
+    }
+   },
+   "ExternalApiAuthNone": {
+    "type": "object",
+    "required": [
+     "type"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "none"
+     }
+    }
+   },
+   "ExternalApiAuthBearer": {
+    "type": "object",
+    "required": [
+     "type",
+     "token"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "bearer"
+     },
+     "token": {
+      "type": "string",
+      "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+     }
+    }
+   },
+   "ExternalApiAuthBasic": {
+    "type": "object",
+    "required": [
+     "type",
+     "username",
+     "password"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "basic"
+     },
+     "username": {
+      "type": "string"
+     },
+     "password": {
+      "type": "string",
+      "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+     }
+    }
+   },
+   "ExternalApiAuthApiKeyHeader": {
+    "type": "object",
+    "required": [
+     "type",
+     "header_name",
+     "api_key"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "api_key_header"
+     },
+     "header_name": {
+      "type": "string"
+     },
+     "api_key": {
+      "type": "string",
+      "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+     }
+    }
+   },
+   "ExternalApiAuthApiKeyQuery": {
+    "type": "object",
+    "required": [
+     "type",
+     "param_name",
+     "api_key"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "api_key_query"
+     },
+     "param_name": {
+      "type": "string"
+     },
+     "api_key": {
+      "type": "string",
+      "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+     }
+    }
+   },
+   "ExternalApiAuthOAuth2ClientCredentials": {
+    "type": "object",
+    "required": [
+     "type",
+     "token_url",
+     "params"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "oauth2_client_credentials"
+     },
+     "token_url": {
+      "type": "string",
+      "format": "uri"
+     },
+     "params": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ExternalApiOAuthParam"
+      }
+     },
+     "token_auth": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ExternalApiBasicCredentials"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     }
+    }
+   },
    "ExternalApiAuth": {
+    "description": "How calls authenticate, chosen by type.",
     "oneOf": [
      {
-      "type": "object",
-      "required": [
-       "type"
-      ],
-      "properties": {
-       "type": {
-        "const": "none"
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthNone"
      },
      {
-      "type": "object",
-      "required": [
-       "type",
-       "token"
-      ],
-      "properties": {
-       "type": {
-        "const": "bearer"
-       },
-       "token": {
-        "type": "string",
-        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthBearer"
      },
      {
-      "type": "object",
-      "required": [
-       "type",
-       "username",
-       "password"
-      ],
-      "properties": {
-       "type": {
-        "const": "basic"
-       },
-       "username": {
-        "type": "string"
-       },
-       "password": {
-        "type": "string",
-        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthBasic"
      },
      {
-      "type": "object",
-      "required": [
-       "type",
-       "header_name",
-       "api_key"
-      ],
-      "properties": {
-       "type": {
-        "const": "api_key_header"
-       },
-       "header_name": {
-        "type": "string"
-       },
-       "api_key": {
-        "type": "string",
-        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthApiKeyHeader"
      },
      {
-      "type": "object",
-      "required": [
-       "type",
-       "param_name",
-       "api_key"
-      ],
-      "properties": {
-       "type": {
-        "const": "api_key_query"
-       },
-       "param_name": {
-        "type": "string"
-       },
-       "api_key": {
-        "type": "string",
-        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthApiKeyQuery"
      },
      {
-      "type": "object",
-      "required": [
-       "type",
-       "token_url",
-       "params"
-      ],
-      "properties": {
-       "type": {
-        "const": "oauth2_client_credentials"
-       },
-       "token_url": {
-        "type": "string",
-        "format": "uri"
-       },
-       "params": {
-        "type": "array",
-        "items": {
-         "$ref": "#/components/schemas/ExternalApiOAuthParam"
-        }
-       },
-       "token_auth": {
-        "anyOf": [
-         {
-          "type": "object",
-          "required": [
-           "username",
-           "password"
-          ],
-          "properties": {
-           "username": {
-            "type": "string"
-           },
-           "password": {
-            "type": "string",
-            "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
-           }
-          }
-         },
-         {
-          "type": "null"
-         }
-        ]
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthOAuth2ClientCredentials"
      }
-    ]
+    ],
+    "discriminator": {
+     "propertyName": "type",
+     "mapping": {
+      "none": "#/components/schemas/ExternalApiAuthNone",
+      "bearer": "#/components/schemas/ExternalApiAuthBearer",
+      "basic": "#/components/schemas/ExternalApiAuthBasic",
+      "api_key_header": "#/components/schemas/ExternalApiAuthApiKeyHeader",
+      "api_key_query": "#/components/schemas/ExternalApiAuthApiKeyQuery",
+      "oauth2_client_credentials": "#/components/schemas/ExternalApiAuthOAuth2ClientCredentials"
+     }
+    }
    },
    "ExternalApiConfigInput": {
     "type": "object",
