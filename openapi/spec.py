@@ -33,7 +33,10 @@ schemas = {
             "code": {"type": "string"}, "message": {"type": "string"},
             "details": {"type": "array", "items": {"type": "object", "required": ["field", "issue"], "properties": {
                 "field": {"type": "string"}, "issue": {"type": "string"}}}}}},
-        "meta": {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string"}}}}},
+        "meta": {"type": "object", "required": ["request_id"], "properties": {
+            "request_id": {"type": "string"},
+            "warnings": {"type": "array", "items": {"type": "string"},
+                         "description": "Unknown body fields and query parameters that were ignored."}}}}},
     "Health": {"type": "object", "required": ["status", "version", "db"], "properties": {
         "status": {"type": "string", "enum": ["ok", "degraded"]}, "version": {"type": "string"},
         "db": {"type": "string", "enum": ["ok", "unavailable"]}}},
@@ -140,7 +143,7 @@ doc = {
     "openapi": "3.1.0",
     "info": {"title": "neo-server Public API", "version": "1.0.0",
              "description": "A self-hosted server wire-compatible with Neo's Public API. Every response is a "
-                            "{data, meta} envelope; errors are {error: {code, message, details?}, meta: {request_id}}. "
+                            "{data, meta} envelope; errors are {error: {code, message, details?}, meta: {request_id, warnings?}}. "
                             "Authenticate with 'Authorization: Bearer neo_sk_<env>_<secret>'."},
     "servers": [{"url": "http://127.0.0.1:8080"}],
     "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},

@@ -8,7 +8,7 @@ enum OpenAPIDocument {
  "info": {
   "title": "neo-server Public API",
   "version": "1.0.0",
-  "description": "A self-hosted server wire-compatible with Neo's Public API. Every response is a {data, meta} envelope; errors are {error: {code, message, details?}, meta: {request_id}}. Authenticate with 'Authorization: Bearer neo_sk_<env>_<secret>'."
+  "description": "A self-hosted server wire-compatible with Neo's Public API. Every response is a {data, meta} envelope; errors are {error: {code, message, details?}, meta: {request_id, warnings?}}. Authenticate with 'Authorization: Bearer neo_sk_<env>_<secret>'."
  },
  "servers": [
   {
@@ -119,6 +119,13 @@ enum OpenAPIDocument {
       "properties": {
        "request_id": {
         "type": "string"
+       },
+       "warnings": {
+        "type": "array",
+        "items": {
+         "type": "string"
+        },
+        "description": "Unknown body fields and query parameters that were ignored."
        }
       }
      }
