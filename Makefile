@@ -7,7 +7,7 @@ NEO_PORT ?= 8080
 NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test bench fuzz embed clean help durability slow-clients schemathesis
+.PHONY: all deps build run test bench fuzz embed clean help durability slow-clients schemathesis openapi-client
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
+	@echo "make openapi-client  generate a Python client from the spec (openapi-python-client) and drive a server with it"
 	@echo "make clean   remove build output"
 
 # Installs missing Debian packages (apt-get update first, once).
@@ -50,6 +51,7 @@ test:
 	bash bench/crash-durability.sh 3
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
 	SCHEMATHESIS_SEED=20261129 bash bench/schemathesis.sh 5
+	bash bench/openapi-client.sh
 
 bench:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"
@@ -69,6 +71,10 @@ SCHEMATHESIS_EXAMPLES ?= 200
 schemathesis:
 	$(SWIFT) build
 	bash bench/schemathesis.sh $(SCHEMATHESIS_EXAMPLES)
+
+openapi-client:
+	$(SWIFT) build
+	bash bench/openapi-client.sh
 
 DURABILITY_ROUNDS ?= 20
 durability:

@@ -7,6 +7,7 @@ pagination) in one place. Run `python3 openapi/spec.py` after changing it, then
 """
 import json
 import os
+import re
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -32,7 +33,10 @@ schemas = {
             "code": {"type": "string"}, "message": {"type": "string"},
             "details": {"type": "array", "items": {"type": "object", "required": ["field", "issue"], "properties": {
                 "field": {"type": "string"}, "issue": {"type": "string"}}}}}},
-        "meta": {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string"}}}}},
+        "meta": {"type": "object", "required": ["request_id"], "properties": {
+            "request_id": {"type": "string"},
+            "warnings": {"type": "array", "items": {"type": "string"},
+                         "description": "Unknown body fields and query parameters that were ignored."}}}}},
     "Health": {"type": "object", "required": ["status", "version", "db"], "properties": {
         "status": {"type": "string", "enum": ["ok", "degraded"]}, "version": {"type": "string"},
         "db": {"type": "string", "enum": ["ok", "unavailable"]}}},
@@ -83,11 +87,13 @@ PAGE_PARAMS = [
 def path_param(name, type_="string"):
     return {"name": name, "in": "path", "required": True, "schema": {"type": type_}}
 
-def op(summary, tag, status, data, errors, params=(), body=None, secure=True, paginated=False):
+def op(operation_id, summary, tag, status, data, errors, params=(), body=None, secure=True, paginated=False):
+    """One operation. operation_id is Neo's docs name where Neo has the endpoint (listAgents, runAgentNow, ...),
+    else a camelCase name in that style; generated clients name their functions after it, so it never changes."""
     if body is not None:
         # Any request body can be malformed JSON (400) or over NEO_MAX_BODY (413), whatever the operation.
         errors = [c for c in ["400", "413"] if c not in errors] + list(errors)
-    o = {"summary": summary, "tags": [tag], "parameters": list(params),
+    o = {"operationId": operation_id, "summary": summary, "tags": [tag], "parameters": list(params),
          "responses": responses(status, data, errors, paginated)}
     if body is not None:
         o["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
@@ -96,23 +102,23 @@ def op(summary, tag, status, data, errors, params=(), body=None, secure=True, pa
     return o
 
 paths = {
-    "/public-api/health": {"get": op("Service health", "Meta", 200, ref("Health"), ["503"], secure=False)},
-    "/public-api/openapi.json": {"get": {"summary": "This document", "tags": ["Meta"], "responses": {
+    "/public-api/health": {"get": op("getHealth", "Service health", "Meta", 200, ref("Health"), ["503"], secure=False)},
+    "/public-api/openapi.json": {"get": {"operationId": "getOpenApiSpec", "summary": "This document", "tags": ["Meta"], "responses": {
         "200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}},
         "304": {"description": "Not modified (If-None-Match)."}}}},
-    "/public-api/tenant": {"get": op("The caller's tenant", "Tenant", 200, ref("Tenant"), AUTH)},
+    "/public-api/tenant": {"get": op("getTenant", "The caller's tenant", "Tenant", 200, ref("Tenant"), AUTH)},
     "/public-api/api-keys": {
-        "get": op("List API keys", "API keys", 200, {"type": "array", "items": ref("ApiKey")}, ["400"] + AUTH,
+        "get": op("listApiKeys", "List API keys", "API keys", 200, {"type": "array", "items": ref("ApiKey")}, ["400"] + AUTH,
                   params=PAGE_PARAMS, paginated=True),
-        "post": op("Create an API key", "API keys", 201, ref("ApiKeyCreateResponse"), ["400", "415", "422"] + AUTH,
+        "post": op("createApiKey", "Create an API key", "API keys", 201, ref("ApiKeyCreateResponse"), ["400", "415", "422"] + AUTH,
                    body=ref("ApiKeyCreate")),
     },
     "/public-api/api-keys/{key_id}": {
-        "get": op("Get an API key", "API keys", 200, ref("ApiKey"), ["404"] + AUTH, params=[path_param("key_id")]),
-        "delete": op("Revoke an API key", "API keys", 200, ref("ApiKey"), ["404"] + AUTH, params=[path_param("key_id")]),
+        "get": op("getApiKey", "Get an API key", "API keys", 200, ref("ApiKey"), ["404"] + AUTH, params=[path_param("key_id")]),
+        "delete": op("revokeApiKey", "Revoke an API key", "API keys", 200, ref("ApiKey"), ["404"] + AUTH, params=[path_param("key_id")]),
     },
     "/public-api/api-keys/{key_id}/rotate": {
-        "post": op("Rotate an API key (old key valid 24 h more)", "API keys", 200, ref("ApiKeyCreateResponse"),
+        "post": op("rotateApiKey", "Rotate an API key (old key valid 24 h more)", "API keys", 200, ref("ApiKeyCreateResponse"),
                    ["404", "409"] + AUTH, params=[path_param("key_id")]),
     },
 }
@@ -124,11 +130,20 @@ for extra in sorted(os.listdir(HERE)):
                  "PAGE_PARAMS": PAGE_PARAMS, "schemas": schemas, "paths": paths}
         exec(open(os.path.join(HERE, extra)).read(), scope)
 
+# Every operation has an operationId, unique and camelCase: generated clients name their functions after it.
+seen = {}
+for path, item in paths.items():
+    for method, operation in item.items():
+        oid = operation.get("operationId")
+        assert oid and re.fullmatch(r"[a-z][a-zA-Z0-9]*", oid), f"{method.upper()} {path}: operationId {oid!r}"
+        assert oid not in seen, f"operationId {oid} is used by {seen[oid]} and {method.upper()} {path}"
+        seen[oid] = f"{method.upper()} {path}"
+
 doc = {
     "openapi": "3.1.0",
     "info": {"title": "neo-server Public API", "version": "1.0.0",
              "description": "A self-hosted server wire-compatible with Neo's Public API. Every response is a "
-                            "{data, meta} envelope; errors are {error: {code, message, details?}, meta: {request_id}}. "
+                            "{data, meta} envelope; errors are {error: {code, message, details?}, meta: {request_id, warnings?}}. "
                             "Authenticate with 'Authorization: Bearer neo_sk_<env>_<secret>'."},
     "servers": [{"url": "http://127.0.0.1:8080"}],
     "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},

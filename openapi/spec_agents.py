@@ -32,6 +32,9 @@ COMMON = {
 }
 CONDITIONS = {"ticket_conditions": nullable(OBJ), "time_entry_conditions": nullable(OBJ)}
 
+def without_default(schema):
+    return {k: v for k, v in schema.items() if k != "default"}
+
 def variant(autonomy, required, extra):
     props = {"autonomy_type": {"type": "string", "enum": [autonomy]}, "entity_type": ENTITY}
     props.update(COMMON)
@@ -76,7 +79,8 @@ schemas.update({
     "CreateAgenticAgent": variant("AGENTIC", ["name", "trigger_type", "autonomy_type"], dict(CONDITIONS)),
     "CreateConversationalAgent": variant("CONVERSATIONAL", ["name", "trigger_type", "autonomy_type"], {
         "audience": AUDIENCE, "access": ACCESS,
-        "actions": {"type": "array", "maxItems": 0}}),
+        "actions": {"type": "array", "maxItems": 0, "items": ref("ActionPatch"),
+                    "description": "CONVERSATIONAL agents have no actions: omit it or send []."}}),
     "AgentCreate": {"description": "A union on autonomy_type (default CHAINED_ACTIONS).", "anyOf": [
         ref("CreateChainedActionsAgent"), ref("CreateAgenticAgent"), ref("CreateConversationalAgent")]},
     "AgentPatch": {"type": "object", "description":
@@ -85,7 +89,9 @@ schemas.update({
         "(a tool set to null is removed, \"toolbox\": null clears); agent_settings and integrations replace whole.",
         "properties": dict(COMMON, **CONDITIONS, **{
             "actions": nullable({"type": "array", "items": ref("ActionPatch")}),
-            "access": ACCESS, "autonomy_type": AUTONOMY, "entity_type": ENTITY, "audience": AUDIENCE})},
+            # No defaults in a patch: a field left out is unchanged (a generated client would send the default).
+            "access": without_default(ACCESS), "autonomy_type": AUTONOMY, "entity_type": without_default(ENTITY),
+            "audience": without_default(AUDIENCE)})},
     "AgentStats": {"type": "object", "required": ["agent_id", "executions", "failures", "p95_duration_seconds", "window"],
                    "properties": {
         "agent_id": {"type": "integer"}, "executions": {"type": "integer"}, "failures": {"type": "integer"},
@@ -127,19 +133,19 @@ LIST_FILTERS = [
 
 paths.update({
     "/public-api/agents": {
-        "get": op("List agents (newest first)", "Agents", 200, {"type": "array", "items": ref("Agent")}, ["400"] + AUTH,
+        "get": op("listAgents", "List agents (newest first)", "Agents", 200, {"type": "array", "items": ref("Agent")}, ["400"] + AUTH,
                   params=LIST_FILTERS + PAGE_PARAMS, paginated=True),
-        "post": op("Create an agent", "Agents", 201, ref("Agent"), ["400", "415", "422"] + AUTH, body=ref("AgentCreate")),
+        "post": op("createAgent", "Create an agent", "Agents", 201, ref("Agent"), ["400", "415", "422"] + AUTH, body=ref("AgentCreate")),
     },
     "/public-api/agents/{agent_id}": {
-        "get": op("Get an agent (ETag: \"<version>\")", "Agents", 200, ref("AgentDetail"), ["404"] + AUTH, params=[AGENT_ID]),
-        "put": held(op("Update an agent (partial patch, seed 004)", "Agents", 200, ref("Agent"),
+        "get": op("getAgent", "Get an agent (ETag: \"<version>\")", "Agents", 200, ref("AgentDetail"), ["404"] + AUTH, params=[AGENT_ID]),
+        "put": held(op("updateAgent", "Update an agent (partial patch, seed 004)", "Agents", 200, ref("Agent"),
                        ["400", "404", "409", "415", "422"] + AUTH, params=[AGENT_ID, if_match()], body=ref("AgentPatch"))),
-        "delete": held(op("Delete an agent (state DELETED, still readable)", "Agents", 200, ref("Agent"),
+        "delete": held(op("deleteAgent", "Delete an agent (state DELETED, still readable)", "Agents", 200, ref("Agent"),
                           ["404", "409"] + AUTH, params=[AGENT_ID, if_match()])),
     },
     "/public-api/agents/{agent_id}/versions": {
-        "get": op("An agent's versions, one per write, newest first", "Agents", 200,
+        "get": op("listAgentVersions", "An agent's versions, one per write, newest first", "Agents", 200,
                   {"type": "array", "items": ref("AgentVersion")}, ["400", "404"] + AUTH, params=[AGENT_ID] + PAGE_PARAMS,
                   paginated=True),
     },
@@ -150,7 +156,7 @@ paths.update({
                        "description": "RFC 3339; Z, +00:00 and fractional seconds accepted. 404 before the agent existed."}]),
     },
     "/public-api/agents/{agent_id}/stats": {
-        "get": op("Execution counts and p95 duration in a window (default: the last 30 days)", "Agents", 200,
+        "get": op("getAgentStats", "Execution counts and p95 duration in a window (default: the last 30 days)", "Agents", 200,
                   ref("AgentStats"), ["400", "404"] + AUTH, params=[AGENT_ID,
                       {"name": "since", "in": "query", "schema": TS}, {"name": "until", "in": "query", "schema": TS}]),
     },

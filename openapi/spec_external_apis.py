@@ -4,6 +4,25 @@
 SECRET = {"type": "string", "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."}
 NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"}
 
+def auth_scheme(type_, required=(), **properties):
+    return {"type": "object", "required": ["type"] + list(required),
+            "properties": dict({"type": {"type": "string", "const": type_}}, **properties)}
+
+# One named schema per auth type (generated clients get one class each); ExternalApiAuth is their union on type.
+AUTH_SCHEMES = {
+    "ExternalApiAuthNone": auth_scheme("none"),
+    "ExternalApiAuthBearer": auth_scheme("bearer", ["token"], token=SECRET),
+    "ExternalApiAuthBasic": auth_scheme("basic", ["username", "password"], username={"type": "string"}, password=SECRET),
+    "ExternalApiAuthApiKeyHeader": auth_scheme("api_key_header", ["header_name", "api_key"],
+                                               header_name={"type": "string"}, api_key=SECRET),
+    "ExternalApiAuthApiKeyQuery": auth_scheme("api_key_query", ["param_name", "api_key"],
+                                              param_name={"type": "string"}, api_key=SECRET),
+    "ExternalApiAuthOAuth2ClientCredentials": auth_scheme(
+        "oauth2_client_credentials", ["token_url", "params"], token_url={"type": "string", "format": "uri"},
+        params={"type": "array", "items": ref("ExternalApiOAuthParam")},
+        token_auth=nullable(ref("ExternalApiBasicCredentials"))),
+}
+
 schemas.update({
     "ExternalApiHeader": {"type": "object", "required": ["name", "value"], "properties": {
         "name": {"type": "string"}, "value": {"type": "string", "description": "\"***\" when secret."},
@@ -14,21 +33,13 @@ schemas.update({
     "ExternalApiOAuthParam": {"type": "object", "required": ["key", "value"], "properties": {
         "key": {"type": "string"}, "value": {"type": "string", "description": "\"***\" when secret."},
         "secret": {"type": "boolean", "default": False}}},
-    "ExternalApiAuth": {"oneOf": [
-        {"type": "object", "required": ["type"], "properties": {"type": {"const": "none"}}},
-        {"type": "object", "required": ["type", "token"], "properties": {"type": {"const": "bearer"}, "token": SECRET}},
-        {"type": "object", "required": ["type", "username", "password"], "properties": {
-            "type": {"const": "basic"}, "username": {"type": "string"}, "password": SECRET}},
-        {"type": "object", "required": ["type", "header_name", "api_key"], "properties": {
-            "type": {"const": "api_key_header"}, "header_name": {"type": "string"}, "api_key": SECRET}},
-        {"type": "object", "required": ["type", "param_name", "api_key"], "properties": {
-            "type": {"const": "api_key_query"}, "param_name": {"type": "string"}, "api_key": SECRET}},
-        {"type": "object", "required": ["type", "token_url", "params"], "properties": {
-            "type": {"const": "oauth2_client_credentials"}, "token_url": {"type": "string", "format": "uri"},
-            "params": {"type": "array", "items": ref("ExternalApiOAuthParam")},
-            "token_auth": nullable({"type": "object", "required": ["username", "password"], "properties": {
-                "username": {"type": "string"}, "password": SECRET}})}},
-    ]},
+    "ExternalApiBasicCredentials": {"type": "object", "required": ["username", "password"],
+                                    "description": "HTTP Basic credentials the OAuth2 token request is sent with.",
+                                    "properties": {"username": {"type": "string"}, "password": SECRET}},
+    **AUTH_SCHEMES,
+    "ExternalApiAuth": {"description": "How calls authenticate, chosen by type.", "oneOf": [ref(n) for n in AUTH_SCHEMES],
+                        "discriminator": {"propertyName": "type", "mapping": {
+                            scheme["properties"]["type"]["const"]: f"#/components/schemas/{n}" for n, scheme in AUTH_SCHEMES.items()}}},
     "ExternalApiConfigInput": {"type": "object", "required": ["name", "endpoint_url", "method"], "properties": {
         "name": NAME, "description": nullable({"type": "string", "maxLength": 2000}),
         "instructions": nullable({"type": "string", "maxLength": 10000}), "docs_url": nullable({"type": "string"}),
@@ -84,23 +95,23 @@ NAME_PARAM = [path_param("name")]
 TAG = "External APIs"
 paths.update({
     "/public-api/external-apis": {
-        "get": op("List external-API configs", TAG, 200, {"type": "array", "items": ref("ExternalApiConfig")}, ["400"] + AUTH,
+        "get": op("listExternalApis", "List external-API configs", TAG, 200, {"type": "array", "items": ref("ExternalApiConfig")}, ["400"] + AUTH,
                   params=PAGE_PARAMS, paginated=True),
-        "post": op("Create an external-API config (202 with a TIL request for agent-actor keys)", TAG, 201, ref("ExternalApiConfig"),
+        "post": op("createExternalApi", "Create an external-API config (202 with a TIL request for agent-actor keys)", TAG, 201, ref("ExternalApiConfig"),
                    ["400", "409", "415", "422"] + AUTH, body=ref("ExternalApiConfigInput")),
     },
     "/public-api/external-apis/{name}": {
-        "get": op("Get an external-API config (secrets masked)", TAG, 200, ref("ExternalApiConfig"), ["404"] + AUTH, params=NAME_PARAM),
-        "put": op("Update an external-API config (\"***\" keeps a stored secret)", TAG, 200, ref("ExternalApiConfig"),
+        "get": op("getExternalApi", "Get an external-API config (secrets masked)", TAG, 200, ref("ExternalApiConfig"), ["404"] + AUTH, params=NAME_PARAM),
+        "put": op("updateExternalApi", "Update an external-API config (\"***\" keeps a stored secret)", TAG, 200, ref("ExternalApiConfig"),
                   ["400", "404", "415", "422"] + AUTH, params=NAME_PARAM, body=ref("ExternalApiConfigPatch")),
-        "delete": op("Delete an external-API config", TAG, 200, ref("ExternalApiConfig"), ["404"] + AUTH, params=NAME_PARAM),
+        "delete": op("deleteExternalApi", "Delete an external-API config", TAG, 200, ref("ExternalApiConfig"), ["404"] + AUTH, params=NAME_PARAM),
     },
     "/public-api/external-apis/{name}/test": {
-        "post": op("Connection test: status, latency and a credentials diagnosis", TAG, 200, ref("ExternalApiTestResult"),
+        "post": op("testExternalApi", "Connection test: status, latency and a credentials diagnosis", TAG, 200, ref("ExternalApiTestResult"),
                    ["400", "404", "415", "422"] + AUTH, params=NAME_PARAM, body=ref("ExternalApiTestInput")),
     },
     "/public-api/external-apis/{name}/invoke": {
-        "post": op("Run one call now (recorded as an execution)", TAG, 200, ref("ExternalApiResult"),
+        "post": op("invokeExternalApi", "Run one call now (recorded as an execution)", TAG, 200, ref("ExternalApiResult"),
                    ["400", "404", "415", "422", "502", "504"] + AUTH, params=NAME_PARAM, body=ref("ExternalApiInvoke")),
     },
 })

@@ -8,7 +8,7 @@ enum OpenAPIDocument {
  "info": {
   "title": "neo-server Public API",
   "version": "1.0.0",
-  "description": "A self-hosted server wire-compatible with Neo's Public API. Every response is a {data, meta} envelope; errors are {error: {code, message, details?}, meta: {request_id}}. Authenticate with 'Authorization: Bearer neo_sk_<env>_<secret>'."
+  "description": "A self-hosted server wire-compatible with Neo's Public API. Every response is a {data, meta} envelope; errors are {error: {code, message, details?}, meta: {request_id, warnings?}}. Authenticate with 'Authorization: Bearer neo_sk_<env>_<secret>'."
  },
  "servers": [
   {
@@ -119,6 +119,13 @@ enum OpenAPIDocument {
       "properties": {
        "request_id": {
         "type": "string"
+       },
+       "warnings": {
+        "type": "array",
+        "items": {
+         "type": "string"
+        },
+        "description": "Unknown body fields and query parameters that were ignored."
        }
       }
      }
@@ -1367,7 +1374,11 @@ enum OpenAPIDocument {
      },
      "actions": {
       "type": "array",
-      "maxItems": 0
+      "maxItems": 0,
+      "items": {
+       "$ref": "#/components/schemas/ActionPatch"
+      },
+      "description": "CONVERSATIONAL agents have no actions: omit it or send []."
      }
     }
    },
@@ -1560,8 +1571,7 @@ enum OpenAPIDocument {
        "ALL_USERS",
        "ADMINS_ONLY",
        "SPECIFIC_USERS"
-      ],
-      "default": "ALL_USERS"
+      ]
      },
      "autonomy_type": {
       "type": "string",
@@ -1573,7 +1583,6 @@ enum OpenAPIDocument {
      },
      "entity_type": {
       "type": "string",
-      "default": "ticket",
       "enum": [
        "ticket",
        "project_ticket",
@@ -1598,8 +1607,7 @@ enum OpenAPIDocument {
       "enum": [
        "MSP",
        "END_USER"
-      ],
-      "default": "MSP"
+      ]
      }
     }
    },
@@ -2237,142 +2245,182 @@ enum OpenAPIDocument {
      }
     }
    },
+   "ExternalApiBasicCredentials": {
+    "type": "object",
+    "required": [
+     "username",
+     "password"
+    ],
+    "description": "HTTP Basic credentials the OAuth2 token request is sent with.",
+    "properties": {
+     "username": {
+      "type": "string"
+     },
+     "password": {
+      "type": "string",
+      "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+     }
+    }
+   },
+   "ExternalApiAuthNone": {
+    "type": "object",
+    "required": [
+     "type"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "none"
+     }
+    }
+   },
+   "ExternalApiAuthBearer": {
+    "type": "object",
+    "required": [
+     "type",
+     "token"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "bearer"
+     },
+     "token": {
+      "type": "string",
+      "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+     }
+    }
+   },
+   "ExternalApiAuthBasic": {
+    "type": "object",
+    "required": [
+     "type",
+     "username",
+     "password"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "basic"
+     },
+     "username": {
+      "type": "string"
+     },
+     "password": {
+      "type": "string",
+      "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+     }
+    }
+   },
+   "ExternalApiAuthApiKeyHeader": {
+    "type": "object",
+    "required": [
+     "type",
+     "header_name",
+     "api_key"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "api_key_header"
+     },
+     "header_name": {
+      "type": "string"
+     },
+     "api_key": {
+      "type": "string",
+      "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+     }
+    }
+   },
+   "ExternalApiAuthApiKeyQuery": {
+    "type": "object",
+    "required": [
+     "type",
+     "param_name",
+     "api_key"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "api_key_query"
+     },
+     "param_name": {
+      "type": "string"
+     },
+     "api_key": {
+      "type": "string",
+      "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
+     }
+    }
+   },
+   "ExternalApiAuthOAuth2ClientCredentials": {
+    "type": "object",
+    "required": [
+     "type",
+     "token_url",
+     "params"
+    ],
+    "properties": {
+     "type": {
+      "type": "string",
+      "const": "oauth2_client_credentials"
+     },
+     "token_url": {
+      "type": "string",
+      "format": "uri"
+     },
+     "params": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ExternalApiOAuthParam"
+      }
+     },
+     "token_auth": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ExternalApiBasicCredentials"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     }
+    }
+   },
    "ExternalApiAuth": {
+    "description": "How calls authenticate, chosen by type.",
     "oneOf": [
      {
-      "type": "object",
-      "required": [
-       "type"
-      ],
-      "properties": {
-       "type": {
-        "const": "none"
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthNone"
      },
      {
-      "type": "object",
-      "required": [
-       "type",
-       "token"
-      ],
-      "properties": {
-       "type": {
-        "const": "bearer"
-       },
-       "token": {
-        "type": "string",
-        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthBearer"
      },
      {
-      "type": "object",
-      "required": [
-       "type",
-       "username",
-       "password"
-      ],
-      "properties": {
-       "type": {
-        "const": "basic"
-       },
-       "username": {
-        "type": "string"
-       },
-       "password": {
-        "type": "string",
-        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthBasic"
      },
      {
-      "type": "object",
-      "required": [
-       "type",
-       "header_name",
-       "api_key"
-      ],
-      "properties": {
-       "type": {
-        "const": "api_key_header"
-       },
-       "header_name": {
-        "type": "string"
-       },
-       "api_key": {
-        "type": "string",
-        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthApiKeyHeader"
      },
      {
-      "type": "object",
-      "required": [
-       "type",
-       "param_name",
-       "api_key"
-      ],
-      "properties": {
-       "type": {
-        "const": "api_key_query"
-       },
-       "param_name": {
-        "type": "string"
-       },
-       "api_key": {
-        "type": "string",
-        "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthApiKeyQuery"
      },
      {
-      "type": "object",
-      "required": [
-       "type",
-       "token_url",
-       "params"
-      ],
-      "properties": {
-       "type": {
-        "const": "oauth2_client_credentials"
-       },
-       "token_url": {
-        "type": "string",
-        "format": "uri"
-       },
-       "params": {
-        "type": "array",
-        "items": {
-         "$ref": "#/components/schemas/ExternalApiOAuthParam"
-        }
-       },
-       "token_auth": {
-        "anyOf": [
-         {
-          "type": "object",
-          "required": [
-           "username",
-           "password"
-          ],
-          "properties": {
-           "username": {
-            "type": "string"
-           },
-           "password": {
-            "type": "string",
-            "description": "Encrypted at rest; returned as \"***\". Send \"***\" on PUT to keep the stored value."
-           }
-          }
-         },
-         {
-          "type": "null"
-         }
-        ]
-       }
-      }
+      "$ref": "#/components/schemas/ExternalApiAuthOAuth2ClientCredentials"
      }
-    ]
+    ],
+    "discriminator": {
+     "propertyName": "type",
+     "mapping": {
+      "none": "#/components/schemas/ExternalApiAuthNone",
+      "bearer": "#/components/schemas/ExternalApiAuthBearer",
+      "basic": "#/components/schemas/ExternalApiAuthBasic",
+      "api_key_header": "#/components/schemas/ExternalApiAuthApiKeyHeader",
+      "api_key_query": "#/components/schemas/ExternalApiAuthApiKeyQuery",
+      "oauth2_client_credentials": "#/components/schemas/ExternalApiAuthOAuth2ClientCredentials"
+     }
+    }
    },
    "ExternalApiConfigInput": {
     "type": "object",
@@ -2800,6 +2848,7 @@ enum OpenAPIDocument {
  "paths": {
   "/public-api/health": {
    "get": {
+    "operationId": "getHealth",
     "summary": "Service health",
     "tags": [
      "Meta"
@@ -2843,6 +2892,7 @@ enum OpenAPIDocument {
   },
   "/public-api/openapi.json": {
    "get": {
+    "operationId": "getOpenApiSpec",
     "summary": "This document",
     "tags": [
      "Meta"
@@ -2866,6 +2916,7 @@ enum OpenAPIDocument {
   },
   "/public-api/tenant": {
    "get": {
+    "operationId": "getTenant",
     "summary": "The caller's tenant",
     "tags": [
      "Tenant"
@@ -2934,6 +2985,7 @@ enum OpenAPIDocument {
   },
   "/public-api/api-keys": {
    "get": {
+    "operationId": "listApiKeys",
     "summary": "List API keys",
     "tags": [
      "API keys"
@@ -3031,6 +3083,7 @@ enum OpenAPIDocument {
     ]
    },
    "post": {
+    "operationId": "createApiKey",
     "summary": "Create an API key",
     "tags": [
      "API keys"
@@ -3149,6 +3202,7 @@ enum OpenAPIDocument {
   },
   "/public-api/api-keys/{key_id}": {
    "get": {
+    "operationId": "getApiKey",
     "summary": "Get an API key",
     "tags": [
      "API keys"
@@ -3234,6 +3288,7 @@ enum OpenAPIDocument {
     ]
    },
    "delete": {
+    "operationId": "revokeApiKey",
     "summary": "Revoke an API key",
     "tags": [
      "API keys"
@@ -3321,6 +3376,7 @@ enum OpenAPIDocument {
   },
   "/public-api/api-keys/{key_id}/rotate": {
    "post": {
+    "operationId": "rotateApiKey",
     "summary": "Rotate an API key (old key valid 24 h more)",
     "tags": [
      "API keys"
@@ -3418,6 +3474,7 @@ enum OpenAPIDocument {
   },
   "/public-api/agents": {
    "get": {
+    "operationId": "listAgents",
     "summary": "List agents (newest first)",
     "tags": [
      "Agents"
@@ -3567,6 +3624,7 @@ enum OpenAPIDocument {
     ]
    },
    "post": {
+    "operationId": "createAgent",
     "summary": "Create an agent",
     "tags": [
      "Agents"
@@ -3685,6 +3743,7 @@ enum OpenAPIDocument {
   },
   "/public-api/agents/{agent_id}": {
    "get": {
+    "operationId": "getAgent",
     "summary": "Get an agent (ETag: \"<version>\")",
     "tags": [
      "Agents"
@@ -3771,6 +3830,7 @@ enum OpenAPIDocument {
     ]
    },
    "put": {
+    "operationId": "updateAgent",
     "summary": "Update an agent (partial patch, seed 004)",
     "tags": [
      "Agents"
@@ -3947,6 +4007,7 @@ enum OpenAPIDocument {
     ]
    },
    "delete": {
+    "operationId": "deleteAgent",
     "summary": "Delete an agent (state DELETED, still readable)",
     "tags": [
      "Agents"
@@ -4075,6 +4136,7 @@ enum OpenAPIDocument {
   },
   "/public-api/agents/{agent_id}/versions": {
    "get": {
+    "operationId": "listAgentVersions",
     "summary": "An agent's versions, one per write, newest first",
     "tags": [
      "Agents"
@@ -4301,6 +4363,7 @@ enum OpenAPIDocument {
   },
   "/public-api/agents/{agent_id}/stats": {
    "get": {
+    "operationId": "getAgentStats",
     "summary": "Execution counts and p95 duration in a window (default: the last 30 days)",
     "tags": [
      "Agents"
@@ -4415,6 +4478,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions": {
    "get": {
+    "operationId": "listExecutions",
     "summary": "List executions",
     "tags": [
      "Executions"
@@ -4560,6 +4624,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}": {
    "get": {
+    "operationId": "getExecution",
     "summary": "Get an execution",
     "tags": [
      "Executions"
@@ -4647,6 +4712,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}/steps": {
    "get": {
+    "operationId": "listExecutionSteps",
     "summary": "List execution steps",
     "tags": [
      "Executions"
@@ -4794,6 +4860,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}/til-requests": {
    "get": {
+    "operationId": "listExecutionTilRequests",
     "summary": "List an execution's TIL requests",
     "tags": [
      "Executions"
@@ -4911,6 +4978,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}/artifacts": {
    "get": {
+    "operationId": "listExecutionArtifacts",
     "summary": "List an execution's artifacts",
     "tags": [
      "Executions"
@@ -5028,6 +5096,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}/cancel": {
    "post": {
+    "operationId": "cancelExecution",
     "summary": "Cancel an execution",
     "tags": [
      "Executions"
@@ -5125,6 +5194,7 @@ enum OpenAPIDocument {
   },
   "/public-api/executions/{execution_id}/retry": {
    "post": {
+    "operationId": "retryExecution",
     "summary": "Retry a failed or cancelled execution",
     "tags": [
      "Executions"
@@ -5222,6 +5292,7 @@ enum OpenAPIDocument {
   },
   "/public-api/artifacts/{artifact_id}": {
    "get": {
+    "operationId": "getArtifact",
     "summary": "Get an artifact (markdown inline)",
     "tags": [
      "Executions"
@@ -5309,6 +5380,7 @@ enum OpenAPIDocument {
   },
   "/public-api/til-requests": {
    "get": {
+    "operationId": "listTilRequests",
     "summary": "List TIL requests",
     "tags": [
      "TIL requests"
@@ -5454,6 +5526,7 @@ enum OpenAPIDocument {
   },
   "/public-api/til-requests/{request_id}": {
    "get": {
+    "operationId": "getTilRequest",
     "summary": "Get a TIL request",
     "tags": [
      "TIL requests"
@@ -5541,6 +5614,7 @@ enum OpenAPIDocument {
   },
   "/public-api/til-requests/{request_id}/decision": {
    "post": {
+    "operationId": "decideTilRequest",
     "summary": "Approve or reject a TIL request",
     "tags": [
      "TIL requests"
@@ -5688,6 +5762,7 @@ enum OpenAPIDocument {
   },
   "/public-api/agents/{agent_id}/run-now": {
    "post": {
+    "operationId": "runAgentNow",
     "summary": "Run an agent now",
     "tags": [
      "Agents"
@@ -5835,6 +5910,7 @@ enum OpenAPIDocument {
   },
   "/public-api/external-apis": {
    "get": {
+    "operationId": "listExternalApis",
     "summary": "List external-API configs",
     "tags": [
      "External APIs"
@@ -5932,6 +6008,7 @@ enum OpenAPIDocument {
     ]
    },
    "post": {
+    "operationId": "createExternalApi",
     "summary": "Create an external-API config (202 with a TIL request for agent-actor keys)",
     "tags": [
      "External APIs"
@@ -6078,6 +6155,7 @@ enum OpenAPIDocument {
   },
   "/public-api/external-apis/{name}": {
    "get": {
+    "operationId": "getExternalApi",
     "summary": "Get an external-API config (secrets masked)",
     "tags": [
      "External APIs"
@@ -6163,6 +6241,7 @@ enum OpenAPIDocument {
     ]
    },
    "put": {
+    "operationId": "updateExternalApi",
     "summary": "Update an external-API config (\"***\" keeps a stored secret)",
     "tags": [
      "External APIs"
@@ -6316,6 +6395,7 @@ enum OpenAPIDocument {
     ]
    },
    "delete": {
+    "operationId": "deleteExternalApi",
     "summary": "Delete an external-API config",
     "tags": [
      "External APIs"
@@ -6421,6 +6501,7 @@ enum OpenAPIDocument {
   },
   "/public-api/external-apis/{name}/test": {
    "post": {
+    "operationId": "testExternalApi",
     "summary": "Connection test: status, latency and a credentials diagnosis",
     "tags": [
      "External APIs"
@@ -6558,6 +6639,7 @@ enum OpenAPIDocument {
   },
   "/public-api/external-apis/{name}/invoke": {
    "post": {
+    "operationId": "invokeExternalApi",
     "summary": "Run one call now (recorded as an execution)",
     "tags": [
      "External APIs"

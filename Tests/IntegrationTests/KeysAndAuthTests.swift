@@ -203,6 +203,26 @@ final class KeysAndAuthTests: SharedServerTestCase {
         XCTAssertEqual(routes.subtracting(documented), [], "routes missing from the spec")
         XCTAssertEqual(documented.subtracting(routes), [], "spec paths the router lacks")
     }
+
+    /// Generated clients name their functions after operationIds (Neo's docs names: listAgents, runAgentNow, ...).
+    func test_everyOperation_hasAUniqueCamelCaseOperationId() throws {
+        let spec = try XCTUnwrap(try server.request("GET", "/public-api/openapi.json", key: nil).json)
+        var owners: [String: String] = [:]
+        for (path, item) in spec["paths"]?.objectValue ?? JSONObject() {
+            for (method, operation) in item.objectValue ?? JSONObject() {
+                let route = "\(method.uppercased()) \(path)"
+                guard let id = operation["operationId"]?.stringValue else { XCTFail("\(route) has no operationId"); continue }
+                let camelCase = id.first.map { $0.isASCII && $0.isLowercase } == true
+                    && id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
+                XCTAssertTrue(camelCase, "\(route): operationId \(id) is not camelCase")
+                XCTAssertNil(owners[id], "operationId \(id) is used by \(owners[id] ?? "") and \(route)")
+                owners[id] = route
+            }
+        }
+        XCTAssertEqual(owners["listAgents"], "GET /public-api/agents")
+        XCTAssertEqual(owners["runAgentNow"], "POST /public-api/agents/{agent_id}/run-now")
+        XCTAssertEqual(owners["decideTilRequest"], "POST /public-api/til-requests/{request_id}/decision")
+    }
 }
 
 /// Rate limiting, restarts and migrations each need their own server.
