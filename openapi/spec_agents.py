@@ -150,7 +150,7 @@ paths.update({
                   paginated=True),
     },
     "/public-api/agents/{agent_id}/version-at": {
-        "get": op("The agent as it stood at an instant (Neo; the snapshot in force then, ETag its version)", "Agents", 200,
+        "get": op("getAgentVersionAt", "The agent as it stood at an instant (Neo; the snapshot in force then, ETag its version)", "Agents", 200,
                   ref("AgentDetail"), ["400", "404"] + AUTH, params=[AGENT_ID,
                       {"name": "timestamp", "in": "query", "required": True, "schema": TS,
                        "description": "RFC 3339; Z, +00:00 and fractional seconds accepted. 404 before the agent existed."}]),

@@ -4255,6 +4255,7 @@ enum OpenAPIDocument {
   },
   "/public-api/agents/{agent_id}/version-at": {
    "get": {
+    "operationId": "getAgentVersionAt",
     "summary": "The agent as it stood at an instant (Neo; the snapshot in force then, ETag its version)",
     "tags": [
      "Agents"
