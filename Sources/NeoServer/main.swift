@@ -19,7 +19,7 @@ let usage = """
       neo-server routes                              list every route the server serves
       neo-server help
 
-    flags (each mirrors an environment variable):
+    flags (each mirrors an environment variable; a flag wins over its variable):
     \(Config.usage)
     """
 
