@@ -16,7 +16,7 @@ let usage = """
       neo-server keys create --tenant NAME [--role admin|member] [--name N] [--env prod|test]
       neo-server keys list --tenant NAME
       neo-server keys revoke ID
-      neo-server routes                              list every route the server serves
+      neo-server routes                              list every route the server serves (opens no DB)
       neo-server help
 
     flags (each mirrors an environment variable; a flag wins over its variable):
@@ -72,9 +72,25 @@ case "migrate":
 case "keys":
     KeysCommand.run(rest, store: openStore(config))
 case "routes":
+    guard rest.isEmpty else { fail("unknown arguments: \(rest.joined(separator: " "))\n\n\(usage)") }
     // Every route the router serves, one "METHOD /path" per line (checked against the OpenAPI spec).
-    let service = NeoService(store: openStore(config), http: config.httpConfiguration, api: APIConfiguration())
+    // The routes depend on no data, so the service is assembled on a scratch database, removed
+    // after: `routes` never creates or touches the configured one.
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("neo-routes-\(UUID().uuidString)")
+    var options = Store.Options(path: scratch.appendingPathComponent("neo.db").path)
+    options.readers = 1
+    let store: Store
+    do {
+        store = try Store(options)
+    } catch {
+        try? FileManager.default.removeItem(at: scratch)
+        fail("cannot open a scratch database in \(scratch.path): \(error)", code: 1)
+    }
+    // Never released before exit: its worker threads refer to it.
+    let service = NeoService(store: store, http: config.httpConfiguration, api: APIConfiguration())
     for r in service.app.routes { say("\(r.method) \(r.pattern)") }
+    store.close()
+    try? FileManager.default.removeItem(at: scratch)
     exit(0)
 case "help", "--help", "-h":
     say(usage)

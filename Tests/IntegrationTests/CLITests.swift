@@ -60,6 +60,20 @@ final class CLITests: XCTestCase {
         try? FileManager.default.removeItem(at: scratch)
     }
 
+    /// What `dir` holds, leaving out the hidden files `runNeoServer` keeps its output in.
+    private func contents(of dir: URL) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+    }
+
+    func test_routes_createsNoDatabase() throws {
+        for environment in [[:], ["NEO_DB": scratch.appendingPathComponent("sub/neo.db").path]] {
+            let r = try runNeoServer(["routes"], in: scratch, environment: environment)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdoutLines.contains("GET /public-api/health"), r.stdout)
+            XCTAssertEqual(contents(of: scratch), [], "routes left files behind (\(environment))")
+        }
+    }
+
     func test_aFlag_overridesABadEnvironmentValue_andABadFlagIsNamedAsTheFlag() throws {
         let server = try TestServer(environment: ["NEO_PORT": "abc"], arguments: ["--port", "0"])
         defer { server.stop() }
