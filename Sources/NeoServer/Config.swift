@@ -121,6 +121,9 @@ struct Config {
         return n
     }
 
+    /// `db` made absolute, for messages: a relative `NEO_DB` names a different file in every directory.
+    var dbPath: String { URL(fileURLWithPath: db).standardizedFileURL.path }
+
     var httpConfiguration: HTTPServerConfiguration {
         var h = HTTPServerConfiguration()
         h.host = host

@@ -19,7 +19,12 @@ enum Serve {
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
-        let store = openStore(config)
+        let store: Store
+        do {
+            store = try openStore(config)
+        } catch {
+            fail("cannot open database \(config.dbPath): \(error)", code: 1)
+        }
         // The secret key is checked before anything is printed: a wrong key must stop startup first.
         let box: SecretBox
         do {
@@ -78,7 +83,7 @@ enum Serve {
                 say("  \(key)")
             } else {
                 say("an admin key exists (shown only when it was created); lost it? "
-                    + "neo-server keys create --tenant default --role admin --db \(config.db)")
+                    + "neo-server keys create --tenant default --role admin --db \(config.dbPath)")
             }
         } catch {
             fail("bootstrap failed: \(error)", code: 1)

@@ -11,13 +11,18 @@ let usage = """
     neo-server \(neoServerVersion): a self-hosted, Neo-compatible public API server
 
     usage:
-      neo-server serve [flags]                       run the server (migrates the DB first)
-      neo-server migrate [flags]                     apply pending migrations and exit
-      neo-server keys create --tenant NAME [--role admin|member] [--name N] [--env prod|test]
-      neo-server keys list --tenant NAME
-      neo-server keys revoke ID
+      neo-server serve [flags]                       run the server (creates and migrates the DB first)
+      neo-server migrate [flags]                     create the DB if missing, apply pending migrations and exit
+      neo-server keys create --tenant NAME [--create-tenant] [--role admin|member] [--name N] [--env prod|test] [--db PATH]
+      neo-server keys list --tenant NAME [--db PATH]
+      neo-server keys revoke ID [--db PATH]
       neo-server routes                              list every route the server serves (opens no DB)
       neo-server help
+
+    keys works offline on the server's existing database: --db PATH or NEO_DB (the default ./data/neo.db
+    is relative to the current directory). It never creates a database, nor a tenant unless --create-tenant
+    is given, and prints the database it used as "database: PATH" on stderr. keys create prints the new
+    key, shown once, alone on the last line of stdout.
 
     flags (each mirrors an environment variable; a flag wins over its variable):
     \(Config.usage)
@@ -32,14 +37,16 @@ func say(_ message: String) {
     FileHandle.standardOutput.write(Data((message + "\n").utf8))
 }
 
-func openStore(_ config: Config) -> Store {
-    do {
-        let store = try Store(Store.Options(path: config.db))
-        try store.migrate()
-        return store
-    } catch {
-        fail("cannot open database \(config.db): \(error)", code: 1)
-    }
+/// A line for the person at the terminal, on stderr, so stdout stays the command's output.
+func note(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Opens the configured database, creating it when missing, and applies pending migrations.
+func openStore(_ config: Config) throws -> Store {
+    let store = try Store(Store.Options(path: config.db))
+    try store.migrate()
+    return store
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -60,6 +67,7 @@ case "serve":
     Serve.run(config)
 case "migrate":
     guard rest.isEmpty else { fail("unknown arguments: \(rest.joined(separator: " "))\n\n\(usage)") }
+    note("database: \(config.dbPath)")
     do {
         let store = try Store(Store.Options(path: config.db))
         let applied = try store.migrate()
@@ -70,7 +78,7 @@ case "migrate":
         fail("migrate failed: \(error)", code: 1)
     }
 case "keys":
-    KeysCommand.run(rest, store: openStore(config))
+    KeysCommand.run(rest, config: config)
 case "routes":
     guard rest.isEmpty else { fail("unknown arguments: \(rest.joined(separator: " "))\n\n\(usage)") }
     // Every route the router serves, one "METHOD /path" per line (checked against the OpenAPI spec).

@@ -65,6 +65,95 @@ final class CLITests: XCTestCase {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
     }
 
+    /// A migrated database with no tenant yet.
+    private func migratedDatabase() throws -> String {
+        let db = scratch.appendingPathComponent("neo.db").path
+        let r = try runNeoServer(["migrate"], in: scratch, environment: ["NEO_DB": db])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return db
+    }
+
+    func test_keys_withoutADatabase_refusesToCreateOne_andNamesThePathAndTheFix() throws {
+        let elsewhere = scratch.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let missing = scratch.appendingPathComponent("missing.db").path
+        for (args, environment, lookedAt) in [
+            (["keys", "create", "--tenant", "default", "--role", "admin"], [:], elsewhere.path + "/data/neo.db"),
+            (["keys", "list", "--tenant", "default"], [:], elsewhere.path + "/data/neo.db"),
+            (["keys", "revoke", "1"], [:], elsewhere.path + "/data/neo.db"),
+            (["keys", "create", "--tenant", "default", "--create-tenant"], ["NEO_DB": missing], missing),
+            (["keys", "list", "--tenant", "default", "--db", missing], [:], missing),
+        ] {
+            let what = args.joined(separator: " ")
+            let r = try runNeoServer(args, in: elsewhere, environment: environment)
+            XCTAssertEqual(r.status, 1, what)
+            XCTAssertTrue(r.stderr.contains(lookedAt), "names the path it looked at: \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--db PATH") && r.stderr.contains("NEO_DB"), "says how to point at the right one: \(r.stderr)")
+            XCTAssertFalse(r.stdout.contains("neo_sk_"), what)
+            XCTAssertEqual(contents(of: elsewhere), [], "\(what) created nothing")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: missing), what)
+        }
+    }
+
+    func test_keys_unknownTenant_isAnErrorNamingTheTenantsThere_unlessCreateTenant() throws {
+        let env = ["NEO_DB": try migratedDatabase()]
+        let first = try runNeoServer(["keys", "create", "--tenant", "alpha"], in: scratch, environment: env)
+        XCTAssertEqual(first.status, 1)
+        XCTAssertTrue(first.stderr.contains("no tenant 'alpha'") && first.stderr.contains("no tenants yet")
+                      && first.stderr.contains("--create-tenant"), first.stderr)
+        XCTAssertFalse(first.stdout.contains("neo_sk_"))
+
+        let created = try runNeoServer(["keys", "create", "--tenant", "alpha", "--create-tenant", "--role", "admin"], in: scratch, environment: env)
+        XCTAssertEqual(created.status, 0, created.stderr)
+        XCTAssertTrue(created.stderr.contains("created tenant 'alpha'"), created.stderr)
+        XCTAssertTrue(created.stdoutLines.last?.hasPrefix("neo_sk_prod_") ?? false, created.stdout)
+        let again = try runNeoServer(["keys", "create", "--tenant", "alpha", "--create-tenant"], in: scratch, environment: env)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertFalse(again.stderr.contains("created tenant"), "an existing tenant is reused: \(again.stderr)")
+
+        for args in [["keys", "create", "--tenant", "beta"], ["keys", "list", "--tenant", "beta"]] {
+            let r = try runNeoServer(args, in: scratch, environment: env)
+            XCTAssertEqual(r.status, 1, args.joined(separator: " "))
+            XCTAssertTrue(r.stderr.contains("no tenant 'beta'") && r.stderr.contains("tenants there: 'alpha'"), r.stderr)
+            XCTAssertEqual(r.stdout, "", "nothing on stdout, not even the list's header")
+        }
+        let list = try runNeoServer(["keys", "list", "--tenant", "alpha"], in: scratch, environment: env)
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertEqual(list.stdoutLines.count, 3, "header and the two keys: \(list.stdout)")
+    }
+
+    func test_keys_everySubcommandNamesItsDatabase_andCreatePrintsAKeyTheServerAccepts() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let db = server.directory.appendingPathComponent("neo.db").path
+        let create = try runNeoServer(["keys", "create", "--tenant", "default", "--role", "admin", "--db", db], in: scratch)
+        XCTAssertEqual(create.status, 0, create.stderr)
+        XCTAssertTrue(create.stderr.contains("database: \(db)\n"), create.stderr)
+        let key = try XCTUnwrap(create.stdoutLines.last)
+        XCTAssertTrue(key.hasPrefix("neo_sk_prod_"), "the key is alone on stdout's last line: \(create.stdout)")
+        XCTAssertEqual(try server.request("GET", "/public-api/tenant", key: key).data?["name"]?.stringValue, "default")
+
+        // A relative NEO_DB is reported as the absolute path it resolved to.
+        let list = try runNeoServer(["keys", "list", "--tenant", "default"], in: server.directory.resolvingSymlinksInPath(),
+                                    environment: ["NEO_DB": "neo.db"])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertTrue(list.stderr.contains("database: \(server.directory.resolvingSymlinksInPath().path)/neo.db\n"), list.stderr)
+        XCTAssertEqual(list.stdoutLines.first, "ID\tROLE\tLAST4\tCREATED\tEXPIRES\tREVOKED\tNAME", "stdout is only the table")
+        let id = try XCTUnwrap(list.stdoutLines.first { $0.hasSuffix("\tadmin key") }?.split(separator: "\t").first.map(String.init))
+
+        let revoke = try runNeoServer(["keys", "revoke", id], in: scratch, environment: ["NEO_DB": db])
+        XCTAssertEqual(revoke.status, 0, revoke.stderr)
+        XCTAssertTrue(revoke.stderr.contains("database: \(db)\n"), revoke.stderr)
+        XCTAssertEqual(revoke.stdout, "revoked key \(id)\n")
+    }
+
+    func test_keys_aMistypedOption_isAUsageErrorBeforeAnyDatabaseIsLookedFor() throws {
+        let r = try runNeoServer(["keys", "create", "--tennant", "acme"], in: scratch)
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("no option --tennant") && r.stderr.contains("--tenant"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("no database"), r.stderr)
+    }
+
     func test_routes_createsNoDatabase() throws {
         for environment in [[:], ["NEO_DB": scratch.appendingPathComponent("sub/neo.db").path]] {
             let r = try runNeoServer(["routes"], in: scratch, environment: environment)

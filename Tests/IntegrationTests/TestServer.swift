@@ -122,7 +122,7 @@ final class TestServer {
 
     /// Creates tenant `tenant` (if needed) and an admin key for it through the CLI.
     func adminKey(forTenant tenant: String) throws -> String {
-        let (status, out) = try cli(["keys", "create", "--tenant", tenant, "--role", "admin", "--name", "\(tenant) admin"])
+        let (status, out) = try cli(["keys", "create", "--tenant", tenant, "--create-tenant", "--role", "admin", "--name", "\(tenant) admin"])
         guard status == 0, let key = out.split(separator: "\n").last.map(String.init), key.hasPrefix("neo_sk_") else {
             throw NSError(domain: "TestServer", code: 2, userInfo: [NSLocalizedDescriptionKey: "keys create failed: \(out)"])
         }
