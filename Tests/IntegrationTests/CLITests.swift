@@ -45,6 +45,32 @@ func runNeoServer(_ args: [String], in directory: URL, environment: [String: Str
                   stderr: String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self))
 }
 
+/// A listening socket on 127.0.0.1 that nobody serves: its port is taken for as long as it lives.
+final class BusyPort {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, len) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard fd >= 0, bound else {
+            let reason = String(cString: strerror(errno))
+            if fd >= 0 { close(fd) }
+            throw NSError(domain: "BusyPort", code: 1, userInfo: [NSLocalizedDescriptionKey: "cannot hold a port on 127.0.0.1: \(reason)"])
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    deinit { close(fd) }
+}
+
 /// The command line as a new user meets it: `keys` from the wrong directory, a busy port,
 /// `--help`, a flag fixing a bad environment value.
 final class CLITests: XCTestCase {
@@ -161,6 +187,32 @@ final class CLITests: XCTestCase {
             XCTAssertTrue(r.stdoutLines.contains("GET /public-api/health"), r.stdout)
             XCTAssertEqual(contents(of: scratch), [], "routes left files behind (\(environment))")
         }
+    }
+
+    func test_serve_onABusyPort_exits1NamingTheAddress_printsNoKey_andLeavesNoNewDatabase() throws {
+        let busy = try BusyPort()
+        let fresh = scratch.appendingPathComponent("fresh")
+        let r = try runNeoServer(["serve", "--port", String(busy.port)], in: scratch,
+                                 environment: ["NEO_DB": fresh.appendingPathComponent("neo.db").path, "NEO_HOST": "127.0.0.1"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("127.0.0.1:\(busy.port)") && r.stderr.contains("--port") && r.stderr.contains("NEO_PORT"), r.stderr)
+        XCTAssertFalse(r.stdout.contains("neo_sk_") || r.stderr.contains("neo_sk_"), "no key is shown: \(r.stdout)")
+        XCTAssertFalse(r.stderr.contains("secret key file"), "no file to back up is announced: \(r.stderr)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: fresh.path), "a first start that failed leaves nothing: \(contents(of: fresh))")
+
+        // An existing database stays, and gets no admin key nor tenant: bootstrap never ran. The key
+        // file made for it stays too (it sealed the database's key check), so the next start works.
+        let env = ["NEO_DB": try migratedDatabase(), "NEO_HOST": "127.0.0.1"]
+        let existing = try runNeoServer(["serve", "--port", String(busy.port)], in: scratch, environment: env)
+        XCTAssertEqual(existing.status, 1)
+        XCTAssertFalse(existing.stdout.contains("neo_sk_"), existing.stdout)
+        XCTAssertTrue(existing.stderr.contains("created secret key file \(scratch.path)/secret.key"), existing.stderr)
+        let list = try runNeoServer(["keys", "list", "--tenant", "default"], in: scratch, environment: env)
+        XCTAssertEqual(list.status, 1)
+        XCTAssertTrue(list.stderr.contains("it has no tenants yet"), list.stderr)
+        let next = try TestServer(directory: scratch)
+        defer { next.stop() }
+        XCTAssertEqual(try next.request("GET", "/public-api/tenant").status, 200)
     }
 
     func test_aFlag_overridesABadEnvironmentValue_andABadFlagIsNamedAsTheFlag() throws {
