@@ -17,7 +17,7 @@ let usage = """
       neo-server keys list --tenant NAME [--db PATH]
       neo-server keys revoke ID [--db PATH]
       neo-server routes                              list every route the server serves (opens no DB)
-      neo-server help
+      neo-server help                                this text (so does --help or -h after any command)
 
     keys works offline on the server's existing database: --db PATH or NEO_DB (the default ./data/neo.db
     is relative to the current directory). It never creates a database, nor a tenant unless --create-tenant
@@ -52,6 +52,12 @@ func openStore(_ config: Config) throws -> Store {
 var arguments = Array(CommandLine.arguments.dropFirst())
 let command = arguments.first ?? "help"
 if !arguments.isEmpty { arguments.removeFirst() }
+
+// Help comes before the configuration is read: it must work even when the environment is broken.
+if ["help", "--help", "-h"].contains(command) || arguments.contains(where: { $0 == "--help" || $0 == "-h" }) {
+    say(usage)
+    exit(0)
+}
 
 let config: Config
 let rest: [String]
@@ -100,8 +106,6 @@ case "routes":
     store.close()
     try? FileManager.default.removeItem(at: scratch)
     exit(0)
-case "help", "--help", "-h":
-    say(usage)
 default:
     fail("unknown command '\(command)'\n\n\(usage)")
 }

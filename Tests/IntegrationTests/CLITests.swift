@@ -215,6 +215,16 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try next.request("GET", "/public-api/tenant").status, 200)
     }
 
+    func test_help_printsTheUsageAndExits0_evenWithABrokenEnvironment() throws {
+        for args in [["serve", "--help"], ["serve", "-h"], ["keys", "--help"], ["keys", "create", "--help"], ["migrate", "--help"], ["help"]] {
+            let r = try runNeoServer(args, in: scratch, environment: ["NEO_PORT": "abc"])
+            XCTAssertEqual(r.status, 0, "\(args.joined(separator: " ")): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("usage:") && r.stdout.contains("--create-tenant") && r.stdout.contains("NEO_DB"), r.stdout)
+            XCTAssertEqual(r.stderr, "")
+            XCTAssertEqual(contents(of: scratch), [], "help touches no database")
+        }
+    }
+
     func test_aFlag_overridesABadEnvironmentValue_andABadFlagIsNamedAsTheFlag() throws {
         let server = try TestServer(environment: ["NEO_PORT": "abc"], arguments: ["--port", "0"])
         defer { server.stop() }
