@@ -34,10 +34,19 @@ public final class HTTPServer: @unchecked Sendable {
         self.errorResponder = errorResponder
     }
 
-    /// Binds, listens and starts the event loops. Returns the bound port.
+    /// Binds and listens, without serving yet: connections wait in the backlog until `start`.
+    /// Separate so a caller learns that the address is taken before it does anything visible.
+    /// Returns the bound port.
+    @discardableResult
+    public func bind() throws -> Int {
+        if listenFd < 0 { listenFd = try bindListener(host: configuration.host, port: configuration.port) }
+        return port
+    }
+
+    /// Starts the event loops (binding first unless `bind` already did). Returns the bound port.
     @discardableResult
     public func start() throws -> Int {
-        listenFd = try bindListener(host: configuration.host, port: configuration.port)
+        try bind()
         let count = configuration.threads > 0 ? configuration.threads : ProcessInfo.processInfo.activeProcessorCount
         for i in 0..<count {
             let loop = try EventLoop(index: i, server: self, config: configuration)
@@ -107,17 +116,21 @@ public final class HTTPServer: @unchecked Sendable {
         }
         defer { freeaddrinfo(result) }
         let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw HTTPServerStartError("socket(): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            let code = errno
+            throw HTTPServerStartError("socket(): \(String(cString: strerror(code)))", code: POSIXErrorCode(rawValue: code))
+        }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
-            let message = String(cString: strerror(errno))
+        guard Glibc.bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            let code = errno
             Glibc.close(fd)
-            throw HTTPServerStartError("cannot bind \(host):\(port): \(message)")
+            throw HTTPServerStartError("cannot bind \(host):\(port): \(String(cString: strerror(code)))", code: POSIXErrorCode(rawValue: code))
         }
         guard listen(fd, 4096) == 0 else {
+            let code = errno
             Glibc.close(fd)
-            throw HTTPServerStartError("listen(): \(String(cString: strerror(errno)))")
+            throw HTTPServerStartError("listen(): \(String(cString: strerror(code)))", code: POSIXErrorCode(rawValue: code))
         }
         var addr = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -134,5 +147,10 @@ public final class HTTPServer: @unchecked Sendable {
 /// The server could not start (bad host, port in use, …); the message says which and why.
 public struct HTTPServerStartError: Error, CustomStringConvertible {
     public let description: String
-    init(_ message: String) { description = message }
+    /// The system's reason (`.EADDRINUSE`: the port is taken); nil when the host did not resolve.
+    public let code: POSIXErrorCode?
+    init(_ message: String, code: POSIXErrorCode? = nil) {
+        description = message
+        self.code = code
+    }
 }

@@ -4,7 +4,7 @@ import PublicAPI
 
 /// The one place configuration is read: environment variables (design §8), overridden by flags
 /// that mirror them (`--port 0` = `NEO_PORT=0`). A bad value stops startup with a message naming
-/// the variable and what it accepts.
+/// the variable or flag it came from and what it accepts.
 struct Config {
     var host = "127.0.0.1"
     var port = 8080
@@ -27,66 +27,76 @@ struct Config {
 
     struct Invalid: Error, CustomStringConvertible { let description: String }
 
-    /// One setting: its variable, flag, help text, and how to apply a raw value.
+    /// One setting: its variable, flag, help text, and how to apply a raw value (`name` is the
+    /// variable or the flag the value came from, for the error message).
     struct Setting {
         let env: String
         let help: String
-        let apply: (inout Config, String) throws -> Void
+        let apply: (_ config: inout Config, _ value: String, _ name: String) throws -> Void
         var flag: String { "--" + env.dropFirst(4).lowercased().replacingOccurrences(of: "_", with: "-") }
     }
 
     static let settings: [Setting] = [
-        Setting(env: "NEO_HOST", help: "address to bind (default 127.0.0.1)") { c, v in
-            guard !v.isEmpty else { throw Invalid(description: "NEO_HOST must not be empty") }
+        Setting(env: "NEO_HOST", help: "address to bind (default 127.0.0.1)") { c, v, name in
+            guard !v.isEmpty else { throw Invalid(description: "\(name) must not be empty") }
             c.host = v
         },
-        Setting(env: "NEO_PORT", help: "TCP port, 0 = ephemeral (default 8080)") { c, v in c.port = try int(v, "NEO_PORT", 0...65535) },
-        Setting(env: "NEO_DB", help: "SQLite file (default ./data/neo.db)") { c, v in
-            guard !v.isEmpty else { throw Invalid(description: "NEO_DB must not be empty") }
+        Setting(env: "NEO_PORT", help: "TCP port, 0 = ephemeral (default 8080)") { c, v, name in c.port = try int(v, name, 0...65535) },
+        Setting(env: "NEO_DB", help: "SQLite file (default ./data/neo.db)") { c, v, name in
+            guard !v.isEmpty else { throw Invalid(description: "\(name) must not be empty") }
             c.db = v
         },
-        Setting(env: "NEO_SECRET_KEY", help: "base64 of 32 bytes encrypting stored secrets") { c, v in c.secretKey = v },
-        Setting(env: "NEO_SECRET_KEY_FILE", help: "key file, created 0600 on first run (default beside the DB)") { c, v in c.secretKeyFile = v },
-        Setting(env: "NEO_THREADS", help: "event-loop threads, 0 = one per core (default 0)") { c, v in c.threads = try int(v, "NEO_THREADS", 0...256) },
-        Setting(env: "NEO_WORKERS", help: "worker threads for blocking work, 0 = 4 x loops (default 0)") { c, v in c.workers = try int(v, "NEO_WORKERS", 0...1024) },
-        Setting(env: "NEO_BOOTSTRAP_ADMIN_KEY", help: "admin key to install on start (for CI)") { c, v in c.bootstrapAdminKey = v.isEmpty ? nil : v },
-        Setting(env: "NEO_UPSTREAM_POLICY", help: "upstream addresses allowed: public|private|any|loopback (default private)") { c, v in
+        Setting(env: "NEO_SECRET_KEY", help: "base64 of 32 bytes encrypting stored secrets") { c, v, _ in c.secretKey = v },
+        Setting(env: "NEO_SECRET_KEY_FILE", help: "key file, created 0600 on first run (default beside the DB)") { c, v, _ in c.secretKeyFile = v },
+        Setting(env: "NEO_THREADS", help: "event-loop threads, 0 = one per core (default 0)") { c, v, name in c.threads = try int(v, name, 0...256) },
+        Setting(env: "NEO_WORKERS", help: "worker threads for blocking work, 0 = 4 x loops (default 0)") { c, v, name in c.workers = try int(v, name, 0...1024) },
+        Setting(env: "NEO_BOOTSTRAP_ADMIN_KEY", help: "admin key to install on start (for CI)") { c, v, _ in c.bootstrapAdminKey = v.isEmpty ? nil : v },
+        Setting(env: "NEO_UPSTREAM_POLICY", help: "upstream addresses allowed: public|private|any|loopback (default private)") { c, v, name in
             guard ["public", "private", "any", "loopback"].contains(v) else {
-                throw Invalid(description: "NEO_UPSTREAM_POLICY must be one of public, private, any, loopback (got '\(v)')")
+                throw Invalid(description: "\(name) must be one of public, private, any, loopback (got '\(v)')")
             }
             c.upstreamPolicy = v
         },
-        Setting(env: "NEO_RATE_LIMIT", help: "requests per 60 s per tenant, 0 = off (default 1200)") { c, v in c.rateLimit = try int(v, "NEO_RATE_LIMIT", 0...10_000_000) },
-        Setting(env: "NEO_RATE_WINDOW", help: "rate-limit window in seconds (default 60, Neo's)") { c, v in c.rateWindow = try int(v, "NEO_RATE_WINDOW", 1...86_400) },
-        Setting(env: "NEO_LOG_LEVEL", help: "debug|info|warn|error (default info)") { c, v in
+        Setting(env: "NEO_RATE_LIMIT", help: "requests per 60 s per tenant, 0 = off (default 1200)") { c, v, name in c.rateLimit = try int(v, name, 0...10_000_000) },
+        Setting(env: "NEO_RATE_WINDOW", help: "rate-limit window in seconds (default 60, Neo's)") { c, v, name in c.rateWindow = try int(v, name, 1...86_400) },
+        Setting(env: "NEO_LOG_LEVEL", help: "debug|info|warn|error (default info)") { c, v, name in
             guard let level = ["debug": Logger.Level.debug, "info": .info, "warn": .warn, "error": .error][v] else {
-                throw Invalid(description: "NEO_LOG_LEVEL must be one of debug, info, warn, error (got '\(v)')")
+                throw Invalid(description: "\(name) must be one of debug, info, warn, error (got '\(v)')")
             }
             c.logLevel = level
         },
-        Setting(env: "NEO_MAX_BODY", help: "request body limit in bytes (default 1048576)") { c, v in c.maxBody = try int(v, "NEO_MAX_BODY", 1...(64 << 20)) },
-        Setting(env: "NEO_HEADER_TIMEOUT", help: "seconds to receive a request head (default 10)") { c, v in c.headerTimeout = try seconds(v, "NEO_HEADER_TIMEOUT") },
-        Setting(env: "NEO_IDLE_TIMEOUT", help: "seconds an idle keep-alive connection stays open (default 60)") { c, v in c.idleTimeout = try seconds(v, "NEO_IDLE_TIMEOUT") },
-        Setting(env: "NEO_BODY_TIMEOUT", help: "seconds to receive a request body (default 30)") { c, v in c.bodyTimeout = try seconds(v, "NEO_BODY_TIMEOUT") },
-        Setting(env: "NEO_MAX_CONNECTIONS", help: "open connections before refusing (default 10000)") { c, v in c.maxConnections = try int(v, "NEO_MAX_CONNECTIONS", 1...1_000_000) },
-        Setting(env: "NEO_RUNNER_CONCURRENCY", help: "executions run at once (default 4)") { c, v in c.runnerConcurrency = try int(v, "NEO_RUNNER_CONCURRENCY", 1...256) },
+        Setting(env: "NEO_MAX_BODY", help: "request body limit in bytes (default 1048576)") { c, v, name in c.maxBody = try int(v, name, 1...(64 << 20)) },
+        Setting(env: "NEO_HEADER_TIMEOUT", help: "seconds to receive a request head (default 10)") { c, v, name in c.headerTimeout = try seconds(v, name) },
+        Setting(env: "NEO_IDLE_TIMEOUT", help: "seconds an idle keep-alive connection stays open (default 60)") { c, v, name in c.idleTimeout = try seconds(v, name) },
+        Setting(env: "NEO_BODY_TIMEOUT", help: "seconds to receive a request body (default 30)") { c, v, name in c.bodyTimeout = try seconds(v, name) },
+        Setting(env: "NEO_MAX_CONNECTIONS", help: "open connections before refusing (default 10000)") { c, v, name in c.maxConnections = try int(v, name, 1...1_000_000) },
+        Setting(env: "NEO_RUNNER_CONCURRENCY", help: "executions run at once (default 4)") { c, v, name in c.runnerConcurrency = try int(v, name, 1...256) },
     ]
 
-    /// Reads the environment, then applies `--flag value` pairs; returns the arguments left over.
+    /// Applies `--flag value` pairs, and the environment for every setting no flag gave; returns the
+    /// arguments left over. A flag replaces its variable unread, so a bad value in the environment
+    /// never blocks a fix on the command line.
     static func load(environment: [String: String], arguments: [String]) throws -> (Config, [String]) {
-        var config = Config()
-        for s in settings { if let v = environment[s.env] { try s.apply(&config, v) } }
+        var flagged: [String: String] = [:]
         var rest: [String] = []
         var i = 0
         while i < arguments.count {
             let arg = arguments[i]
             if let s = settings.first(where: { $0.flag == arg }) {
                 guard i + 1 < arguments.count else { throw Invalid(description: "\(arg) needs a value") }
-                try s.apply(&config, arguments[i + 1])
+                flagged[s.env] = arguments[i + 1]
                 i += 2
             } else {
                 rest.append(arg)
                 i += 1
+            }
+        }
+        var config = Config()
+        for s in settings {
+            if let v = flagged[s.env] {
+                try s.apply(&config, v, s.flag)
+            } else if let v = environment[s.env] {
+                try s.apply(&config, v, s.env)
             }
         }
         return (config, rest)
@@ -110,6 +120,9 @@ struct Config {
         }
         return n
     }
+
+    /// `db` made absolute, for messages: a relative `NEO_DB` names a different file in every directory.
+    var dbPath: String { URL(fileURLWithPath: db).standardizedFileURL.path }
 
     var httpConfiguration: HTTPServerConfiguration {
         var h = HTTPServerConfiguration()

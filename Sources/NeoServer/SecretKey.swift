@@ -9,12 +9,14 @@ import Glibc
 enum SecretKey {
     struct Problem: Error, CustomStringConvertible { let description: String }
 
-    static func load(_ config: Config) throws -> [UInt8] {
+    /// The key, and the path of the key file when this call created it (the caller tells the user
+    /// to back it up once startup has succeeded, or removes it when startup fails).
+    static func load(_ config: Config) throws -> (key: [UInt8], createdFile: String?) {
         if let text = config.secretKey {
             guard let key = decode(text) else {
                 throw Problem(description: "NEO_SECRET_KEY must be base64 of exactly 32 bytes (make one with: openssl rand -base64 32)")
             }
-            return key
+            return (key, nil)
         }
         let path = config.secretKeyFile
             ?? URL(fileURLWithPath: config.db).deletingLastPathComponent().appendingPathComponent("secret.key").path
@@ -27,9 +29,9 @@ enum SecretKey {
                   let key = decode(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
                 throw Problem(description: "secret key file \(path) must hold base64 of exactly 32 bytes")
             }
-            return key
+            return (key, nil)
         }
-        return try create(path)
+        return (try create(path), path)
     }
 
     /// Writes a new random key with O_EXCL and mode 0600, so it is never briefly readable by others.
@@ -44,7 +46,6 @@ enum SecretKey {
         guard write(fd, line, line.count) == line.count, fsync(fd) == 0 else {
             throw Problem(description: "cannot write secret key file \(path): \(String(cString: strerror(errno)))")
         }
-        FileHandle.standardError.write(Data("neo-server: created secret key file \(path); back it up: stored secrets cannot be read without it\n".utf8))
         return key
     }
 

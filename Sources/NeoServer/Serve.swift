@@ -6,8 +6,10 @@ import Store
 import Glibc
 #endif
 
-/// `neo-server serve`: open and migrate the store, bootstrap an admin key, listen, and stop
-/// gracefully on SIGTERM/SIGINT.
+/// `neo-server serve`: open and migrate the store, check the secret key, bind the port, bootstrap
+/// an admin key, serve, and stop gracefully on SIGTERM/SIGINT. Every check that can fail comes
+/// before the bootstrap, so a start that fails prints no key; one that created the database also
+/// removes it again.
 enum Serve {
     static func run(_ config: Config) -> Never {
         // Signals are taken synchronously by this thread (sigwait), so block them before any
@@ -19,16 +21,30 @@ enum Serve {
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
-        let store = openStore(config)
-        // The secret key is checked before anything is printed: a wrong key must stop startup first.
+        var created = CreatedFiles(database: config.db)
+        let store: Store
+        do {
+            store = try openStore(config)
+        } catch {
+            created.undo()
+            fail("cannot open database \(config.dbPath): \(error)", code: 1)
+        }
+        /// Stops a start that has not served yet: closes the store, undoes what this start created.
+        func abort(_ message: String) -> Never {
+            store.close()
+            created.undo()
+            fail(message, code: 1)
+        }
+
         let box: SecretBox
         do {
-            box = SecretBox(key: try SecretKey.load(config))
+            let loaded = try SecretKey.load(config)
+            if let path = loaded.createdFile { created.addKeyFile(path) }
+            box = SecretBox(key: loaded.key)
             try SecretKeyCheck.verify(box, store: store)
         } catch {
-            fail("\(error)", code: 1)
+            abort("\(error)")
         }
-        bootstrap(store, config)
         var api = APIConfiguration()
         api.rateLimit = config.rateLimit
         api.rateWindow = config.rateWindow
@@ -40,13 +56,23 @@ enum Serve {
         let loops = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount
         api.workers = config.workers > 0 ? config.workers : max(4, loops * 4)
         let service = NeoService(store: store, http: config.httpConfiguration, api: api)
+        let shownHost = config.host.contains(":") ? "[\(config.host)]" : config.host
         let port: Int
         do {
-            port = try service.start()
+            port = try service.bind()
+        } catch let error as HTTPServerStartError where error.code == .EADDRINUSE {
+            abort("\(shownHost):\(config.port) is already in use (another neo-server?); "
+                  + "choose another port with --port N or NEO_PORT=N (0 picks a free one)")
+        } catch {
+            abort("\(error); check --host/NEO_HOST and --port/NEO_PORT")
+        }
+        created.announceKeyFile()
+        bootstrap(store, config)
+        do {
+            try service.start()
         } catch {
             fail("\(error)", code: 1)
         }
-        let shownHost = config.host.contains(":") ? "[\(config.host)]" : config.host
         say("listening on http://\(shownHost):\(port)")
         service.app.logger.info("started", ["port": .int(Int64(port)), "db": .string(config.db), "version": .string(neoServerVersion)])
 
@@ -78,10 +104,55 @@ enum Serve {
                 say("  \(key)")
             } else {
                 say("an admin key exists (shown only when it was created); lost it? "
-                    + "neo-server keys create --tenant default --role admin --db \(config.db)")
+                    + "neo-server keys create --tenant default --role admin --db \(config.dbPath)")
             }
         } catch {
             fail("bootstrap failed: \(error)", code: 1)
         }
+    }
+}
+
+/// What this start created, so a start that stops before serving can take a brand-new database
+/// back out: its missing directories, the file and its WAL files, and the key file made for it.
+/// An existing database is left as it is, and so is a key file made for it: that key has sealed
+/// the database's secret-key check, so removing it would lock the database out.
+struct CreatedFiles {
+    let isNewDatabase: Bool
+    /// Everything to remove, oldest first.
+    private var paths: [String] = []
+    /// The secret key file this start created, if any.
+    private var keyFile: String?
+
+    /// Records which of the database's paths do not exist yet.
+    init(database: String) {
+        isNewDatabase = !FileManager.default.fileExists(atPath: database)
+        guard isNewDatabase else { return }
+        var dir = URL(fileURLWithPath: database).standardizedFileURL.deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: dir.path) {
+            paths.insert(dir.path, at: 0)
+            dir = dir.deletingLastPathComponent()
+        }
+        paths += [database, database + "-wal", database + "-shm"]
+    }
+
+    mutating func addKeyFile(_ path: String) {
+        keyFile = path
+        if isNewDatabase { paths.append(path) }
+    }
+
+    /// After a failed start: removes a new database and what was made for it, newest first (a
+    /// directory only while empty); otherwise tells about the key file that stays.
+    func undo() {
+        guard isNewDatabase else {
+            announceKeyFile()
+            return
+        }
+        for path in paths.reversed() { _ = Glibc.remove(path) }
+    }
+
+    /// Asks the user to back up the key file this start created, once it is there to stay.
+    func announceKeyFile() {
+        guard let keyFile else { return }
+        note("neo-server: created secret key file \(keyFile); back it up: stored secrets cannot be read without it")
     }
 }

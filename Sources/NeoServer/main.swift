@@ -11,15 +11,20 @@ let usage = """
     neo-server \(neoServerVersion): a self-hosted, Neo-compatible public API server
 
     usage:
-      neo-server serve [flags]                       run the server (migrates the DB first)
-      neo-server migrate [flags]                     apply pending migrations and exit
-      neo-server keys create --tenant NAME [--role admin|member] [--name N] [--env prod|test]
-      neo-server keys list --tenant NAME
-      neo-server keys revoke ID
-      neo-server routes                              list every route the server serves
-      neo-server help
+      neo-server serve [flags]                       run the server (creates and migrates the DB first)
+      neo-server migrate [flags]                     create the DB if missing, apply pending migrations and exit
+      neo-server keys create --tenant NAME [--create-tenant] [--role admin|member] [--name N] [--env prod|test] [--db PATH]
+      neo-server keys list --tenant NAME [--db PATH]
+      neo-server keys revoke ID [--db PATH]
+      neo-server routes                              list every route the server serves (opens no DB)
+      neo-server help                                this text (so does --help or -h after any command)
 
-    flags (each mirrors an environment variable):
+    keys works offline on the server's existing database: --db PATH or NEO_DB (the default ./data/neo.db
+    is relative to the current directory). It never creates a database, nor a tenant unless --create-tenant
+    is given, and prints the database it used as "database: PATH" on stderr. keys create prints the new
+    key, shown once, alone on the last line of stdout.
+
+    flags (each mirrors an environment variable; a flag wins over its variable):
     \(Config.usage)
     """
 
@@ -32,19 +37,27 @@ func say(_ message: String) {
     FileHandle.standardOutput.write(Data((message + "\n").utf8))
 }
 
-func openStore(_ config: Config) -> Store {
-    do {
-        let store = try Store(Store.Options(path: config.db))
-        try store.migrate()
-        return store
-    } catch {
-        fail("cannot open database \(config.db): \(error)", code: 1)
-    }
+/// A line for the person at the terminal, on stderr, so stdout stays the command's output.
+func note(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Opens the configured database, creating it when missing, and applies pending migrations.
+func openStore(_ config: Config) throws -> Store {
+    let store = try Store(Store.Options(path: config.db))
+    try store.migrate()
+    return store
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 let command = arguments.first ?? "help"
 if !arguments.isEmpty { arguments.removeFirst() }
+
+// Help comes before the configuration is read: it must work even when the environment is broken.
+if ["help", "--help", "-h"].contains(command) || arguments.contains(where: { $0 == "--help" || $0 == "-h" }) {
+    say(usage)
+    exit(0)
+}
 
 let config: Config
 let rest: [String]
@@ -60,6 +73,7 @@ case "serve":
     Serve.run(config)
 case "migrate":
     guard rest.isEmpty else { fail("unknown arguments: \(rest.joined(separator: " "))\n\n\(usage)") }
+    note("database: \(config.dbPath)")
     do {
         let store = try Store(Store.Options(path: config.db))
         let applied = try store.migrate()
@@ -70,14 +84,28 @@ case "migrate":
         fail("migrate failed: \(error)", code: 1)
     }
 case "keys":
-    KeysCommand.run(rest, store: openStore(config))
+    KeysCommand.run(rest, config: config)
 case "routes":
+    guard rest.isEmpty else { fail("unknown arguments: \(rest.joined(separator: " "))\n\n\(usage)") }
     // Every route the router serves, one "METHOD /path" per line (checked against the OpenAPI spec).
-    let service = NeoService(store: openStore(config), http: config.httpConfiguration, api: APIConfiguration())
+    // The routes depend on no data, so the service is assembled on a scratch database, removed
+    // after: `routes` never creates or touches the configured one.
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("neo-routes-\(UUID().uuidString)")
+    var options = Store.Options(path: scratch.appendingPathComponent("neo.db").path)
+    options.readers = 1
+    let store: Store
+    do {
+        store = try Store(options)
+    } catch {
+        try? FileManager.default.removeItem(at: scratch)
+        fail("cannot open a scratch database in \(scratch.path): \(error)", code: 1)
+    }
+    // Never released before exit: its worker threads refer to it.
+    let service = NeoService(store: store, http: config.httpConfiguration, api: APIConfiguration())
     for r in service.app.routes { say("\(r.method) \(r.pattern)") }
+    store.close()
+    try? FileManager.default.removeItem(at: scratch)
     exit(0)
-case "help", "--help", "-h":
-    say(usage)
 default:
     fail("unknown command '\(command)'\n\n\(usage)")
 }

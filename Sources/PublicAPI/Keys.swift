@@ -58,6 +58,16 @@ public final class KeyService: @unchecked Sendable {
 
     static func newKey(env: String) -> String { "neo_sk_\(env)_\(Base62.encode(SecureRandom.bytes(32)))" }
 
+    /// The id of the tenant named `name`, or nil when there is none.
+    public func existingTenant(named name: String) throws -> Int64? {
+        try store.read { db in try db.queryOne("SELECT id FROM tenants WHERE name = ?", [.text(name)])?.int("id") }
+    }
+
+    /// Every tenant's name, oldest first.
+    public func tenantNames() throws -> [String] {
+        try store.read { db in try db.query("SELECT name FROM tenants ORDER BY id").compactMap { $0.string("name") } }
+    }
+
     /// Finds or creates a tenant by name; returns its id.
     public func tenant(named name: String) throws -> Int64 {
         try store.write { db in

@@ -67,8 +67,17 @@ public final class NeoService {
         }
     }
 
-    /// Starts listening; returns the bound port.
+    /// Binds and listens without serving yet (see `HTTPServer.bind`); returns the bound port.
+    /// A taken port fails here, before the caller bootstraps keys or prints anything.
+    @discardableResult
+    public func bind() throws -> Int {
+        try http.bind()
+    }
+
+    /// Starts the execution runner and serves (binding first unless `bind` already did); returns the bound port.
+    @discardableResult
     public func start() throws -> Int {
+        try http.bind()
         try runner.start()
         return try http.start()
     }

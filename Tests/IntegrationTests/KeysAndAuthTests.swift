@@ -301,7 +301,7 @@ final class StoreLifecycleTests: XCTestCase {
         XCTAssertEqual(s2, 0)
         XCTAssertTrue(o2.contains("up to date"), o2)
         // A database written by a newer binary.
-        let (s3, _) = try cli(["keys", "create", "--tenant", "x"])
+        let (s3, _) = try cli(["keys", "create", "--tenant", "x", "--create-tenant"])
         XCTAssertEqual(s3, 0)
         let sqlite = Process()
         sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")

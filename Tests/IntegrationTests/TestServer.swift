@@ -30,8 +30,9 @@ final class TestServer {
             .deletingLastPathComponent().appendingPathComponent(".build/debug/neo-server").path
     }
 
-    /// Starts a server. `environment` overrides the defaults; pass `directory` to reuse a DB.
-    init(environment extra: [String: String] = [:], directory: URL? = nil) throws {
+    /// Starts a server. `environment` overrides the defaults; pass `directory` to reuse a DB;
+    /// `arguments` follow `serve` on the command line.
+    init(environment extra: [String: String] = [:], directory: URL? = nil, arguments: [String] = []) throws {
         self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("neo-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         var env = ProcessInfo.processInfo.environment
@@ -48,7 +49,7 @@ final class TestServer {
         let outPipe = Pipe()
         process = Process()
         process.executableURL = URL(fileURLWithPath: TestServer.binary)
-        process.arguments = ["serve"]
+        process.arguments = ["serve"] + arguments
         process.environment = env
         process.standardOutput = outPipe
         process.standardError = try FileHandle(forWritingTo: logURL)
@@ -121,7 +122,7 @@ final class TestServer {
 
     /// Creates tenant `tenant` (if needed) and an admin key for it through the CLI.
     func adminKey(forTenant tenant: String) throws -> String {
-        let (status, out) = try cli(["keys", "create", "--tenant", tenant, "--role", "admin", "--name", "\(tenant) admin"])
+        let (status, out) = try cli(["keys", "create", "--tenant", tenant, "--create-tenant", "--role", "admin", "--name", "\(tenant) admin"])
         guard status == 0, let key = out.split(separator: "\n").last.map(String.init), key.hasPrefix("neo_sk_") else {
             throw NSError(domain: "TestServer", code: 2, userInfo: [NSLocalizedDescriptionKey: "keys create failed: \(out)"])
         }
