@@ -129,6 +129,8 @@ public final class App: @unchecked Sendable {
 
     private func run(_ route: Route, _ ctx: RequestContext) -> Result<(Reply, [(String, String)]), APIError> {
         do {
+            // Before any handler runs, so none can act on a value that did not parse.
+            ctx.testModeRequested = try RequestContext.testModeHeader(ctx.request.headers)
             var extra: [(String, String)] = []
             switch route.access {
             case .open:

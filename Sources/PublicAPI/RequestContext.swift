@@ -44,10 +44,36 @@ public final class RequestContext: @unchecked Sendable {
         return p
     }
 
-    /// Test mode: the key's flag or `X-Neo-Test-Mode: 1` (seed 002).
-    public var testMode: Bool {
-        (principal?.testMode ?? false) || request.headers["X-Neo-Test-Mode"] == "1"
+    /// `X-Neo-Test-Mode` as parsed before the handler ran (`testModeHeader`).
+    var testModeRequested = false
+
+    /// Test mode (seed 002, design §4): the key's flag, which no header turns off, or `X-Neo-Test-Mode` on.
+    public var testMode: Bool { (principal?.testMode ?? false) || testModeRequested }
+
+    /// Reads every `X-Neo-Test-Mode` field: `1`/`true`/`yes` is on, `0`/`false`/`no` is off (any case,
+    /// surrounding whitespace ignored), absent is off. Anything else, or fields that disagree, is 400:
+    /// a safety switch fails closed, so a typo can never make real writes.
+    static func testModeHeader(_ headers: HTTPHeaders) throws -> Bool {
+        var on: Bool?
+        for field in headers where asciiCaseInsensitiveEquals(field.name, testModeHeaderName) {
+            let value: Bool
+            switch field.value.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "1", "true", "yes": value = true
+            case "0", "false", "no": value = false
+            default:
+                throw APIError.badRequest("\(testModeHeaderName) must be 1, true or yes (on) or 0, false or no (off), in any case (got '\(field.value.prefix(64))')",
+                                          details: [.init(field: testModeHeaderName, issue: "not one of 1, true, yes, 0, false, no")])
+            }
+            if let earlier = on, earlier != value {
+                throw APIError.badRequest("\(testModeHeaderName) is given more than once with different values; send it once: 1, true or yes (on) or 0, false or no (off)",
+                                          details: [.init(field: testModeHeaderName, issue: "given more than once with different values")])
+            }
+            on = value
+        }
+        return on ?? false
     }
+
+    static let testModeHeaderName = "X-Neo-Test-Mode"
 
     /// Decoded query parameters in order.
     public var queryItems: [(String, String)] {
