@@ -192,9 +192,9 @@ public final class App: @unchecked Sendable {
             for (k, v) in error.headers { headers.add(k, v) }
             body = Envelope.error(error, requestId: ctx.requestId)
         }
-        if !headers.contains("Cache-Control") {
-            headers.add("Cache-Control", ctx.principal != nil ? "no-store" : "no-cache")
-        }
+        // Nothing is cacheable unless its route says so (openapi.json: no-cache with an ETag);
+        // no-cache without a validator would only make caches store what they cannot revalidate.
+        if !headers.contains("Cache-Control") { headers.add("Cache-Control", "no-store") }
         if status == 304 { body = [] }
         logAccess(ctx, status: status, bytes: body.count, totalMs: totalMs)
         return HTTPResponse(status: status, headers: headers, body: body)

@@ -28,7 +28,8 @@ final class HTTPServerIntegrationTests: SharedServerTestCase {
         XCTAssertEqual(r.headers["content-type"], "application/json; charset=utf-8")
         XCTAssertEqual(r.headers["x-request-id"], "abc-123")
         XCTAssertEqual(r.json?["meta"]?["request_id"]?.stringValue, "abc-123")
-        XCTAssertEqual(r.headers["cache-control"], "no-cache")
+        XCTAssertEqual(r.headers["cache-control"], "no-store", "no-cache without a validator is flagged by REDbot")
+        XCTAssertNil(r.headers["etag"])
         XCTAssertTrue(r.headers["server"]?.hasPrefix("neo-server/") ?? false)
         XCTAssertNotNil(r.headers["date"])
         XCTAssertEqual(r.data?["status"], "ok")
@@ -200,6 +201,7 @@ final class HTTPServerIntegrationTests: SharedServerTestCase {
         let r = try server.request("GET", "/public-api/nope", key: nil)
         XCTAssertEqual(r.status, 404)
         XCTAssertEqual(r.errorCode, "NOT_FOUND")
+        XCTAssertEqual(r.headers["cache-control"], "no-store")
     }
 
     func test_wrongMethod_is405WithAllow() throws {
@@ -233,6 +235,7 @@ final class HTTPServerIntegrationTests: SharedServerTestCase {
         let r = try server.request("GET", "/public-api/openapi.json", key: nil)
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.json?["openapi"], "3.1.0")
+        XCTAssertEqual(r.headers["cache-control"], "no-cache")
         let etag = try XCTUnwrap(r.headers["etag"])
         XCTAssertTrue(etag.hasPrefix("\"") && !etag.hasPrefix("W/"))
         let again = try server.request("GET", "/public-api/openapi.json", key: nil, headers: ["If-None-Match": etag])
