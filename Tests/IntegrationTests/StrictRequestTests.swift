@@ -63,4 +63,16 @@ final class StrictRequestTests: SharedServerTestCase {
         XCTAssertEqual(r.json?["meta"]?["warnings"], ["test mode: not persisted"])
         XCTAssertEqual(try agentCount(), before)
     }
+
+    // MARK: If-Match
+
+    func test_ifMatch_weakTagNeverMatches() throws {
+        let created = try server.request("POST", "/public-api/agents", json: parse(minimalAgent))
+        let id = try XCTUnwrap(created.data?["id"]?.stringValue, created.text)
+        let weak = try server.request("PUT", "/public-api/agents/\(id)", json: ["name": "weak"], headers: ["If-Match": #"W/"1""#])
+        XCTAssertEqual(weak.status, 409, weak.text)
+        XCTAssertEqual(weak.errorCode, "agent_update_conflict")
+        let strong = try server.request("PUT", "/public-api/agents/\(id)", json: ["name": "strong"], headers: ["If-Match": #""1""#])
+        XCTAssertEqual(strong.status, 200, strong.text)
+    }
 }

@@ -82,13 +82,14 @@ enum AgentRoutes {
         return try ctx.timed { persist ? try store.write(work) : try store.read(work) }
     }
 
-    /// The versions an `If-Match` header accepts: nil for absent or `*`; an unparsable tag matches nothing.
+    /// The versions an `If-Match` header accepts: nil for absent or `*`; an unparsable tag matches nothing,
+    /// and so does a weak one (`W/"3"`): If-Match compares strongly (RFC 9110 §13.1.1).
     static func ifMatchVersions(_ header: String?) -> Set<Int64>? {
         guard let header, header.trimmingCharacters(in: .whitespaces) != "*" else { return nil }
         var versions: Set<Int64> = []
         for tag in header.split(separator: ",") {
             var t = tag.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("W/") { t.removeFirst(2) }
+            if t.hasPrefix("W/") { continue }
             if t.count >= 2 && t.hasPrefix("\"") && t.hasSuffix("\"") { t = String(t.dropFirst().dropLast()) }
             if let v = Int64(t) { versions.insert(v) }
         }
