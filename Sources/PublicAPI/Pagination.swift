@@ -8,6 +8,9 @@ public struct Page {
     /// The position after which this page starts, decoded from the cursor.
     public let after: (createdAt: String, id: String)?
 
+    /// The query parameters `parse` reads, for the `Route.query` of every list.
+    public static let parameters = ["page_size", "cursor"]
+
     public static func parse(_ ctx: RequestContext) throws -> Page {
         var size = 50
         if let raw = try ctx.query("page_size") {

@@ -23,7 +23,10 @@ public final class RequestContext: @unchecked Sendable {
     let started: Double
     /// Set by authentication on protected routes.
     public internal(set) var principal: Principal?
+    /// The handler's `meta.warnings` lines (see `responseWarnings` for all of them).
     public var warnings: [String] = []
+    /// The query parameters the matched route declares (`Route.query`); nil when no route matched.
+    var acceptedQuery: [String]?
     /// Milliseconds spent in the store for this request.
     public var dbMilliseconds = 0.0
     private var parsedQuery: [(String, String)]?
@@ -83,14 +86,30 @@ public final class RequestContext: @unchecked Sendable {
         return items
     }
 
-    /// The value of query parameter `name`; 400 when it is given more than once.
+    /// The value of query parameter `name`; 400 when it is given more than once. The route must
+    /// declare `name` in `Route.query`, or it would also be reported as unknown.
     public func query(_ name: String) throws -> String? {
+        assert(acceptedQuery?.contains(name) ?? true, "\(pattern) reads query parameter '\(name)' it does not declare in Route.query")
         var found: String?
         for (k, v) in queryItems where k == name {
             if found != nil { throw APIError.badRequest("query parameter '\(name)' given more than once") }
             found = v
         }
         return found
+    }
+
+    /// `meta.warnings`: one line per query parameter the route does not take, then the handler's.
+    func responseWarnings() -> [String] {
+        guard let accepted = acceptedQuery, !queryItems.isEmpty else { return warnings }
+        var unknown: [String] = []
+        for (name, _) in queryItems where !accepted.contains(name) && !unknown.contains(name) {
+            unknown.append(name)
+        }
+        guard !unknown.isEmpty else { return warnings }
+        let unsent = accepted.filter { name in !queryItems.contains { $0.0 == name } }
+        return unknown.map {
+            NameSuggestion.unknownMessage("query parameter", String($0.prefix(64)), suggestion: NameSuggestion.closest(to: $0, among: unsent))
+        } + warnings
     }
 
     /// A path parameter that must be a positive decimal integer (ids), else 404 as Neo does for unknown ids.

@@ -144,10 +144,14 @@ public final class FieldReader {
         object(key, required: required).map { FieldReader($0, path: field(key), validation: validation) }
     }
 
-    /// Reports every key that no accessor read: "unknown field 'foo' ignored".
+    /// Reports every key that no accessor read: "unknown field 'foo' ignored", with "did you mean 'bar'?"
+    /// when a known field that was not sent is close to it (`trigger-type` → `trigger_type`).
     public func warnUnknown() {
+        var unsent: [String]?
         for key in object.keys where !seen.contains(key) {
-            validation.warn("unknown field '\(field(key))' ignored")
+            if unsent == nil { unsent = seen.filter { object[$0] == nil }.sorted() }
+            let suggestion = NameSuggestion.closest(to: key, among: unsent ?? []).map(field)
+            validation.warn(NameSuggestion.unknownMessage("field", field(key), suggestion: suggestion))
         }
     }
 }

@@ -75,4 +75,59 @@ final class StrictRequestTests: SharedServerTestCase {
         let strong = try server.request("PUT", "/public-api/agents/\(id)", json: ["name": "strong"], headers: ["If-Match": #""1""#])
         XCTAssertEqual(strong.status, 200, strong.text)
     }
+
+    // MARK: unknown query parameters
+
+    private func warnings(_ r: TestResponse) -> [String] {
+        r.json?["meta"]?["warnings"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    func test_unknownQueryParameter_warnsWithDidYouMean() throws {
+        let r = try server.request("GET", "/public-api/agents?limit=5&pageSize=2&colour=blue&q=x")
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual(warnings(r), ["unknown query parameter 'limit' ignored; did you mean 'page_size'?",
+                                     "unknown query parameter 'pageSize' ignored; did you mean 'page_size'?",
+                                     "unknown query parameter 'colour' ignored"])
+        let plain = try server.request("GET", "/public-api/agents?page_size=2&state=ENABLED")
+        XCTAssertNil(plain.json?["meta"]?["warnings"], "declared parameters warn nothing")
+        let detail = try server.request("GET", "/public-api/tenant?page_size=2")
+        XCTAssertEqual(warnings(detail), ["unknown query parameter 'page_size' ignored"], "not a list: page_size is unknown")
+        let health = try server.request("GET", "/public-api/health?verbose=1", key: nil)
+        XCTAssertEqual(warnings(health), ["unknown query parameter 'verbose' ignored"])
+    }
+
+    func test_unknownQueryParameter_warnedAlsoWhenTheHandlerFailsEarly() throws {
+        let r = try server.request("GET", "/public-api/executions?limit=5&status=nope")
+        XCTAssertEqual(r.status, 400, r.text)
+        XCTAssertEqual(warnings(r), ["unknown query parameter 'limit' ignored; did you mean 'page_size'?"])
+        let missing = try server.request("GET", "/public-api/agents/999999/versions?pagesize=1")
+        XCTAssertEqual(missing.status, 404)
+        XCTAssertEqual(warnings(missing), ["unknown query parameter 'pagesize' ignored; did you mean 'page_size'?"])
+    }
+
+    /// The spec's query parameters are the ones the routes declare: none is reported unknown, on any GET.
+    func test_everyDocumentedQueryParameter_isDeclaredByItsRoute() throws {
+        let spec = try XCTUnwrap(try server.request("GET", "/public-api/openapi.json", key: nil).json)
+        var checked = 0
+        for (path, item) in spec["paths"]?.objectValue ?? JSONObject() {
+            guard let get = item["get"], path != "/public-api/openapi.json" else { continue } // the raw spec has no envelope
+            var parameters = get["parameters"]?.arrayValue ?? []
+            parameters += item["parameters"]?.arrayValue ?? []
+            let names = parameters.compactMap { p -> String? in
+                var p = p
+                if let ref = p["$ref"]?.stringValue {
+                    p = ref.split(separator: "/").dropFirst().reduce(spec) { $0?[String($1)] } ?? .null
+                }
+                return p["in"]?.stringValue == "query" ? p["name"]?.stringValue : nil
+            }
+            let concrete = path.replacingOccurrences(of: #"\{[a-z_]+\}"#, with: "00000000-0000-4000-8000-000000000000", options: .regularExpression)
+                .replacingOccurrences(of: "/agents/00000000-0000-4000-8000-000000000000", with: "/agents/1")
+            let query = (names + ["bogus_param"]).map { "\($0)=" }.joined(separator: "&")
+            let r = try server.request("GET", "\(concrete)?\(query)")
+            XCTAssertEqual(warnings(r).filter { $0.hasPrefix("unknown query parameter") }, ["unknown query parameter 'bogus_param' ignored"],
+                           "GET \(path): \(r.text)")
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 15)
+    }
 }

@@ -10,7 +10,8 @@ enum AgentRoutes {
         return [
             Route("POST", "/public-api/agents", access: write) { try create($0, store) },
             // The two hot reads run on the event loop, on its own store reader (never waiting for a lock).
-            Route("GET", "/public-api/agents", access: read, blocking: false) { try list($0, store) },
+            Route("GET", "/public-api/agents", access: read, blocking: false,
+                  query: Page.parameters + ["state", "trigger_type", "autonomy_type", "group_name", "q"]) { try list($0, store) },
             Route("GET", "/public-api/agents/{agent_id}", access: read, blocking: false) { try detail($0, store) },
             Route("PUT", "/public-api/agents/{agent_id}", access: write) { ctx in
                 try edit(ctx, store, patch: try ctx.jsonBody())
@@ -18,8 +19,8 @@ enum AgentRoutes {
             Route("DELETE", "/public-api/agents/{agent_id}", access: write) { ctx in
                 try edit(ctx, store, patch: JSONObject([("state", .string("DELETED"))]))
             },
-            Route("GET", "/public-api/agents/{agent_id}/versions", access: read) { try versions($0, store) },
-            Route("GET", "/public-api/agents/{agent_id}/stats", access: read) { try stats($0, store) },
+            Route("GET", "/public-api/agents/{agent_id}/versions", access: read, query: Page.parameters) { try versions($0, store) },
+            Route("GET", "/public-api/agents/{agent_id}/stats", access: read, query: ["since", "until"]) { try stats($0, store) },
         ]
     }
 
