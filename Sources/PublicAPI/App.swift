@@ -196,7 +196,7 @@ public final class App: @unchecked Sendable {
         case .failure(let error):
             status = error.status
             for (k, v) in error.headers { headers.add(k, v) }
-            body = Envelope.error(error, requestId: ctx.requestId, warnings: ctx.responseWarnings())
+            body = Envelope.error(error, requestId: ctx.requestId, warnings: ctx.responseWarnings(carried: error.warnings))
         }
         // Nothing is cacheable unless its route says so (openapi.json: no-cache with an ETag);
         // no-cache without a validator would only make caches store what they cannot revalidate.

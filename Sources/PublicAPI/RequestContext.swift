@@ -98,8 +98,11 @@ public final class RequestContext: @unchecked Sendable {
         return found
     }
 
-    /// `meta.warnings`: one line per query parameter the route does not take, then the handler's.
-    func responseWarnings() -> [String] {
+    /// `meta.warnings`: one line per query parameter the route does not take, then the handler's, then
+    /// those an error carries (`carried`) that the handler had not already added.
+    func responseWarnings(carried: [String] = []) -> [String] {
+        var warnings = self.warnings
+        for w in carried where !warnings.contains(w) { warnings.append(w) }
         guard let accepted = acceptedQuery, !queryItems.isEmpty else { return warnings }
         var unknown: [String] = []
         for (name, _) in queryItems where !accepted.contains(name) && !unknown.contains(name) {

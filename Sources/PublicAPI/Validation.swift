@@ -37,8 +37,8 @@ public final class Validation {
     public func warn(_ message: String) { warnings.append(message) }
     public var ok: Bool { details.isEmpty }
 
-    /// Throws 422 with every collected detail when anything failed.
-    public func check() throws { if !details.isEmpty { throw APIError.validation(details) } }
+    /// Throws 422 with every collected detail when anything failed, carrying the warnings so far.
+    public func check() throws { if !details.isEmpty { throw APIError.validation(details).adding(warnings: warnings) } }
 }
 
 /// Reads typed fields from one JSON object, reporting problems to a shared `Validation` under

@@ -130,4 +130,25 @@ final class StrictRequestTests: SharedServerTestCase {
         }
         XCTAssertGreaterThan(checked, 15)
     }
+
+    // MARK: warnings on errors
+
+    func test_errorEnvelope_carriesTheWarnings() throws {
+        let r = try server.request("POST", "/public-api/agents", json: parse(#"{"name": "x", "trigger-type": "NONE", "actions": []}"#))
+        XCTAssertEqual(r.status, 422, r.text)
+        XCTAssertEqual(r.errorCode, "VALIDATION_ERROR")
+        XCTAssertEqual(r.errorMessage, "trigger_type: is required")
+        XCTAssertEqual(warnings(r), ["unknown field 'trigger-type' ignored; did you mean 'trigger_type'?"])
+        XCTAssertNotNil(r.json?["meta"]?["request_id"]?.stringValue)
+
+        let created = try server.request("POST", "/public-api/agents", json: parse(minimalAgent))
+        let id = try XCTUnwrap(created.data?["id"]?.stringValue)
+        let put = try server.request("PUT", "/public-api/agents/\(id)?colour=1", json: parse(#"{"state": "NOPE", "colour": "blue"}"#))
+        XCTAssertEqual(put.status, 422, put.text)
+        XCTAssertEqual(warnings(put), ["unknown query parameter 'colour' ignored", "unknown field 'colour' ignored"])
+
+        let decision = try server.request("POST", "/public-api/til-requests/1/decision", json: parse(#"{"acton": "approve"}"#))
+        XCTAssertEqual(decision.status, 422, decision.text)
+        XCTAssertEqual(warnings(decision), ["unknown field 'acton' ignored; did you mean 'action'?"], "a handler that added them itself lists them once")
+    }
 }
