@@ -151,4 +151,32 @@ final class StrictRequestTests: SharedServerTestCase {
         XCTAssertEqual(decision.status, 422, decision.text)
         XCTAssertEqual(warnings(decision), ["unknown field 'acton' ignored; did you mean 'action'?"], "a handler that added them itself lists them once")
     }
+
+    // MARK: cursors
+
+    func test_cursor_isBoundToItsListAndFilters() throws {
+        let group = "cursor-\(UUID().uuidString.prefix(8))"
+        for i in 0..<3 {
+            let r = try server.request("POST", "/public-api/agents",
+                                       json: parse(#"{"name": "c\#(i)", "trigger_type": "NONE", "actions": [], "group_name": "\#(group)"}"#))
+            XCTAssertEqual(r.status, 201, r.text)
+        }
+        let first = try server.request("GET", "/public-api/agents?group_name=\(group)&page_size=1")
+        let cursor = try XCTUnwrap(first.json?["meta"]?["pagination"]?["next_cursor"]?.stringValue, first.text)
+
+        let same = try server.request("GET", "/public-api/agents?page_size=2&group_name=\(group)&cursor=\(cursor)")
+        XCTAssertEqual(same.status, 200, "the same filters, another page_size: \(same.text)")
+        XCTAssertEqual(same.data?.arrayValue?.count, 2)
+
+        for (path, why) in [("/public-api/executions?cursor=\(cursor)", "another list"),
+                            ("/public-api/api-keys?cursor=\(cursor)", "another list"),
+                            ("/public-api/agents?group_name=other&cursor=\(cursor)", "another filter value"),
+                            ("/public-api/agents?group_name=\(group)&q=c&cursor=\(cursor)", "a filter added"),
+                            ("/public-api/agents?cursor=\(cursor)", "a filter dropped")] {
+            let r = try server.request("GET", path)
+            XCTAssertEqual(r.status, 400, "\(why): \(r.text)")
+            XCTAssertEqual(r.errorCode, "BAD_REQUEST", why)
+            XCTAssertEqual(r.json?["error"]?["details"]?.arrayValue?.first?["field"], "cursor", why)
+        }
+    }
 }

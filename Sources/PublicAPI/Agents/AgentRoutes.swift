@@ -144,7 +144,7 @@ enum AgentRoutes {
         }
         out.append(93)
         let more = count > page.size
-        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { Page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
+        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
         return Reply.raw(data: out, pagination: info)
     }
 
@@ -192,7 +192,7 @@ enum AgentRoutes {
         }
         out.append(93)
         let more = count > page.size
-        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { Page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
+        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
         return Reply.raw(data: out, pagination: info)
     }
 
