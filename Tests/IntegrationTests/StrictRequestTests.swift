@@ -179,4 +179,17 @@ final class StrictRequestTests: SharedServerTestCase {
             XCTAssertEqual(r.json?["error"]?["details"]?.arrayValue?.first?["field"], "cursor", why)
         }
     }
+
+    // MARK: Authorization
+
+    func test_emptyBearerToken_saysTheTokenIsEmpty() throws {
+        for header in ["Bearer ", "Bearer", "bearer   ", ""] {
+            let r = try server.request("GET", "/public-api/tenant", key: nil, headers: ["Authorization": header])
+            XCTAssertEqual(r.status, 401, "'\(header)'")
+            XCTAssertEqual(r.errorMessage, "Authorization: Bearer has an empty token; is the variable holding your key (e.g. $NEO_KEY) set?", "'\(header)'")
+            XCTAssertNotNil(r.headers["www-authenticate"])
+        }
+        let basic = try server.request("GET", "/public-api/tenant", key: nil, headers: ["Authorization": "Basic abc"])
+        XCTAssertEqual(basic.errorMessage, "Authorization must use the Bearer scheme: 'Bearer neo_sk_<env>_<secret>'")
+    }
 }
