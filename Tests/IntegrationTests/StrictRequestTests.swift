@@ -192,4 +192,22 @@ final class StrictRequestTests: SharedServerTestCase {
         let basic = try server.request("GET", "/public-api/tenant", key: nil, headers: ["Authorization": "Basic abc"])
         XCTAssertEqual(basic.errorMessage, "Authorization must use the Bearer scheme: 'Bearer neo_sk_<env>_<secret>'")
     }
+
+    // MARK: upstream policy (this server runs the default, private)
+
+    func test_loopbackEndpoint_refusalNamesThePolicyThatAllowsIt() throws {
+        let fix = "start the server with NEO_UPSTREAM_POLICY=loopback (or any) to allow it"
+        let literal = try server.request("POST", "/public-api/external-apis",
+                                         json: ["name": "local_literal", "endpoint_url": "http://127.0.0.1:8080/", "method": "GET"])
+        XCTAssertEqual(literal.status, 422, literal.text)
+        XCTAssertEqual(literal.errorMessage, "endpoint_url: 127.0.0.1 is a loopback address, refused by NEO_UPSTREAM_POLICY=private; \(fix)")
+
+        let named = try server.request("POST", "/public-api/external-apis", json: [
+            "name": "local_name", "endpoint_url": "http://localhost:9/", "method": "GET", "requires_approval": false,
+        ])
+        XCTAssertEqual(named.status, 201, "a name is judged when it is called: \(named.text)")
+        let call = try server.request("POST", "/public-api/external-apis/local_name/invoke", json: [:])
+        XCTAssertEqual(call.status, 502, call.text)
+        XCTAssertTrue(call.errorMessage?.contains("is a loopback address, refused by NEO_UPSTREAM_POLICY=private; \(fix)") ?? false, call.text)
+    }
 }
