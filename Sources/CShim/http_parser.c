@@ -256,6 +256,121 @@ static int set_transfer_encoding(hp_parser *p, const uint8_t *d, hp_span v)
     return HP_AGAIN;
 }
 
+/* ---- Host (RFC 9110 §7.2: uri-host [ ":" port ], RFC 3986 §3.2.2) -------------------- */
+
+static int is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* unreserved / sub-delims, except ",": RFC 3986 allows a comma in a reg-name, but no DNS name
+ * has one, and "a, b" is what two Host lines folded into one look like. */
+static int is_host_char(uint8_t c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c))
+        return 1;
+    return c != 0 && strchr("-._~!$&'()*+;=", c) != NULL;
+}
+
+/* IPv4address: four dec-octets 0-255, no leading zeros. */
+static int is_ipv4(const uint8_t *s, size_t n)
+{
+    size_t i = 0, start;
+    unsigned v, part;
+    for (part = 0; part < 4; part++) {
+        if (part > 0) {
+            if (i >= n || s[i] != '.')
+                return 0;
+            i++;
+        }
+        for (start = i, v = 0; i < n && is_digit(s[i]) && i - start < 3; i++)
+            v = v * 10 + (unsigned)(s[i] - '0');
+        if (i == start || v > 255 || (i - start > 1 && s[start] == '0'))
+            return 0;
+    }
+    return i == n;
+}
+
+/* IPv6address: eight h16 groups, or fewer with one "::"; the last two may be an IPv4address. */
+static int is_ipv6(const uint8_t *s, size_t n)
+{
+    size_t i = 0, start;
+    int groups = 0, gap = 0;
+    if (n >= 2 && s[0] == ':' && s[1] == ':') {
+        gap = 1;
+        i = 2;
+    } else if (n >= 1 && s[0] == ':')
+        return 0;
+    while (i < n) {
+        for (start = i; i < n && hex_value(s[i]) >= 0 && i - start < 4; i++)
+            ;
+        if (i < n && s[i] == '.') /* ls32 as an IPv4address: the rest of the literal */
+            return is_ipv4(s + start, n - start) && (gap ? groups + 2 <= 7 : groups + 2 == 8);
+        if (i == start || (i < n && s[i] != ':'))
+            return 0;
+        groups++;
+        if (i == n)
+            break;
+        if (++i == n)
+            return 0; /* one trailing colon */
+        if (s[i] == ':') {
+            if (gap)
+                return 0;
+            gap = 1;
+            i++;
+        }
+    }
+    return gap ? groups <= 7 : groups == 8;
+}
+
+/* IPvFuture: "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ). */
+static int is_ipvfuture(const uint8_t *s, size_t n)
+{
+    size_t i = 1, start;
+    if (n < 4 || lower(s[0]) != 'v')
+        return 0;
+    for (start = i; i < n && hex_value(s[i]) >= 0; i++)
+        ;
+    if (i == start || i + 1 >= n || s[i] != '.')
+        return 0;
+    for (i++; i < n; i++)
+        if (!is_host_char(s[i]) && s[i] != ':')
+            return 0;
+    return 1;
+}
+
+/* host [ ":" port ], host = IP-literal / IPv4address / reg-name, port = *DIGIT (so "a:" is valid).
+ * An IPv4address is also a reg-name, and an empty reg-name is valid (RFC 9110 §7.2). */
+static int is_valid_host(const uint8_t *d, hp_span v)
+{
+    const uint8_t *s = d + v.off;
+    size_t n = v.len, i = 0, close;
+    if (n > 0 && s[0] == '[') {
+        for (close = 1; close < n && s[close] != ']'; close++)
+            ;
+        if (close == n || !(is_ipv6(s + 1, close - 1) || is_ipvfuture(s + 1, close - 1)))
+            return 0;
+        i = close + 1;
+    } else {
+        while (i < n && s[i] != ':') {
+            if (is_host_char(s[i]))
+                i++;
+            else if (s[i] == '%' && i + 2 < n && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0)
+                i += 3;
+            else
+                return 0;
+        }
+    }
+    if (i == n)
+        return 1;
+    if (s[i] != ':')
+        return 0;
+    for (i++; i < n; i++)
+        if (!is_digit(s[i]))
+            return 0;
+    return 1;
+}
+
 static int framing_field(hp_parser *p, const uint8_t *d, const hp_header *h)
 {
     if (hp_span_ieq(d, h->name, "content-length"))
@@ -266,6 +381,8 @@ static int framing_field(hp_parser *p, const uint8_t *d, const hp_header *h)
         if (p->has_host)
             return HP_E_DUPLICATE_HOST;
         p->has_host = 1;
+        if (!is_valid_host(d, h->value))
+            return HP_E_BAD_HOST;
     }
     return HP_AGAIN;
 }
@@ -634,6 +751,7 @@ const char *hp_error_reason(int status)
     case HP_E_MISSING_HOST: return "missing Host header";
     case HP_E_DUPLICATE_HOST: return "duplicate Host header";
     case HP_E_BAD_TRAILER: return "invalid trailer section";
+    case HP_E_BAD_HOST: return "Host header is not host[:port]";
     default: return "malformed request";
     }
 }

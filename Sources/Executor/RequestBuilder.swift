@@ -165,7 +165,8 @@ public enum RequestBuilder {
                 }
                 let escaped = (utf8[i + 1], utf8[i + 2] | 0x20)
                 if escaped == (0x32, 0x66) || escaped == (0x35, 0x63) {
-                    throw ExecutorError.refused("path", "contains an encoded slash or backslash ('%\(Character(Unicode.Scalar(utf8[i + 1])))\(Character(Unicode.Scalar(utf8[i + 2]))))')")
+                    let escape = "%" + String(decoding: utf8[i + 1...i + 2], as: UTF8.self)
+                    throw ExecutorError.refused("path", "contains an encoded slash or backslash ('\(escape)')")
                 }
                 i += 3
             } else {

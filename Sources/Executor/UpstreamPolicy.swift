@@ -70,18 +70,29 @@ public enum UpstreamPolicy: String, Sendable, CaseIterable {
         return "'\(host)' is not a loopback IP literal or localhost, refused by NEO_UPSTREAM_POLICY=loopback (no DNS lookups)"
     }
 
-    /// Nil when every address is allowed, else why not. All must pass: one bad answer in a DNS
-    /// reply is enough to refuse, so a name cannot smuggle a metadata address among public ones.
+    /// Nil when every address is allowed, else why not and which policy would allow it. All must pass:
+    /// one bad answer in a DNS reply is enough to refuse, so a name cannot smuggle a metadata address
+    /// among public ones.
     public func refusal(host: String, addresses: [IPAddress]) -> String? {
         guard !addresses.isEmpty else { return "'\(host)' resolved to no address" }
         for a in addresses {
             let cls = AddressClass.of(a)
             if !allows(cls) {
                 let shown = a.text == host ? "\(host)" : "'\(host)' resolves to \(a.text), which"
-                return "\(shown) is a \(cls.rawValue) address, refused by NEO_UPSTREAM_POLICY=\(rawValue)"
+                return "\(shown) is a \(cls.rawValue) address, refused by NEO_UPSTREAM_POLICY=\(rawValue)" + UpstreamPolicy.fix(for: cls)
             }
         }
         return nil
+    }
+
+    /// "; start the server with NEO_UPSTREAM_POLICY=loopback (or any) to allow it": the policies that
+    /// allow `cls`, narrowest first. None for cloud metadata: its credentials are what the policy guards.
+    static func fix(for cls: AddressClass) -> String {
+        guard cls != .metadata else { return "" }
+        let allowing = [UpstreamPolicy.loopbackOnly, .publicOnly, .privateAllowed, .any].filter { $0.allows(cls) }.map(\.rawValue)
+        guard let first = allowing.first else { return "" }
+        let others = allowing.dropFirst()
+        return "; start the server with NEO_UPSTREAM_POLICY=\(first)" + (others.isEmpty ? "" : " (or \(others.joined(separator: ", ")))") + " to allow it"
     }
 }
 

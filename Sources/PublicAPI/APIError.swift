@@ -16,6 +16,8 @@ public struct APIError: Error, Equatable {
     public var details: [Detail]
     /// Extra response headers (Allow, WWW-Authenticate, Retry-After, …).
     public var headers: [(String, String)] = []
+    /// `meta.warnings` found before the error (unknown fields ignored), so the envelope still lists them.
+    public var warnings: [String] = []
 
     public init(status: Int, code: String, message: String, details: [Detail] = [], headers: [(String, String)] = []) {
         self.status = status
@@ -23,6 +25,13 @@ public struct APIError: Error, Equatable {
         self.message = message
         self.details = details
         self.headers = headers
+    }
+
+    /// This error with `more` appended to its warnings.
+    public func adding(warnings more: [String]) -> APIError {
+        var e = self
+        e.warnings += more
+        return e
     }
 
     public static func == (a: APIError, b: APIError) -> Bool {

@@ -24,14 +24,18 @@ public struct Route {
     /// only for handlers that just read, which there use the loop's own store reader and never wait
     /// for a lock (in WAL mode readers do not wait for the writer).
     public let blocking: Bool
+    /// The query parameters the handler reads (`ctx.query`); any other one is ignored with a
+    /// `meta.warnings` entry, also when the handler throws before reading them all.
+    public let query: [String]
     public let handler: (RequestContext) throws -> Reply
 
-    public init(_ method: String, _ pattern: String, access: Access, blocking: Bool = true,
+    public init(_ method: String, _ pattern: String, access: Access, blocking: Bool = true, query: [String] = [],
                 _ handler: @escaping (RequestContext) throws -> Reply) {
         self.method = method
         self.pattern = pattern
         self.access = access
         self.blocking = blocking
+        self.query = query
         self.handler = handler
     }
 }
@@ -78,6 +82,7 @@ public final class App: @unchecked Sendable {
             responder.send(finish(ctx, .failure(error)))
         case .found(let route, let params, let pattern):
             let ctx = RequestContext(request: request, requestId: requestId, params: params, pattern: pattern, started: started)
+            ctx.acceptedQuery = route.query
             ctx.offload = { [workers] work in
                 if !workers.submit(work) { work() }
             }
@@ -129,6 +134,8 @@ public final class App: @unchecked Sendable {
 
     private func run(_ route: Route, _ ctx: RequestContext) -> Result<(Reply, [(String, String)]), APIError> {
         do {
+            // Before any handler runs, so none can act on a value that did not parse.
+            ctx.testModeRequested = try RequestContext.testModeHeader(ctx.request.headers)
             var extra: [(String, String)] = []
             switch route.access {
             case .open:
@@ -183,16 +190,17 @@ public final class App: @unchecked Sendable {
             if let raw = reply.rawBody {
                 body = raw
             } else {
-                body = Envelope.success(reply, requestId: ctx.requestId, totalMs: totalMs, dbMs: ctx.dbMilliseconds, warnings: ctx.warnings)
+                body = Envelope.success(reply, requestId: ctx.requestId, totalMs: totalMs, dbMs: ctx.dbMilliseconds,
+                                        warnings: ctx.responseWarnings())
             }
         case .failure(let error):
             status = error.status
             for (k, v) in error.headers { headers.add(k, v) }
-            body = Envelope.error(error, requestId: ctx.requestId)
+            body = Envelope.error(error, requestId: ctx.requestId, warnings: ctx.responseWarnings(carried: error.warnings))
         }
-        if !headers.contains("Cache-Control") {
-            headers.add("Cache-Control", ctx.principal != nil ? "no-store" : "no-cache")
-        }
+        // Nothing is cacheable unless its route says so (openapi.json: no-cache with an ETag);
+        // no-cache without a validator would only make caches store what they cannot revalidate.
+        if !headers.contains("Cache-Control") { headers.add("Cache-Control", "no-store") }
         if status == 304 { body = [] }
         logAccess(ctx, status: status, bytes: body.count, totalMs: totalMs)
         return HTTPResponse(status: status, headers: headers, body: body)

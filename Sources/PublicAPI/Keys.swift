@@ -146,6 +146,10 @@ public final class KeyService: @unchecked Sendable {
             throw APIError.unauthorized("missing Authorization header; send 'Authorization: Bearer neo_sk_<env>_<secret>'")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
+        // "Bearer $NEO_KEY" with the variable unset arrives as "Bearer" (the parser trims trailing spaces).
+        if parts.isEmpty || (parts.count == 1 && asciiLower(parts[0]) == "bearer") {
+            throw APIError.unauthorized("Authorization: Bearer has an empty token; is the variable holding your key (e.g. $NEO_KEY) set?")
+        }
         guard parts.count == 2, asciiLower(parts[0]) == "bearer" else {
             throw APIError.unauthorized("Authorization must use the Bearer scheme: 'Bearer neo_sk_<env>_<secret>'")
         }

@@ -73,12 +73,15 @@ enum Envelope {
         return out
     }
 
-    static func error(_ error: APIError, requestId: String) -> [UInt8] {
+    /// `{"error": …, "meta": {"request_id": …, "warnings": […]}}`, warnings only when there are any.
+    static func error(_ error: APIError, requestId: String, warnings: [String] = []) -> [UInt8] {
         var e = JSONObject([("code", .string(error.code)), ("message", .string(error.message))])
         if !error.details.isEmpty {
             e["details"] = .array(error.details.map { .object(JSONObject([("field", .string($0.field)), ("issue", .string($0.issue))])) })
         }
-        let body = JSONObject([("error", .object(e)), ("meta", .object(JSONObject([("request_id", .string(requestId))])))])
+        var meta = JSONObject([("request_id", .string(requestId))])
+        if !warnings.isEmpty { meta["warnings"] = .array(warnings.map { .string($0) }) }
+        let body = JSONObject([("error", .object(e)), ("meta", .object(meta))])
         return JSON.object(body).serialized()
     }
 

@@ -23,7 +23,10 @@ public final class RequestContext: @unchecked Sendable {
     let started: Double
     /// Set by authentication on protected routes.
     public internal(set) var principal: Principal?
+    /// The handler's `meta.warnings` lines (see `responseWarnings` for all of them).
     public var warnings: [String] = []
+    /// The query parameters the matched route declares (`Route.query`); nil when no route matched.
+    var acceptedQuery: [String]?
     /// Milliseconds spent in the store for this request.
     public var dbMilliseconds = 0.0
     private var parsedQuery: [(String, String)]?
@@ -44,10 +47,36 @@ public final class RequestContext: @unchecked Sendable {
         return p
     }
 
-    /// Test mode: the key's flag or `X-Neo-Test-Mode: 1` (seed 002).
-    public var testMode: Bool {
-        (principal?.testMode ?? false) || request.headers["X-Neo-Test-Mode"] == "1"
+    /// `X-Neo-Test-Mode` as parsed before the handler ran (`testModeHeader`).
+    var testModeRequested = false
+
+    /// Test mode (seed 002, design §4): the key's flag, which no header turns off, or `X-Neo-Test-Mode` on.
+    public var testMode: Bool { (principal?.testMode ?? false) || testModeRequested }
+
+    /// Reads every `X-Neo-Test-Mode` field: `1`/`true`/`yes` is on, `0`/`false`/`no` is off (any case,
+    /// surrounding whitespace ignored), absent is off. Anything else, or fields that disagree, is 400:
+    /// a safety switch fails closed, so a typo can never make real writes.
+    static func testModeHeader(_ headers: HTTPHeaders) throws -> Bool {
+        var on: Bool?
+        for field in headers where asciiCaseInsensitiveEquals(field.name, testModeHeaderName) {
+            let value: Bool
+            switch field.value.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "1", "true", "yes": value = true
+            case "0", "false", "no": value = false
+            default:
+                throw APIError.badRequest("\(testModeHeaderName) must be 1, true or yes (on) or 0, false or no (off), in any case (got '\(field.value.prefix(64))')",
+                                          details: [.init(field: testModeHeaderName, issue: "not one of 1, true, yes, 0, false, no")])
+            }
+            if let earlier = on, earlier != value {
+                throw APIError.badRequest("\(testModeHeaderName) is given more than once with different values; send it once: 1, true or yes (on) or 0, false or no (off)",
+                                          details: [.init(field: testModeHeaderName, issue: "given more than once with different values")])
+            }
+            on = value
+        }
+        return on ?? false
     }
+
+    static let testModeHeaderName = "X-Neo-Test-Mode"
 
     /// Decoded query parameters in order.
     public var queryItems: [(String, String)] {
@@ -57,14 +86,33 @@ public final class RequestContext: @unchecked Sendable {
         return items
     }
 
-    /// The value of query parameter `name`; 400 when it is given more than once.
+    /// The value of query parameter `name`; 400 when it is given more than once. The route must
+    /// declare `name` in `Route.query`, or it would also be reported as unknown.
     public func query(_ name: String) throws -> String? {
+        assert(acceptedQuery?.contains(name) ?? true, "\(pattern) reads query parameter '\(name)' it does not declare in Route.query")
         var found: String?
         for (k, v) in queryItems where k == name {
             if found != nil { throw APIError.badRequest("query parameter '\(name)' given more than once") }
             found = v
         }
         return found
+    }
+
+    /// `meta.warnings`: one line per query parameter the route does not take, then the handler's, then
+    /// those an error carries (`carried`) that the handler had not already added.
+    func responseWarnings(carried: [String] = []) -> [String] {
+        var warnings = self.warnings
+        for w in carried where !warnings.contains(w) { warnings.append(w) }
+        guard let accepted = acceptedQuery, !queryItems.isEmpty else { return warnings }
+        var unknown: [String] = []
+        for (name, _) in queryItems where !accepted.contains(name) && !unknown.contains(name) {
+            unknown.append(name)
+        }
+        guard !unknown.isEmpty else { return warnings }
+        let unsent = accepted.filter { name in !queryItems.contains { $0.0 == name } }
+        return unknown.map {
+            NameSuggestion.unknownMessage("query parameter", String($0.prefix(64)), suggestion: NameSuggestion.closest(to: $0, among: unsent))
+        } + warnings
     }
 
     /// A path parameter that must be a positive decimal integer (ids), else 404 as Neo does for unknown ids.

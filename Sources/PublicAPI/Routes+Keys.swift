@@ -12,7 +12,7 @@ enum KeyRoutes {
                 return Reply(data: .object(JSONObject([("id", .string(String(row.int("id")!))), ("name", .string(row.string("name")!)),
                                                        ("created_at", .string(row.string("created_at")!))])))
             },
-            Route("GET", "/public-api/api-keys", access: .admin) { ctx in
+            Route("GET", "/public-api/api-keys", access: .admin, query: Page.parameters) { ctx in
                 let page = try Page.parse(ctx)
                 let (clause, params) = page.keysetClause()
                 let rows = try ctx.timed {

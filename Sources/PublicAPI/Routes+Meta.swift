@@ -14,10 +14,9 @@ enum MetaRoutes {
         let etag = "\"" + SHA256.hash(spec).prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
         return [
             Route("GET", "/public-api/health", access: .open, blocking: false) { _ in
+                // No Cache-Control here: App's default no-store fits a probe (no validator to revalidate with).
                 let ok = probe.status() == "ok"
-                var reply = Reply.raw(status: ok ? 200 : 503, data: ok ? healthy : degraded)
-                reply.headers = [("Cache-Control", "no-cache")]
-                return reply
+                return Reply.raw(status: ok ? 200 : 503, data: ok ? healthy : degraded)
             },
             Route("GET", "/public-api/openapi.json", access: .open, blocking: false) { ctx in
                 var reply = Reply(headers: [("Cache-Control", "no-cache"), ("ETag", etag)])

@@ -37,8 +37,8 @@ public final class Validation {
     public func warn(_ message: String) { warnings.append(message) }
     public var ok: Bool { details.isEmpty }
 
-    /// Throws 422 with every collected detail when anything failed.
-    public func check() throws { if !details.isEmpty { throw APIError.validation(details) } }
+    /// Throws 422 with every collected detail when anything failed, carrying the warnings so far.
+    public func check() throws { if !details.isEmpty { throw APIError.validation(details).adding(warnings: warnings) } }
 }
 
 /// Reads typed fields from one JSON object, reporting problems to a shared `Validation` under
@@ -144,10 +144,14 @@ public final class FieldReader {
         object(key, required: required).map { FieldReader($0, path: field(key), validation: validation) }
     }
 
-    /// Reports every key that no accessor read: "unknown field 'foo' ignored".
+    /// Reports every key that no accessor read: "unknown field 'foo' ignored", with "did you mean 'bar'?"
+    /// when a known field that was not sent is close to it (`trigger-type` → `trigger_type`).
     public func warnUnknown() {
+        var unsent: [String]?
         for key in object.keys where !seen.contains(key) {
-            validation.warn("unknown field '\(field(key))' ignored")
+            if unsent == nil { unsent = seen.filter { object[$0] == nil }.sorted() }
+            let suggestion = NameSuggestion.closest(to: key, among: unsent ?? []).map(field)
+            validation.warn(NameSuggestion.unknownMessage("field", field(key), suggestion: suggestion))
         }
     }
 }

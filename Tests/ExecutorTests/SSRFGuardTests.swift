@@ -70,6 +70,14 @@ final class SSRFGuardTests: XCTestCase {
         }
     }
 
+    func test_appendedPath_encodedSlashMessageQuotesTheEscape() {
+        for (path, escape) in [("/a%2Fb", "%2F"), ("/a%2fb", "%2f"), ("/a%5Cb", "%5C")] {
+            XCTAssertThrowsError(try RequestBuilder.checkAppendedPath(path), path) {
+                XCTAssertEqual(($0 as? ExecutorError)?.message, "contains an encoded slash or backslash ('\(escape)')")
+            }
+        }
+    }
+
     func test_join_putsExactlyOneSlashAndKeepsBothQueries() throws {
         let base = try XCTUnwrap(try? UpstreamURL.parse("https://h.example/v1/?a=1").get())
         XCTAssertEqual(RequestBuilder.join(base, "/users?b=2").string, "https://h.example/v1/users?a=1&b=2")

@@ -41,6 +41,23 @@ final class UpstreamPolicyTests: XCTestCase {
         XCTAssertNotNil(UpstreamPolicy.any.refusal(host: "x", addresses: []))
     }
 
+    func test_refusal_namesThePolicyThatWouldAllowIt() {
+        let loopback = UpstreamPolicy.privateAllowed.refusal(host: "127.0.0.1", addresses: [IPAddress("127.0.0.1")!])
+        XCTAssertEqual(loopback, "127.0.0.1 is a loopback address, refused by NEO_UPSTREAM_POLICY=private; "
+                       + "start the server with NEO_UPSTREAM_POLICY=loopback (or any) to allow it")
+        let named = UpstreamPolicy.privateAllowed.refusal(host: "localhost", addresses: [IPAddress("::1")!])
+        XCTAssertEqual(named, "'localhost' resolves to ::1, which is a loopback address, refused by NEO_UPSTREAM_POLICY=private; "
+                       + "start the server with NEO_UPSTREAM_POLICY=loopback (or any) to allow it")
+        XCTAssertEqual(UpstreamPolicy.publicOnly.refusal(host: "10.0.0.5", addresses: [IPAddress("10.0.0.5")!]),
+                       "10.0.0.5 is a private address, refused by NEO_UPSTREAM_POLICY=public; start the server with NEO_UPSTREAM_POLICY=private (or any) to allow it")
+        XCTAssertEqual(UpstreamPolicy.loopbackOnly.refusal(host: "8.8.8.8", addresses: [IPAddress("8.8.8.8")!]),
+                       "8.8.8.8 is a public address, refused by NEO_UPSTREAM_POLICY=loopback; start the server with NEO_UPSTREAM_POLICY=public (or private, any) to allow it")
+        XCTAssertEqual(UpstreamPolicy.privateAllowed.refusal(host: "fe80::1", addresses: [IPAddress("fe80::1")!]),
+                       "fe80::1 is a link-local address, refused by NEO_UPSTREAM_POLICY=private; start the server with NEO_UPSTREAM_POLICY=any to allow it")
+        XCTAssertEqual(UpstreamPolicy.privateAllowed.refusal(host: "169.254.169.254", addresses: [IPAddress("169.254.169.254")!]),
+                       "169.254.169.254 is a metadata address, refused by NEO_UPSTREAM_POLICY=private", "no advice to open cloud metadata")
+    }
+
     func test_resolver_returnsLiteralsWithoutDNS() throws {
         XCTAssertEqual(try HostResolver.resolve("169.254.169.254", port: 80), [IPAddress("169.254.169.254")!])
         XCTAssertEqual(try HostResolver.resolve("::1", port: 80), [IPAddress("::1")!])

@@ -444,6 +444,27 @@ final class HTTPParserTests: XCTestCase {
     }
     func test_host_rejectsMissingHostIn11() { expectError("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", HP_E_MISSING_HOST) }
     func test_host_rejectsDuplicateHost() { expectError(req("host: b\r\n"), HP_E_DUPLICATE_HOST) }
+    func test_host_acceptsEveryUriHostPortForm() {
+        // RFC 9110 §7.2 Host = uri-host [ ":" port ]; RFC 3986: port = *DIGIT, reg-name may be empty.
+        let hosts = ["example.com", "EXAMPLE.com:8080", "a:", "", "127.0.0.1:1", "999.1.1.1", "xn--bcher-kva.example",
+                     "a%20b", "!$&'()*+;=", "a_b~c-d", "[::1]", "[::1]:8080", "[::]", "[2001:db8::ff00:42:8329]",
+                     "[1:2:3:4:5:6:7:8]", "[1:2:3:4:5:6:7::]", "[::2:3:4:5:6:7:8]", "[::ffff:192.0.2.1]",
+                     "[1:2:3:4:5:6:1.2.3.4]", "[FE80::A]:0", "[v1.fe80::a+en1]", "[V7.x:y]"]
+        for host in hosts {
+            expectMessages("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n", [msg("GET", "/", 1, [("Host", host)])])
+        }
+        expectMessages("GET / HTTP/1.0\r\nHost: a:80\r\n\r\n", [msg("GET", "/", 0, [("Host", "a:80")])])
+    }
+    func test_host_rejectsValuesThatAreNotUriHostPort() {
+        let hosts = ["exa mple.com", "a\tb", "a,b", "a, b", "a:1:2", "a:b", "a :80", "[::1", "::1", "[::1]x", "[::1]:x",
+                     "[1.2.3.4]", "[::1::2]", "[12345::]", "[1:2:3:4:5:6:7]", "[1:2:3:4:5:6:7:8:9]", "[1:2:3:4:5:6:7:8::]",
+                     "[:1::]", "[1:]", "[::256.1.1.1]", "[::1.2.3.04]", "[::1.2.3]", "[fe80::1%25eth0]", "[v.x]", "[v1.]",
+                     "a%2", "a%zz", "a/b", "user@host", "a?b", "a#b", "\"a\"", "a\\b", "\u{e9}.example"]
+        for host in hosts {
+            expectError("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n", HP_E_BAD_HOST)
+        }
+        expectError("GET / HTTP/1.0\r\nHost: a b\r\n\r\n", HP_E_BAD_HOST)
+    }
 
     func test_body_rejectsContentLengthOverMaxAtHeadTime() {
         // the body is never sent: the error comes from the head alone
@@ -567,7 +588,7 @@ final class HTTPParserTests: XCTestCase {
 
     func test_errorReasons_areDistinctAndNonEmpty() {
         var seen = Set<String>()
-        for code in Int32(-25)...Int32(-1) {
+        for code in Int32(-26)...Int32(-1) {
             let reason = String(cString: hp_error_reason(code))
             XCTAssertFalse(reason.isEmpty)
             XCTAssertTrue(seen.insert(reason).inserted, "duplicate reason \(reason)")

@@ -28,7 +28,8 @@ final class HTTPServerIntegrationTests: SharedServerTestCase {
         XCTAssertEqual(r.headers["content-type"], "application/json; charset=utf-8")
         XCTAssertEqual(r.headers["x-request-id"], "abc-123")
         XCTAssertEqual(r.json?["meta"]?["request_id"]?.stringValue, "abc-123")
-        XCTAssertEqual(r.headers["cache-control"], "no-cache")
+        XCTAssertEqual(r.headers["cache-control"], "no-store", "no-cache without a validator is flagged by REDbot")
+        XCTAssertNil(r.headers["etag"])
         XCTAssertTrue(r.headers["server"]?.hasPrefix("neo-server/") ?? false)
         XCTAssertNotNil(r.headers["date"])
         XCTAssertEqual(r.data?["status"], "ok")
@@ -133,6 +134,10 @@ final class HTTPServerIntegrationTests: SharedServerTestCase {
             ("bad method", "G(T / HTTP/1.1\r\nHost: x\r\n\r\n"),
             ("space in target", "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n"),
             ("missing Host", "GET / HTTP/1.1\r\n\r\n"),
+            ("space in Host", "GET /public-api/health HTTP/1.1\r\nHost: exa mple.com\r\n\r\n"),
+            ("comma in Host", "GET /public-api/health HTTP/1.1\r\nHost: a.example, b.example\r\n\r\n"),
+            ("two ports in Host", "GET /public-api/health HTTP/1.1\r\nHost: a.example:80:81\r\n\r\n"),
+            ("unclosed IPv6 literal in Host", "GET /public-api/health HTTP/1.1\r\nHost: [::1\r\n\r\n"),
             ("bad version", "GET / HTP/1.1\r\nHost: x\r\n\r\n"),
         ]
         for (name, raw) in cases {
@@ -145,6 +150,23 @@ final class HTTPServerIntegrationTests: SharedServerTestCase {
             XCTAssertEqual(r?.headers["content-type"], "application/json; charset=utf-8", name)
             XCTAssertTrue(c.isClosed(within: 5), "\(name): connection left open")
         }
+    }
+
+    func test_host_everyUriHostPortForm_isServed() throws {
+        for host in ["127.0.0.1:8080", "[::1]:8080", "[::1]", "api.example.com:", ""] {
+            let c = try RawClient(port: server.port)
+            try c.send("GET /public-api/health HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n")
+            XCTAssertEqual(c.readResponses(1).first?.status, 200, "Host: \(host)")
+        }
+    }
+
+    func test_host_invalidValue_messageNamesTheExpectedForm() throws {
+        let c = try RawClient(port: server.port)
+        try c.send("GET /public-api/health HTTP/1.1\r\nHost: exa mple.com\r\n\r\n")
+        let r = c.readResponses(1).first
+        XCTAssertEqual(r?.status, 400)
+        XCTAssertEqual(r?.errorMessage, "malformed request: Host header is not host[:port]")
+        XCTAssertTrue(c.isClosed(within: 5))
     }
 
     func test_tooManyHeaders_is431() throws {
@@ -179,6 +201,7 @@ final class HTTPServerIntegrationTests: SharedServerTestCase {
         let r = try server.request("GET", "/public-api/nope", key: nil)
         XCTAssertEqual(r.status, 404)
         XCTAssertEqual(r.errorCode, "NOT_FOUND")
+        XCTAssertEqual(r.headers["cache-control"], "no-store")
     }
 
     func test_wrongMethod_is405WithAllow() throws {
@@ -212,6 +235,7 @@ final class HTTPServerIntegrationTests: SharedServerTestCase {
         let r = try server.request("GET", "/public-api/openapi.json", key: nil)
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.json?["openapi"], "3.1.0")
+        XCTAssertEqual(r.headers["cache-control"], "no-cache")
         let etag = try XCTUnwrap(r.headers["etag"])
         XCTAssertTrue(etag.hasPrefix("\"") && !etag.hasPrefix("W/"))
         let again = try server.request("GET", "/public-api/openapi.json", key: nil, headers: ["If-None-Match": etag])

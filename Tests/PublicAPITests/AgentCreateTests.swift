@@ -62,7 +62,8 @@ final class AgentCreateTests: XCTestCase {
         XCTAssertNil(AgentRoutes.ifMatchVersions(nil))
         XCTAssertNil(AgentRoutes.ifMatchVersions("*"))
         XCTAssertEqual(AgentRoutes.ifMatchVersions("\"3\""), [3])
-        XCTAssertEqual(AgentRoutes.ifMatchVersions("W/\"3\", \"5\""), [3, 5])
+        XCTAssertEqual(AgentRoutes.ifMatchVersions("W/\"3\", \"5\""), [5], "a weak tag never matches (RFC 9110 §13.1.1)")
+        XCTAssertEqual(AgentRoutes.ifMatchVersions("W/\"3\""), [])
         XCTAssertEqual(AgentRoutes.ifMatchVersions("\"abc\""), [])
     }
 

@@ -70,7 +70,8 @@ typedef enum {
     HP_E_BODY_TOO_LARGE = -22,      /* Content-Length or decoded chunked body over max_body */
     HP_E_MISSING_HOST = -23,        /* HTTP/1.1 request without Host */
     HP_E_DUPLICATE_HOST = -24,
-    HP_E_BAD_TRAILER = -25          /* malformed trailer section */
+    HP_E_BAD_TRAILER = -25,         /* malformed trailer section */
+    HP_E_BAD_HOST = -26             /* Host value not uri-host [ ":" port ] */
 } hp_status;
 
 typedef struct {

@@ -29,8 +29,9 @@ func newAgentDocument(_ body: JSONObject) throws -> (document: JSONObject, warni
     do {
         result = try applyAgentPatch(rest, to: base)
     } catch let error as APIError where error.status == 422 {
-        throw APIError.validation(validation.details + error.details)
+        throw APIError.validation(validation.details + error.details).adding(warnings: validation.warnings + error.warnings)
     }
+    result.warnings.forEach(validation.warn)
     try validation.check()
     return (result.agent, result.warnings)
 }

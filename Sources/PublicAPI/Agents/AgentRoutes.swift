@@ -10,7 +10,8 @@ enum AgentRoutes {
         return [
             Route("POST", "/public-api/agents", access: write) { try create($0, store) },
             // The two hot reads run on the event loop, on its own store reader (never waiting for a lock).
-            Route("GET", "/public-api/agents", access: read, blocking: false) { try list($0, store) },
+            Route("GET", "/public-api/agents", access: read, blocking: false,
+                  query: Page.parameters + ["state", "trigger_type", "autonomy_type", "group_name", "q"]) { try list($0, store) },
             Route("GET", "/public-api/agents/{agent_id}", access: read, blocking: false) { try detail($0, store) },
             Route("PUT", "/public-api/agents/{agent_id}", access: write) { ctx in
                 try edit(ctx, store, patch: try ctx.jsonBody())
@@ -18,9 +19,9 @@ enum AgentRoutes {
             Route("DELETE", "/public-api/agents/{agent_id}", access: write) { ctx in
                 try edit(ctx, store, patch: JSONObject([("state", .string("DELETED"))]))
             },
-            Route("GET", "/public-api/agents/{agent_id}/versions", access: read) { try versions($0, store) },
-            Route("GET", "/public-api/agents/{agent_id}/stats", access: read) { try stats($0, store) },
-            Route("GET", "/public-api/agents/{agent_id}/version-at", access: read) { try versionAt($0, store) },
+            Route("GET", "/public-api/agents/{agent_id}/versions", access: read, query: Page.parameters) { try versions($0, store) },
+            Route("GET", "/public-api/agents/{agent_id}/stats", access: read, query: ["since", "until"]) { try stats($0, store) },
+            Route("GET", "/public-api/agents/{agent_id}/version-at", access: read, query: ["timestamp"]) { try versionAt($0, store) },
         ]
     }
 
@@ -98,13 +99,14 @@ enum AgentRoutes {
         return warnings
     }
 
-    /// The versions an `If-Match` header accepts: nil for absent or `*`; an unparsable tag matches nothing.
+    /// The versions an `If-Match` header accepts: nil for absent or `*`; an unparsable tag matches nothing,
+    /// and so does a weak one (`W/"3"`): If-Match compares strongly (RFC 9110 §13.1.1).
     static func ifMatchVersions(_ header: String?) -> Set<Int64>? {
         guard let header, header.trimmingCharacters(in: .whitespaces) != "*" else { return nil }
         var versions: Set<Int64> = []
         for tag in header.split(separator: ",") {
             var t = tag.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("W/") { t.removeFirst(2) }
+            if t.hasPrefix("W/") { continue }
             if t.count >= 2 && t.hasPrefix("\"") && t.hasSuffix("\"") { t = String(t.dropFirst().dropLast()) }
             if let v = Int64(t) { versions.insert(v) }
         }
@@ -158,7 +160,7 @@ enum AgentRoutes {
         }
         out.append(93)
         let more = count > page.size
-        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { Page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
+        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
         return Reply.raw(data: out, pagination: info)
     }
 
@@ -206,7 +208,7 @@ enum AgentRoutes {
         }
         out.append(93)
         let more = count > page.size
-        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { Page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
+        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
         return Reply.raw(data: out, pagination: info)
     }
 

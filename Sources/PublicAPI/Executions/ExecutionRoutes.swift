@@ -10,7 +10,8 @@ enum ExecutionRoutes {
 
     static func routes(store: Store, runner: ExecutionRunner) -> [Route] {
         [
-            Route("GET", "/public-api/executions", access: .group(.executions, .read)) { ctx in
+            Route("GET", "/public-api/executions", access: .group(.executions, .read),
+                  query: Page.parameters + ["agent_id", "entity_id", "entity_number", "status", "created_after", "created_before"]) { ctx in
                 let page = try Page.parse(ctx)
                 var query = ListQuery("SELECT \(ExecutionViews.executionColumns) FROM executions WHERE tenant_id = ?", [.int(ctx.caller.tenantId)])
                 if let agent = try ListFilters.positiveInt(ctx, "agent_id") { query.filter("agent_id = ?", [.int(agent)]) }
@@ -26,7 +27,8 @@ enum ExecutionRoutes {
             Route("GET", "/public-api/executions/{execution_id}", access: .group(.executions, .read)) { ctx in
                 Reply(data: ExecutionViews.execution(try find(ctx, store)))
             },
-            Route("GET", "/public-api/executions/{execution_id}/steps", access: .group(.executions, .read)) { ctx in
+            Route("GET", "/public-api/executions/{execution_id}/steps", access: .group(.executions, .read),
+                  query: Page.parameters + ["include_data", "type", "tool_type_name", "step_id"]) { ctx in
                 let execution = try find(ctx, store)
                 let page = try Page.parse(ctx)
                 let includeData = try ListFilters.bool(ctx, "include_data", default: true)
@@ -49,7 +51,7 @@ enum ExecutionRoutes {
                 let (items, info) = page.finish(rows) { ($0.string("created_at")!, String($0.int("id")!)) }
                 return Reply(data: .array(items.map { ExecutionViews.step($0, includeData: includeData) }), pagination: info)
             },
-            Route("GET", "/public-api/executions/{execution_id}/til-requests", access: .group(.approvals, .read)) { ctx in
+            Route("GET", "/public-api/executions/{execution_id}/til-requests", access: .group(.approvals, .read), query: Page.parameters) { ctx in
                 let execution = try find(ctx, store)
                 let page = try Page.parse(ctx)
                 let (clause, cursorParams) = page.keysetClause()
@@ -62,7 +64,7 @@ enum ExecutionRoutes {
                 let (items, info) = page.finish(rows) { ($0.string("created_at")!, String($0.int("id")!)) }
                 return Reply(data: .array(items.map(ExecutionViews.til)), pagination: info)
             },
-            Route("GET", "/public-api/executions/{execution_id}/artifacts", access: .group(.executions, .read)) { ctx in
+            Route("GET", "/public-api/executions/{execution_id}/artifacts", access: .group(.executions, .read), query: Page.parameters) { ctx in
                 let execution = try find(ctx, store)
                 let page = try Page.parse(ctx)
                 let (clause, cursorParams) = page.keysetClause()

@@ -12,7 +12,8 @@ enum TilRoutes {
 
     static func routes(store: Store, runner: ExecutionRunner, appliers: [String: TilApplier]) -> [Route] {
         [
-            Route("GET", "/public-api/til-requests", access: .group(.approvals, .read)) { ctx in
+            Route("GET", "/public-api/til-requests", access: .group(.approvals, .read),
+                  query: Page.parameters + ["status", "agent_id", "approver", "q", "created_after", "created_before"]) { ctx in
                 try expireOverdue(store)
                 let page = try Page.parse(ctx)
                 var query = ListQuery("SELECT \(ExecutionViews.tilColumns) FROM til_requests WHERE tenant_id = ?", [.int(ctx.caller.tenantId)])

@@ -10,7 +10,7 @@ enum ExternalAPIRoutes {
         let read = Access.group(.external_apis, .read)
         let write = Access.group(.external_apis, .read_write)
         return [
-            Route("GET", "/public-api/external-apis", access: read) { ctx in
+            Route("GET", "/public-api/external-apis", access: read, query: Page.parameters) { ctx in
                 let page = try Page.parse(ctx)
                 let (items, info) = try ctx.timed { try configs.list(tenant: ctx.caller.tenantId, page: page) }
                 return Reply(data: .array(items.map { .object($0.view) }), pagination: info)
