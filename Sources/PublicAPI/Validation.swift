@@ -146,6 +146,12 @@ public final class FieldReader {
 
     /// Reports every key that no accessor read: "unknown field 'foo' ignored", with "did you mean 'bar'?"
     /// when a known field that was not sent is close to it (`trigger-type` → `trigger_type`).
+    /// `warnUnknown` when the accessors may not all have run (an early refusal): `known` counts as read.
+    public func warnUnknown(knowing known: [String]) {
+        for key in known { seen.insert(key) }
+        warnUnknown()
+    }
+
     public func warnUnknown() {
         var unsent: [String]?
         for key in object.keys where !seen.contains(key) {

@@ -432,4 +432,13 @@ final class AgentsTests: SharedServerTestCase {
             #"{"name": "x", "trigger_type": "NONE", "actions": [{"action_type": "EXTERNAL_API_REQUEST", "input_as_dict": {"api_name": "{{input.api}}"}}]}"#))
         XCTAssertNil(templated.json?["meta"]?["warnings"], "a templated api_name is resolved at run time: \(templated.text)")
     }
+
+    func test_neoRefusal_stillListsTheFieldsItIgnored() throws {
+        let id = try create(chainedAgent)
+        let r = try put(id, #"{"colour": "blue", "actions": [{"action_type": "FIND_ENTITIES", "input_as_dict": {}}]}"#)
+        XCTAssertEqual(r.status, 400, r.text)
+        XCTAssertEqual(r.errorCode, "validation_error")
+        let warnings = r.json?["meta"]?["warnings"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        XCTAssertTrue(warnings.contains { $0.hasPrefix("unknown field 'colour' ignored") }, "\(warnings)")
+    }
 }

@@ -20,6 +20,17 @@ struct AgentPatchResult {
 func applyAgentPatch(_ patch: JSONObject, to agent: JSONObject) throws -> AgentPatchResult {
     let validation = Validation()
     let reader = FieldReader(patch, validation: validation)
+    do {
+        return try mergeAgentPatch(patch, into: agent, reader: reader, validation: validation)
+    } catch let refusal as APIError where refusal.status == 400 {
+        // Neo's refusals stop the merge early: the envelope still names the fields it would have ignored.
+        reader.warnUnknown(knowing: Array(agent.keys))
+        throw refusal.adding(warnings: validation.warnings)
+    }
+}
+
+private func mergeAgentPatch(_ patch: JSONObject, into agent: JSONObject, reader: FieldReader,
+                             validation: Validation) throws -> AgentPatchResult {
     var document = agent
     var touched: [String] = []
     let autonomyType = agent["autonomy_type"]?.stringValue ?? "CHAINED_ACTIONS"
