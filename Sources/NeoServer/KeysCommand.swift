@@ -65,21 +65,17 @@ enum KeysCommand {
                 guard let tenant = try keys.existingTenant(named: tenantName) else {
                     fail(try missingTenant(tenantName, keys, config), code: 1)
                 }
-                let rows = try store.read { db in
-                    try db.query("SELECT id, name, role, last4, created_at, expires_at, revoked_at FROM api_keys WHERE tenant_id = ? ORDER BY created_at DESC, id DESC", [.int(tenant)])
-                }
                 say("ID\tROLE\tLAST4\tCREATED\tEXPIRES\tREVOKED\tNAME")
-                for r in rows {
-                    say("\(r.int("id")!)\t\(r.string("role")!)\t\(r.string("last4")!)\t\(r.string("created_at")!)\t\(r.string("expires_at") ?? "-")\t\(r.string("revoked_at") ?? "-")\t\(r.string("name")!)")
+                for k in try keys.keys(ofTenant: tenant) {
+                    say("\(k.id)\t\(k.role.rawValue)\t\(k.last4)\t\(k.createdAt)\t\(k.expiresAt ?? "-")\t\(k.revokedAt ?? "-")\t\(k.name)")
                 }
             }
         case .revoke:
             guard let id = Int64(arguments[0]) else { fail("keys revoke needs a numeric key ID (got '\(arguments[0])')") }
             work = { store in
-                let changed = try store.write { db in
-                    try db.execute("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", [.text(Timestamp.now()), .int(id)])
+                guard try KeyService(store: store).revoke(id) else {
+                    fail("no key with ID \(id) in \(config.dbPath); see the IDs with: neo-server keys list --tenant NAME", code: 1)
                 }
-                guard changed > 0 else { fail("no key with ID \(id) in \(config.dbPath); see the IDs with: neo-server keys list --tenant NAME", code: 1) }
                 say("revoked key \(id)")
             }
         }

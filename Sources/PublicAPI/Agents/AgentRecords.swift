@@ -18,6 +18,10 @@ enum AgentRecords {
         return (document, version)
     }
 
+    static func exists(_ id: Int64, tenantId: Int64, _ db: Database) throws -> Bool {
+        try db.queryOne("SELECT 1 FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(tenantId)]) != nil
+    }
+
     /// Inserts a new agent at version 1 and its first snapshot; returns the stored document.
     static func insert(_ document: JSONObject, tenantId: Int64, actor: JSON, now: String, _ db: Database) throws -> JSONObject {
         let id = try db.queryOne("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM agents")?.int("next") ?? 1

@@ -1,3 +1,15 @@
+/// Permission groups on a key (design §4, seed 002).
+public enum PermissionGroup: String, CaseIterable, Sendable {
+    case agents, executions, approvals, external_apis
+}
+
+/// none < read < read_write.
+public enum AccessLevel: String, Comparable, CaseIterable, Sendable {
+    case none, read, read_write
+    var rank: Int { self == .none ? 0 : self == .read ? 1 : 2 }
+    public static func < (a: AccessLevel, b: AccessLevel) -> Bool { a.rank < b.rank }
+}
+
 /// An authenticated caller: the key, its tenant, role, permission groups and actor (design §4).
 public struct Principal: Sendable, Equatable {
     public enum Role: String, Sendable { case admin, member }

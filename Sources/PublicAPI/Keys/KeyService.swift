@@ -37,8 +37,6 @@ public final class KeyService: @unchecked Sendable {
     /// on an event loop, which must not wait for the writer).
     public var background: ((@escaping () -> Void) -> Void)?
 
-    static let columns = "id, tenant_id, name, env, last4, role, perm_agents, perm_executions, perm_approvals, perm_external_apis, actor, agent_id, test_mode, created_at, last_used_at, expires_at, revoked_at, rotated_from"
-
     public init(store: Store, cacheSeconds: Double = 5) {
         self.store = store
         self.cacheSeconds = cacheSeconds
@@ -60,66 +58,42 @@ public final class KeyService: @unchecked Sendable {
 
     /// The id of the tenant named `name`, or nil when there is none.
     public func existingTenant(named name: String) throws -> Int64? {
-        try store.read { db in try db.queryOne("SELECT id FROM tenants WHERE name = ?", [.text(name)])?.int("id") }
+        try store.read { try KeyRecords.tenantId(named: name, $0) }
     }
 
     /// Every tenant's name, oldest first.
     public func tenantNames() throws -> [String] {
-        try store.read { db in try db.query("SELECT name FROM tenants ORDER BY id").compactMap { $0.string("name") } }
+        try store.read { try KeyRecords.tenantNames($0) }
     }
 
     /// Finds or creates a tenant by name; returns its id.
     public func tenant(named name: String) throws -> Int64 {
         try store.write { db in
-            if let row = try db.queryOne("SELECT id FROM tenants WHERE name = ?", [.text(name)]) { return row.int("id")! }
-            try db.execute("INSERT INTO tenants (name, created_at) VALUES (?, ?)", [.text(name), .text(Timestamp.now())])
-            return db.lastInsertRowID
+            try KeyRecords.tenantId(named: name, db) ?? KeyRecords.insertTenant(named: name, now: Timestamp.now(), db)
         }
     }
 
-    /// Inserts a key for `tenantId`; returns its row and the full key (shown once).
+    /// Inserts a key for `tenantId`; returns its view and the full key (shown once).
     public func create(tenantId: Int64, spec: KeySpec, key explicitKey: String? = nil, rotatedFrom: Int64? = nil,
                        in db: Database? = nil) throws -> (JSONObject, String) {
         let key = explicitKey ?? KeyService.newKey(env: spec.env)
-        let env = String(key.split(separator: "_")[2])
-        let insert = { (db: Database) throws -> JSONObject in
-            try db.execute("""
-                INSERT INTO api_keys (tenant_id, name, env, key_hash, last4, role, perm_agents, perm_executions,
-                  perm_approvals, perm_external_apis, actor, agent_id, test_mode, created_at, expires_at, rotated_from)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.int(tenantId), .text(spec.name), .text(env), .blob(SHA256.hash(Array(key.utf8))), .text(String(key.suffix(4))),
-                      .text(spec.role.rawValue), .text(spec.permissions[.agents, default: .none].rawValue),
-                      .text(spec.permissions[.executions, default: .none].rawValue),
-                      .text(spec.permissions[.approvals, default: .none].rawValue),
-                      .text(spec.permissions[.external_apis, default: .none].rawValue),
-                      .text(spec.actor.rawValue), spec.agentId.map { .int($0) } ?? .null, .int(spec.testMode ? 1 : 0),
-                      .text(Timestamp.now()), spec.expiresAt.map { .text($0) } ?? .null, rotatedFrom.map { .int($0) } ?? .null])
-            let row = try db.queryOne("SELECT \(KeyService.columns) FROM api_keys WHERE id = ?", [.int(db.lastInsertRowID)])!
-            return KeyService.view(row)
+        let insert = { (db: Database) throws -> APIKey in
+            try KeyRecords.insert(spec, tenantId: tenantId, key: key, rotatedFrom: rotatedFrom, now: Timestamp.now(), db)
         }
-        let view = try db.map(insert) ?? store.write(insert)
-        return (view, key)
+        let stored = try db.map(insert) ?? store.write(insert)
+        return (stored.json, key)
     }
 
-    /// The public view of a key row (never the hash, never the secret).
-    static func view(_ row: Row) -> JSONObject {
-        func opt(_ s: String?) -> JSON { s.map { .string($0) } ?? .null }
-        return JSONObject([
-            ("id", .string(String(row.int("id")!))), ("name", .string(row.string("name") ?? "")),
-            ("env", .string(row.string("env") ?? "")), ("last4", .string(row.string("last4") ?? "")),
-            ("role", .string(row.string("role") ?? "")),
-            ("permissions", .object(JSONObject([
-                ("agents", .string(row.string("perm_agents") ?? "none")),
-                ("executions", .string(row.string("perm_executions") ?? "none")),
-                ("approvals", .string(row.string("perm_approvals") ?? "none")),
-                ("external_apis", .string(row.string("perm_external_apis") ?? "none")),
-            ]))),
-            ("actor", .string(row.string("actor") ?? "user")), ("agent_id", row.int("agent_id").map { .int($0) } ?? .null),
-            ("test_mode", .bool(row.bool("test_mode") ?? false)),
-            ("created_at", opt(row.string("created_at"))), ("expires_at", opt(row.string("expires_at"))),
-            ("last_used_at", opt(row.string("last_used_at"))), ("revoked_at", opt(row.string("revoked_at"))),
-            ("rotated_from", row.int("rotated_from").map { .string(String($0)) } ?? .null),
-        ])
+    /// Every key of a tenant, newest first (the offline CLI).
+    public func keys(ofTenant tenantId: Int64) throws -> [APIKey] {
+        try store.read { try KeyRecords.all(tenantId: tenantId, $0) }
+    }
+
+    /// Revokes a key of any tenant (the offline CLI); false when there is no such key.
+    public func revoke(_ id: Int64) throws -> Bool {
+        let revoked = try store.write { try KeyRecords.revoke(id, now: Timestamp.now(), $0) }
+        invalidateCache()
+        return revoked
     }
 
     /// Forgets cached lookups so a revocation or rotation takes effect on the next request.
@@ -127,15 +101,12 @@ public final class KeyService: @unchecked Sendable {
 
     /// Whether any usable admin key exists.
     public func hasAdminKey() throws -> Bool {
-        try store.read { db in
-            try db.queryOne("SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) LIMIT 1",
-                            [.text(Timestamp.now())]) != nil
-        }
+        try store.read { try KeyRecords.hasUsableAdminKey(now: Timestamp.now(), $0) }
     }
 
     /// Whether this exact key is stored.
     public func exists(_ key: String) throws -> Bool {
-        try store.read { db in try db.queryOne("SELECT 1 FROM api_keys WHERE key_hash = ?", [.blob(SHA256.hash(Array(key.utf8)))]) != nil }
+        try store.read { try KeyRecords.exists(hash: SHA256.hash(Array(key.utf8)), $0) }
     }
 
     // MARK: authentication
@@ -163,23 +134,16 @@ public final class KeyService: @unchecked Sendable {
             if let exp = hit.expiresAt, exp <= Date() { throw APIError.unauthorized("API key has expired") }
             return hit.principal
         }
-        let row = try ctx.timed {
-            try store.read { db in
-                try db.queryOne("SELECT k.\(KeyService.columns.replacingOccurrences(of: ", ", with: ", k.")), k.key_hash, t.name AS tenant_name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ?", [.blob(hash)])
-            }
-        }
-        guard let row, let stored = row.blob("key_hash"), constantTimeEqual(stored, hash) else {
+        let found = try ctx.timed { try store.read { try KeyRecords.authenticating(hash: hash, $0) } }
+        guard let found, constantTimeEqual(found.storedHash, hash) else {
             throw APIError.unauthorized("unknown API key")
         }
-        if let revoked = row.string("revoked_at") { throw APIError.unauthorized("API key was revoked at \(revoked)") }
-        let expiresAt = row.string("expires_at").flatMap(Timestamp.parse)
+        let stored = found.key
+        if let revoked = stored.revokedAt { throw APIError.unauthorized("API key was revoked at \(revoked)") }
+        let expiresAt = stored.expiresAt.flatMap(Timestamp.parse)
         if let exp = expiresAt, exp <= Date() { throw APIError.unauthorized("API key has expired") }
-        var perms: [PermissionGroup: AccessLevel] = [:]
-        for g in PermissionGroup.allCases { perms[g] = AccessLevel(rawValue: row.string("perm_\(g.rawValue)") ?? "none") ?? AccessLevel.none }
-        let principal = Principal(tenantId: row.int("tenant_id")!, tenantName: row.string("tenant_name") ?? "",
-                                  keyId: row.int("id")!, role: Principal.Role(rawValue: row.string("role") ?? "") ?? .member,
-                                  permissions: perms, actor: Principal.Actor(rawValue: row.string("actor") ?? "") ?? .user,
-                                  agentId: row.int("agent_id"), testMode: row.bool("test_mode") ?? false)
+        let principal = Principal(tenantId: stored.tenantId, tenantName: found.tenantName, keyId: stored.id, role: stored.role,
+                                  permissions: stored.permissions, actor: stored.actor, agentId: stored.agentId, testMode: stored.testMode)
         cache.withLock { $0[hash] = (principal, expiresAt, now) }
         touch(principal.keyId)
         return principal
@@ -196,7 +160,7 @@ public final class KeyService: @unchecked Sendable {
         guard due else { return }
         let usedAt = Timestamp.now()
         let store = self.store
-        let record = { _ = try? store.write { try $0.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [.text(usedAt), .int(keyId)]) } }
+        let record = { _ = try? store.write { try KeyRecords.touch(keyId, at: usedAt, $0) } }
         if let background { background(record) } else { record() }
     }
 }

@@ -2,18 +2,6 @@ import Foundation
 import HTTPServer
 import NeoJSON
 
-/// Permission groups on a key (design §4, seed 002).
-public enum PermissionGroup: String, CaseIterable, Sendable {
-    case agents, executions, approvals, external_apis
-}
-
-/// none < read < read_write.
-public enum AccessLevel: String, Comparable, CaseIterable, Sendable {
-    case none, read, read_write
-    var rank: Int { self == .none ? 0 : self == .read ? 1 : 2 }
-    public static func < (a: AccessLevel, b: AccessLevel) -> Bool { a.rank < b.rank }
-}
-
 /// Everything a handler knows about the request it serves: no globals.
 public final class RequestContext: @unchecked Sendable {
     public let request: HTTPRequest
