@@ -42,15 +42,15 @@ public final class NeoService {
         routes += KeyRoutes.routes(keys: keys, store: store)
         routes += AgentRoutes.routes(store: store)
         let executor = ExternalAPIExecutor(policy: api.upstreamPolicy)
-        let configs = ExternalAPIConfigStore(store: store, box: api.secretBox)
+        let configs = ExternalAPIRecords(store: store, box: api.secretBox)
         routes += ExternalAPIRoutes.routes(configs: configs, executor: executor)
         let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency,
                                      external: ExternalAPICalls.forRunner(configs: configs, executor: executor))
         routes += ExecutionRoutes.routes(store: store, runner: runner)
         routes.append(RunNowRoute.route(store: store, runner: runner))
-        routes += TilRoutes.routes(store: store, runner: runner, appliers: [
-            "agent_update": AgentRecords.applyHeld,
-            "config_write": ConfigWriteApproval.applier(configs),
+        routes += ApprovalRoutes.routes(store: store, runner: runner, appliers: [
+            .agentUpdate: AgentRecords.applyHeld,
+            .configWrite: ConfigWriteApproval.applier(configs),
         ])
         let app = App(routes: routes, logger: logger, workers: workers,
                       authenticate: keys.authenticate, rateLimit: limiter.headers)

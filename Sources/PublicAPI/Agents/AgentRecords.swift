@@ -18,6 +18,94 @@ enum AgentRecords {
         return (document, version)
     }
 
+    /// The stored document, or nil when the agent is absent or another tenant's.
+    static func document(_ id: Int64, tenantId: Int64, _ db: Database) throws -> JSONObject? {
+        guard let text = try db.queryOne("SELECT document FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(tenantId)])?.string("document") else {
+            return nil
+        }
+        return try JSON.parse(Array(text.utf8)).objectValue
+    }
+
+    /// The stored AgentDetail text and version, as served.
+    static func storedText(_ id: Int64, tenantId: Int64, _ db: Database) throws -> (document: String, version: Int64)? {
+        guard let row = try db.queryOne("SELECT document, version FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(tenantId)]),
+              let document = row.string("document"), let version = row.int("version") else { return nil }
+        return (document, version)
+    }
+
+    /// The list filters of `GET /agents`; DELETED agents are listed only when `state` asks for them.
+    struct Filter {
+        var state: String?
+        var triggerType: String?
+        var autonomyType: String?
+        var groupName: String?
+        var search: String?
+    }
+
+    /// One page of `Agent` summaries as a JSON array, concatenated from the stored summaries.
+    static func summaries(tenantId: Int64, _ filter: Filter, page: Page, _ db: Database) throws -> ([UInt8], PageInfo) {
+        var query = ListQuery("SELECT summary, created_at, id FROM agents WHERE tenant_id = ?", [.int(tenantId)])
+        if let state = filter.state { query.filter("state = ?", [.text(state)]) } else { query.filter("state != 'DELETED'", []) }
+        if let t = filter.triggerType { query.filter("trigger_type = ?", [.text(t)]) }
+        if let a = filter.autonomyType { query.filter("autonomy_type = ?", [.text(a)]) }
+        if let g = filter.groupName { query.filter("group_name = ?", [.text(g)]) }
+        try query.search(["name", "description"], filter.search)
+        let (sql, params) = query.paged(page)
+        var out: [UInt8] = [91]
+        out.reserveCapacity(page.size * 320)
+        var count = 0
+        var last: (createdAt: String, id: String)?
+        try db.forEachRow(sql, params) { row in
+            count += 1
+            guard count <= page.size else { return }
+            if count > 1 { out.append(44) }
+            row.appendText(0, to: &out)
+            if count == page.size { last = (row.string(1) ?? "", String(row.int(2))) }
+        }
+        out.append(93)
+        return (out, pageInfo(page, more: count > page.size, last: last))
+    }
+
+    /// One page of AgentVersion snapshots (`{version, created_at, actor, agent}`) as a JSON array, newest
+    /// first; nil when the agent is absent or another tenant's.
+    static func versions(of id: Int64, tenantId: Int64, page: Page, _ db: Database) throws -> ([UInt8], PageInfo)? {
+        guard try exists(id, tenantId: tenantId, db) else { return nil }
+        let (clause, keyset) = page.keysetClause(createdAt: "created_at", id: "version")
+        var out: [UInt8] = [91]
+        var count = 0
+        var last: (createdAt: String, id: String)?
+        try db.forEachRow("""
+            SELECT version, created_at, actor, document FROM agent_versions WHERE agent_id = ? AND tenant_id = ?\(clause)
+            ORDER BY created_at DESC, version DESC LIMIT ?
+            """, [.int(id), .int(tenantId)] + keyset + [.int(Int64(page.size + 1))]) { row in
+            count += 1
+            guard count <= page.size else { return }
+            if count > 1 { out.append(44) }
+            out.append(contentsOf: #"{"version":"#.utf8)
+            out.append(contentsOf: String(row.int(0)).utf8)
+            out.append(contentsOf: #","created_at":""#.utf8)
+            row.appendText(1, to: &out)
+            out.append(contentsOf: #"","actor":"#.utf8)
+            row.appendText(2, to: &out)
+            out.append(contentsOf: #","agent":"#.utf8)
+            row.appendText(3, to: &out)
+            out.append(125)
+            if count == page.size { last = (row.string(1) ?? "", String(row.int(0))) }
+        }
+        out.append(93)
+        return (out, pageInfo(page, more: count > page.size, last: last))
+    }
+
+    private static func pageInfo(_ page: Page, more: Bool, last: (createdAt: String, id: String)?) -> PageInfo {
+        PageInfo(hasMore: more, nextCursor: more ? last.map { page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
+    }
+
+    /// What an execution records about its agent.
+    static func nameAndVersion(_ id: Int64, tenantId: Int64, _ db: Database) throws -> (name: String, version: Int64)? {
+        guard let row = try db.queryOne("SELECT name, version FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(tenantId)]) else { return nil }
+        return (row.string("name") ?? "", row.int("version") ?? 0)
+    }
+
     static func exists(_ id: Int64, tenantId: Int64, _ db: Database) throws -> Bool {
         try db.queryOne("SELECT 1 FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(tenantId)]) != nil
     }
@@ -62,33 +150,19 @@ enum AgentRecords {
         return stored
     }
 
-    /// Holds an agent-actor's destructive patch as a pending TIL request (design §4); returns the TilRequest.
+    /// Holds an agent-actor's destructive patch as a pending TIL request (design §4); returns it (unsaved
+    /// when `persist` is false: test mode answers what it would store).
     static func holdForApproval(agent: JSONObject, agentId: Int64, baseVersion: Int64, patch: JSONObject, touched: [String],
-                                caller: Principal, now: String, persist: Bool, _ db: Database) throws -> JSONObject {
+                                caller: Principal, persist: Bool, _ db: Database) throws -> TilRequest {
         let name = agent["name"]?.stringValue ?? ""
         let change = patch["state"]?.stringValue == "DELETED" && touched == ["state"]
             ? "delete it" : "change \(touched.joined(separator: ", "))"
-        let comment = "API key \(caller.keyId) (agent actor) asks to \(change) of agent '\(name)' (version \(baseVersion))"
-        let patchText = JSON.object(patch).serializedString()
-        let expiresAt = Timestamp.format(Date().addingTimeInterval(7 * 24 * 3600))
-        var tilId: JSON = .null
-        if persist {
-            try db.execute("""
-                INSERT INTO til_requests (tenant_id, agent_id, agent_name, kind, status, comment, requested_for, payload,
-                                          approvers, base_version, requested_by_key_id, created_at, updated_at, expires_at)
-                VALUES (?, ?, ?, 'agent_update', 'pending', ?, ?, ?, '[]', ?, ?, ?, ?, ?)
-                """, [.int(caller.tenantId), .int(agentId), .text(name), .text(comment), .text(patchText), .text(patchText),
-                      .int(baseVersion), .int(caller.keyId), .text(now), .text(now), .text(expiresAt)])
-            tilId = .int(db.lastInsertRowID)
-        }
-        return JSONObject([
-            ("id", tilId), ("agent_id", .int(agentId)), ("agent_name", .string(name)), ("approvers", .array([])),
-            ("comment", .string(comment)), ("decided_by", .null), ("requested_for", .object(patch)),
-            ("session_id", .null), ("ticket_id", .null), ("ticket_number", .null),
-            ("created_at", .string(now)), ("updated_at", .string(now)), ("status", .string("pending")),
-            ("kind", .string("agent_update")), ("execution_id", .null), ("decided_at", .null), ("note", .null),
-            ("expires_at", .string(expiresAt)),
-        ])
+        let draft = TilRequestDraft(
+            tenantId: caller.tenantId, agentId: agentId, agentName: name, kind: .agentUpdate,
+            comment: "API key \(caller.keyId) (agent actor) asks to \(change) of agent '\(name)' (version \(baseVersion))",
+            requestedFor: .object(patch), payload: JSON.object(patch).serializedString(), baseVersion: baseVersion,
+            requestedByKeyId: caller.keyId)
+        return persist ? try ApprovalRecords.insert(draft, now: Date(), db) : TilRequest(unsaved: draft, now: Date())
     }
 
     /// The snapshot in force at `cutoff` (a stored timestamp string): nil when the agent is absent or
@@ -135,13 +209,12 @@ enum AgentRecords {
 extension AgentRecords {
     /// TIL approval of a held agent edit: the patch is merged again onto the agent as it is now (so
     /// edits made since are kept) and must still validate; a refusal fails the request with its reason.
-    static func applyHeld(_ db: Database, request: Row, decider: Principal) throws {
-        guard let agentId = request.int("agent_id"), let text = request.string("payload"),
+    static func applyHeld(_ db: Database, request: TilRequest, decider: Principal) throws {
+        guard let agentId = request.agentId, let text = request.payload,
               case .object(let patch) = try JSON.parse(Array(text.utf8)) else {
             throw APIError.conflict("the held change is unreadable")
         }
-        let tenantId = request.int("tenant_id")!
-        let (current, version) = try AgentRecords.load(agentId, tenantId: tenantId, db)
+        let (current, version) = try AgentRecords.load(agentId, tenantId: request.tenantId, db)
         let result: AgentPatchResult
         do {
             result = try applyAgentPatch(patch, to: current)
@@ -150,10 +223,10 @@ extension AgentRecords {
         }
         guard result.agent != current else { return }
         let actor = JSON.object(JSONObject([
-            ("type", .string("agent")), ("api_key_id", request.int("requested_by_key_id").map { .string(String($0)) } ?? .null),
-            ("approved_by_api_key_id", .string(String(decider.keyId))), ("til_request_id", .string(String(request.int("id")!))),
+            ("type", .string("agent")), ("api_key_id", request.requestedByKeyId.map { .string(String($0)) } ?? .null),
+            ("approved_by_api_key_id", .string(String(decider.keyId))), ("til_request_id", .string(String(request.id ?? 0))),
         ]))
-        _ = try AgentRecords.update(agentId, tenantId: tenantId, expectedVersion: version, document: result.agent,
+        _ = try AgentRecords.update(agentId, tenantId: request.tenantId, expectedVersion: version, document: result.agent,
                                     actor: actor, now: Timestamp.now(), db)
     }
 }

@@ -70,9 +70,8 @@ enum AgentRoutes {
             let now = Timestamp.now()
             if caller.actor == .agent && result.isDestructive {
                 let til = try AgentRecords.holdForApproval(agent: current, agentId: id, baseVersion: version, patch: patch,
-                                                           touched: result.touched, caller: caller, now: now,
-                                                           persist: persist, db)
-                return Reply(status: 202, data: .object(til))
+                                                           touched: result.touched, caller: caller, persist: persist, db)
+                return Reply(status: 202, data: til.json)
             }
             guard persist else {
                 var wouldBe = result.agent
@@ -115,53 +114,25 @@ enum AgentRoutes {
 
     private static func detail(_ ctx: RequestContext, _ store: Store) throws -> Reply {
         let id = try ctx.intParam("agent_id", resource: "agent")
-        let row = try ctx.timed {
-            try store.read { try $0.queryOne("SELECT document, version FROM agents WHERE id = ? AND tenant_id = ?",
-                                             [.int(id), .int(ctx.caller.tenantId)]) }
-        }
-        guard let row, let document = row.string("document"), let version = row.int("version") else {
+        guard let stored = try ctx.timed({ try store.read { try AgentRecords.storedText(id, tenantId: ctx.caller.tenantId, $0) } }) else {
             throw APIError.notFound("agent '\(id)' not found")
         }
-        var reply = Reply.raw(data: Array(document.utf8))
-        reply.headers = [("ETag", "\"\(version)\"")]
+        var reply = Reply.raw(data: Array(stored.document.utf8))
+        reply.headers = [("ETag", "\"\(stored.version)\"")]
         return reply
     }
 
-    /// The benchmark hot path: concatenates the stored summaries, no JSON tree per row.
+    /// The benchmark hot path: the stored summaries concatenated, no JSON tree per row.
     private static func list(_ ctx: RequestContext, _ store: Store) throws -> Reply {
         let page = try Page.parse(ctx)
-        var query = ListQuery("SELECT summary, created_at, id FROM agents WHERE tenant_id = ?", [.int(ctx.caller.tenantId)])
-        if let state = try enumQuery(ctx, "state", AgentSchema.states) {
-            query.filter("state = ?", [.text(state)])
-        } else {
-            query.filter("state != 'DELETED'", [])
-        }
-        for (name, allowed) in [("trigger_type", AgentSchema.triggerTypes), ("autonomy_type", AgentSchema.autonomyTypes)] {
-            if let value = try enumQuery(ctx, name, allowed) { query.filter("\(name) = ?", [.text(value)]) }
-        }
-        if let group = try ctx.query("group_name") { query.filter("group_name = ?", [.text(group)]) }
-        try query.search(["name", "description"], try ctx.query("q"))
-        let (sql, params) = query.paged(page)
-
-        var out: [UInt8] = [91]
-        out.reserveCapacity(page.size * 320)
-        var count = 0
-        var last: (createdAt: String, id: String)?
-        try ctx.timed {
-            try store.read { db in
-                try db.forEachRow(sql, params) { row in
-                    count += 1
-                    guard count <= page.size else { return }
-                    if count > 1 { out.append(44) }
-                    row.appendText(0, to: &out)
-                    if count == page.size { last = (row.string(1) ?? "", String(row.int(2))) }
-                }
-            }
-        }
-        out.append(93)
-        let more = count > page.size
-        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
-        return Reply.raw(data: out, pagination: info)
+        var filter = AgentRecords.Filter()
+        filter.state = try enumQuery(ctx, "state", AgentSchema.states)
+        filter.triggerType = try enumQuery(ctx, "trigger_type", AgentSchema.triggerTypes)
+        filter.autonomyType = try enumQuery(ctx, "autonomy_type", AgentSchema.autonomyTypes)
+        filter.groupName = try ctx.query("group_name")
+        filter.search = try ctx.query("q")
+        let (data, info) = try ctx.timed { try store.read { try AgentRecords.summaries(tenantId: ctx.caller.tenantId, filter, page: page, $0) } }
+        return Reply.raw(data: data, pagination: info)
     }
 
     /// A query parameter that must be one of `allowed` (400 BAD_REQUEST otherwise).
@@ -177,39 +148,10 @@ enum AgentRoutes {
     private static func versions(_ ctx: RequestContext, _ store: Store) throws -> Reply {
         let id = try ctx.intParam("agent_id", resource: "agent")
         let page = try Page.parse(ctx)
-        let (clause, keyset) = page.keysetClause(createdAt: "created_at", id: "version")
-        var out: [UInt8] = [91]
-        var count = 0
-        var last: (createdAt: String, id: String)?
-        try ctx.timed {
-            try store.read { db in
-                guard try db.queryOne("SELECT 1 FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(ctx.caller.tenantId)]) != nil else {
-                    throw APIError.notFound("agent '\(id)' not found")
-                }
-                try db.forEachRow("""
-                    SELECT version, created_at, actor, document FROM agent_versions WHERE agent_id = ? AND tenant_id = ?\(clause)
-                    ORDER BY created_at DESC, version DESC LIMIT ?
-                    """, [.int(id), .int(ctx.caller.tenantId)] + keyset + [.int(Int64(page.size + 1))]) { row in
-                    count += 1
-                    guard count <= page.size else { return }
-                    if count > 1 { out.append(44) }
-                    out.append(contentsOf: #"{"version":"#.utf8)
-                    out.append(contentsOf: String(row.int(0)).utf8)
-                    out.append(contentsOf: #","created_at":""#.utf8)
-                    row.appendText(1, to: &out)
-                    out.append(contentsOf: #"","actor":"#.utf8)
-                    row.appendText(2, to: &out)
-                    out.append(contentsOf: #","agent":"#.utf8)
-                    row.appendText(3, to: &out)
-                    out.append(125)
-                    if count == page.size { last = (row.string(1) ?? "", String(row.int(0))) }
-                }
-            }
+        guard let (data, info) = try ctx.timed({ try store.read { try AgentRecords.versions(of: id, tenantId: ctx.caller.tenantId, page: page, $0) } }) else {
+            throw APIError.notFound("agent '\(id)' not found")
         }
-        out.append(93)
-        let more = count > page.size
-        let info = PageInfo(hasMore: more, nextCursor: more ? last.map { page.encodeCursor(createdAt: $0.createdAt, id: $0.id) } : nil)
-        return Reply.raw(data: out, pagination: info)
+        return Reply.raw(data: data, pagination: info)
     }
 
     /// Neo's `version-at`: the AgentDetail in force at `timestamp` (the newest snapshot written at or
@@ -259,18 +201,9 @@ enum AgentRoutes {
         }
         let (sinceText, untilText) = (Timestamp.format(since), Timestamp.format(until))
         let (executions, failures, durations) = try ctx.timed {
-            try store.read { db -> (Int64, Int64, [Double]) in
-                guard try db.queryOne("SELECT 1 FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(ctx.caller.tenantId)]) != nil else {
-                    throw APIError.notFound("agent '\(id)' not found")
-                }
-                let scope = "FROM executions WHERE tenant_id = ? AND agent_id = ? AND created_at >= ? AND created_at < ?"
-                let params: [SQLValue] = [.int(ctx.caller.tenantId), .int(id), .text(sinceText), .text(untilText)]
-                let counts = try db.queryOne("SELECT COUNT(*) AS n, COALESCE(SUM(status = 'failed'), 0) AS failed \(scope)", params)
-                var durations: [Double] = []
-                try db.forEachRow("SELECT seconds_spent \(scope) AND seconds_spent IS NOT NULL ORDER BY seconds_spent", params) {
-                    durations.append($0.double(0))
-                }
-                return (counts?.int("n") ?? 0, counts?.int("failed") ?? 0, durations)
+            try store.read { db in
+                guard try AgentRecords.exists(id, tenantId: ctx.caller.tenantId, db) else { throw APIError.notFound("agent '\(id)' not found") }
+                return try ExecutionRecords.stats(agentId: id, tenantId: ctx.caller.tenantId, since: sinceText, until: untilText, db)
             }
         }
         return Reply(data: .object(JSONObject([

@@ -68,14 +68,6 @@ public struct Page {
         return String(repeating: "0", count: 8 - hex.utf8.count) + hex
     }
 
-    /// SQL fragment and parameters selecting rows after the cursor; column names are fixed by the caller.
-    /// Lists are newest first; `ascending` is for chronological sub-lists such as execution steps.
-    public func keysetClause(createdAt: String = "created_at", id: String = "id", ascending: Bool = false) -> (String, [SQLValue]) {
-        guard let a = after else { return ("", []) }
-        let idValue: SQLValue = Int64(a.id).map { .int($0) } ?? .text(a.id)
-        let op = ascending ? ">" : "<"
-        return (" AND (\(createdAt) \(op) ? OR (\(createdAt) = ? AND \(id) \(op) ?))", [.text(a.createdAt), .text(a.createdAt), idValue])
-    }
 
     /// Trims a fetched `size + 1` rows to one page and builds `meta.pagination`.
     public func finish<T>(_ rows: [T], key: (T) -> (createdAt: String, id: String)) -> ([T], PageInfo) {
@@ -104,50 +96,5 @@ public struct Page {
               Timestamp.parse(String(parts[2])) != nil, !parts[3].isEmpty,
               parts[3].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else { return nil }
         return (String(parts[1]), String(parts[2]), String(parts[3]))
-    }
-}
-
-/// A list endpoint's query: a tenant-scoped base, filters added one by one (always bound
-/// parameters), then one newest-first page.
-struct ListQuery {
-    private(set) var sql: String
-    private(set) var params: [SQLValue]
-
-    init(_ base: String, _ params: [SQLValue]) {
-        sql = base
-        self.params = params
-    }
-
-    mutating func filter(_ clause: String, _ values: [SQLValue]) {
-        sql += " AND " + clause
-        params += values
-    }
-
-    /// `column IN (…)` when `values` were given.
-    mutating func oneOf(_ column: String, _ values: [String]?) {
-        guard let values, !values.isEmpty else { return }
-        filter("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))", values.map { .text($0) })
-    }
-
-    /// A case-insensitive substring search over `columns` (the `q` parameter), LIKE wildcards escaped.
-    mutating func search(_ columns: [String], _ text: String?) throws {
-        guard let text, !text.isEmpty else { return }
-        guard text.count <= 200 else { throw APIError.badRequest("q must be at most 200 characters") }
-        let pattern = "%" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-            .replacingOccurrences(of: "_", with: "\\_") + "%"
-        filter("(" + columns.map { "\($0) LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")",
-               Array(repeating: .text(pattern), count: columns.count))
-    }
-
-    /// Neo's `created_after` / `created_before` window.
-    mutating func createdWindow(_ ctx: RequestContext) throws {
-        if let after = try ListFilters.timestamp(ctx, "created_after") { filter("created_at > ?", [.text(after)]) }
-        if let before = try ListFilters.timestamp(ctx, "created_before") { filter("created_at < ?", [.text(before)]) }
-    }
-
-    /// The SQL and parameters of one page (`size + 1` rows, for `Page.finish`), newest first.
-    func paged(_ page: Page) -> (String, [SQLValue]) {
-        let (clause, keyset) = page.keysetClause()
-        return (sql + clause + " ORDER BY created_at DESC, id DESC LIMIT ?", params + keyset + [.int(Int64(page.size + 1))])
     }
 }

@@ -28,12 +28,7 @@ public final class ExecutionRunner: @unchecked Sendable {
     /// Marks runs a previous process left `running` as failed, then starts the worker threads.
     public func start() throws {
         let now = Timestamp.now()
-        let orphaned = try store.write { db in
-            try db.execute("""
-                UPDATE executions SET status = 'failed', error = 'the server stopped while this execution was running',
-                  finished_at = ?, updated_at = ? WHERE status = 'running'
-                """, [.text(now), .text(now)])
-        }
+        let orphaned = try store.write { try ExecutionRecords.failInterrupted(now: now, $0) }
         if orphaned > 0 { logger.warn("marked interrupted executions failed", ["count": .int(Int64(orphaned))]) }
         for i in 0..<concurrency {
             let t = Thread { [unowned self] in self.work() }
@@ -66,56 +61,41 @@ public final class ExecutionRunner: @unchecked Sendable {
     func enqueue(tenantId: Int64, agentId: Int64, entityId: String?, instructions: String?, input: String?,
                  testMode: Bool, retryOf: String? = nil, keyId: Int64?) throws -> String {
         let id = SecureRandom.uuid()
-        let now = Timestamp.now()
         try store.write { db in
-            guard let agent = try db.queryOne("SELECT name, version FROM agents WHERE id = ? AND tenant_id = ?", [.int(agentId), .int(tenantId)]) else {
+            guard let agent = try AgentRecords.nameAndVersion(agentId, tenantId: tenantId, db) else {
                 throw APIError.notFound("agent '\(agentId)' not found")
             }
-            try db.execute("""
-                INSERT INTO executions (id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number,
-                  additional_custom_instructions, input, test_mode, retry_of, created_by_key_id, created_at, updated_at, agent_version)
-                VALUES (?, ?, ?, ?, 'agent_run', 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(id), .int(tenantId), .int(agentId), agent["name"], entityId.map { .text($0) } ?? .null,
-                      entityId.map { .text($0) } ?? .null, instructions.map { .text($0) } ?? .null,
-                      input.map { .text($0) } ?? .null, .int(testMode ? 1 : 0), retryOf.map { .text($0) } ?? .null,
-                      keyId.map { .int($0) } ?? .null, .text(now), .text(now), agent["version"]])
+            let new = ExecutionRecords.NewExecution(tenantId: tenantId, agentId: agentId, agentName: agent.name, agentVersion: agent.version,
+                                                    kind: .agentRun, status: .queued, entityId: entityId, instructions: instructions,
+                                                    input: input, testMode: testMode, retryOf: retryOf, keyId: keyId)
+            try ExecutionRecords.insert(new, id: id, now: Timestamp.now(), db)
         }
         poke()
         return id
     }
 
-    /// Cancels a queued, running or waiting run; returns the updated row, or nil when it had finished.
-    func cancel(executionId: String, tenantId: Int64) throws -> Row? {
+    /// Cancels a queued, running or waiting run (its pending approvals expire); returns the updated
+    /// execution, or nil when it had finished.
+    func cancel(executionId: String, tenantId: Int64) throws -> Execution? {
         try store.write { db in
             let now = Timestamp.now()
-            let changed = try db.execute("""
-                UPDATE executions SET status = 'cancelled', finished_at = ?, updated_at = ?,
-                  seconds_spent = COALESCE((julianday(?) - julianday(started_at)) * 86400.0, 0)
-                WHERE id = ? AND tenant_id = ? AND status IN ('queued', 'running', 'waiting_approval')
-                """, [.text(now), .text(now), .text(now), .text(executionId), .int(tenantId)])
-            guard changed > 0 else { return nil }
-            try db.execute("UPDATE til_requests SET status = 'expired', note = 'execution cancelled', updated_at = ? WHERE execution_id = ? AND status = 'pending'",
-                           [.text(now), .text(executionId)])
-            return try db.queryOne("SELECT \(ExecutionViews.executionColumns) FROM executions WHERE id = ?", [.text(executionId)])
+            guard try ExecutionRecords.cancel(executionId, tenantId: tenantId, now: now, db) else { return nil }
+            try ApprovalRecords.expire(forExecution: executionId, note: "execution cancelled", now: now, db)
+            return try ExecutionRecords.find(executionId, db)
         }
     }
 
     /// An approved TIL request releases its waiting run: it is queued again and resumes at the action.
     func resume(executionId: String, approvedAction: Int, in db: Database) throws {
-        try db.execute("UPDATE executions SET status = 'queued', approved_action = ?, message_for_dashboard = NULL, updated_at = ? WHERE id = ? AND status = 'waiting_approval'",
-                       [.int(Int64(approvedAction)), .text(Timestamp.now()), .text(executionId)])
+        try ExecutionRecords.resume(executionId, approvedAction: approvedAction, now: Timestamp.now(), db)
     }
 
     /// A rejected TIL request fails the waiting step and the run.
     func reject(executionId: String, action: Int, note: String?, in db: Database) throws {
-        let now = Timestamp.now()
-        guard try db.queryOne("SELECT 1 FROM executions WHERE id = ? AND status = 'waiting_approval'", [.text(executionId)]) != nil else { return }
+        guard try ExecutionRecords.status(of: executionId, db) == .waitingApproval else { return }
         let reason = "approval rejected" + (note.map { ": \($0)" } ?? "")
-        try appendStep(db, executionId, type: "ERROR", message: reason, isError: true, toolType: "EXTERNAL_API_REQUEST")
-        try db.execute("""
-            UPDATE executions SET status = 'failed', error = ?, finished_at = ?, updated_at = ?,
-              seconds_spent = COALESCE((julianday(?) - julianday(started_at)) * 86400.0, 0) WHERE id = ?
-            """, [.text(reason), .text(now), .text(now), .text(now), .text(executionId)])
+        try ExecutionRecords.appendStep(executionId, type: .error, message: reason, isError: true, toolType: AgentSchema.externalAPIRequest, db)
+        try ExecutionRecords.finish(executionId, as: .failed, error: reason, message: reason, now: Timestamp.now(), from: .waitingApproval, db)
     }
 
     // MARK: the worker loop
@@ -125,7 +105,7 @@ public final class ExecutionRunner: @unchecked Sendable {
             condition.lock()
             if stopping { condition.unlock(); return }
             condition.unlock()
-            let claimed: Row?
+            let claimed: Execution?
             do { claimed = try claim() } catch {
                 logger.error("runner could not claim work", ["error": .string(String(describing: error))])
                 claimed = nil
@@ -141,33 +121,27 @@ public final class ExecutionRunner: @unchecked Sendable {
     }
 
     /// Atomically moves the oldest queued run to running.
-    private func claim() throws -> Row? {
-        try store.write { db in
-            guard let next = try db.queryOne("SELECT id FROM executions WHERE status = 'queued' ORDER BY created_at, id LIMIT 1") else { return nil }
-            let now = Timestamp.now()
-            try db.execute("UPDATE executions SET status = 'running', started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ? AND status = 'queued'",
-                           [.text(now), .text(now), next["id"]])
-            return try db.queryOne("SELECT \(ExecutionViews.executionColumns), next_action, approved_action FROM executions WHERE id = ?", [next["id"]])
-        }
+    private func claim() throws -> Execution? {
+        try store.write { try ExecutionRecords.claimNext(now: Timestamp.now(), $0) }
     }
 
     private struct Stop: Error { let failure: String? }
 
-    private func run(_ execution: Row) {
-        let id = execution.string("id")!
-        let tenantId = execution.int("tenant_id")!
-        let testMode = execution.bool("test_mode") ?? false
-        let input = execution.string("input").flatMap { try? JSON.parse($0) }?.objectValue ?? JSONObject()
-        var index = Int(execution.int("next_action") ?? 0)
-        let approved = execution.int("approved_action").map(Int.init)
-        if execution.string("kind") == "external_api_invoke" {
+    private func run(_ execution: Execution) {
+        let id = execution.id
+        let tenantId = execution.tenantId
+        let testMode = execution.testMode
+        let input = execution.inputObject
+        var index = execution.nextAction
+        let approved = execution.approvedAction
+        if execution.kind == .externalAPIInvoke {
             return runApprovedInvoke(id, tenantId: tenantId, input: input)
         }
         do {
-            let document = try store.read { db in
-                try db.queryOne("SELECT document FROM agents WHERE id = ? AND tenant_id = ?", [execution["agent_id"], .int(tenantId)])
+            let document = try execution.agentId.flatMap { agentId in
+                try store.read { try AgentRecords.document(agentId, tenantId: tenantId, $0) }
             }
-            guard let text = document?.string("document"), let agent = try? JSON.parse(text).objectValue else {
+            guard let agent = document else {
                 throw Stop(failure: "the agent no longer exists")
             }
             let actions = agent["actions"]?.arrayValue ?? []
@@ -184,30 +158,28 @@ public final class ExecutionRunner: @unchecked Sendable {
                 let type = action["action_type"]?.stringValue ?? "UNKNOWN"
                 let params = action["input_as_dict"]?.objectValue ?? JSONObject()
                 switch type {
-                case "EXTERNAL_API_REQUEST":
+                case AgentSchema.externalAPIRequest:
                     let paused = try externalRequest(id, tenantId: tenantId, actionIndex: index, params: params, input: input,
                                                      approved: approved == index, testMode: testMode, execution: execution)
                     if paused { return }
-                case "ADD_NOTE":
+                case AgentSchema.addNote:
                     try addNote(id, tenantId: tenantId, params: params, input: input, testMode: testMode)
                 default:
                     // Preflight refuses these; an edit made while the run waited for an approval can still add one.
                     throw Stop(failure: "action \(action["id"]?.stringValue ?? "?") has action_type '\(type)', which this server does not run; the run stopped before it")
                 }
                 index += 1
-                try store.write { db in
-                    try db.execute("UPDATE executions SET next_action = ?, updated_at = ? WHERE id = ?", [.int(Int64(index)), .text(Timestamp.now()), .text(id)])
-                }
+                try store.write { try ExecutionRecords.setNextAction(id, index, now: Timestamp.now(), $0) }
             }
-            let pipeline = actions.filter { $0["action_type"]?.stringValue != "FIND_ENTITIES" }.count
-            try finish(id, status: "succeeded", error: nil, message: testMode ? "test mode: every step planned, nothing sent" : "completed \(pipeline) action(s)")
+            let pipeline = actions.filter { $0["action_type"]?.stringValue != AgentSchema.findEntities }.count
+            try finish(id, status: .succeeded, error: nil, message: testMode ? "test mode: every step planned, nothing sent" : "completed \(pipeline) action(s)")
         } catch let stop as Stop {
-            if let failure = stop.failure { try? finish(id, status: "failed", error: failure, message: nil) }
+            if let failure = stop.failure { try? finish(id, status: .failed, error: failure, message: nil) }
         } catch let e as APIError {
-            try? finish(id, status: "failed", error: e.message, message: nil)
+            try? finish(id, status: .failed, error: e.message, message: nil)
         } catch {
             logger.error("execution failed unexpectedly", ["execution_id": .string(id), "error": .string(String(describing: error))])
-            try? finish(id, status: "failed", error: "internal error while running; see the server log", message: nil)
+            try? finish(id, status: .failed, error: "internal error while running; see the server log", message: nil)
         }
     }
 
@@ -262,21 +234,21 @@ public final class ExecutionRunner: @unchecked Sendable {
             let outcome = try external.invoke(tenantId, apiName, body, false)
             let status = outcome.result?["status"]?.intValue ?? 0
             try store.write { db in
-                try appendStep(db, id, type: "TOOL_CALL", message: "call \(apiName)", toolCallId: callId, toolType: "EXTERNAL_API_REQUEST",
-                               data: ExecutionRunner.toolCallData(apiName, outcome.request))
-                try appendStep(db, id, type: "TOOL_RESULT", message: "\(apiName) answered \(status)", isError: status >= 400,
-                               toolCallId: callId, toolType: "EXTERNAL_API_REQUEST", data: outcome.result)
+                try ExecutionRecords.appendStep(id, type: .toolCall, message: "call \(apiName)", toolCallId: callId, toolType: AgentSchema.externalAPIRequest,
+                                                data: ExecutionRunner.toolCallData(apiName, outcome.request), db)
+                try ExecutionRecords.appendStep(id, type: .toolResult, message: "\(apiName) answered \(status)", isError: status >= 400,
+                                                toolCallId: callId, toolType: AgentSchema.externalAPIRequest, data: outcome.result, db)
             }
             if status >= 400 {
-                try finish(id, status: "failed", error: "\(apiName) answered \(status)", message: nil)
+                try finish(id, status: .failed, error: "\(apiName) answered \(status)", message: nil)
             } else {
-                try finish(id, status: "succeeded", error: nil, message: "external API '\(apiName)' answered \(status)")
+                try finish(id, status: .succeeded, error: nil, message: "external API '\(apiName)' answered \(status)")
             }
         } catch let e as APIError {
-            try? finish(id, status: "failed", error: "\(apiName): \(e.message)", message: nil)
+            try? finish(id, status: .failed, error: "\(apiName): \(e.message)", message: nil)
         } catch {
             logger.error("approved invoke failed unexpectedly", ["execution_id": .string(id), "error": .string(String(describing: error))])
-            try? finish(id, status: "failed", error: "internal error while calling; see the server log", message: nil)
+            try? finish(id, status: .failed, error: "internal error while calling; see the server log", message: nil)
         }
     }
 
@@ -292,28 +264,27 @@ public final class ExecutionRunner: @unchecked Sendable {
 
     /// A cancel between steps stops the run without touching the status the cancel wrote.
     private func checkStillRunning(_ id: String) throws {
-        let status = try store.read { try $0.queryOne("SELECT status FROM executions WHERE id = ?", [.text(id)])?.string("status") }
-        if status != "running" { throw Stop(failure: nil) }
+        if try store.read({ try ExecutionRecords.status(of: id, $0) }) != .running { throw Stop(failure: nil) }
     }
 
-    private func recordFindEntities(_ id: String, agent: JSONObject, execution: Row) throws {
-        let entity = execution.string("entity_id")
+    private func recordFindEntities(_ id: String, agent: JSONObject, execution: Execution) throws {
+        let entity = execution.entityId
         try store.write { db in
             let callId = SecureRandom.uuid()
-            try appendStep(db, id, type: "TOOL_CALL", message: "find \(agent["entity_type"]?.stringValue ?? "ticket") entities",
-                           toolCallId: callId, toolType: "FIND_ENTITIES",
-                           data: .object(["entity_type": agent["entity_type"] ?? "ticket", "target_entity_id": entity.map { .string($0) } ?? .null,
-                                          "ticket_conditions": agent["ticket_conditions"] ?? .null]))
-            try appendStep(db, id, type: "TOOL_RESULT",
-                           message: entity.map { "target entity \($0) taken as found (no PSA attached)" } ?? "no target entity given",
-                           toolCallId: callId, toolType: "FIND_ENTITIES",
-                           data: .object(["entities": entity.map { [.string($0)] } ?? []]))
+            try ExecutionRecords.appendStep(id, type: .toolCall, message: "find \(agent["entity_type"]?.stringValue ?? "ticket") entities",
+                                            toolCallId: callId, toolType: AgentSchema.findEntities,
+                                            data: .object(["entity_type": agent["entity_type"] ?? "ticket", "target_entity_id": entity.map { .string($0) } ?? .null,
+                                                           "ticket_conditions": agent["ticket_conditions"] ?? .null]), db)
+            try ExecutionRecords.appendStep(id, type: .toolResult,
+                                            message: entity.map { "target entity \($0) taken as found (no PSA attached)" } ?? "no target entity given",
+                                            toolCallId: callId, toolType: AgentSchema.findEntities,
+                                            data: .object(["entities": entity.map { [.string($0)] } ?? []]), db)
         }
     }
 
     /// Returns true when the run now waits for an approval.
     private func externalRequest(_ id: String, tenantId: Int64, actionIndex: Int, params: JSONObject, input: JSONObject,
-                                 approved: Bool, testMode: Bool, execution: Row) throws -> Bool {
+                                 approved: Bool, testMode: Bool, execution: Execution) throws -> Bool {
         let filled: JSONObject
         do {
             filled = try Templates.fill(.object(params), input: input).objectValue ?? JSONObject()
@@ -333,22 +304,15 @@ public final class ExecutionRunner: @unchecked Sendable {
             try store.write { db in
                 let now = Date()
                 let requested = ExecutionRunner.toolCallData(apiName, planned.request)
-                let seq = try appendStep(db, id, type: "THOUGHT", message: "waiting for approval to call \(apiName)",
-                                         toolType: "EXTERNAL_API_REQUEST", data: requested)
-                try db.execute("""
-                    INSERT INTO til_requests (tenant_id, agent_id, agent_name, kind, status, comment, requested_for, payload,
-                      execution_id, step_seq, ticket_id, created_at, updated_at, expires_at)
-                    VALUES (?, ?, ?, 'external_api_call', 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [.int(tenantId), execution["agent_id"], execution["agent_name"],
-                          .text("Agent \(execution.string("agent_name") ?? "") wants to call external API '\(apiName)'"),
-                          .text(requested.serializedString()), .text(JSON.object(["action_index": .int(Int64(actionIndex))]).serializedString()),
-                          .text(id), .int(seq), execution["entity_id"], .text(Timestamp.format(now)), .text(Timestamp.format(now)),
-                          .text(Timestamp.format(now.addingTimeInterval(approvalLifetime)))])
-                try db.execute("""
-                    UPDATE executions SET status = 'waiting_approval', next_action = ?, message_for_dashboard = ?, updated_at = ?
-                    WHERE id = ? AND status = 'running'
-                    """, [.int(Int64(actionIndex)), .text(ExecutionRunner.waitingMessage(tilId: db.lastInsertRowID, apiName: apiName)),
-                          .text(Timestamp.format(now)), .text(id)])
+                let seq = try ExecutionRecords.appendStep(id, type: .thought, message: "waiting for approval to call \(apiName)",
+                                                          toolType: AgentSchema.externalAPIRequest, data: requested, db)
+                let til = try ApprovalRecords.insert(TilRequestDraft(
+                    tenantId: tenantId, agentId: execution.agentId, agentName: execution.agentName, kind: .externalAPICall,
+                    comment: "Agent \(execution.agentName ?? "") wants to call external API '\(apiName)'", requestedFor: requested,
+                    payload: JSON.object(["action_index": .int(Int64(actionIndex))]).serializedString(),
+                    executionId: id, stepSeq: seq, ticketId: execution.entityId), now: now, db)
+                try ExecutionRecords.waitForApproval(id, atAction: actionIndex, message: ExecutionRunner.waitingMessage(tilId: til.id ?? 0, apiName: apiName),
+                                                     now: Timestamp.format(now), db)
             }
             return true
         }
@@ -358,21 +322,21 @@ public final class ExecutionRunner: @unchecked Sendable {
             outcome = try external.invoke(tenantId, apiName, body, testMode)
         } catch let e as APIError {
             try store.write { db in
-                try appendStep(db, id, type: "ERROR", message: "\(apiName): \(e.message)", isError: true, toolCallId: callId, toolType: "EXTERNAL_API_REQUEST",
-                               data: .object(["code": .string(e.code), "status": .int(Int64(e.status))]))
+                try ExecutionRecords.appendStep(id, type: .error, message: "\(apiName): \(e.message)", isError: true, toolCallId: callId,
+                                                toolType: AgentSchema.externalAPIRequest, data: .object(["code": .string(e.code), "status": .int(Int64(e.status))]), db)
             }
             throw e
         }
         try store.write { db in
-            try appendStep(db, id, type: "TOOL_CALL", message: "call \(apiName)", toolCallId: callId, toolType: "EXTERNAL_API_REQUEST",
-                           data: ExecutionRunner.toolCallData(apiName, outcome.request))
+            try ExecutionRecords.appendStep(id, type: .toolCall, message: "call \(apiName)", toolCallId: callId, toolType: AgentSchema.externalAPIRequest,
+                                            data: ExecutionRunner.toolCallData(apiName, outcome.request), db)
             if let result = outcome.result {
                 let status = result["status"]?.intValue ?? 0
-                try appendStep(db, id, type: "TOOL_RESULT", message: "\(apiName) answered \(status)", isError: status >= 400,
-                               toolCallId: callId, toolType: "EXTERNAL_API_REQUEST", data: result)
+                try ExecutionRecords.appendStep(id, type: .toolResult, message: "\(apiName) answered \(status)", isError: status >= 400,
+                                                toolCallId: callId, toolType: AgentSchema.externalAPIRequest, data: result, db)
             } else {
-                try appendStep(db, id, type: "TOOL_RESULT", message: "test mode: request planned, not sent", toolCallId: callId,
-                               toolType: "EXTERNAL_API_REQUEST", data: .object(["planned": true]))
+                try ExecutionRecords.appendStep(id, type: .toolResult, message: "test mode: request planned, not sent", toolCallId: callId,
+                                                toolType: AgentSchema.externalAPIRequest, data: .object(["planned": true]), db)
             }
         }
         if let status = outcome.result?["status"]?.intValue, status >= 400 {
@@ -391,48 +355,30 @@ public final class ExecutionRunner: @unchecked Sendable {
         }
         try store.write { db in
             let callId = SecureRandom.uuid()
-            try appendStep(db, id, type: "TOOL_CALL", message: "add note", toolCallId: callId, toolType: "ADD_NOTE",
-                           data: .object(["template": .string(template)]))
+            try ExecutionRecords.appendStep(id, type: .toolCall, message: "add note", toolCallId: callId, toolType: AgentSchema.addNote,
+                                            data: .object(["template": .string(template)]), db)
             if testMode {
-                try appendStep(db, id, type: "TOOL_RESULT", message: "test mode: note planned, not stored", toolCallId: callId, toolType: "ADD_NOTE",
-                               data: .object(["content": .string(text)]))
+                try ExecutionRecords.appendStep(id, type: .toolResult, message: "test mode: note planned, not stored", toolCallId: callId,
+                                                toolType: AgentSchema.addNote, data: .object(["content": .string(text)]), db)
                 return
             }
             let artifact = SecureRandom.uuid()
-            try db.execute("INSERT INTO artifacts (id, execution_id, tenant_id, kind, name, content, created_at) VALUES (?, ?, ?, 'markdown', ?, ?, ?)",
-                           [.text(artifact), .text(id), .int(tenantId), .text(params["name"]?.stringValue ?? "note.md"), .text(text), .text(Timestamp.now())])
-            try appendStep(db, id, type: "TOOL_RESULT", message: "note stored as artifact \(artifact)", toolCallId: callId, toolType: "ADD_NOTE",
-                           data: .object(["artifact_id": .string(artifact), "bytes": .int(Int64(text.utf8.count))]))
+            try ExecutionRecords.insertArtifact(id: artifact, executionId: id, tenantId: tenantId, name: params["name"]?.stringValue ?? "note.md",
+                                                content: text, now: Timestamp.now(), db)
+            try ExecutionRecords.appendStep(id, type: .toolResult, message: "note stored as artifact \(artifact)", toolCallId: callId,
+                                            toolType: AgentSchema.addNote, data: .object(["artifact_id": .string(artifact), "bytes": .int(Int64(text.utf8.count))]), db)
         }
     }
 
-    private func finish(_ id: String, status: String, error: String?, message: String?) throws {
+    private func finish(_ id: String, status: ExecutionStatus, error: String?, message: String?) throws {
         try store.write { db in
-            let now = Timestamp.now()
             if let error {
-                try appendStep(db, id, type: "ERROR", message: error, isError: true)
+                try ExecutionRecords.appendStep(id, type: .error, message: error, isError: true, db)
             } else {
-                try appendStep(db, id, type: "FINAL_MESSAGE", message: message ?? status)
+                try ExecutionRecords.appendStep(id, type: .finalMessage, message: message ?? status.rawValue, db)
             }
-            try db.execute("""
-                UPDATE executions SET status = ?, error = ?, message_for_dashboard = ?, finished_at = ?, updated_at = ?,
-                  seconds_spent = COALESCE((julianday(?) - julianday(started_at)) * 86400.0, 0)
-                WHERE id = ? AND status = 'running'
-                """, [.text(status), error.map { .text($0) } ?? .null, .text(message ?? error ?? status), .text(now), .text(now), .text(now), .text(id)])
+            try ExecutionRecords.finish(id, as: status, error: error, message: message ?? error ?? status.rawValue, now: Timestamp.now(),
+                                        from: .running, db)
         }
     }
-}
-
-/// Appends one step to an execution; returns its sequence number.
-@discardableResult
-func appendStep(_ db: Database, _ executionId: String, type: String, message: String?, isError: Bool = false,
-                toolCallId: String? = nil, toolType: String? = nil, data: JSON? = nil) throws -> Int64 {
-    let seq = (try db.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM execution_steps WHERE execution_id = ?", [.text(executionId)])?.int("n")) ?? 1
-    try db.execute("""
-        INSERT INTO execution_steps (execution_id, tenant_id, seq, type, message, is_error, tool_call_id, tool_type_name, data, created_at)
-        SELECT ?, tenant_id, ?, ?, ?, ?, ?, ?, ?, ? FROM executions WHERE id = ?
-        """, [.text(executionId), .int(seq), .text(type), message.map { .text($0) } ?? .null, .int(isError ? 1 : 0),
-              toolCallId.map { .text($0) } ?? .null, toolType.map { .text($0) } ?? .null,
-              data.map { .text($0.serializedString()) } ?? .null, .text(Timestamp.now()), .text(executionId)])
-    return seq
 }

@@ -124,16 +124,14 @@ enum ExternalAPICalls {
         let toolCallId = SecureRandom.uuid()
         let tenant = ctx.caller.tenantId
         let started = Timestamp.now()
+        let input = JSON.object(JSONObject([("api_name", .string(config.name))] + Array(body.map { ($0.key, $0.value) }))).serializedString()
         try ctx.timed {
             try store.write { db in
-                try db.execute("""
-                    INSERT INTO executions (id, tenant_id, kind, status, input, created_by_key_id, created_at, updated_at, started_at)
-                    VALUES (?, ?, 'external_api_invoke', 'running', ?, ?, ?, ?, ?)
-                    """, [.text(executionId), .int(tenant), .text(JSON.object(JSONObject([("api_name", .string(config.name))] + Array(body.map { ($0.key, $0.value) }))).serializedString()),
-                          .int(ctx.caller.keyId), .text(started), .text(started), .text(started)])
-                try insertStep(db, executionId, tenant, seq: 1, type: "TOOL_CALL", message: "\(request.method.rawValue) \(request.redactedURL)",
-                               isError: false, toolCallId: toolCallId,
-                               data: ExecutionRunner.toolCallData(config.name, .object(request.redacted())).objectValue ?? JSONObject())
+                try ExecutionRecords.insert(.init(tenantId: tenant, agentId: nil, agentName: nil, kind: .externalAPIInvoke, status: .running,
+                                                  input: input, keyId: ctx.caller.keyId), id: executionId, now: started, started: true, db)
+                try ExecutionRecords.appendStep(executionId, type: .toolCall, message: "\(request.method.rawValue) \(request.redactedURL)",
+                                                toolCallId: toolCallId, toolType: toolType,
+                                                data: ExecutionRunner.toolCallData(config.name, .object(request.redacted())), db)
             }
         }
 
@@ -178,14 +176,10 @@ enum ExternalAPICalls {
         let seconds = (Timestamp.parse(finished)?.timeIntervalSince(Timestamp.parse(started) ?? Date())) ?? 0
         try ctx.timed {
             try store.write { db in
-                try insertStep(db, executionId, tenant, seq: 2, type: "TOOL_RESULT", message: message, isError: failed,
-                               toolCallId: toolCallId, data: resultData)
-                try db.execute("""
-                    UPDATE executions SET status = ?, error = ?, message_for_dashboard = ?, updated_at = ?, finished_at = ?, seconds_spent = ?
-                    WHERE id = ? AND tenant_id = ?
-                    """, [.text(failed ? "failed" : "succeeded"), failed ? .text(message) : .null,
-                          .text("external API '\(config.name)': \(message)"), .text(finished), .text(finished), .double(seconds),
-                          .text(executionId), .int(tenant)])
+                try ExecutionRecords.appendStep(executionId, type: .toolResult, message: message, isError: failed, toolCallId: toolCallId,
+                                                toolType: toolType, data: .object(resultData), db)
+                try ExecutionRecords.finishInvoke(executionId, tenantId: tenant, failed: failed, error: failed ? message : nil,
+                                                  message: "external API '\(config.name)': \(message)", now: finished, seconds: seconds, db)
             }
         }
         switch outcome {
@@ -209,47 +203,30 @@ enum ExternalAPICalls {
         let stamp = Timestamp.format(now)
         let input = JSON.object(JSONObject([("api_name", .string(config.name))] + Array(body.map { ($0.key, $0.value) })))
         let requested = ExecutionRunner.toolCallData(config.name, .object(request.redacted()))
-        let row = try ctx.timed {
-            try store.write { db -> Row in
-                let agentName = try ctx.caller.agentId.flatMap { try db.queryOne("SELECT name FROM agents WHERE id = ? AND tenant_id = ?", [.int($0), .int(tenant)])?.string("name") }
-                try db.execute("""
-                    INSERT INTO executions (id, tenant_id, agent_id, agent_name, kind, status, input, created_by_key_id, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, 'external_api_invoke', 'waiting_approval', ?, ?, ?, ?)
-                    """, [.text(executionId), .int(tenant), ctx.caller.agentId.map { .int($0) } ?? .null, agentName.map { .text($0) } ?? .null,
-                          .text(input.serializedString()), .int(ctx.caller.keyId), .text(stamp), .text(stamp)])
-                try insertStep(db, executionId, tenant, seq: 1, type: "THOUGHT", message: "waiting for approval to call \(config.name)",
-                               isError: false, toolCallId: SecureRandom.uuid(), data: requested.objectValue ?? JSONObject())
-                try db.execute("""
-                    INSERT INTO til_requests (tenant_id, agent_id, agent_name, kind, status, comment, requested_for, payload,
-                      execution_id, step_seq, requested_by_key_id, created_at, updated_at, expires_at)
-                    VALUES (?, ?, ?, 'external_api_call', 'pending', ?, ?, '{"action_index":0}', ?, 1, ?, ?, ?, ?)
-                    """, [.int(tenant), ctx.caller.agentId.map { .int($0) } ?? .null, agentName.map { .text($0) } ?? .null,
-                          .text("API key \(ctx.caller.keyId) (agent actor) wants to call external API '\(config.name)'"),
-                          .text(requested.serializedString()), .text(executionId), .int(ctx.caller.keyId), .text(stamp), .text(stamp),
-                          .text(Timestamp.format(now.addingTimeInterval(7 * 24 * 3600)))])
-                let tilId = db.lastInsertRowID
-                try db.execute("UPDATE executions SET message_for_dashboard = ? WHERE id = ?",
-                               [.text(ExecutionRunner.waitingMessage(tilId: tilId, apiName: config.name)), .text(executionId)])
-                return try db.queryOne("SELECT \(ExecutionViews.tilColumns) FROM til_requests WHERE id = ?", [.int(tilId)])!
+        let til = try ctx.timed {
+            try store.write { db -> TilRequest in
+                let agentName = try ctx.caller.agentId.flatMap { try AgentRecords.nameAndVersion($0, tenantId: tenant, db)?.name }
+                try ExecutionRecords.insert(.init(tenantId: tenant, agentId: ctx.caller.agentId, agentName: agentName, kind: .externalAPIInvoke,
+                                                  status: .waitingApproval, input: input.serializedString(), keyId: ctx.caller.keyId),
+                                            id: executionId, now: stamp, db)
+                try ExecutionRecords.appendStep(executionId, type: .thought, message: "waiting for approval to call \(config.name)",
+                                                toolCallId: SecureRandom.uuid(), toolType: toolType, data: requested, db)
+                let til = try ApprovalRecords.insert(TilRequestDraft(
+                    tenantId: tenant, agentId: ctx.caller.agentId, agentName: agentName, kind: .externalAPICall,
+                    comment: "API key \(ctx.caller.keyId) (agent actor) wants to call external API '\(config.name)'", requestedFor: requested,
+                    payload: #"{"action_index":0}"#, executionId: executionId, stepSeq: 1, requestedByKeyId: ctx.caller.keyId), now: now, db)
+                try ExecutionRecords.setMessage(executionId, ExecutionRunner.waitingMessage(tilId: til.id ?? 0, apiName: config.name), db)
+                return til
             }
         }
-        return Reply(status: 202, data: ExecutionViews.til(row))
-    }
-
-    private static func insertStep(_ db: Database, _ executionId: String, _ tenant: Int64, seq: Int, type: String, message: String,
-                                   isError: Bool, toolCallId: String, data: JSONObject) throws {
-        try db.execute("""
-            INSERT INTO execution_steps (execution_id, tenant_id, seq, type, message, is_error, tool_call_id, tool_type_name, data, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [.text(executionId), .int(tenant), .int(Int64(seq)), .text(type), .text(message), .int(isError ? 1 : 0),
-                  .text(toolCallId), .text(toolType), .text(JSON.object(data).serializedString()), .text(Timestamp.now())])
+        return Reply(status: 202, data: til.json)
     }
 }
 
 extension ExternalAPICalls {
     /// The runner's view of the executor: EXTERNAL_API_REQUEST actions go through the same build,
     /// policy, auth and redaction as a direct invoke (the runner records the steps itself).
-    static func forRunner(configs: ExternalAPIConfigStore, executor: ExternalAPIExecutor) -> ExternalCalls {
+    static func forRunner(configs: ExternalAPIRecords, executor: ExternalAPIExecutor) -> ExternalCalls {
         func load(_ tenant: Int64, _ name: String) throws -> ExternalAPIConfig? {
             guard ExternalAPIConfigCodec.isValidName(name) else { return nil }
             return try configs.store.read { try configs.find(name, tenant: tenant, in: $0) }?.config

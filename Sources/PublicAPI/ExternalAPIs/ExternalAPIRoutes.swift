@@ -5,7 +5,7 @@ import Store
 
 /// `/external-apis` (design §5): config CRUD, the connection test and direct invokes.
 enum ExternalAPIRoutes {
-    static func routes(configs: ExternalAPIConfigStore, executor: ExternalAPIExecutor) -> [Route] {
+    static func routes(configs: ExternalAPIRecords, executor: ExternalAPIExecutor) -> [Route] {
         let store = configs.store
         let read = Access.group(.external_apis, .read)
         let write = Access.group(.external_apis, .read_write)
@@ -74,7 +74,7 @@ enum ExternalAPIRoutes {
         return config!
     }
 
-    private static func find(_ ctx: RequestContext, _ configs: ExternalAPIConfigStore) throws -> ExternalAPIConfigStore.Stored {
+    private static func find(_ ctx: RequestContext, _ configs: ExternalAPIRecords) throws -> ExternalAPIRecords.Stored {
         let name = ctx.params["name"] ?? ""
         guard ExternalAPIConfigCodec.isValidName(name),
               let stored = try ctx.timed({ try configs.store.read { try configs.find(name, tenant: ctx.caller.tenantId, in: $0) } }) else {
@@ -92,43 +92,33 @@ enum ExternalAPIRoutes {
 /// Config writes by an agent-actor key are held for a technician (design §4): 202 with a pending
 /// TIL request whose payload (it holds secrets) is sealed.
 enum ConfigWriteApproval {
-    static let expiry: TimeInterval = 7 * 24 * 3600
+        static func payloadContext(tenant: Int64) -> String { "til_requests/config_write/\(tenant)" }
 
-    static func payloadContext(tenant: Int64) -> String { "til_requests/config_write/\(tenant)" }
-
-    static func hold(_ ctx: RequestContext, operation: String, config: ExternalAPIConfig, configs: ExternalAPIConfigStore) throws -> Reply {
+    static func hold(_ ctx: RequestContext, operation: String, config: ExternalAPIConfig, configs: ExternalAPIRecords) throws -> Reply {
         let caller = ctx.caller
         let requestedFor = JSONObject([("operation", .string(operation)), ("name", .string(config.name)),
                                        ("config", .object(ExternalAPIConfigCodec.view(config)))])
         let payload = JSON.object(JSONObject([("operation", .string(operation)), ("name", .string(config.name)),
                                               ("config", .object(ExternalAPIConfigCodec.encode(config) { _, v in v }))])).serializedString()
         let sealed = configs.box.seal(payload, context: payloadContext(tenant: caller.tenantId))
-        let comment = "An agent key asks to \(operation) external API '\(config.name)'."
-        let now = Timestamp.now()
-        let row = try ctx.timed {
-            try configs.store.write { db -> Row in
-                let agentName = try caller.agentId.flatMap {
-                    try db.queryOne("SELECT name FROM agents WHERE id = ? AND tenant_id = ?", [.int($0), .int(caller.tenantId)])?.string("name")
-                }
-                try db.execute("""
-                    INSERT INTO til_requests (tenant_id, agent_id, agent_name, kind, status, comment, requested_for, payload,
-                      requested_by_key_id, created_at, updated_at, expires_at)
-                    VALUES (?, ?, ?, 'config_write', 'pending', ?, ?, ?, ?, ?, ?, ?)
-                    """, [.int(caller.tenantId), caller.agentId.map { .int($0) } ?? .null, agentName.map { .text($0) } ?? .null,
-                          .text(comment), .text(JSON.object(requestedFor).serializedString()), .text(sealed), .int(caller.keyId),
-                          .text(now), .text(now), .text(Timestamp.format(Date().addingTimeInterval(expiry)))])
-                return try db.queryOne("SELECT * FROM til_requests WHERE id = ?", [.int(db.lastInsertRowID)])!
+        let til = try ctx.timed {
+            try configs.store.write { db -> TilRequest in
+                let agentName = try caller.agentId.flatMap { try AgentRecords.nameAndVersion($0, tenantId: caller.tenantId, db)?.name }
+                return try ApprovalRecords.insert(TilRequestDraft(
+                    tenantId: caller.tenantId, agentId: caller.agentId, agentName: agentName, kind: .configWrite,
+                    comment: "An agent key asks to \(operation) external API '\(config.name)'.", requestedFor: .object(requestedFor),
+                    payload: sealed, requestedByKeyId: caller.keyId), now: Date(), db)
             }
         }
-        return Reply(status: 202, data: .object(view(row, requestedFor: requestedFor)))
+        return Reply(status: 202, data: til.json)
     }
 
     /// Applies an approved config write: the sealed payload is opened and the create, update or
     /// delete replayed against the current state (409 when it no longer fits).
-    static func applier(_ configs: ExternalAPIConfigStore) -> TilApplier {
+    static func applier(_ configs: ExternalAPIRecords) -> TilApplier {
         return { db, request, _ in
-            let tenant = request.int("tenant_id")!
-            guard let sealed = request.string("payload"),
+            let tenant = request.tenantId
+            guard let sealed = request.payload,
                   let text = try? configs.box.open(sealed, context: payloadContext(tenant: tenant)),
                   let payload = (try? JSON.parse(text))?.objectValue,
                   let operation = payload["operation"]?.stringValue,
@@ -153,18 +143,5 @@ enum ConfigWriteApproval {
                 throw APIError.conflict("external API '\(config.name)' no longer exists")
             }
         }
-    }
-
-    /// Neo's TilRequest shape plus our status/kind fields (design §5).
-    static func view(_ row: Row, requestedFor: JSONObject) -> JSONObject {
-        func opt(_ s: String?) -> JSON { s.map { .string($0) } ?? .null }
-        return JSONObject([
-            ("id", .int(row.int("id")!)), ("agent_id", row.int("agent_id").map { .int($0) } ?? .null),
-            ("agent_name", opt(row.string("agent_name"))), ("approvers", .array([])), ("comment", opt(row.string("comment"))),
-            ("decided_by", .null), ("requested_for", .object(requestedFor)), ("session_id", .null), ("ticket_id", .null),
-            ("ticket_number", .null), ("created_at", opt(row.string("created_at"))), ("updated_at", opt(row.string("updated_at"))),
-            ("status", opt(row.string("status"))), ("kind", opt(row.string("kind"))), ("execution_id", .null),
-            ("decided_at", .null), ("note", .null),
-        ])
     }
 }

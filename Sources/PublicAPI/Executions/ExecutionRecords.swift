@@ -1,0 +1,220 @@
+import Foundation
+import NeoJSON
+import Store
+
+/// SQL for executions, their steps and artifacts: queueing and claiming runs, recording steps, and the
+/// lists. Reads name the tenant; runner writes go by execution id (a uuid the runner claimed).
+enum ExecutionRecords {
+    static let columns = "id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number, additional_custom_instructions, message_for_dashboard, error, input, test_mode, retry_of, created_at, updated_at, started_at, finished_at, seconds_spent, next_action, approved_action"
+    static let stepColumns = "id, execution_id, seq, type, message, is_error, tool_call_id, tool_type_name, data, created_at"
+    static let artifactColumns = "id, execution_id, kind, name, content, created_at"
+    /// Seconds from started_at to `?` (bound to the finishing time); 0 when it never started.
+    private static let secondsSpent = "COALESCE((julianday(?) - julianday(started_at)) * 86400.0, 0)"
+
+    // MARK: reads
+
+    static func find(_ id: String, tenantId: Int64, _ db: Database) throws -> Execution? {
+        try db.queryOne("SELECT \(columns) FROM executions WHERE id = ? AND tenant_id = ?", [.text(id), .int(tenantId)]).map(Execution.init)
+    }
+
+    /// A run by id alone (the runner's own claimed work).
+    static func find(_ id: String, _ db: Database) throws -> Execution? {
+        try db.queryOne("SELECT \(columns) FROM executions WHERE id = ?", [.text(id)]).map(Execution.init)
+    }
+
+    static func status(of id: String, _ db: Database) throws -> ExecutionStatus? {
+        try db.queryOne("SELECT status FROM executions WHERE id = ?", [.text(id)])?.string("status").flatMap(ExecutionStatus.init)
+    }
+
+    /// The list filters of `GET /executions`.
+    struct Filter {
+        var agentId: Int64?
+        var entityId: String?
+        var entityNumber: String?
+        var statuses: [String]?
+        var createdAfter: String?
+        var createdBefore: String?
+    }
+
+    static func list(tenantId: Int64, _ filter: Filter, page: Page, _ db: Database) throws -> ([Execution], PageInfo) {
+        var query = ListQuery("SELECT \(columns) FROM executions WHERE tenant_id = ?", [.int(tenantId)])
+        if let agent = filter.agentId { query.filter("agent_id = ?", [.int(agent)]) }
+        if let entity = filter.entityId { query.filter("entity_id = ?", [.text(entity)]) }
+        if let number = filter.entityNumber { query.filter("entity_number = ?", [.text(number)]) }
+        query.oneOf("status", filter.statuses)
+        query.createdWindow(after: filter.createdAfter, before: filter.createdBefore)
+        let (sql, params) = query.paged(page)
+        let (rows, info) = page.finish(try db.query(sql, params)) { ($0.string("created_at")!, $0.string("id")!) }
+        return (rows.map(Execution.init), info)
+    }
+
+    /// The step filters of `GET /executions/{id}/steps`.
+    struct StepFilter {
+        var types: [String]?
+        var toolTypeName: String?
+        var stepId: Int64?
+    }
+
+    /// One page of an execution's steps, oldest first (an event history reads forward).
+    static func steps(of executionId: String, _ filter: StepFilter, page: Page, _ db: Database) throws -> ([ExecutionStep], PageInfo) {
+        var sql = "SELECT \(stepColumns) FROM execution_steps WHERE execution_id = ?"
+        var params: [SQLValue] = [.text(executionId)]
+        if let types = filter.types, !types.isEmpty {
+            sql += " AND type IN (\(Array(repeating: "?", count: types.count).joined(separator: ",")))"
+            params += types.map { .text($0) }
+        }
+        if let tool = filter.toolTypeName { sql += " AND tool_type_name = ? COLLATE NOCASE"; params.append(.text(tool)) }
+        if let step = filter.stepId { sql += " AND id = ?"; params.append(.int(step)) }
+        let (clause, cursorParams) = page.keysetClause(ascending: true)
+        sql += clause + " ORDER BY created_at ASC, id ASC LIMIT ?"
+        params += cursorParams + [.int(Int64(page.size + 1))]
+        let (rows, info) = page.finish(try db.query(sql, params)) { ($0.string("created_at")!, String($0.int("id")!)) }
+        return (rows.map(ExecutionStep.init), info)
+    }
+
+    static func artifacts(of executionId: String, tenantId: Int64, page: Page, _ db: Database) throws -> ([Artifact], PageInfo) {
+        let (clause, params) = page.keysetClause()
+        let rows = try db.query("SELECT \(artifactColumns) FROM artifacts WHERE tenant_id = ? AND execution_id = ?\(clause) ORDER BY created_at DESC, id DESC LIMIT ?",
+                                [.int(tenantId), .text(executionId)] + params + [.int(Int64(page.size + 1))])
+        let (items, info) = page.finish(rows) { ($0.string("created_at")!, $0.string("id")!) }
+        return (items.map(Artifact.init), info)
+    }
+
+    static func artifact(_ id: String, tenantId: Int64, _ db: Database) throws -> Artifact? {
+        try db.queryOne("SELECT \(artifactColumns) FROM artifacts WHERE id = ? AND tenant_id = ?", [.text(id), .int(tenantId)]).map(Artifact.init)
+    }
+
+    /// Counts, failures and the durations (ascending) of one agent's executions created in [since, until).
+    static func stats(agentId: Int64, tenantId: Int64, since: String, until: String, _ db: Database) throws -> (executions: Int64, failures: Int64, durations: [Double]) {
+        let scope = "FROM executions WHERE tenant_id = ? AND agent_id = ? AND created_at >= ? AND created_at < ?"
+        let params: [SQLValue] = [.int(tenantId), .int(agentId), .text(since), .text(until)]
+        let counts = try db.queryOne("SELECT COUNT(*) AS n, COALESCE(SUM(status = 'failed'), 0) AS failed \(scope)", params)
+        var durations: [Double] = []
+        try db.forEachRow("SELECT seconds_spent \(scope) AND seconds_spent IS NOT NULL ORDER BY seconds_spent", params) {
+            durations.append($0.double(0))
+        }
+        return (counts?.int("n") ?? 0, counts?.int("failed") ?? 0, durations)
+    }
+
+    // MARK: queueing and the runner
+
+    /// What a new execution records.
+    struct NewExecution {
+        var tenantId: Int64
+        var agentId: Int64?
+        var agentName: String?
+        var agentVersion: Int64? = nil
+        var kind: ExecutionKind
+        var status: ExecutionStatus
+        var entityId: String? = nil
+        var instructions: String? = nil
+        var input: String?
+        var testMode = false
+        var retryOf: String? = nil
+        var keyId: Int64?
+    }
+
+    /// Inserts an execution; `started` marks it running from `now` (a direct invoke).
+    static func insert(_ new: NewExecution, id: String, now: String, started: Bool = false, _ db: Database) throws {
+        try db.execute("""
+            INSERT INTO executions (id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number,
+              additional_custom_instructions, input, test_mode, retry_of, created_by_key_id, created_at, updated_at, started_at, agent_version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(id), .int(new.tenantId), new.agentId.map { .int($0) } ?? .null, new.agentName.map { .text($0) } ?? .null,
+                  .text(new.kind.rawValue), .text(new.status.rawValue), new.entityId.map { .text($0) } ?? .null,
+                  new.entityId.map { .text($0) } ?? .null, new.instructions.map { .text($0) } ?? .null,
+                  new.input.map { .text($0) } ?? .null, .int(new.testMode ? 1 : 0), new.retryOf.map { .text($0) } ?? .null,
+                  new.keyId.map { .int($0) } ?? .null, .text(now), .text(now), started ? .text(now) : .null,
+                  new.agentVersion.map { .int($0) } ?? .null])
+    }
+
+    /// Runs a previous process left running are failed; returns how many.
+    static func failInterrupted(now: String, _ db: Database) throws -> Int {
+        try db.execute("""
+            UPDATE executions SET status = 'failed', error = 'the server stopped while this execution was running',
+              finished_at = ?, updated_at = ? WHERE status = 'running'
+            """, [.text(now), .text(now)])
+    }
+
+    /// Moves the oldest queued run to running; returns it.
+    static func claimNext(now: String, _ db: Database) throws -> Execution? {
+        guard let next = try db.queryOne("SELECT id FROM executions WHERE status = 'queued' ORDER BY created_at, id LIMIT 1")?.string("id") else {
+            return nil
+        }
+        try db.execute("UPDATE executions SET status = 'running', started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ? AND status = 'queued'",
+                       [.text(now), .text(now), .text(next)])
+        return try find(next, db)
+    }
+
+    /// Cancels a run that is still active; false when it had finished.
+    static func cancel(_ id: String, tenantId: Int64, now: String, _ db: Database) throws -> Bool {
+        try db.execute("""
+            UPDATE executions SET status = 'cancelled', finished_at = ?, updated_at = ?, seconds_spent = \(secondsSpent)
+            WHERE id = ? AND tenant_id = ? AND status IN ('queued', 'running', 'waiting_approval')
+            """, [.text(now), .text(now), .text(now), .text(id), .int(tenantId)]) > 0
+    }
+
+    static func setNextAction(_ id: String, _ index: Int, now: String, _ db: Database) throws {
+        try db.execute("UPDATE executions SET next_action = ?, updated_at = ? WHERE id = ?", [.int(Int64(index)), .text(now), .text(id)])
+    }
+
+    /// A running run pauses at `action` until a person decides; the dashboard message says which request.
+    static func waitForApproval(_ id: String, atAction action: Int, message: String, now: String, _ db: Database) throws {
+        try db.execute("""
+            UPDATE executions SET status = 'waiting_approval', next_action = ?, message_for_dashboard = ?, updated_at = ?
+            WHERE id = ? AND status = 'running'
+            """, [.int(Int64(action)), .text(message), .text(now), .text(id)])
+    }
+
+    static func setMessage(_ id: String, _ message: String, _ db: Database) throws {
+        try db.execute("UPDATE executions SET message_for_dashboard = ? WHERE id = ?", [.text(message), .text(id)])
+    }
+
+    /// An approved run is queued again and resumes at `action`.
+    static func resume(_ id: String, approvedAction action: Int, now: String, _ db: Database) throws {
+        try db.execute("""
+            UPDATE executions SET status = 'queued', approved_action = ?, message_for_dashboard = NULL, updated_at = ?
+            WHERE id = ? AND status = 'waiting_approval'
+            """, [.int(Int64(action)), .text(now), .text(id)])
+    }
+
+    /// Ends a run. `from` is the status it must still have (a cancel that came first wins).
+    static func finish(_ id: String, as status: ExecutionStatus, error: String?, message: String, now: String,
+                       from current: ExecutionStatus, _ db: Database) throws {
+        try db.execute("""
+            UPDATE executions SET status = ?, error = ?, message_for_dashboard = ?, finished_at = ?, updated_at = ?, seconds_spent = \(secondsSpent)
+            WHERE id = ? AND status = ?
+            """, [.text(status.rawValue), error.map { .text($0) } ?? .null, .text(message), .text(now), .text(now), .text(now),
+                  .text(id), .text(current.rawValue)])
+    }
+
+    /// Ends a direct invoke with its measured duration.
+    static func finishInvoke(_ id: String, tenantId: Int64, failed: Bool, error: String?, message: String, now: String,
+                             seconds: Double, _ db: Database) throws {
+        try db.execute("""
+            UPDATE executions SET status = ?, error = ?, message_for_dashboard = ?, updated_at = ?, finished_at = ?, seconds_spent = ?
+            WHERE id = ? AND tenant_id = ?
+            """, [.text(failed ? "failed" : "succeeded"), error.map { .text($0) } ?? .null, .text(message), .text(now), .text(now),
+                  .double(seconds), .text(id), .int(tenantId)])
+    }
+
+    /// Appends one step; returns its sequence number.
+    @discardableResult
+    static func appendStep(_ executionId: String, type: StepType, message: String?, isError: Bool = false,
+                           toolCallId: String? = nil, toolType: String? = nil, data: JSON? = nil, _ db: Database) throws -> Int64 {
+        let seq = (try db.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM execution_steps WHERE execution_id = ?", [.text(executionId)])?.int("n")) ?? 1
+        try db.execute("""
+            INSERT INTO execution_steps (execution_id, tenant_id, seq, type, message, is_error, tool_call_id, tool_type_name, data, created_at)
+            SELECT ?, tenant_id, ?, ?, ?, ?, ?, ?, ?, ? FROM executions WHERE id = ?
+            """, [.text(executionId), .int(seq), .text(type.rawValue), message.map { .text($0) } ?? .null, .int(isError ? 1 : 0),
+                  toolCallId.map { .text($0) } ?? .null, toolType.map { .text($0) } ?? .null,
+                  data.map { .text($0.serializedString()) } ?? .null, .text(Timestamp.now()), .text(executionId)])
+        return seq
+    }
+
+    static func insertArtifact(id: String, executionId: String, tenantId: Int64, name: String, content: String, now: String,
+                               _ db: Database) throws {
+        try db.execute("INSERT INTO artifacts (id, execution_id, tenant_id, kind, name, content, created_at) VALUES (?, ?, ?, 'markdown', ?, ?, ?)",
+                       [.text(id), .text(executionId), .int(tenantId), .text(name), .text(content), .text(now)])
+    }
+}
