@@ -7,7 +7,7 @@ NEO_PORT ?= 8080
 NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test bench fuzz embed clean help durability slow-clients schemathesis openapi-client
+.PHONY: all deps build run test bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client
 
 all: build
 
@@ -30,7 +30,8 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Regenerates the embedded migrations and OpenAPI document (tests fail when they are stale).
+# Regenerates the embedded migrations, the OpenAPI document and the agent enums generated from it
+# (make test fails when any is stale: spec.py --check, then PublishedSpecTests and MigrationTests).
 embed:
 	@python3 openapi/spec.py
 	@scripts/embed-openapi.sh >/dev/null
@@ -45,6 +46,7 @@ run: build
 
 test:
 	$(MAKE) deps EXTRA_PACKAGES="wrk python3-venv"
+	python3 openapi/spec.py --check
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	bash fuzz/run.sh 10
@@ -80,6 +82,10 @@ DURABILITY_ROUNDS ?= 20
 durability:
 	$(SWIFT) build
 	bash bench/crash-durability.sh $(DURABILITY_ROUNDS)
+
+# swift-format (in the toolchain) with the house settings in .swift-format.
+lint:
+	$(SWIFT) format lint --recursive Sources Tests
 
 clean:
 	rm -rf .build fuzz/out

@@ -2,13 +2,12 @@ import NeoJSON
 
 /// Neo's agent enums and field lists (design §5), shared by create, patch, list filters and the store.
 enum AgentSchema {
-    static let autonomyTypes = ["CHAINED_ACTIONS", "AGENTIC", "CONVERSATIONAL"]
-    static let triggerTypes = ["SCHEDULED", "TRIGGERED", "NONE"]
-    static let states = ["ENABLED", "DISABLED", "DELETED"]
-    static let entityTypes = ["ticket", "project_ticket", "task", "scheduled_entry", "time_entry", "project", "company",
-                              "contact", "resource", "contract", "opportunity", "configuration", "note", "team", "role", "none"]
-    static let audiences = ["MSP", "END_USER"]
-    static let accesses = ["ALL_USERS", "ADMINS_ONLY", "SPECIFIC_USERS"]
+    static let autonomyTypes = AgentEnums.autonomyTypes
+    static let triggerTypes = AgentEnums.triggerTypes
+    static let states = AgentEnums.states
+    static let entityTypes = AgentEnums.entityTypes
+    static let audiences = AgentEnums.audiences
+    static let accesses = AgentEnums.accesses
 
     /// Fixed at create: a PUT that sends a different value is refused with 422.
     static let immutableFields = ["autonomy_type", "entity_type", "audience"]

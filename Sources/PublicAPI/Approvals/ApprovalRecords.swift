@@ -68,28 +68,28 @@ enum ApprovalRecords {
                        _ db: Database) throws -> Bool {
         try db.execute("""
             UPDATE til_requests SET status = ?, decided_by = ?, note = ?, decided_at = ?, updated_at = ?
-            WHERE id = ? AND tenant_id = ? AND status = 'pending'
+            WHERE id = ? AND tenant_id = ? AND status = \(TilStatus.pending.sql)
             """, [.text(status.rawValue), .text(decidedBy.serializedString()), note.map { .text($0) } ?? .null,
                   .text(now), .text(now), .int(id), .int(tenantId)]) == 1
     }
 
     /// Pending requests of a cancelled execution expire with it.
     static func expire(forExecution executionId: String, note: String, now: String, _ db: Database) throws {
-        try db.execute("UPDATE til_requests SET status = 'expired', note = ?, updated_at = ? WHERE execution_id = ? AND status = 'pending'",
+        try db.execute("UPDATE til_requests SET status = \(TilStatus.expired.sql), note = ?, updated_at = ? WHERE execution_id = ? AND status = \(TilStatus.pending.sql)",
                        [.text(note), .text(now), .text(executionId)])
     }
 
     static func hasOverdue(now: String, _ db: Database) throws -> Bool {
-        try db.queryOne("SELECT 1 FROM til_requests WHERE status = 'pending' AND expires_at <= ? LIMIT 1", [.text(now)]) != nil
+        try db.queryOne("SELECT 1 FROM til_requests WHERE status = \(TilStatus.pending.sql) AND expires_at <= ? LIMIT 1", [.text(now)]) != nil
     }
 
     /// Pending requests past their expiry become expired, and the runs waiting on them fail.
     static func expireOverdue(now: String, _ db: Database) throws {
         try db.execute("""
-            UPDATE executions SET status = 'failed', error = 'approval request expired', finished_at = ?, updated_at = ?
-            WHERE status = 'waiting_approval' AND id IN (SELECT execution_id FROM til_requests WHERE status = 'pending' AND expires_at <= ?)
+            UPDATE executions SET status = \(ExecutionStatus.failed.sql), error = 'approval request expired', finished_at = ?, updated_at = ?
+            WHERE status = \(ExecutionStatus.waitingApproval.sql) AND id IN (SELECT execution_id FROM til_requests WHERE status = \(TilStatus.pending.sql) AND expires_at <= ?)
             """, [.text(now), .text(now), .text(now)])
-        try db.execute("UPDATE til_requests SET status = 'expired', updated_at = ? WHERE status = 'pending' AND expires_at <= ?",
+        try db.execute("UPDATE til_requests SET status = \(TilStatus.expired.sql), updated_at = ? WHERE status = \(TilStatus.pending.sql) AND expires_at <= ?",
                        [.text(now), .text(now)])
     }
 }

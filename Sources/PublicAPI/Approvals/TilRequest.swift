@@ -6,6 +6,9 @@ import Store
 enum TilStatus: String, CaseIterable {
     case pending, approved, rejected, expired
     static let names = allCases.map(\.rawValue)
+
+    /// The value as an SQL literal (a constant, never input).
+    var sql: String { "'\(rawValue)'" }
 }
 
 /// What a TIL request holds.

@@ -13,6 +13,10 @@ enum ExecutionStatus: String, CaseIterable {
     static let retryable: [ExecutionStatus] = [.failed, .cancelled]
     /// The values as the list filter and the CHECK constraint spell them.
     static let names = allCases.map(\.rawValue)
+
+    /// The value as an SQL literal (a constant, never input).
+    var sql: String { "'\(rawValue)'" }
+    static func sql(_ statuses: [ExecutionStatus]) -> String { "(" + statuses.map(\.sql).joined(separator: ", ") + ")" }
 }
 
 /// What started an execution.

@@ -88,7 +88,7 @@ enum ExecutionRecords {
     static func stats(agentId: Int64, tenantId: Int64, since: String, until: String, _ db: Database) throws -> (executions: Int64, failures: Int64, durations: [Double]) {
         let scope = "FROM executions WHERE tenant_id = ? AND agent_id = ? AND created_at >= ? AND created_at < ?"
         let params: [SQLValue] = [.int(tenantId), .int(agentId), .text(since), .text(until)]
-        let counts = try db.queryOne("SELECT COUNT(*) AS n, COALESCE(SUM(status = 'failed'), 0) AS failed \(scope)", params)
+        let counts = try db.queryOne("SELECT COUNT(*) AS n, COALESCE(SUM(status = \(ExecutionStatus.failed.sql)), 0) AS failed \(scope)", params)
         var durations: [Double] = []
         try db.forEachRow("SELECT seconds_spent \(scope) AND seconds_spent IS NOT NULL ORDER BY seconds_spent", params) {
             durations.append($0.double(0))
@@ -131,17 +131,17 @@ enum ExecutionRecords {
     /// Runs a previous process left running are failed; returns how many.
     static func failInterrupted(now: String, _ db: Database) throws -> Int {
         try db.execute("""
-            UPDATE executions SET status = 'failed', error = 'the server stopped while this execution was running',
-              finished_at = ?, updated_at = ? WHERE status = 'running'
+            UPDATE executions SET status = \(ExecutionStatus.failed.sql), error = 'the server stopped while this execution was running',
+              finished_at = ?, updated_at = ? WHERE status = \(ExecutionStatus.running.sql)
             """, [.text(now), .text(now)])
     }
 
     /// Moves the oldest queued run to running; returns it.
     static func claimNext(now: String, _ db: Database) throws -> Execution? {
-        guard let next = try db.queryOne("SELECT id FROM executions WHERE status = 'queued' ORDER BY created_at, id LIMIT 1")?.string("id") else {
+        guard let next = try db.queryOne("SELECT id FROM executions WHERE status = \(ExecutionStatus.queued.sql) ORDER BY created_at, id LIMIT 1")?.string("id") else {
             return nil
         }
-        try db.execute("UPDATE executions SET status = 'running', started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ? AND status = 'queued'",
+        try db.execute("UPDATE executions SET status = \(ExecutionStatus.running.sql), started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ? AND status = \(ExecutionStatus.queued.sql)",
                        [.text(now), .text(now), .text(next)])
         return try find(next, db)
     }
@@ -149,8 +149,8 @@ enum ExecutionRecords {
     /// Cancels a run that is still active; false when it had finished.
     static func cancel(_ id: String, tenantId: Int64, now: String, _ db: Database) throws -> Bool {
         try db.execute("""
-            UPDATE executions SET status = 'cancelled', finished_at = ?, updated_at = ?, seconds_spent = \(secondsSpent)
-            WHERE id = ? AND tenant_id = ? AND status IN ('queued', 'running', 'waiting_approval')
+            UPDATE executions SET status = \(ExecutionStatus.cancelled.sql), finished_at = ?, updated_at = ?, seconds_spent = \(secondsSpent)
+            WHERE id = ? AND tenant_id = ? AND status IN \(ExecutionStatus.sql(ExecutionStatus.active))
             """, [.text(now), .text(now), .text(now), .text(id), .int(tenantId)]) > 0
     }
 
@@ -161,8 +161,8 @@ enum ExecutionRecords {
     /// A running run pauses at `action` until a person decides; the dashboard message says which request.
     static func waitForApproval(_ id: String, atAction action: Int, message: String, now: String, _ db: Database) throws {
         try db.execute("""
-            UPDATE executions SET status = 'waiting_approval', next_action = ?, message_for_dashboard = ?, updated_at = ?
-            WHERE id = ? AND status = 'running'
+            UPDATE executions SET status = \(ExecutionStatus.waitingApproval.sql), next_action = ?, message_for_dashboard = ?, updated_at = ?
+            WHERE id = ? AND status = \(ExecutionStatus.running.sql)
             """, [.int(Int64(action)), .text(message), .text(now), .text(id)])
     }
 
@@ -173,8 +173,8 @@ enum ExecutionRecords {
     /// An approved run is queued again and resumes at `action`.
     static func resume(_ id: String, approvedAction action: Int, now: String, _ db: Database) throws {
         try db.execute("""
-            UPDATE executions SET status = 'queued', approved_action = ?, message_for_dashboard = NULL, updated_at = ?
-            WHERE id = ? AND status = 'waiting_approval'
+            UPDATE executions SET status = \(ExecutionStatus.queued.sql), approved_action = ?, message_for_dashboard = NULL, updated_at = ?
+            WHERE id = ? AND status = \(ExecutionStatus.waitingApproval.sql)
             """, [.int(Int64(action)), .text(now), .text(id)])
     }
 

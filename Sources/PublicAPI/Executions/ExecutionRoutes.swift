@@ -99,14 +99,14 @@ enum ExecutionRoutes {
         }
         if ctx.testMode {
             ctx.warnings.append("test mode: not persisted")
-            return Reply(status: 202, data: .object(JSONObject([("execution_id", .null), ("status", "queued")])))
+            return Reply(status: 202, data: .object(JSONObject([("execution_id", .null), ("status", .string(ExecutionStatus.queued.rawValue))])))
         }
         let newId = try ctx.timed {
             try runner.enqueue(tenantId: ctx.caller.tenantId, agentId: agentId, entityId: execution.entityId,
                                instructions: execution.additionalCustomInstructions, input: execution.input,
                                testMode: execution.testMode, retryOf: execution.id, keyId: ctx.caller.keyId)
         }
-        return Reply(status: 202, data: .object(JSONObject([("execution_id", .string(newId)), ("status", "queued")])))
+        return Reply(status: 202, data: .object(JSONObject([("execution_id", .string(newId)), ("status", .string(ExecutionStatus.queued.rawValue))])))
     }
 
     static func find(_ ctx: RequestContext, _ store: Store) throws -> Execution {

@@ -54,6 +54,6 @@ enum RunNowRoute {
             try runner.enqueue(tenantId: ctx.caller.tenantId, agentId: agentId, entityId: target, instructions: instructions,
                                input: inputText, testMode: testMode, keyId: ctx.caller.keyId)
         }
-        return Reply(status: 202, data: .object(["execution_id": .string(id), "status": "queued"]))
+        return Reply(status: 202, data: .object(["execution_id": .string(id), "status": .string(ExecutionStatus.queued.rawValue)]))
     }
 }

@@ -47,7 +47,7 @@ final class StoreProbe: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if now - checkedAt >= 1 {
-            last = (try? store.read { try $0.queryOne("SELECT 1 AS ok") }) != nil ? "ok" : "unavailable"
+            last = (try? store.read { try HealthRecords.ping($0) }) == true ? "ok" : "unavailable"
             checkedAt = now
         }
         return last
