@@ -43,7 +43,7 @@ schemas = {
         "db": {"type": "string", "enum": ["ok", "unavailable"]}}},
     "Tenant": {"type": "object", "required": ["id", "name", "created_at"], "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "created_at": TS}},
-    "Permissions": {"type": "object", "properties": {g: LEVEL for g in ["agents", "executions", "approvals", "external_apis"]}},
+    "Permissions": {"type": "object", "properties": {g: LEVEL for g in ["agents", "executions", "approvals", "external_apis", "callbacks"]}},
     "ApiKey": {"type": "object", "required": ["id", "name", "created_at", "role", "permissions", "actor", "last4"], "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "env": {"type": "string"}, "last4": {"type": "string"},
         "role": {"type": "string", "enum": ["admin", "member"]}, "permissions": ref("Permissions"),

@@ -10,7 +10,9 @@ schemas.update({
         "seconds_spent": nullable({"type": "number"}), "created_at": TS, "updated_at": TS, "status": STATUS,
         "kind": {"type": "string", "enum": ["agent_run", "external_api_invoke"]},
         "started_at": nullable(TS), "finished_at": nullable(TS), "test_mode": {"type": "boolean"},
-        "input": nullable({"type": "object"}), "retry_of": nullable({"type": "string"})}},
+        "input": nullable({"type": "object"}), "retry_of": nullable({"type": "string"}),
+        "trigger": nullable({"type": "object", "description": "What started the run: {type: RUN_NOW | SCHEDULED | CALLBACK | SCHEDULED_WORK, …}; null for direct invokes.",
+                             "properties": {"type": {"type": "string"}}})}},
     "ExecutionStep": {"type": "object", "required": ["step_id", "type", "created_at", "is_error"], "properties": {
         "step_id": {"type": "string"}, "type": {"type": "string", "enum": ["TOOL_CALL", "TOOL_RESULT", "THOUGHT", "FINAL_MESSAGE", "ERROR"]},
         "created_at": TS, "message": nullable({"type": "string"}), "is_error": {"type": "boolean"},

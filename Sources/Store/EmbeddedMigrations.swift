@@ -201,6 +201,16 @@ ALTER TABLE executions ADD COLUMN agent_version INTEGER;                    -- a
 CREATE INDEX agents_list ON agents (tenant_id, created_at DESC, id DESC, state, summary);
 
 """#),
+            Migration(version: 7, name: "triggers_and_callbacks_group", sql: #"""
+-- What started each execution (design §9): {"type": "RUN_NOW"}, {"type": "SCHEDULED", "scheduled_for": …},
+-- {"type": "CALLBACK", "callback_id": …}, {"type": "SCHEDULED_WORK", "scheduled_work_id": …}. NULL on runs
+-- made before it (read as RUN_NOW, the only way to start one then) and on direct external-API invokes.
+ALTER TABLE executions ADD COLUMN trigger TEXT;
+
+-- The permission group for inbound events (design §4): keys made before it get none.
+ALTER TABLE api_keys ADD COLUMN perm_callbacks TEXT NOT NULL DEFAULT 'none' CHECK (perm_callbacks IN ('none', 'read', 'read_write'));
+
+"""#),
         ]
     }
 }

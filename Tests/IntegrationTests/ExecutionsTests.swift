@@ -56,6 +56,7 @@ final class ExecutionsTests: SharedServerTestCase {
         XCTAssertEqual(steps.map { $0["type"]?.stringValue ?? "" }, ["TOOL_CALL", "TOOL_RESULT", "TOOL_CALL", "TOOL_RESULT", "FINAL_MESSAGE"])
         XCTAssertEqual(steps.map { $0["tool_type_name"] ?? .null }, ["FIND_ENTITIES", "FIND_ENTITIES", "ADD_NOTE", "ADD_NOTE", .null])
         XCTAssertEqual(done["message_for_dashboard"], "completed 1 action(s)")
+        XCTAssertEqual(done["trigger"], ["type": "RUN_NOW"], "an execution says what started it")
 
         let artifacts = try server.request("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue ?? []
         XCTAssertEqual(artifacts.count, 1)

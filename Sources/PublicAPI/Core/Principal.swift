@@ -1,6 +1,6 @@
 /// Permission groups on a key (design §4, seed 002).
 public enum PermissionGroup: String, CaseIterable, Sendable {
-    case agents, executions, approvals, external_apis
+    case agents, executions, approvals, external_apis, callbacks
 }
 
 /// none < read < read_write.

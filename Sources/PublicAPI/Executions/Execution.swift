@@ -55,6 +55,8 @@ struct Execution {
     let startedAt: String?
     let finishedAt: String?
     let secondsSpent: Double?
+    /// What started it (design §9): `{"type": "RUN_NOW"}`, `{"type": "SCHEDULED", "scheduled_for"}`, …; null for invokes.
+    let trigger: JSON
     /// The runner's position: the action to run next, and the one whose approval was granted.
     let nextAction: Int
     let approvedAction: Int?
@@ -79,6 +81,9 @@ struct Execution {
         startedAt = row.string("started_at")
         finishedAt = row.string("finished_at")
         secondsSpent = row.double("seconds_spent")
+        let stored = row.string("trigger").flatMap { try? JSON.parse($0) }
+        // Runs made before triggers were recorded could only start by run-now.
+        trigger = stored ?? (kind == .agentRun ? .object(JSONObject([("type", .string("RUN_NOW"))])) : .null)
         nextAction = Int(row.int("next_action") ?? 0)
         approvedAction = row.int("approved_action").map(Int.init)
     }
@@ -96,7 +101,7 @@ struct Execution {
             ("seconds_spent", secondsSpent.map { .double(($0 * 1000).rounded() / 1000) } ?? .null),
             ("created_at", .string(createdAt)), ("updated_at", .string(updatedAt)), ("status", .string(status.rawValue)),
             ("kind", .string(kind.rawValue)), ("started_at", text(startedAt)), ("finished_at", text(finishedAt)),
-            ("test_mode", .bool(testMode)), ("input", input.flatMap { try? JSON.parse($0) } ?? .null), ("retry_of", text(retryOf)),
+            ("test_mode", .bool(testMode)), ("input", input.flatMap { try? JSON.parse($0) } ?? .null), ("retry_of", text(retryOf)), ("trigger", trigger),
         ]))
     }
 }

@@ -5,7 +5,7 @@ import Store
 /// SQL for executions, their steps and artifacts: queueing and claiming runs, recording steps, and the
 /// lists. Reads name the tenant; runner writes go by execution id (a uuid the runner claimed).
 enum ExecutionRecords {
-    static let columns = "id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number, additional_custom_instructions, message_for_dashboard, error, input, test_mode, retry_of, created_at, updated_at, started_at, finished_at, seconds_spent, next_action, approved_action"
+    static let columns = "id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number, additional_custom_instructions, message_for_dashboard, error, input, test_mode, retry_of, created_at, updated_at, started_at, finished_at, seconds_spent, next_action, approved_action, trigger"
     static let stepColumns = "id, execution_id, seq, type, message, is_error, tool_call_id, tool_type_name, data, created_at"
     static let artifactColumns = "id, execution_id, kind, name, content, created_at"
     /// Seconds from started_at to `?` (bound to the finishing time); 0 when it never started.
@@ -112,20 +112,22 @@ enum ExecutionRecords {
         var testMode = false
         var retryOf: String? = nil
         var keyId: Int64?
+        var trigger: JSON? = nil
     }
 
     /// Inserts an execution; `started` marks it running from `now` (a direct invoke).
     static func insert(_ new: NewExecution, id: String, now: String, started: Bool = false, _ db: Database) throws {
         try db.execute("""
             INSERT INTO executions (id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number,
-              additional_custom_instructions, input, test_mode, retry_of, created_by_key_id, created_at, updated_at, started_at, agent_version)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              additional_custom_instructions, input, test_mode, retry_of, created_by_key_id, created_at, updated_at, started_at, agent_version,
+              trigger)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(id), .int(new.tenantId), new.agentId.map { .int($0) } ?? .null, new.agentName.map { .text($0) } ?? .null,
                   .text(new.kind.rawValue), .text(new.status.rawValue), new.entityId.map { .text($0) } ?? .null,
                   new.entityId.map { .text($0) } ?? .null, new.instructions.map { .text($0) } ?? .null,
                   new.input.map { .text($0) } ?? .null, .int(new.testMode ? 1 : 0), new.retryOf.map { .text($0) } ?? .null,
                   new.keyId.map { .int($0) } ?? .null, .text(now), .text(now), started ? .text(now) : .null,
-                  new.agentVersion.map { .int($0) } ?? .null])
+                  new.agentVersion.map { .int($0) } ?? .null, new.trigger.map { .text($0.serializedString()) } ?? .null])
     }
 
     /// Runs a previous process left running are failed; returns how many.

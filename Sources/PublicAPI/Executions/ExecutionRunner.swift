@@ -59,7 +59,7 @@ public final class ExecutionRunner: @unchecked Sendable {
 
     /// Inserts a queued execution of `agentId`; returns its execution_id.
     func enqueue(tenantId: Int64, agentId: Int64, entityId: String?, instructions: String?, input: String?,
-                 testMode: Bool, retryOf: String? = nil, keyId: Int64?) throws -> String {
+                 testMode: Bool, retryOf: String? = nil, keyId: Int64?, trigger: JSON) throws -> String {
         let id = SecureRandom.uuid()
         try store.write { db in
             guard let agent = try AgentRecords.nameAndVersion(agentId, tenantId: tenantId, db) else {
@@ -67,7 +67,7 @@ public final class ExecutionRunner: @unchecked Sendable {
             }
             let new = ExecutionRecords.NewExecution(tenantId: tenantId, agentId: agentId, agentName: agent.name, agentVersion: agent.version,
                                                     kind: .agentRun, status: .queued, entityId: entityId, instructions: instructions,
-                                                    input: input, testMode: testMode, retryOf: retryOf, keyId: keyId)
+                                                    input: input, testMode: testMode, retryOf: retryOf, keyId: keyId, trigger: trigger)
             try ExecutionRecords.insert(new, id: id, now: Timestamp.now(), db)
         }
         poke()

@@ -52,7 +52,8 @@ enum RunNowRoute {
         let inputText = input.map { JSON.object($0).serializedString() }
         let id = try ctx.timed {
             try runner.enqueue(tenantId: ctx.caller.tenantId, agentId: agentId, entityId: target, instructions: instructions,
-                               input: inputText, testMode: testMode, keyId: ctx.caller.keyId)
+                               input: inputText, testMode: testMode, keyId: ctx.caller.keyId,
+                               trigger: .object(JSONObject([("type", .string("RUN_NOW"))])))
         }
         return Reply(status: 202, data: .object(["execution_id": .string(id), "status": .string(ExecutionStatus.queued.rawValue)]))
     }

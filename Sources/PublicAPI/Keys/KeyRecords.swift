@@ -5,7 +5,7 @@ import Store
 /// SQL for tenants and API keys. Keys are stored as a SHA-256 hash and their last 4 characters;
 /// every query names its tenant except the lookups by hash, which find the tenant.
 enum KeyRecords {
-    static let columns = "id, tenant_id, name, env, last4, role, perm_agents, perm_executions, perm_approvals, perm_external_apis, actor, agent_id, test_mode, created_at, last_used_at, expires_at, revoked_at, rotated_from"
+    static let columns = "id, tenant_id, name, env, last4, role, perm_agents, perm_executions, perm_approvals, perm_external_apis, perm_callbacks, actor, agent_id, test_mode, created_at, last_used_at, expires_at, revoked_at, rotated_from"
 
     static func permissionColumn(_ group: PermissionGroup) -> String { "perm_\(group.rawValue)" }
 
@@ -36,8 +36,8 @@ enum KeyRecords {
         let env = String(key.split(separator: "_")[2])
         try db.execute("""
             INSERT INTO api_keys (tenant_id, name, env, key_hash, last4, role, perm_agents, perm_executions,
-              perm_approvals, perm_external_apis, actor, agent_id, test_mode, created_at, expires_at, rotated_from)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              perm_approvals, perm_external_apis, perm_callbacks, actor, agent_id, test_mode, created_at, expires_at, rotated_from)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.int(tenantId), .text(spec.name), .text(env), .blob(SHA256.hash(Array(key.utf8))), .text(String(key.suffix(4))),
                   .text(spec.role.rawValue)] + PermissionGroup.allCases.map { .text(spec.permissions[$0, default: .none].rawValue) }
                 + [.text(spec.actor.rawValue), spec.agentId.map { .int($0) } ?? .null, .int(spec.testMode ? 1 : 0),

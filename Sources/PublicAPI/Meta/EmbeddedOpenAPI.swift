@@ -212,6 +212,14 @@ enum OpenAPIDocument {
        "read",
        "read_write"
       ]
+     },
+     "callbacks": {
+      "type": "string",
+      "enum": [
+       "none",
+       "read",
+       "read_write"
+      ]
      }
     }
    },
@@ -1981,6 +1989,22 @@ enum OpenAPIDocument {
       "anyOf": [
        {
         "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "trigger": {
+      "anyOf": [
+       {
+        "type": "object",
+        "description": "What started the run: {type: RUN_NOW | SCHEDULED | CALLBACK | SCHEDULED_WORK, \u2026}; null for direct invokes.",
+        "properties": {
+         "type": {
+          "type": "string"
+         }
+        }
        },
        {
         "type": "null"
