@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= debug
-DEB_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev sqlite3
+DEB_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev sqlite3 tzdata
 NEO_PORT ?= 8080
 NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60

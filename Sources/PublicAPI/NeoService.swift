@@ -41,6 +41,7 @@ public final class NeoService {
         routes += MetaRoutes.routes(store: store, version: api.version)
         routes += KeyRoutes.routes(keys: keys, store: store)
         routes += AgentRoutes.routes(store: store)
+        routes += SettingsRoutes.routes(store: store)
         let executor = ExternalAPIExecutor(policy: api.upstreamPolicy)
         let configs = ExternalAPIRecords(store: store, box: api.secretBox)
         routes += ExternalAPIRoutes.routes(configs: configs, executor: executor)

@@ -211,6 +211,15 @@ ALTER TABLE executions ADD COLUMN trigger TEXT;
 ALTER TABLE api_keys ADD COLUMN perm_callbacks TEXT NOT NULL DEFAULT 'none' CHECK (perm_callbacks IN ('none', 'read', 'read_write'));
 
 """#),
+            Migration(version: 8, name: "tenant_settings", sql: #"""
+-- Neo's tenant settings (design §9): one JSON document per tenant (PublicSettings); absent = all null.
+CREATE TABLE tenant_settings (
+    tenant_id  INTEGER PRIMARY KEY REFERENCES tenants(id),
+    document   TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+"""#),
         ]
     }
 }

@@ -103,7 +103,7 @@ public final class App: @unchecked Sendable {
             switch route.access {
             case .open:
                 break
-            case .authenticated, .group, .admin:
+            case .authenticated, .group, .admin, .adminOnly:
                 let principal = try authenticate(ctx)
                 ctx.principal = principal
                 extra = try rateLimit(principal)
@@ -132,6 +132,8 @@ public final class App: @unchecked Sendable {
             return
         case .admin:
             if principal.role != .admin { throw APIError.forbidden("API-key management requires admin role.") }
+        case .adminOnly(let message):
+            if principal.role != .admin { throw APIError.forbidden(message) }
         case .group(let group, let needed):
             let has = principal.level(group)
             if has < needed {

@@ -8,6 +8,8 @@ public enum Access {
     case group(PermissionGroup, AccessLevel)
     /// An admin key (API-key management).
     case admin
+    /// An admin key, refused with this message (tenant-wide writes such as settings).
+    case adminOnly(String)
     /// Any valid key.
     case authenticated
 }
