@@ -1,3 +1,4 @@
+import Basics
 import CShim
 import Foundation
 import Synchronization
@@ -124,7 +125,7 @@ public final class CurlClient: @unchecked Sendable {
                 return (state.queue, state.stopping)
             }
             for t in incoming {
-                t.started = monotonicSeconds()
+                t.started = monotonicNow()
                 active[t.easy] = t
                 curl_multi_add_handle(multi, t.easy)
             }
@@ -253,7 +254,7 @@ private final class Transfer {
     }
 
     func complete(code: CURLcode) {
-        let duration = (monotonicSeconds() - started) * 1000
+        let duration = (monotonicNow() - started) * 1000
         if code == CURLE_OK || (code == CURLE_WRITE_ERROR && cutOff) {
             let status = cshim_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE)
             finish(.success(CurlResponse(status: status, headers: headers, body: body, truncated: total > cap,
@@ -294,5 +295,3 @@ private let curlWriteHeader: cshim_curl_data_cb = { data, size, count, me in
     guard let data, let me else { return 0 }
     return Unmanaged<Transfer>.fromOpaque(me).takeUnretainedValue().receiveHeader(data, size * count)
 }
-
-func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

@@ -1,4 +1,4 @@
-import CShim
+import Basics
 import Foundation
 
 /// OAuth2 access tokens per (tenant, config, token_url, params hash), refreshed before expiry and
@@ -18,12 +18,7 @@ public final class OAuthTokenCache: @unchecked Sendable {
             tokenURL = settings.tokenURL
             var material = settings.params.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
             if let auth = settings.tokenAuth { material += "\nbasic:\(auth.username):\(auth.password)" }
-            var digest = [UInt8](repeating: 0, count: 32)
-            let bytes = Array(material.utf8)
-            bytes.withUnsafeBufferPointer { input in
-                digest.withUnsafeMutableBufferPointer { cshim_sha256(input.baseAddress, input.count, $0.baseAddress) }
-            }
-            paramsHash = digest.map { String(format: "%02x", $0) }.joined()
+            paramsHash = SHA256.hash(Array(material.utf8)).map { String(format: "%02x", $0) }.joined()
         }
     }
 
@@ -52,7 +47,7 @@ public final class OAuthTokenCache: @unchecked Sendable {
     private let now: @Sendable () -> Double
 
     /// `now` is a monotonic clock in seconds (injectable for tests).
-    public init(now: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
+    public init(now: @escaping @Sendable () -> Double = { monotonicNow() }) {
         self.now = now
     }
 

@@ -1,3 +1,4 @@
+import Basics
 import CShim
 import Foundation
 #if canImport(Glibc)
@@ -31,7 +32,7 @@ final class EventLoop: @unchecked Sendable {
     private var tasks: [() -> Void] = []
     private var wakePending = false
 
-    private(set) var now: Double = monotonicSeconds()
+    private(set) var now: Double = monotonicNow()
     private var lastTick: Double = 0
     private var dateSecond = -1
     private(set) var dateBytes: [UInt8] = []
@@ -84,7 +85,7 @@ final class EventLoop: @unchecked Sendable {
         defer { datas.deallocate(); events.deallocate() }
         while running {
             let n = cshim_epoll_wait(epfd, datas, events, 256, 100)
-            now = monotonicSeconds()
+            now = monotonicNow()
             if n > 0 {
                 for i in 0..<Int(n) { handle(token: datas[i], events: events[i]) }
             }
@@ -184,12 +185,6 @@ final class EventLoop: @unchecked Sendable {
         }
         return dateBytes
     }
-}
-
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// RFC 9110 §5.6.7 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".

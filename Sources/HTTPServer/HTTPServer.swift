@@ -1,3 +1,4 @@
+import Basics
 import CShim
 import Foundation
 import Synchronization
@@ -17,6 +18,8 @@ public final class HTTPServer: @unchecked Sendable {
     let handler: Handler
     /// Builds the response the server sends on its own (malformed request, limits, timeouts).
     let errorResponder: (HTTPServerError) -> HTTPResponse
+    /// Where the server's own events go (refused connections); the access log is the application's.
+    let logger: Logger
     private(set) var listenFd: Int32 = -1
     private var loops: [EventLoop] = []
     private var threads: [Thread] = []
@@ -28,10 +31,11 @@ public final class HTTPServer: @unchecked Sendable {
     public private(set) var port = 0
 
     public init(configuration: HTTPServerConfiguration, handler: @escaping Handler,
-                errorResponder: @escaping (HTTPServerError) -> HTTPResponse) {
+                errorResponder: @escaping (HTTPServerError) -> HTTPResponse, logger: Logger = Logger(level: .info)) {
         self.configuration = configuration
         self.handler = handler
         self.errorResponder = errorResponder
+        self.logger = logger
     }
 
     /// Binds and listens, without serving yet: connections wait in the backlog until `start`.
@@ -75,10 +79,10 @@ public final class HTTPServer: @unchecked Sendable {
         for _ in loops { drained.wait() }
         // No loop accepts any more: close the listener so new connections are refused at once.
         if listenFd >= 0 { Glibc.close(listenFd); listenFd = -1 }
-        let deadline = monotonicSeconds() + configuration.shutdownDeadline
-        while openConnections > 0 && monotonicSeconds() < deadline { usleep(10_000) }
+        let deadline = monotonicNow() + configuration.shutdownDeadline
+        while openConnections > 0 && monotonicNow() < deadline { usleep(10_000) }
         for loop in loops { loop.execute { loop.stop() } }
-        while threads.contains(where: { !$0.isFinished }) && monotonicSeconds() < deadline + 1 { usleep(5_000) }
+        while threads.contains(where: { !$0.isFinished }) && monotonicNow() < deadline + 1 { usleep(5_000) }
         if listenFd >= 0 { Glibc.close(listenFd); listenFd = -1 }
     }
 
@@ -101,7 +105,7 @@ public final class HTTPServer: @unchecked Sendable {
             last = second
             return true
         }
-        if shouldLog { FileHandle.standardError.write(Data("{\"level\":\"warn\",\"msg\":\"refusing connections: \(why)\"}\n".utf8)) }
+        if shouldLog { logger.warn("refusing connections: \(why)") }
     }
 
     private func bindListener(host: String, port: Int) throws -> Int32 {
