@@ -8,6 +8,7 @@ import Glibc
 /// The package's one lock. It stands in for `Synchronization.Mutex`, whose futex-based lock
 /// ThreadSanitizer cannot see on Linux: TSan intercepts pthread mutexes, so under `make tsan` every
 /// critical section is a happens-before edge instead of an invisible one (and a false report).
+/// Lock the value you guard, not `()`: TSan reports accesses to a zero-size stored property as races.
 public final class Lock<Value> {
     // Heap-allocated: a pthread object must not move once initialized.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)

@@ -12,8 +12,8 @@ public final class Logger: Sendable {
     }
 
     public let level: Level
-    /// Keeps each line in one piece when threads log at once.
-    private let lock = Lock(())
+    /// Where lines go, one writer at a time so each line stays in one piece.
+    private let output = Lock<Int32>(STDERR_FILENO)
 
     public init(level: Level) { self.level = level }
 
@@ -24,11 +24,11 @@ public final class Logger: Sendable {
         for (k, v) in fields { object[k] = v }
         var line = JSON.object(object).serialized()
         line.append(10)
-        lock.withLock { _ in
+        output.withLock { fd in
             line.withUnsafeBytes { bytes in
                 var offset = 0
                 while offset < bytes.count {
-                    let n = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                    let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                     if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
                 }
             }
