@@ -7,7 +7,7 @@ NEO_PORT ?= 8080
 NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test bench fuzz embed clean help durability slow-clients schemathesis openapi-client
+.PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis openapi-client
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make test    build and run every test (what CI runs)"
 	@echo "make bench   release build + wrk against neo-server and the peer servers; executor vs plain libcurl"
 	@echo "make fuzz    libFuzzer on the HTTP parser for FUZZ_SECONDS (default 60)"
+	@echo "make tsan    ThreadSanitizer build; the test suite and a mixed load against it, failing on any report"
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
@@ -47,6 +48,7 @@ test:
 	$(MAKE) deps EXTRA_PACKAGES="wrk python3-venv"
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) tsan
 	bash fuzz/run.sh 10
 	bash bench/crash-durability.sh 3
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
@@ -61,6 +63,11 @@ bench:
 
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+# A separate build directory: TSan objects never mix with the normal ones.
+tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	bash bench/tsan.sh
 
 slow-clients:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"
@@ -82,4 +89,4 @@ durability:
 	bash bench/crash-durability.sh $(DURABILITY_ROUNDS)
 
 clean:
-	rm -rf .build fuzz/out
+	rm -rf .build .build-tsan fuzz/out
