@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Basics"], swiftSettings: swift6),
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "HTTPServer", "Basics"], swiftSettings: swift6),
         .testTarget(name: "PublicAPITests", dependencies: ["PublicAPI"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["NeoJSON"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["NeoJSON", "Basics"]),
     ],
     swiftLanguageModes: [.v5]
 )
