@@ -19,13 +19,13 @@ if ! timeout --kill-after=10 900 swift test --skip-build --sanitize=thread --scr
   grep -E "error:|failed \(" "$work/tests.log" | head -20 || true
 fi
 echo "tsan: test suite $((SECONDS - started)) s$([ -n "$failed" ] && echo ", FAILED")"
-NEO_SERVER_BIN="$scratch/debug/neo-server" timeout --kill-after=10 300 python3 bench/tsan_load.py "$work" || failed="$failed load"
+NEO_SERVER_BIN="$scratch/debug/neo-server" timeout --kill-after=10 300 python3 bench/tsan_load.py "$work" || failed="${failed:+$failed, }load"
 reports=$(cat "$work"/report.* "$work/tests.log" "$work/server.log" 2>/dev/null | grep -c "WARNING: ThreadSanitizer" || true)
 if [ "$reports" -gt 0 ]; then
   echo "tsan: $reports ThreadSanitizer report(s); first frames of each:"
   cat "$work"/report.* "$work/tests.log" "$work/server.log" 2>/dev/null \
     | grep -A4 "WARNING: ThreadSanitizer" | grep -E "WARNING|#[01] " | cut -c1-200 | head -60
-  failed="$failed reports"
+  failed="${failed:+$failed, }reports"
 fi
 if [ -n "$failed" ] || [ "${TSAN_KEEP:-0}" = 1 ]; then
   echo "tsan: reports and logs kept in $work"
