@@ -29,7 +29,7 @@ let package = Package(
         .executableTarget(name: "NeoServer", dependencies: ["PublicAPI", "Basics"]),
 
         .testTarget(name: "BasicsTests", dependencies: ["Basics"], swiftSettings: swift6),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CShim"], swiftSettings: swift6),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CShim", "Basics"], swiftSettings: swift6),
         .testTarget(name: "NeoJSONTests", dependencies: ["NeoJSON"], swiftSettings: swift6),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Basics"], swiftSettings: swift6),
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "HTTPServer", "Basics"], swiftSettings: swift6),
