@@ -7,7 +7,7 @@ NEO_PORT ?= 8080
 NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client
+.PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make test    build and run every test (what CI runs)"
 	@echo "make bench   release build + wrk against neo-server and the peer servers; executor vs plain libcurl"
 	@echo "make fuzz    libFuzzer on the HTTP parser for FUZZ_SECONDS (default 60)"
+	@echo "make tsan    ThreadSanitizer build; the test suite and a mixed load against it, failing on any report"
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
@@ -49,6 +50,7 @@ test:
 	python3 openapi/spec.py --check
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) tsan
 	bash fuzz/run.sh 10
 	bash bench/crash-durability.sh 3
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
@@ -63,6 +65,11 @@ bench:
 
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+# A separate build directory: TSan objects never mix with the normal ones.
+tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	bash bench/tsan.sh
 
 slow-clients:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"
@@ -88,4 +95,4 @@ lint:
 	$(SWIFT) format lint --recursive Sources Tests
 
 clean:
-	rm -rf .build fuzz/out
+	rm -rf .build .build-tsan fuzz/out

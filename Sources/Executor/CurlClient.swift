@@ -1,6 +1,6 @@
+import Basics
 import CShim
 import Foundation
-import Synchronization
 
 /// What the curl client sends: a finished request plus transport limits. `resolve` pins the host to
 /// the address the policy checked (`host:port:address`, CURLOPT_RESOLVE).
@@ -39,18 +39,20 @@ public struct CurlResponse: Sendable {
 
 /// libcurl on one dedicated thread driving a multi handle: any thread submits a request with a
 /// completion, which runs on the curl thread (keep it short; never block in it).
+// unchecked: a Transfer passes from its sender to the curl thread through `pending` and is then the curl
+// thread's alone, as are `active` and the multi handle (other threads only call curl_multi_wakeup on it).
 public final class CurlClient: @unchecked Sendable {
     /// Past the cap the body is only counted, up to this many extra bytes; then the transfer is cut.
     static let countBeyondCap = 1 << 20
     static let userAgent = "neo-server-executor"
 
     private let multi: UnsafeMutableRawPointer
-    private let pending = Mutex<(queue: [Transfer], stopping: Bool)>(([], false))
+    private let pending = Lock<(queue: [Transfer], stopping: Bool)>(([], false))
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]  // curl thread only
     /// Easy handles of finished transfers, reset and set up anew by the next sender: this saves an
     /// init on the sender and, more to the point, a cleanup on the busy curl thread. Connections
     /// live in the multi handle either way. Nil once shut down.
-    private let spare = Mutex<[UnsafeMutableRawPointer]?>([])
+    private let spare = Lock<[UnsafeMutableRawPointer]?>([])
     static let maxSpare = 64
     private let stopped = DispatchSemaphore(value: 0)
 
@@ -59,7 +61,8 @@ public final class CurlClient: @unchecked Sendable {
     public init() {
         _ = CurlClient.globalInit
         multi = curl_multi_init()
-        let t = Thread { [unowned self] in self.run() }
+        // The thread keeps the client alive until `shutdown` has stopped it.
+        let t = Thread { self.run() }
         t.name = "neo-curl"
         t.start()
     }
@@ -124,7 +127,7 @@ public final class CurlClient: @unchecked Sendable {
                 return (state.queue, state.stopping)
             }
             for t in incoming {
-                t.started = monotonicSeconds()
+                t.started = monotonicNow()
                 active[t.easy] = t
                 curl_multi_add_handle(multi, t.easy)
             }
@@ -253,7 +256,7 @@ private final class Transfer {
     }
 
     func complete(code: CURLcode) {
-        let duration = (monotonicSeconds() - started) * 1000
+        let duration = (monotonicNow() - started) * 1000
         if code == CURLE_OK || (code == CURLE_WRITE_ERROR && cutOff) {
             let status = cshim_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE)
             finish(.success(CurlResponse(status: status, headers: headers, body: body, truncated: total > cap,
@@ -294,5 +297,3 @@ private let curlWriteHeader: cshim_curl_data_cb = { data, size, count, me in
     guard let data, let me else { return 0 }
     return Unmanaged<Transfer>.fromOpaque(me).takeUnretainedValue().receiveHeader(data, size * count)
 }
-
-func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

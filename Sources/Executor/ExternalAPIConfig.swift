@@ -1,4 +1,4 @@
-import Synchronization
+import Basics
 
 /// One external API the executor may call (design §5): where, how, with which credentials and limits.
 /// Secret values are held in plaintext here; storage seals them and responses mask them (`mapSecrets`).
@@ -70,7 +70,7 @@ public struct ExternalAPIConfig: Sendable, Equatable {
 }
 
 /// What the request builder needs from the endpoint URL on every call, a function of it alone.
-struct ParsedEndpoint {
+struct ParsedEndpoint: Sendable {
     /// The configured origin, or why the URL is not valid (`RequestBuilder.origin(of:)`).
     let origin: Result<UpstreamURL, Error>
     /// The URL itself when it has no placeholders, parses and passes the same-origin check: what a
@@ -93,7 +93,7 @@ struct ParsedEndpoint {
 /// configs compare by their fields alone; `endpointURL`'s didSet replaces it.
 private final class EndpointCache: Equatable, Sendable {
     let endpoint: String
-    private let parsed = Mutex<ParsedEndpoint?>(nil)
+    private let parsed = Lock<ParsedEndpoint?>(nil)
 
     init(_ endpoint: String) { self.endpoint = endpoint }
 

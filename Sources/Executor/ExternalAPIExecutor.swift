@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NeoJSON
 
@@ -33,14 +34,14 @@ public struct UpstreamResult: Sendable {
 
 /// Runs external-API calls: builds the request, resolves and checks the destination against the
 /// upstream policy, pins it, injects auth (OAuth2 through the token cache), and sends through curl.
-public final class ExternalAPIExecutor: @unchecked Sendable {
+public final class ExternalAPIExecutor: Sendable {
     public let policy: UpstreamPolicy
     public let tokens: OAuthTokenCache
     let client: CurlClient
-    let resolve: (String, Int) throws -> [IPAddress]
+    let resolve: @Sendable (String, Int) throws -> [IPAddress]
 
     public init(policy: UpstreamPolicy, tokens: OAuthTokenCache = OAuthTokenCache(), client: CurlClient = CurlClient(),
-                resolve: @escaping (String, Int) throws -> [IPAddress] = HostResolver.resolve) {
+                resolve: @escaping @Sendable (String, Int) throws -> [IPAddress] = { try HostResolver.resolve($0, port: $1) }) {
         self.policy = policy
         self.tokens = tokens
         self.client = client
@@ -280,15 +281,15 @@ public enum ConnectionDiagnosis {
 }
 
 /// Hands one result from the curl thread to a waiting worker thread.
-private final class ResultBox: @unchecked Sendable {
-    private let semaphore = DispatchSemaphore(value: 0)
-    private var value: Result<UpstreamResult, ExecutorError>?
-    func put(_ v: Result<UpstreamResult, ExecutorError>) {
-        value = v
-        semaphore.signal()
+private final class ResultBox: Sendable {
+    private let value = Lock<Result<UpstreamResult, ExecutorError>?>(nil)
+
+    func put(_ result: Result<UpstreamResult, ExecutorError>) {
+        value.withLock { $0 = result }
+        value.notifyAll()
     }
+
     func take() -> Result<UpstreamResult, ExecutorError> {
-        semaphore.wait()
-        return value!
+        value.withLock(waitingUntil: { $0 != nil }) { $0! }
     }
 }

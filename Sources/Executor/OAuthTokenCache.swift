@@ -1,10 +1,10 @@
-import CShim
+import Basics
 import Foundation
 
 /// OAuth2 access tokens per (tenant, config, token_url, params hash), refreshed before expiry and
 /// fetched single-flight: while one fetch runs, other callers for the key queue a completion and
 /// are answered when it lands. The lock is never held across I/O.
-public final class OAuthTokenCache: @unchecked Sendable {
+public final class OAuthTokenCache: Sendable {
     /// Identifies one credential set; `paramsHash` changes when any token parameter does.
     public struct Key: Hashable, Sendable {
         public let tenant: String
@@ -18,12 +18,7 @@ public final class OAuthTokenCache: @unchecked Sendable {
             tokenURL = settings.tokenURL
             var material = settings.params.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
             if let auth = settings.tokenAuth { material += "\nbasic:\(auth.username):\(auth.password)" }
-            var digest = [UInt8](repeating: 0, count: 32)
-            let bytes = Array(material.utf8)
-            bytes.withUnsafeBufferPointer { input in
-                digest.withUnsafeMutableBufferPointer { cshim_sha256(input.baseAddress, input.count, $0.baseAddress) }
-            }
-            paramsHash = digest.map { String(format: "%02x", $0) }.joined()
+            paramsHash = SHA256.hash(Array(material.utf8)).map { String(format: "%02x", $0) }.joined()
         }
     }
 
@@ -39,25 +34,27 @@ public final class OAuthTokenCache: @unchecked Sendable {
 
     public typealias Completion = @Sendable (Result<String, ExecutorError>) -> Void
     /// Starts one token request and reports its grant.
-    public typealias Fetch = (@escaping @Sendable (Result<Grant, ExecutorError>) -> Void) -> Void
+    public typealias Fetch = @Sendable (@escaping @Sendable (Result<Grant, ExecutorError>) -> Void) -> Void
 
     private enum Slot {
         case ready(Grant, obtainedAt: Double)
         case fetching([Completion])
     }
 
-    private let lock = NSLock()
-    private var slots: [Key: Slot] = [:]
-    private var fetches = 0
+    private struct State {
+        var slots: [Key: Slot] = [:]
+        var fetches = 0
+    }
+    private let state = Lock(State())
     private let now: @Sendable () -> Double
 
     /// `now` is a monotonic clock in seconds (injectable for tests).
-    public init(now: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
+    public init(now: @escaping @Sendable () -> Double = { monotonicNow() }) {
         self.now = now
     }
 
     /// Token fetches started so far (for tests and the bench).
-    public var fetchCount: Int { lock.withLock { fetches } }
+    public var fetchCount: Int { state.withLock { $0.fetches } }
 
     /// A token is refreshed when less than max(30 s, 10 %) of its lifetime remains (design §6).
     public static func needsRefresh(obtainedAt: Double, lifetime: Double, now: Double) -> Bool {
@@ -68,18 +65,18 @@ public final class OAuthTokenCache: @unchecked Sendable {
     /// Answers with a fresh token for `key`, calling `fetch` only when none is cached or in flight.
     public func token(for key: Key, fetch: Fetch, completion: @escaping Completion) {
         enum Next { case answer(String), wait, fetch }
-        let next: Next = lock.withLock {
-            switch slots[key] {
+        let next: Next = state.withLock { state in
+            switch state.slots[key] {
             case .ready(let grant, let obtainedAt)?
                 where !Self.needsRefresh(obtainedAt: obtainedAt, lifetime: grant.lifetime, now: now()):
                 return .answer(grant.accessToken)
             case .fetching(var waiters)?:
                 waiters.append(completion)
-                slots[key] = .fetching(waiters)
+                state.slots[key] = .fetching(waiters)
                 return .wait
             default:
-                slots[key] = .fetching([completion])
-                fetches += 1
+                state.slots[key] = .fetching([completion])
+                state.fetches += 1
                 return .fetch
             }
         }
@@ -88,11 +85,11 @@ public final class OAuthTokenCache: @unchecked Sendable {
         case .wait: return
         case .fetch:
             fetch { [self] result in
-                let waiters: [Completion] = lock.withLock {
-                    guard case .fetching(let waiting)? = slots[key] else { return [] }
+                let waiters: [Completion] = state.withLock { state in
+                    guard case .fetching(let waiting)? = state.slots[key] else { return [] }
                     switch result {
-                    case .success(let grant): slots[key] = .ready(grant, obtainedAt: now())
-                    case .failure: slots[key] = nil
+                    case .success(let grant): state.slots[key] = .ready(grant, obtainedAt: now())
+                    case .failure: state.slots[key] = nil
                     }
                     return waiting
                 }
@@ -104,8 +101,8 @@ public final class OAuthTokenCache: @unchecked Sendable {
 
     /// Forgets `token` after the upstream refused it (401), unless a newer one already replaced it.
     public func invalidate(_ key: Key, token: String) {
-        lock.withLock {
-            if case .ready(let grant, _)? = slots[key], grant.accessToken == token { slots[key] = nil }
+        state.withLock { state in
+            if case .ready(let grant, _)? = state.slots[key], grant.accessToken == token { state.slots[key] = nil }
         }
     }
 }

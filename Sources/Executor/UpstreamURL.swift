@@ -159,7 +159,7 @@ public struct IPAddress: Sendable, Equatable, Hashable, CustomStringConvertible 
         var buffer = [CChar](repeating: 0, count: 64)
         let family = isIPv6 ? AF_INET6 : AF_INET
         _ = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
-        return String(cString: buffer)
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     static func parseIPv4(_ s: String) -> [UInt8]? {

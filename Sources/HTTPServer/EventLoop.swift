@@ -1,3 +1,4 @@
+import Basics
 import CShim
 import Foundation
 #if canImport(Glibc)
@@ -6,6 +7,7 @@ import Glibc
 
 /// One event-loop thread: an epoll set, the connections it owns, and a queue of tasks other
 /// threads hand it (responses finished on the worker pool come back this way).
+// unchecked: all state but `tasks` (behind its lock) is confined to the loop's own thread.
 final class EventLoop: @unchecked Sendable {
     static let listenToken: UInt64 = 0
     static let wakeToken: UInt64 = 1
@@ -18,7 +20,8 @@ final class EventLoop: @unchecked Sendable {
     private var thread: pthread_t?
     private var running = true
     private(set) var draining = false
-    private var listenRegistered = false
+    /// The shared listening socket, once registered; -1 before.
+    private var listenFd: Int32 = -1
 
     var connections: [UInt64: Connection] = [:]
     private var nextId: UInt64 = 2
@@ -27,11 +30,10 @@ final class EventLoop: @unchecked Sendable {
     let scratch: UnsafeMutablePointer<UInt8>
     let scratchSize = 64 * 1024
 
-    private let taskLock = NSLock()
-    private var tasks: [() -> Void] = []
-    private var wakePending = false
+    /// Tasks from other threads; `wakePending` says the eventfd was written since the last drain.
+    private let tasks = Lock<(queue: [@Sendable () -> Void], wakePending: Bool)>(([], false))
 
-    private(set) var now: Double = monotonicSeconds()
+    private(set) var now: Double = monotonicNow()
     private var lastTick: Double = 0
     private var dateSecond = -1
     private(set) var dateBytes: [UInt8] = []
@@ -59,12 +61,12 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Runs `task` on this loop's thread (soon, in order).
-    func execute(_ task: @escaping () -> Void) {
-        taskLock.lock()
-        tasks.append(task)
-        let signal = !wakePending
-        wakePending = true
-        taskLock.unlock()
+    func execute(_ task: @escaping @Sendable () -> Void) {
+        let signal = tasks.withLock { state -> Bool in
+            state.queue.append(task)
+            defer { state.wakePending = true }
+            return !state.wakePending
+        }
         if signal {
             var one: UInt64 = 1
             _ = write(wakeFd, &one, 8)
@@ -74,7 +76,7 @@ final class EventLoop: @unchecked Sendable {
     func registerListener(_ fd: Int32) {
         // EPOLLEXCLUSIVE: one loop wakes per incoming connection, not all of them.
         _ = cshim_epoll_ctl(epfd, EPOLL_CTL_ADD, fd, EPOLLIN.rawValue | (1 << 28), EventLoop.listenToken)
-        listenRegistered = true
+        listenFd = fd
     }
 
     func run() {
@@ -84,7 +86,7 @@ final class EventLoop: @unchecked Sendable {
         defer { datas.deallocate(); events.deallocate() }
         while running {
             let n = cshim_epoll_wait(epfd, datas, events, 256, 100)
-            now = monotonicSeconds()
+            now = monotonicNow()
             if n > 0 {
                 for i in 0..<Int(n) { handle(token: datas[i], events: events[i]) }
             }
@@ -111,18 +113,17 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func runTasks() {
-        taskLock.lock()
-        if tasks.isEmpty { wakePending = false; taskLock.unlock(); return }
-        let batch = tasks
-        tasks.removeAll(keepingCapacity: true)
-        wakePending = false
-        taskLock.unlock()
+        let batch = tasks.withLock { state -> [@Sendable () -> Void] in
+            state.wakePending = false
+            defer { state.queue.removeAll(keepingCapacity: true) }
+            return state.queue
+        }
         for task in batch { task() }
     }
 
     private func acceptConnections() {
         for _ in 0..<64 {
-            let fd = cshim_accept(server.listenFd)
+            let fd = cshim_accept(listenFd)
             if fd < 0 {
                 if errno == EMFILE || errno == ENFILE { server.noteRefused("out of file descriptors") }
                 return
@@ -157,9 +158,9 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Stops accepting; closes idle connections; busy ones close after their last response.
-    func beginDrain(listenFd: Int32) {
+    func beginDrain() {
         draining = true
-        if listenRegistered { _ = cshim_epoll_ctl(epfd, EPOLL_CTL_DEL, listenFd, 0, 0) }
+        if listenFd >= 0 { _ = cshim_epoll_ctl(epfd, EPOLL_CTL_DEL, listenFd, 0, 0) }
         for conn in Array(connections.values) { conn.drain() }
     }
 
@@ -184,12 +185,6 @@ final class EventLoop: @unchecked Sendable {
         }
         return dateBytes
     }
-}
-
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// RFC 9110 §5.6.7 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".

@@ -1,3 +1,4 @@
+import Basics
 import CShim
 import Foundation
 import Synchronization
@@ -8,30 +9,46 @@ import Glibc
 /// An event-driven HTTP/1.1 server: N epoll loops sharing one listening socket, each owning its
 /// connections. It knows nothing of the API: it hands complete requests to `handler` and sends
 /// what the application answers, in request order.
-public final class HTTPServer: @unchecked Sendable {
+public final class HTTPServer: Sendable {
     /// Called on the connection's event loop for every complete request. Do blocking work
     /// elsewhere (see `WorkerPool`) and answer through the responder from any thread.
-    public typealias Handler = (HTTPRequest, Responder) -> Void
+    public typealias Handler = @Sendable (HTTPRequest, Responder) -> Void
 
     public let configuration: HTTPServerConfiguration
     let handler: Handler
     /// Builds the response the server sends on its own (malformed request, limits, timeouts).
-    let errorResponder: (HTTPServerError) -> HTTPResponse
-    private(set) var listenFd: Int32 = -1
-    private var loops: [EventLoop] = []
-    private var threads: [Thread] = []
+    let errorResponder: @Sendable (HTTPServerError) -> HTTPResponse
+    /// Where the server's own events go (refused connections); the access log is the application's.
+    let logger: Logger
     private let connectionCount = Atomic<Int>(0)
-    private let lastRefusalLog = Mutex<Int>(0)
+    private let lastRefusalLog = Lock<Int>(0)
+
+    /// What `bind`, `start` and `shutdown` set up and tear down, on whichever thread calls them.
+    private struct Lifecycle {
+        var listenFd: Int32 = -1
+        var port = 0
+        var loops: [EventLoop] = []
+        /// Loop threads started and not yet finished.
+        var runningLoops = 0
+        var onLoopStart: (@Sendable () -> Void)?
+    }
+    private let lifecycle = Lock(Lifecycle())
+
     /// Runs first on each event-loop thread (e.g. to give it a store reader of its own). Set before `start`.
-    public var onLoopStart: (() -> Void)?
+    public var onLoopStart: (@Sendable () -> Void)? {
+        get { lifecycle.withLock { $0.onLoopStart } }
+        set { lifecycle.withLock { $0.onLoopStart = newValue } }
+    }
+
     /// The port actually bound (differs from the configuration when it asked for 0).
-    public private(set) var port = 0
+    public var port: Int { lifecycle.withLock { $0.port } }
 
     public init(configuration: HTTPServerConfiguration, handler: @escaping Handler,
-                errorResponder: @escaping (HTTPServerError) -> HTTPResponse) {
+                errorResponder: @escaping @Sendable (HTTPServerError) -> HTTPResponse, logger: Logger = Logger(level: .info)) {
         self.configuration = configuration
         self.handler = handler
         self.errorResponder = errorResponder
+        self.logger = logger
     }
 
     /// Binds and listens, without serving yet: connections wait in the backlog until `start`.
@@ -39,8 +56,12 @@ public final class HTTPServer: @unchecked Sendable {
     /// Returns the bound port.
     @discardableResult
     public func bind() throws -> Int {
-        if listenFd < 0 { listenFd = try bindListener(host: configuration.host, port: configuration.port) }
-        return port
+        try lifecycle.withLock { state in
+            if state.listenFd < 0 {
+                (state.listenFd, state.port) = try bindListener(host: configuration.host, port: configuration.port)
+            }
+            return state.port
+        }
     }
 
     /// Starts the event loops (binding first unless `bind` already did). Returns the bound port.
@@ -48,16 +69,22 @@ public final class HTTPServer: @unchecked Sendable {
     public func start() throws -> Int {
         try bind()
         let count = configuration.threads > 0 ? configuration.threads : ProcessInfo.processInfo.activeProcessorCount
-        for i in 0..<count {
-            let loop = try EventLoop(index: i, server: self, config: configuration)
-            loop.registerListener(listenFd)
-            loops.append(loop)
-            let thread = Thread { [loop, onLoopStart] in
-                onLoopStart?()
-                loop.run()
+        let threads = try lifecycle.withLock { state -> [Thread] in
+            var threads: [Thread] = []
+            for i in 0..<count {
+                let loop = try EventLoop(index: i, server: self, config: configuration)
+                loop.registerListener(state.listenFd)
+                state.loops.append(loop)
+                state.runningLoops += 1
+                let thread = Thread { [self, loop, onLoopStart = state.onLoopStart] in
+                    onLoopStart?()
+                    loop.run()
+                    lifecycle.withLock { $0.runningLoops -= 1 }
+                }
+                thread.name = "neo-loop-\(i)"
+                threads.append(thread)
             }
-            thread.name = "neo-loop-\(i)"
-            threads.append(thread)
+            return threads
         }
         threads.forEach { $0.start() }
         return port
@@ -69,17 +96,20 @@ public final class HTTPServer: @unchecked Sendable {
     /// Graceful shutdown: stop accepting, let in-flight requests finish (up to the deadline),
     /// close every connection, stop the loops. Blocks until done.
     public func shutdown() {
-        let fd = listenFd
+        let loops = lifecycle.withLock { $0.loops }
         let drained = DispatchSemaphore(value: 0)
-        for loop in loops { loop.execute { loop.beginDrain(listenFd: fd); drained.signal() } }
+        for loop in loops { loop.execute { loop.beginDrain(); drained.signal() } }
         for _ in loops { drained.wait() }
         // No loop accepts any more: close the listener so new connections are refused at once.
-        if listenFd >= 0 { Glibc.close(listenFd); listenFd = -1 }
-        let deadline = monotonicSeconds() + configuration.shutdownDeadline
-        while openConnections > 0 && monotonicSeconds() < deadline { usleep(10_000) }
+        let listenFd = lifecycle.withLock { state in
+            defer { state.listenFd = -1 }
+            return state.listenFd
+        }
+        if listenFd >= 0 { Glibc.close(listenFd) }
+        let deadline = monotonicNow() + configuration.shutdownDeadline
+        while openConnections > 0 && monotonicNow() < deadline { usleep(10_000) }
         for loop in loops { loop.execute { loop.stop() } }
-        while threads.contains(where: { !$0.isFinished }) && monotonicSeconds() < deadline + 1 { usleep(5_000) }
-        if listenFd >= 0 { Glibc.close(listenFd); listenFd = -1 }
+        while lifecycle.withLock({ $0.runningLoops }) > 0 && monotonicNow() < deadline + 1 { usleep(5_000) }
     }
 
     func reserveConnectionSlot() -> Bool {
@@ -101,10 +131,11 @@ public final class HTTPServer: @unchecked Sendable {
             last = second
             return true
         }
-        if shouldLog { FileHandle.standardError.write(Data("{\"level\":\"warn\",\"msg\":\"refusing connections: \(why)\"}\n".utf8)) }
+        if shouldLog { logger.warn("refusing connections: \(why)") }
     }
 
-    private func bindListener(host: String, port: Int) throws -> Int32 {
+    /// A listening socket on `host:port` and the port it got.
+    private func bindListener(host: String, port: Int) throws -> (fd: Int32, port: Int) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -136,16 +167,14 @@ public final class HTTPServer: @unchecked Sendable {
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         if addr.ss_family == sa_family_t(AF_INET6) {
-            self.port = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) } }
-        } else {
-            self.port = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) } }
+            return (fd, withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) } })
         }
-        return fd
+        return (fd, withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) } })
     }
 }
 
 /// The server could not start (bad host, port in use, …); the message says which and why.
-public struct HTTPServerStartError: Error, CustomStringConvertible {
+public struct HTTPServerStartError: Error, Sendable, CustomStringConvertible {
     public let description: String
     /// The system's reason (`.EADDRINUSE`: the port is taken); nil when the host did not resolve.
     public let code: POSIXErrorCode?

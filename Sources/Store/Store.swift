@@ -1,7 +1,10 @@
+import Basics
 import CShim
 import Foundation
 
 /// The store: one writer connection (serialized) and a small pool of reader connections, WAL mode.
+// unchecked: a Database is not Sendable; each is used by one thread at a time (the writer under its lock,
+// a pooled reader between check-out and check-in, a dedicated reader by the thread it belongs to).
 public final class Store: @unchecked Sendable {
     /// Where the database lives and how many connections to open.
     public struct Options {
@@ -15,19 +18,23 @@ public final class Store: @unchecked Sendable {
         public init(path: String) { self.path = path }
     }
 
-    private let writerLock = NSLock()
-    private var writer: Database?
+    /// The single writer connection; nil once closed.
+    private let writer = Lock<Database?>(nil)
 
-    private let pool = NSCondition()
-    private var idleReaders: [Database] = []
-    private var readerCount = 0
-    private var isClosed = false
+    private struct Pool {
+        var idle: [Database] = []
+        /// Pooled readers, idle or checked out.
+        var count = 0
+        var isClosed = false
+        /// Readers owned by one thread each (`attachReaderToCurrentThread`), closed with the store.
+        var dedicated: [Database] = []
+    }
+    private let pool = Lock(Pool())
 
     /// Per-thread pointer to the connection this thread is using inside read/write, for re-entrancy.
-    private var currentConnectionKey = pthread_key_t()
+    private let currentConnectionKey: pthread_key_t
     /// Per-thread reader owned by one thread (an event loop), so its reads never wait for the pool.
-    private var dedicatedReaderKey = pthread_key_t()
-    private var dedicatedReaders: [Database] = []
+    private let dedicatedReaderKey: pthread_key_t
     private let options: Options
 
     /// Opens (creating the parent directory of path if needed), sets PRAGMAs on every connection:
@@ -35,8 +42,10 @@ public final class Store: @unchecked Sendable {
     /// On failure every connection opened so far is closed (deinit still runs: all properties have defaults).
     public init(_ options: Options) throws {
         self.options = options
-        pthread_key_create(&currentConnectionKey, nil)
-        pthread_key_create(&dedicatedReaderKey, nil)
+        var keys = (pthread_key_t(), pthread_key_t())
+        pthread_key_create(&keys.0, nil)
+        pthread_key_create(&keys.1, nil)
+        (currentConnectionKey, dedicatedReaderKey) = keys
         let directory = (options.path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -48,7 +57,7 @@ public final class Store: @unchecked Sendable {
         do {
             let writer = try Database(path: options.path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                                       isWriter: true, busyTimeoutMs: options.busyTimeoutMs)
-            self.writer = writer
+            self.writer.withLock { $0 = writer }
             let mode = try writer.queryOne("PRAGMA journal_mode=WAL")?[0]
             guard mode == .text("wal") else {
                 throw StoreError(kind: .io, message: "cannot enable WAL on \(options.path) (journal_mode is \(String(describing: mode)))")
@@ -60,9 +69,11 @@ public final class Store: @unchecked Sendable {
                 try Store.configure(reader)
                 // Readers open read-write (WAL needs the -shm file) but refuse to modify the database.
                 try reader.execute("PRAGMA query_only=ON")
-                idleReaders.append(reader)
+                pool.withLock {
+                    $0.idle.append(reader)
+                    $0.count += 1
+                }
             }
-            readerCount = idleReaders.count
         } catch {
             close()
             throw error
@@ -104,10 +115,10 @@ public final class Store: @unchecked Sendable {
             }
             return try inSavepoint(current, body)
         }
-        writerLock.lock()
-        defer { writerLock.unlock() }
-        guard let writer else { throw StoreError(kind: .misuse, message: "store is closed") }
-        return try inTransaction(writer, begin: "BEGIN IMMEDIATE", body)
+        return try writer.withLock { writer in
+            guard let writer else { throw StoreError(kind: .misuse, message: "store is closed") }
+            return try inTransaction(writer, begin: "BEGIN IMMEDIATE", body)
+        }
     }
 
     /// Gives the calling thread a reader connection of its own: its `read` calls then never wait for
@@ -118,29 +129,27 @@ public final class Store: @unchecked Sendable {
         let reader = try Database(path: options.path, flags: SQLITE_OPEN_READWRITE, isWriter: false, busyTimeoutMs: options.busyTimeoutMs)
         try Store.configure(reader)
         try reader.execute("PRAGMA query_only=ON")
-        pool.lock()
-        dedicatedReaders.append(reader)
-        pool.unlock()
+        pool.withLock { $0.dedicated.append(reader) }
         pthread_setspecific(dedicatedReaderKey, Unmanaged.passUnretained(reader).toOpaque())
     }
 
     /// Closes every connection, waiting for readers in use to come back. Must not be called inside read/write.
     public func close() {
-        pool.lock()
-        for reader in dedicatedReaders { reader.close() }
-        dedicatedReaders.removeAll()
-        isClosed = true
-        pool.broadcast()
-        while idleReaders.count < readerCount { pool.wait() }
-        for reader in idleReaders { reader.close() }
-        idleReaders.removeAll()
-        readerCount = 0
-        pool.unlock()
-
-        writerLock.lock()
-        writer?.close()
-        writer = nil
-        writerLock.unlock()
+        pool.withLock { pool in
+            for reader in pool.dedicated { reader.close() }
+            pool.dedicated.removeAll()
+            pool.isClosed = true
+        }
+        pool.notifyAll()
+        pool.withLock(waitingUntil: { $0.idle.count >= $0.count }) { pool in
+            for reader in pool.idle { reader.close() }
+            pool.idle.removeAll()
+            pool.count = 0
+        }
+        writer.withLock { writer in
+            writer?.close()
+            writer = nil
+        }
     }
 
     // MARK: - Transactions
@@ -187,18 +196,16 @@ public final class Store: @unchecked Sendable {
     // MARK: - Reader pool
 
     private func checkOutReader() throws -> Database {
-        pool.lock()
-        defer { pool.unlock() }
-        while idleReaders.isEmpty && !isClosed { pool.wait() }
-        guard !isClosed else { throw StoreError(kind: .misuse, message: "store is closed") }
-        return idleReaders.removeLast()
+        try pool.withLock(waitingUntil: { !$0.idle.isEmpty || $0.isClosed }) { pool in
+            guard !pool.isClosed else { throw StoreError(kind: .misuse, message: "store is closed") }
+            return pool.idle.removeLast()
+        }
     }
 
+    /// Returns a reader to the pool; wakes both a thread waiting for one and `close` waiting for all.
     private func checkIn(_ reader: Database) {
-        pool.lock()
-        idleReaders.append(reader)
-        pool.broadcast()
-        pool.unlock()
+        pool.withLock { $0.idle.append(reader) }
+        pool.notifyAll()
     }
 
     // MARK: - Migrations

@@ -1,8 +1,8 @@
+import Basics
 import Executor
 import Foundation
 import HTTPServer
 import NeoJSON
-import Synchronization
 import XCTest
 
 /// The executor against real upstreams on 127.0.0.1 (policy `any` unless a test checks the policy).
@@ -121,17 +121,17 @@ final class CurlExecutorTests: XCTestCase {
 
     // MARK: OAuth2
 
-    final class TokenEndpoint: @unchecked Sendable {
-        let issued = Mutex(0)
-        let forms = Mutex<[String]>([])
-        let authorizations = Mutex<[String?]>([])
-        var expiresIn = 3600
+    final class TokenEndpoint: Sendable {
+        let issued = Lock(0)
+        let forms = Lock<[String]>([])
+        let authorizations = Lock<[String?]>([])
+        let expiresIn: Int
+        init(expiresIn: Int) { self.expiresIn = expiresIn }
     }
 
     func oauthSetup(expiresIn: Int = 3600, apiRefuses: @escaping @Sendable (String) -> Bool = { _ in false })
         throws -> (ExternalAPIConfig, TokenEndpoint, TestUpstream) {
-        let endpoint = TokenEndpoint()
-        endpoint.expiresIn = expiresIn
+        let endpoint = TokenEndpoint(expiresIn: expiresIn)
         let tokens = try upstream { request in
             let n = endpoint.issued.withLock { $0 += 1; return $0 }
             endpoint.forms.withLock { $0.append(String(decoding: request.body, as: UTF8.self)) }
@@ -155,7 +155,7 @@ final class CurlExecutorTests: XCTestCase {
 
     func test_oauth2_fetchesOneTokenFor200ConcurrentCalls() throws {
         let (config, endpoint, _) = try oauthSetup()
-        let statuses = Mutex<[Int]>([])
+        let statuses = Lock<[Int]>([])
         let group = DispatchGroup()
         for _ in 0..<200 {
             group.enter()

@@ -1,7 +1,7 @@
+import Basics
 import Executor
 import Foundation
 import HTTPServer
-import Synchronization
 import XCTest
 
 /// Measurements for bench/executor.sh, skipped unless NEO_BENCH_CURL_LOOP names the compiled
@@ -31,10 +31,9 @@ final class ExecutorBenchmarks: XCTestCase {
 
     func test_bench_tokenFetchesUnder1000ConcurrentCallsOnAColdConfig() throws {
         guard environment["NEO_BENCH_CURL_LOOP"] != nil else { throw XCTSkip("run through bench/executor.sh") }
-        final class Counter: @unchecked Sendable { let grants = Mutex(0) }
-        let counter = Counter()
+        let grants = Lock(0)
         let tokens = try TestUpstream { _ in
-            let n = counter.grants.withLock { $0 += 1; return $0 }
+            let n = grants.withLock { $0 += 1; return $0 }
             return (TestUpstream.json(200, #"{"access_token":"tok-\#(n)","expires_in":3600}"#), 0.05)
         }
         let api = try TestUpstream { _ in (TestUpstream.json(200, "{}"), 0) }
@@ -44,7 +43,7 @@ final class ExecutorBenchmarks: XCTestCase {
         let config = ExternalAPIConfig(name: "cold", endpointURL: api.base, auth: .oauth2ClientCredentials(.init(
             tokenURL: tokens.base + "/token", params: [.init(key: "grant_type", value: "client_credentials")])))
         let group = DispatchGroup()
-        let failures = Mutex(0)
+        let failures = Lock(0)
         DispatchQueue.concurrentPerform(iterations: 1000) { _ in
             group.enter()
             executor.invoke(config, Invocation(), tenant: "bench") { r in
@@ -53,8 +52,8 @@ final class ExecutorBenchmarks: XCTestCase {
             }
         }
         XCTAssertEqual(group.wait(timeout: .now() + 120), .success)
-        print("bench token_fetches_for_1000_concurrent_calls \(counter.grants.withLock { $0 }) (goal 1), failed calls \(failures.withLock { $0 })")
-        XCTAssertEqual(counter.grants.withLock { $0 }, 1)
+        print("bench token_fetches_for_1000_concurrent_calls \(grants.withLock { $0 }) (goal 1), failed calls \(failures.withLock { $0 })")
+        XCTAssertEqual(grants.withLock { $0 }, 1)
     }
 
     private func runExecutor(_ executor: ExternalAPIExecutor, _ config: ExternalAPIConfig, calls: Int) -> Double {

@@ -1,12 +1,12 @@
+import Basics
 import Executor
 import Foundation
-import Synchronization
 import XCTest
 
 /// Refresh timing, single-flight and invalidation of the OAuth2 token cache, on a fake clock.
 final class OAuthTokenCacheTests: XCTestCase {
-    final class Clock: @unchecked Sendable {
-        let time = Mutex<Double>(1000)
+    final class Clock: Sendable {
+        let time = Lock<Double>(1000)
         var now: Double { time.withLock { $0 } }
         func advance(_ s: Double) { time.withLock { $0 += s } }
     }
@@ -26,8 +26,9 @@ final class OAuthTokenCacheTests: XCTestCase {
     func test_token_singleFlightUnderConcurrentCallers() {
         let clock = Clock()
         let cache = OAuthTokenCache(now: { clock.now })
-        let pendingFetch = Mutex<(@Sendable (Result<OAuthTokenCache.Grant, ExecutorError>) -> Void)?>(nil)
-        let answers = Mutex<[String]>([])
+        let pendingFetch = Lock<(@Sendable (Result<OAuthTokenCache.Grant, ExecutorError>) -> Void)?>(nil)
+        let answers = Lock<[String]>([])
+        let key = self.key
         DispatchQueue.concurrentPerform(iterations: 200) { _ in
             cache.token(for: key, fetch: { report in pendingFetch.withLock { $0 = report } }) { r in
                 answers.withLock { $0.append((try? r.get()) ?? "error") }
@@ -42,13 +43,13 @@ final class OAuthTokenCacheTests: XCTestCase {
     func test_token_refreshesNearExpiryAndAfterInvalidation() {
         let clock = Clock()
         let cache = OAuthTokenCache(now: { clock.now })
-        let issued = Mutex(0)
+        let issued = Lock(0)
         let fetch: OAuthTokenCache.Fetch = { report in
             let n = issued.withLock { $0 += 1; return $0 }
             report(.success(.init(accessToken: "T\(n)", lifetime: 300)))
         }
         func get() -> String {
-            let out = Mutex("")
+            let out = Lock("")
             cache.token(for: key, fetch: fetch) { r in out.withLock { $0 = (try? r.get()) ?? "error" } }
             return out.withLock { $0 }
         }

@@ -1,18 +1,15 @@
+import Basics
 import Foundation
 import HTTPServer
-import Synchronization
 
 /// A real HTTP upstream on 127.0.0.1 (our HTTPServer) that records what it receives. The handler
 /// returns the response and how long to wait before sending it (never blocking the loop).
-final class TestUpstream: @unchecked Sendable {
+final class TestUpstream: Sendable {
     typealias Handler = @Sendable (HTTPRequest) -> (HTTPResponse, delay: Double)
-    private var server: HTTPServer!
+    private let server: HTTPServer
     /// Every request received, in arrival order.
-    final class Log: @unchecked Sendable {
-        let requests = Mutex<[HTTPRequest]>([])
-    }
-    private let log = Log()
-    private(set) var port = 0
+    private let requests = Lock<[HTTPRequest]>([])
+    let port: Int
 
     init(_ handler: @escaping Handler) throws {
         var config = HTTPServerConfiguration()
@@ -20,8 +17,8 @@ final class TestUpstream: @unchecked Sendable {
         config.port = 0
         config.threads = 1
         config.shutdownDeadline = 1
-        server = HTTPServer(configuration: config, handler: { [log] request, responder in
-            log.requests.withLock { $0.append(request) }
+        server = HTTPServer(configuration: config, handler: { [requests] request, responder in
+            requests.withLock { $0.append(request) }
             let (response, delay) = handler(request)
             if delay > 0 {
                 DispatchQueue.global().asyncAfter(deadline: .now() + delay) { responder.send(response) }
@@ -33,8 +30,8 @@ final class TestUpstream: @unchecked Sendable {
     }
 
     var base: String { "http://127.0.0.1:\(port)" }
-    var count: Int { log.requests.withLock { $0.count } }
-    var last: HTTPRequest? { log.requests.withLock { $0.last } }
+    var count: Int { requests.withLock { $0.count } }
+    var last: HTTPRequest? { requests.withLock { $0.last } }
 
     func stop() { server.shutdown() }
 

@@ -1,6 +1,6 @@
+import Basics
 import Foundation
 import NeoJSON
-import Synchronization
 import XCTest
 
 /// External-API configs, the connection test and invokes through the real server, against a
@@ -497,7 +497,7 @@ final class SlowUpstreamTests: XCTestCase {
         ])
         XCTAssertEqual(created.status, 201, created.text)
         let group = DispatchGroup()
-        let statuses = Mutex<[Int]>([0, 0, 0])
+        let statuses = Lock<[Int]>([0, 0, 0])
         for i in 0..<3 {
             group.enter()
             DispatchQueue.global().async {

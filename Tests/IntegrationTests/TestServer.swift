@@ -45,7 +45,7 @@ final class TestServer {
         for (k, v) in extra { env[k] = v }
         environment = env
         logURL = self.directory.appendingPathComponent("server-\(UUID().uuidString.prefix(8)).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let outPipe = Pipe()
         process = Process()
         process.executableURL = URL(fileURLWithPath: TestServer.binary)

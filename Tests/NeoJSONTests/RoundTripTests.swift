@@ -63,7 +63,7 @@ final class RoundTripTests: XCTestCase {
     private func randomDouble(_ rng: inout SeededGenerator) -> Double {
         switch Int.random(in: 0..<4, using: &rng) {
         case 0: return Double.random(in: -1000...1000, using: &rng)
-        case 1: return [0.0, -0.0, 2.0, 1e300, 5e-324, -1.5e-10][Int.random(in: 0..<6, using: &rng)]
+        case 1: return [0.0, -0.0, 2.0, 1e300, .leastNonzeroMagnitude, -1.5e-10][Int.random(in: 0..<6, using: &rng)]
         default:
             while true {
                 let d = Double(bitPattern: rng.next())

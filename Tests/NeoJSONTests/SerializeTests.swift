@@ -29,7 +29,7 @@ final class SerializeTests: XCTestCase {
         XCTAssertEqual(JSON.double(2.0).serializedString(), "2.0")
         XCTAssertEqual(JSON.double(0.1).serializedString(), "0.1")
         XCTAssertEqual(JSON.double(-0.0).serializedString(), "-0.0")
-        for d in [1e30, 1e-7, 5e-324, Double.greatestFiniteMagnitude, -123.456, 1.0 / 3.0] {
+        for d in [1e30, 1e-7, Double.leastNonzeroMagnitude, Double.greatestFiniteMagnitude, -123.456, 1.0 / 3.0] {
             let text = JSON.double(d).serializedString()
             XCTAssertEqual(try JSON.parse(text), .double(d), text)
         }

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Store
 import XCTest
@@ -10,7 +11,7 @@ final class StoreTests: StoreTestCase {
     }
 
     @discardableResult
-    private func insertTenant(_ db: Database, _ name: String) throws -> Int64 {
+    private static func insertTenant(_ db: Database, _ name: String) throws -> Int64 {
         try db.execute("INSERT INTO tenants(name, created_at) VALUES (?, ?)", [.text(name), .text(Timestamp.now())])
         return db.lastInsertRowID
     }
@@ -28,7 +29,7 @@ final class StoreTests: StoreTestCase {
 
     func test_write_commitsAndIsVisibleToReaders() throws {
         let store = try makeMigratedStore()
-        let id = try store.write { try insertTenant($0, "acme") }
+        let id = try store.write { try Self.insertTenant($0, "acme") }
         let name = try store.read { try $0.queryOne("SELECT name FROM tenants WHERE id = ?", [.int(id)])?.string("name") }
         XCTAssertEqual(name, "acme")
     }
@@ -37,22 +38,22 @@ final class StoreTests: StoreTestCase {
         struct Boom: Error {}
         let store = try makeMigratedStore()
         XCTAssertThrowsError(try store.write { db in
-            try insertTenant(db, "acme")
+            try Self.insertTenant(db, "acme")
             throw Boom()
         }) { XCTAssertTrue($0 is Boom) }
         XCTAssertEqual(try store.read { try $0.queryOne("SELECT COUNT(*) AS n FROM tenants")?.int("n") }, 0)
         // The writer is free again.
-        try store.write { try insertTenant($0, "acme") }
+        try store.write { try Self.insertTenant($0, "acme") }
     }
 
     func test_write_nestedOnSameThread_runsInSavepointWithoutDeadlock() throws {
         struct Boom: Error {}
         let store = try makeMigratedStore()
         try store.write { db in
-            try insertTenant(db, "outer")
-            try store.write { try insertTenant($0, "inner") }
+            try Self.insertTenant(db, "outer")
+            try store.write { try Self.insertTenant($0, "inner") }
             XCTAssertThrowsError(try store.write { inner -> Void in
-                try insertTenant(inner, "discarded")
+                try Self.insertTenant(inner, "discarded")
                 throw Boom()
             })
             // read inside write sees the uncommitted rows on the writer connection
@@ -69,13 +70,13 @@ final class StoreTests: StoreTestCase {
 
     func test_read_isQueryOnly() throws {
         let store = try makeMigratedStore()
-        XCTAssertThrowsError(try store.read { try insertTenant($0, "sneaky") })
+        XCTAssertThrowsError(try store.read { try Self.insertTenant($0, "sneaky") })
     }
 
     func test_constraintViolations_mapToConstraintWithoutParameterValues() throws {
         let store = try makeMigratedStore()
-        try store.write { try insertTenant($0, "secret-tenant-name") }
-        let unique = assertStoreError(.constraint, try store.write { try insertTenant($0, "secret-tenant-name") })
+        try store.write { try Self.insertTenant($0, "secret-tenant-name") }
+        let unique = assertStoreError(.constraint, try store.write { try Self.insertTenant($0, "secret-tenant-name") })
         XCTAssertFalse(unique?.message.contains("secret-tenant-name") ?? true, unique?.message ?? "")
         XCTAssertEqual((unique?.sqliteCode ?? 0) & 0xff, 19)
         // foreign_keys=ON: a key for a missing tenant is refused.
@@ -140,7 +141,7 @@ final class StoreTests: StoreTestCase {
     func test_forEachRow_streamsRowsAndAppendsRawText() throws {
         let store = try makeMigratedStore()
         try store.write { db in
-            for name in ["alpha", "beta", "gämma"] { try insertTenant(db, name) }
+            for name in ["alpha", "beta", "gämma"] { try Self.insertTenant(db, name) }
         }
         var json: [UInt8] = []
         var ids: [Int64] = []
@@ -172,7 +173,7 @@ final class StoreTests: StoreTestCase {
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) {
             for i in 0..<writes {
-                do { try store.write { try self.insertTenant($0, "tenant-\(i)") } } catch { failures.add(error) }
+                do { try store.write { try Self.insertTenant($0, "tenant-\(i)") } } catch { failures.add(error) }
             }
         }
         for _ in 0..<readerThreads {
@@ -210,9 +211,8 @@ final class StoreTests: StoreTestCase {
 }
 
 /// Collects errors from several threads.
-private final class ErrorLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var collected: [Error] = []
-    var errors: [Error] { lock.lock(); defer { lock.unlock() }; return collected }
-    func add(_ error: Error) { lock.lock(); collected.append(error); lock.unlock() }
+private final class ErrorLog: Sendable {
+    private let collected = Lock<[Error]>([])
+    var errors: [Error] { collected.withLock { $0 } }
+    func add(_ error: Error) { collected.withLock { $0.append(error) } }
 }

@@ -1,5 +1,5 @@
+import Basics
 import Foundation
-import Synchronization
 
 /// Neo's limit: N requests per 60 s sliding window per tenant, shared by its keys (design §4).
 ///
@@ -11,7 +11,7 @@ public final class RateLimiter: Sendable {
 
     public let limit: Int
     public let windowSeconds: Int64
-    private let windows = Mutex<[Int64: Window]>([:])
+    private let windows = Lock<[Int64: Window]>([:])
 
     /// `limit` 0 turns limiting off.
     public init(limit: Int, windowSeconds: Int64 = 60) {

@@ -1,9 +1,6 @@
+import Basics
 import Foundation
 import Store
-
-func monotonicNow() -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-}
 
 /// xoshiro256** per thread, seeded from the OS through OpenSSL; formats UUIDv4 strings.
 final class RequestIdGenerator {

@@ -1,3 +1,4 @@
+import Basics
 import Executor
 import Foundation
 import NeoJSON

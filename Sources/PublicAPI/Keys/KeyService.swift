@@ -1,7 +1,7 @@
+import Basics
 import Foundation
 import NeoJSON
 import Store
-import Synchronization
 
 /// What a new key may do (design §4).
 public struct KeySpec {
@@ -31,8 +31,8 @@ public final class KeyService: @unchecked Sendable {
     /// How long a looked-up key is trusted before the store is asked again (revocations through the
     /// API clear it at once; the offline CLI is seen within this time).
     let cacheSeconds: Double
-    private let cache = Mutex<[[UInt8]: (principal: Principal, expiresAt: Date?, fetched: Double)]>([:])
-    private let lastUsedWrites = Mutex<[Int64: Double]>([:])
+    private let cache = Lock<[[UInt8]: (principal: Principal, expiresAt: Date?, fetched: Double)]>([:])
+    private let lastUsedWrites = Lock<[Int64: Double]>([:])
     /// Where the last_used_at write runs: off the request's thread when set (authentication may run
     /// on an event loop, which must not wait for the writer).
     public var background: ((@escaping () -> Void) -> Void)?

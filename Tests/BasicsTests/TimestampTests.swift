@@ -1,5 +1,5 @@
 import Foundation
-import Store
+import Basics
 import XCTest
 
 final class TimestampTests: XCTestCase {

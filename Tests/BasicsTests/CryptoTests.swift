@@ -1,4 +1,4 @@
-import Store
+import Basics
 import XCTest
 
 final class CryptoTests: XCTestCase {

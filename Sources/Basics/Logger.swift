@@ -1,9 +1,10 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NeoJSON
-import Store
 
 /// The one logger: JSON lines on stderr. Never given headers, bodies or secrets.
-public final class Logger: @unchecked Sendable {
+public final class Logger: Sendable {
     public enum Level: Int, Comparable, Sendable {
         case debug, info, warn, error
         public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
@@ -11,7 +12,8 @@ public final class Logger: @unchecked Sendable {
     }
 
     public let level: Level
-    private let lock = NSLock()
+    /// Where lines go, one writer at a time so each line stays in one piece.
+    private let output = Lock<Int32>(STDERR_FILENO)
 
     public init(level: Level) { self.level = level }
 
@@ -22,10 +24,15 @@ public final class Logger: @unchecked Sendable {
         for (k, v) in fields { object[k] = v }
         var line = JSON.object(object).serialized()
         line.append(10)
-        lock.lock()
-        line.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, stderr) }
-        fflush(stderr)
-        lock.unlock()
+        output.withLock { fd in
+            line.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                    if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+                }
+            }
+        }
     }
 
     public func info(_ m: String, _ f: JSONObject = JSONObject()) { log(.info, m, f) }
