@@ -3,9 +3,6 @@ import PackageDescription
 
 // -Werror keeps the C shim honest; unsafeFlags are fine for a root package.
 let cFlags: [CSetting] = [.unsafeFlags(["-Wall", "-Wextra", "-Werror", "-std=c11", "-D_GNU_SOURCE"])]
-// Swift 6 language mode (complete concurrency checking) target by target; PublicAPI, NeoServer and
-// their tests stay on the package default (5) until PublicAPI's restructure lands.
-let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "neo-server",
@@ -19,22 +16,23 @@ let package = Package(
             cSettings: cFlags,
             linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("sqlite3"), .linkedLibrary("crypto")]
         ),
-        .target(name: "NeoJSON", swiftSettings: swift6),
+        .target(name: "NeoJSON"),
         // What several modules share: crypto, time, the logger, the lock.
-        .target(name: "Basics", dependencies: ["CShim", "NeoJSON"], swiftSettings: swift6),
-        .target(name: "HTTPServer", dependencies: ["CShim", "Basics"], swiftSettings: swift6),
-        .target(name: "Store", dependencies: ["CShim", "Basics"], swiftSettings: swift6),
-        .target(name: "Executor", dependencies: ["CShim", "NeoJSON", "Basics"], swiftSettings: swift6),
+        .target(name: "Basics", dependencies: ["CShim", "NeoJSON"]),
+        .target(name: "HTTPServer", dependencies: ["CShim", "Basics"]),
+        .target(name: "Store", dependencies: ["CShim", "Basics"]),
+        .target(name: "Executor", dependencies: ["CShim", "NeoJSON", "Basics"]),
         .target(name: "PublicAPI", dependencies: ["HTTPServer", "Store", "Executor", "NeoJSON", "Basics"]),
         .executableTarget(name: "NeoServer", dependencies: ["PublicAPI", "Basics"]),
 
-        .testTarget(name: "BasicsTests", dependencies: ["Basics"], swiftSettings: swift6),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CShim", "Basics"], swiftSettings: swift6),
-        .testTarget(name: "NeoJSONTests", dependencies: ["NeoJSON"], swiftSettings: swift6),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Basics"], swiftSettings: swift6),
-        .testTarget(name: "ExecutorTests", dependencies: ["Executor", "HTTPServer", "Basics"], swiftSettings: swift6),
+        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CShim", "Basics"]),
+        .testTarget(name: "NeoJSONTests", dependencies: ["NeoJSON"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Basics"]),
+        .testTarget(name: "ExecutorTests", dependencies: ["Executor", "HTTPServer", "Basics"]),
         .testTarget(name: "PublicAPITests", dependencies: ["PublicAPI"]),
         .testTarget(name: "IntegrationTests", dependencies: ["NeoJSON", "Basics"]),
     ],
-    swiftLanguageModes: [.v5]
+    // Swift 6 language mode everywhere: complete concurrency checking, no warnings.
+    swiftLanguageModes: [.v6]
 )

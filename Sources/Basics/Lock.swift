@@ -44,6 +44,22 @@ public final class Lock<Value> {
         return try body(&value)
     }
 
+    /// Like `withLock(waitingUntil:)`, but waits at most `seconds`; `body` learns whether `ready` holds.
+    public func withLock<Result>(waitingUntil ready: (Value) -> Bool, timeout seconds: Double,
+                                 _ body: (inout Value, _ ready: Bool) throws -> Result) rethrows -> Result {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        let nanos = Int(deadline.tv_nsec) + Int(seconds.truncatingRemainder(dividingBy: 1) * 1e9)
+        deadline.tv_sec += Int(seconds) + nanos / 1_000_000_000
+        deadline.tv_nsec = nanos % 1_000_000_000
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !ready(value) {
+            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { break }
+        }
+        return try body(&value, ready(value))
+    }
+
     /// Wakes one thread waiting in `withLock(waitingUntil:)`: enough when any waiter can take the change.
     public func notifyOne() { pthread_cond_signal(condition) }
 

@@ -112,3 +112,6 @@ public func hexValue(_ c: UInt8) -> UInt8? {
     default: return nil
     }
 }
+
+extension Router: Sendable where Handler: Sendable {}
+extension Router.Node: Sendable where Handler: Sendable {}

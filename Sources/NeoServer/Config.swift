@@ -30,10 +30,10 @@ struct Config {
 
     /// One setting: its variable, flag, help text, and how to apply a raw value (`name` is the
     /// variable or the flag the value came from, for the error message).
-    struct Setting {
+    struct Setting: Sendable {
         let env: String
         let help: String
-        let apply: (_ config: inout Config, _ value: String, _ name: String) throws -> Void
+        let apply: @Sendable (_ config: inout Config, _ value: String, _ name: String) throws -> Void
         var flag: String { "--" + env.dropFirst(4).lowercased().replacingOccurrences(of: "_", with: "-") }
     }
 

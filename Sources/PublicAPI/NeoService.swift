@@ -34,10 +34,9 @@ public final class NeoService {
     public init(store: Store, http httpConfig: HTTPServerConfiguration, api: APIConfiguration) {
         self.store = store
         let logger = Logger(level: api.logLevel)
-        let keys = KeyService(store: store)
         let limiter = RateLimiter(limit: api.rateLimit, windowSeconds: Int64(api.rateWindow))
         let workers = WorkerPool(threads: api.workers)
-        keys.background = { workers.submit($0) }
+        let keys = KeyService(store: store, background: { workers.submit($0) })
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)
         routes += KeyRoutes.routes(keys: keys, store: store)

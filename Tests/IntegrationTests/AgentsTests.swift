@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NeoJSON
 import XCTest
@@ -130,18 +131,16 @@ final class AgentsTests: SharedServerTestCase {
 
     func test_concurrentPutsWithSameIfMatch_exactlyOneWins() throws {
         let id = try create(docsTriageAgent)
-        var statuses = [Int](repeating: 0, count: 2)
-        var codes = [String?](repeating: nil, count: 2)
-        let lock = NSLock()
+        let results = Lock<[(status: Int, code: String?)]>(Array(repeating: (0, nil), count: 2))
+        let server = self.server
         DispatchQueue.concurrentPerform(iterations: 2) { i in
-            let r = try? self.put(id, #"{"name": "writer \#(i)"}"#, headers: ["If-Match": "\"1\""])
-            lock.lock()
-            statuses[i] = r?.status ?? 0
-            codes[i] = r?.errorCode
-            lock.unlock()
+            let r = try? server.request("PUT", "/public-api/agents/\(id)", json: ["name": .string("writer \(i)")],
+                                        headers: ["If-Match": "\"1\""])
+            results.withLock { $0[i] = (r?.status ?? 0, r?.errorCode) }
         }
-        XCTAssertEqual(statuses.sorted(), [200, 409])
-        XCTAssertEqual(codes.compactMap { $0 }, ["agent_update_conflict"])
+        let outcomes = results.withLock { $0 }
+        XCTAssertEqual(outcomes.map(\.status).sorted(), [200, 409])
+        XCTAssertEqual(outcomes.compactMap(\.code), ["agent_update_conflict"])
         let d = try detail(id)
         XCTAssertEqual(d.data?["version"], 2)
         let versions = try server.request("GET", "/public-api/agents/\(id)/versions")

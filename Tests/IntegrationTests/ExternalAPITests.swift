@@ -13,10 +13,11 @@ final class ExternalAPITests: XCTestCase {
         "query": "CANARY-query-c19a07", "client_secret": "CANARY-oauth-3e6f10", "token_auth": "CANARY-tokenauth-9a2b55",
         "secret_header": "CANARY-sighdr-44c0de",
     ]
-    static var server: TestServer!
-    static var upstream: PythonUpstream!
+    // XCTest runs a class's setUp, tests and tearDown one after another on one thread.
+    nonisolated(unsafe) static var server: TestServer!
+    nonisolated(unsafe) static var upstream: PythonUpstream!
     /// Every response body the tests saw, for the canary check.
-    static var seen: [String] = []
+    nonisolated(unsafe) static var seen: [String] = []
 
     override class func setUp() {
         super.setUp()

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NeoJSON
 import XCTest
@@ -7,7 +8,8 @@ import Glibc
 
 /// The real `neo-server` binary started on an ephemeral port with a fresh SQLite file in a temp
 /// directory. Tests talk to it over real sockets.
-final class TestServer {
+// unchecked: everything is set once in init except stdout, which stdoutLock guards.
+final class TestServer: @unchecked Sendable {
     static let adminKey = "neo_sk_test_IntegrationAdmin0123456789abcdefghij"
 
     let directory: URL
@@ -293,19 +295,20 @@ final class RawClient {
 /// A test class whose tests share one server, started before the first test and stopped after the last.
 /// Subclasses override `environment` to configure it.
 class SharedServerTestCase: XCTestCase {
-    private static var servers: [ObjectIdentifier: TestServer] = [:]
+    private static let servers = Lock<[ObjectIdentifier: TestServer]>([:])
 
     class var environment: [String: String] { ["NEO_RATE_LIMIT": "0"] }
 
-    var server: TestServer { Self.servers[ObjectIdentifier(Self.self)]! }
+    var server: TestServer { Self.servers.withLock { $0[ObjectIdentifier(Self.self)]! } }
 
     override class func setUp() {
         super.setUp()
-        servers[ObjectIdentifier(self)] = try! TestServer(environment: environment)
+        let started = try! TestServer(environment: environment)
+        servers.withLock { $0[ObjectIdentifier(self)] = started }
     }
 
     override class func tearDown() {
-        servers.removeValue(forKey: ObjectIdentifier(self))?.stop()
+        servers.withLock { $0.removeValue(forKey: ObjectIdentifier(self)) }?.stop()
         super.tearDown()
     }
 }

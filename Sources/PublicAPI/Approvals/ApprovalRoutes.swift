@@ -5,7 +5,7 @@ import Store
 
 /// Applies what an approved TIL request held, inside the decision's write transaction.
 /// Throwing an APIError refuses the approval: the request is marked rejected with that reason.
-typealias TilApplier = (_ db: Database, _ request: TilRequest, _ decider: Principal) throws -> Void
+typealias TilApplier = @Sendable (_ db: Database, _ request: TilRequest, _ decider: Principal) throws -> Void
 
 /// `/til-requests` (Neo's technician-in-the-loop requests; permission group `approvals`).
 enum ApprovalRoutes {

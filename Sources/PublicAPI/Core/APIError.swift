@@ -4,7 +4,7 @@ import NeoJSON
 /// what to fix, and optional per-field details (design §3).
 public struct APIError: Error, Equatable {
     /// One problem with one field of the request, e.g. `actions[0].id`.
-    public struct Detail: Equatable {
+    public struct Detail: Equatable, Sendable {
         public let field: String
         public let issue: String
         public init(field: String, issue: String) { self.field = field; self.issue = issue }

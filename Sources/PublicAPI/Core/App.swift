@@ -6,18 +6,18 @@ import NeoJSON
 
 /// Glue between the HTTP server and the handlers: routing, request ids, authentication,
 /// permission checks, rate-limit headers, the envelope, and the access log.
-public final class App: @unchecked Sendable {
+public final class App: Sendable {
     public let logger: Logger
     let router: Router<Route>
     let workers: WorkerPool
     /// Authenticates a request for a protected route (set by the key service).
-    let authenticate: (RequestContext) throws -> Principal
+    let authenticate: @Sendable (RequestContext) throws -> Principal
     /// Rate-limit headers to add, or a 429 to throw, per tenant.
-    let rateLimit: (Principal) throws -> [(String, String)]
+    let rateLimit: @Sendable (Principal) throws -> [(String, String)]
 
     public init(routes: [Route], logger: Logger, workers: WorkerPool,
-                authenticate: @escaping (RequestContext) throws -> Principal,
-                rateLimit: @escaping (Principal) throws -> [(String, String)]) {
+                authenticate: @escaping @Sendable (RequestContext) throws -> Principal,
+                rateLimit: @escaping @Sendable (Principal) throws -> [(String, String)]) {
         var router = Router<Route>()
         for r in routes { router.add(r.method, r.pattern, r) }
         self.router = router

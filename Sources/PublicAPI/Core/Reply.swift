@@ -14,7 +14,7 @@ public struct Reply {
     public var rawBody: [UInt8]?
     /// Set by `later`: the real reply arrives through the callback, from any thread, so a handler
     /// waiting on an upstream holds no worker thread.
-    var deferred: ((@escaping (Result<Reply, APIError>) -> Void) -> Void)?
+    var deferred: (@Sendable (@escaping @Sendable (Result<Reply, APIError>) -> Void) -> Void)?
 
     public init(status: Int = 200, data: JSON = .null, pagination: PageInfo? = nil, headers: [(String, String)] = []) {
         self.status = status
@@ -24,7 +24,7 @@ public struct Reply {
     }
 
     /// A reply that `start` delivers later through its callback (exactly once).
-    public static func later(_ start: @escaping (@escaping (Result<Reply, APIError>) -> Void) -> Void) -> Reply {
+    public static func later(_ start: @escaping @Sendable (@escaping @Sendable (Result<Reply, APIError>) -> Void) -> Void) -> Reply {
         var r = Reply()
         r.deferred = start
         return r

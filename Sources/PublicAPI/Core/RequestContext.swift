@@ -1,25 +1,58 @@
+import Basics
 import Foundation
 import HTTPServer
 import NeoJSON
 
 /// Everything a handler knows about the request it serves: no globals.
-public final class RequestContext: @unchecked Sendable {
+public final class RequestContext: Sendable {
     public let request: HTTPRequest
     public let requestId: String
     public let params: [String: String]
     public let pattern: String
     let started: Double
+
+    /// What handlers and the App fill in as the request moves from the loop to a worker and back
+    /// (one thread at a time, but not always the same one).
+    private struct Mutable {
+        var principal: Principal?
+        var warnings: [String] = []
+        var acceptedQuery: [String]?
+        var dbMilliseconds = 0.0
+        var parsedQuery: [(String, String)]?
+        var offload: @Sendable (@escaping @Sendable () -> Void) -> Void = { $0() }
+        var testModeRequested = false
+    }
+    private let mutable = Lock(Mutable())
+
     /// Set by authentication on protected routes.
-    public internal(set) var principal: Principal?
+    public internal(set) var principal: Principal? {
+        get { mutable.withLock { $0.principal } }
+        set { mutable.withLock { $0.principal = newValue } }
+    }
     /// The handler's `meta.warnings` lines (see `responseWarnings` for all of them).
-    public var warnings: [String] = []
+    public var warnings: [String] {
+        get { mutable.withLock { $0.warnings } }
+        set { mutable.withLock { $0.warnings = newValue } }
+    }
     /// The query parameters the matched route declares (`Route.query`); nil when no route matched.
-    var acceptedQuery: [String]?
+    var acceptedQuery: [String]? {
+        get { mutable.withLock { $0.acceptedQuery } }
+        set { mutable.withLock { $0.acceptedQuery = newValue } }
+    }
     /// Milliseconds spent in the store for this request.
-    public var dbMilliseconds = 0.0
-    private var parsedQuery: [(String, String)]?
+    public var dbMilliseconds: Double {
+        get { mutable.withLock { $0.dbMilliseconds } }
+        set { mutable.withLock { $0.dbMilliseconds = newValue } }
+    }
+    private var parsedQuery: [(String, String)]? {
+        get { mutable.withLock { $0.parsedQuery } }
+        set { mutable.withLock { $0.parsedQuery = newValue } }
+    }
     /// Runs blocking follow-up work (store writes after an upstream answered) on the worker pool.
-    public internal(set) var offload: (@escaping () -> Void) -> Void = { $0() }
+    public internal(set) var offload: @Sendable (@escaping @Sendable () -> Void) -> Void {
+        get { mutable.withLock { $0.offload } }
+        set { mutable.withLock { $0.offload = newValue } }
+    }
 
     init(request: HTTPRequest, requestId: String, params: [String: String], pattern: String, started: Double) {
         self.request = request
@@ -36,7 +69,10 @@ public final class RequestContext: @unchecked Sendable {
     }
 
     /// `X-Neo-Test-Mode` as parsed before the handler ran (`testModeHeader`).
-    var testModeRequested = false
+    var testModeRequested: Bool {
+        get { mutable.withLock { $0.testModeRequested } }
+        set { mutable.withLock { $0.testModeRequested = newValue } }
+    }
 
     /// Test mode (seed 002, design §4): the key's flag, which no header turns off, or `X-Neo-Test-Mode` on.
     public var testMode: Bool { (principal?.testMode ?? false) || testModeRequested }

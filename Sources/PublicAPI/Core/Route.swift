@@ -1,7 +1,7 @@
 import Foundation
 
 /// Who may call a route.
-public enum Access {
+public enum Access: Sendable {
     /// No key needed (health, openapi.json).
     case open
     /// A key with at least `level` in `group`.
@@ -15,7 +15,7 @@ public enum Access {
 }
 
 /// One API route: pattern, who may call it, where it runs, and the handler.
-public struct Route {
+public struct Route: Sendable {
     public let method: String
     public let pattern: String
     public let access: Access
@@ -26,10 +26,10 @@ public struct Route {
     /// The query parameters the handler reads (`ctx.query`); any other one is ignored with a
     /// `meta.warnings` entry, also when the handler throws before reading them all.
     public let query: [String]
-    public let handler: (RequestContext) throws -> Reply
+    public let handler: @Sendable (RequestContext) throws -> Reply
 
     public init(_ method: String, _ pattern: String, access: Access, blocking: Bool = true, query: [String] = [],
-                _ handler: @escaping (RequestContext) throws -> Reply) {
+                _ handler: @escaping @Sendable (RequestContext) throws -> Reply) {
         self.method = method
         self.pattern = pattern
         self.access = access

@@ -7,17 +7,13 @@ import Store
 /// rows from SQLite, so queued work survives a restart. Each run records FIND_ENTITIES, then the
 /// agent's actions in order: EXTERNAL_API_REQUEST through the executor (pausing for a TIL approval
 /// when the config requires one), ADD_NOTE as a markdown artifact, anything else skipped.
-public final class ExecutionRunner: @unchecked Sendable {
+public final class ExecutionRunner: Sendable {
     let store: Store
     let logger: Logger
     let concurrency: Int
-    var external: ExternalCalls
-    private let condition = NSCondition()
-    private var stopping = false
-    private var running = 0
-    private var threads: [Thread] = []
-    /// How long a pending approval waits before it expires.
-    let approvalLifetime: TimeInterval = 7 * 24 * 3600
+    let external: ExternalCalls
+    /// Whether to stop, a count of pokes (new work) that idle workers wait on, and how many workers run.
+    private let state = Lock<(stopping: Bool, pokes: Int, workers: Int)>((false, 0, 0))
 
     public init(store: Store, logger: Logger, concurrency: Int, external: ExternalCalls = .none) {
         self.store = store
@@ -31,29 +27,30 @@ public final class ExecutionRunner: @unchecked Sendable {
         let now = Timestamp.now()
         let orphaned = try store.write { try ExecutionRecords.failInterrupted(now: now, $0) }
         if orphaned > 0 { logger.warn("marked interrupted executions failed", ["count": .int(Int64(orphaned))]) }
+        state.withLock { $0.workers = concurrency }
         for i in 0..<concurrency {
-            let t = Thread { [unowned self] in self.work() }
+            // The thread holds the runner strongly until it stops (after `stop`).
+            let t = Thread {
+                self.work()
+                self.state.withLock { $0.workers -= 1 }
+                self.state.notifyAll()
+            }
             t.name = "neo-runner-\(i)"
-            threads.append(t)
             t.start()
         }
     }
 
     /// Stops taking new work and waits (up to `deadline` seconds) for runs in progress.
     public func stop(deadline: Double = 10) {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
-        let end = Date().addingTimeInterval(deadline)
-        while threads.contains(where: { !$0.isFinished }) && Date() < end { usleep(10_000) }
+        state.withLock { $0.stopping = true }
+        state.notifyAll()
+        state.withLock(waitingUntil: { $0.workers == 0 }, timeout: deadline) { _, _ in }
     }
 
     /// Wakes a worker: new queued work.
     func poke() {
-        condition.lock()
-        condition.signal()
-        condition.unlock()
+        state.withLock { $0.pokes &+= 1 }
+        state.notifyOne()
     }
 
     // MARK: queueing
@@ -102,19 +99,17 @@ public final class ExecutionRunner: @unchecked Sendable {
     // MARK: the worker loop
 
     private func work() {
+        var seen = state.withLock { $0.pokes }
         while true {
-            condition.lock()
-            if stopping { condition.unlock(); return }
-            condition.unlock()
+            if state.withLock({ $0.stopping }) { return }
             let claimed: Execution?
             do { claimed = try claim() } catch {
                 logger.error("runner could not claim work", ["error": .string(String(describing: error))])
                 claimed = nil
             }
             guard let execution = claimed else {
-                condition.lock()
-                if !stopping { _ = condition.wait(until: Date().addingTimeInterval(1)) }
-                condition.unlock()
+                // Idle: wake on a poke or a stop, else look again within a second (work queued elsewhere).
+                seen = state.withLock(waitingUntil: { $0.stopping || $0.pokes != seen }, timeout: 1) { value, _ in value.pokes }
                 continue
             }
             run(execution)

@@ -2,10 +2,10 @@ import NeoJSON
 
 /// What the runner needs from the external-API executor, kept to two calls so the runner
 /// knows nothing of curl, auth or secrets.
-public struct ExternalCalls {
+public struct ExternalCalls: Sendable {
     /// The outcome of one call as recorded in steps: the redacted request, and the executor
     /// result (nil when planned in test mode).
-    public struct Outcome {
+    public struct Outcome: Sendable {
         public let request: JSON
         public let result: JSON?
         public init(request: JSON, result: JSON?) { self.request = request; self.result = result }
@@ -13,12 +13,12 @@ public struct ExternalCalls {
 
     /// Whether `apiName` exists for the tenant and needs an approval before agent-originated calls
     /// (nil when there is no such config).
-    public var requiresApproval: (_ tenantId: Int64, _ apiName: String) throws -> Bool?
+    public var requiresApproval: @Sendable (_ tenantId: Int64, _ apiName: String) throws -> Bool?
     /// Performs the call (or in test mode only builds it); throws APIError for executor failures.
-    public var invoke: (_ tenantId: Int64, _ apiName: String, _ body: JSONObject, _ testMode: Bool) throws -> Outcome
+    public var invoke: @Sendable (_ tenantId: Int64, _ apiName: String, _ body: JSONObject, _ testMode: Bool) throws -> Outcome
 
-    public init(requiresApproval: @escaping (Int64, String) throws -> Bool?,
-                invoke: @escaping (Int64, String, JSONObject, Bool) throws -> Outcome) {
+    public init(requiresApproval: @escaping @Sendable (Int64, String) throws -> Bool?,
+                invoke: @escaping @Sendable (Int64, String, JSONObject, Bool) throws -> Outcome) {
         self.requiresApproval = requiresApproval
         self.invoke = invoke
     }

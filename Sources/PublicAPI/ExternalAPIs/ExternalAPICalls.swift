@@ -78,8 +78,9 @@ enum ExternalAPICalls {
             ctx.warnings.append("test mode: not persisted")
             return Reply(data: .object(JSONObject([("request", .object(request.redacted())), ("sent", .bool(false))])))
         }
+        let (sentConfig, sentCall) = (probe, call)
         return Reply.later { complete in
-            executor.invoke(probe, call, tenant: String(ctx.caller.tenantId)) { outcome in
+            executor.invoke(sentConfig, sentCall, tenant: String(ctx.caller.tenantId)) { outcome in
                 switch outcome {
                 case .success(let result):
                     complete(.success(Reply(data: .object(JSONObject([
@@ -228,7 +229,7 @@ extension ExternalAPICalls {
     /// The runner's view of the executor: EXTERNAL_API_REQUEST actions go through the same build,
     /// policy, auth and redaction as a direct invoke (the runner records the steps itself).
     static func forRunner(configs: ExternalAPIRecords, executor: ExternalAPIExecutor) -> ExternalCalls {
-        func load(_ tenant: Int64, _ name: String) throws -> ExternalAPIConfig? {
+        @Sendable func load(_ tenant: Int64, _ name: String) throws -> ExternalAPIConfig? {
             guard ExternalAPIConfigCodec.isValidName(name) else { return nil }
             return try configs.store.read { try configs.find(name, tenant: tenant, in: $0) }?.config
         }

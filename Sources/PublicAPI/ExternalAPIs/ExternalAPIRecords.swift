@@ -7,7 +7,7 @@ import Store
 /// External-API configs in the store, secrets sealed with the server's SecretBox. The seal context
 /// binds each ciphertext to its tenant, config and secret path, so a sealed value copied elsewhere
 /// does not open.
-final class ExternalAPIRecords: @unchecked Sendable {
+final class ExternalAPIRecords: Sendable {
     /// A stored config with its plaintext secrets and timestamps.
     struct Stored {
         let id: Int64

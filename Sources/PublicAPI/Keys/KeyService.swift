@@ -26,7 +26,7 @@ public struct KeySpec {
 }
 
 /// Tenants and API keys in the store, and authentication of bearer keys with a short-lived cache.
-public final class KeyService: @unchecked Sendable {
+public final class KeyService: Sendable {
     let store: Store
     /// How long a looked-up key is trusted before the store is asked again (revocations through the
     /// API clear it at once; the offline CLI is seen within this time).
@@ -35,11 +35,12 @@ public final class KeyService: @unchecked Sendable {
     private let lastUsedWrites = Lock<[Int64: Double]>([:])
     /// Where the last_used_at write runs: off the request's thread when set (authentication may run
     /// on an event loop, which must not wait for the writer).
-    public var background: ((@escaping () -> Void) -> Void)?
+    let background: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
 
-    public init(store: Store, cacheSeconds: Double = 5) {
+    public init(store: Store, cacheSeconds: Double = 5, background: (@Sendable (@escaping @Sendable () -> Void) -> Void)? = nil) {
         self.store = store
         self.cacheSeconds = cacheSeconds
+        self.background = background
     }
 
     // MARK: keys
@@ -160,7 +161,7 @@ public final class KeyService: @unchecked Sendable {
         guard due else { return }
         let usedAt = Timestamp.now()
         let store = self.store
-        let record = { _ = try? store.write { try KeyRecords.touch(keyId, at: usedAt, $0) } }
+        let record: @Sendable () -> Void = { _ = try? store.write { try KeyRecords.touch(keyId, at: usedAt, $0) } }
         if let background { background(record) } else { record() }
     }
 }

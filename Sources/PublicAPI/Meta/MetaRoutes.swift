@@ -35,22 +35,20 @@ enum MetaRoutes {
 
 /// The store's health as the health route reports it: a real query, run at most once a second so
 /// probes under load measure the server rather than SQLite's lock calls.
-final class StoreProbe: @unchecked Sendable {
+final class StoreProbe: Sendable {
     private let store: Store
-    private let lock = NSLock()
-    private var checkedAt = -Double.infinity
-    private var last = "unavailable"
+    /// When the store was last asked, and what it said.
+    private let last = Lock<(checkedAt: Double, status: String)>((-Double.infinity, "unavailable"))
 
     init(store: Store) { self.store = store }
 
     func status() -> String {
         let now = monotonicNow()
-        lock.lock()
-        defer { lock.unlock() }
-        if now - checkedAt >= 1 {
-            last = (try? store.read { try HealthRecords.ping($0) }) == true ? "ok" : "unavailable"
-            checkedAt = now
+        return last.withLock { last in
+            if now - last.checkedAt >= 1 {
+                last = (now, (try? store.read { try HealthRecords.ping($0) }) == true ? "ok" : "unavailable")
+            }
+            return last.status
         }
-        return last
     }
 }
