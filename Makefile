@@ -7,7 +7,8 @@ NEO_PORT ?= 8080
 NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client
+.PHONY: all deps build run test bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
+	schedule-durability
 
 all: build
 
@@ -17,6 +18,7 @@ help:
 	@echo "make bench   release build + wrk against neo-server and the peer servers; executor vs plain libcurl"
 	@echo "make fuzz    libFuzzer on the HTTP parser for FUZZ_SECONDS (default 60)"
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
+	@echo "make schedule-durability  SIGKILL the server around schedule slot boundaries, DURABILITY_ROUNDS (default 20) times"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
 	@echo "make openapi-client  generate a Python client from the spec (openapi-python-client) and drive a server with it"
@@ -51,6 +53,7 @@ test:
 	$(SWIFT) test --skip-build
 	bash fuzz/run.sh 10
 	bash bench/crash-durability.sh 3
+	bash bench/schedule-durability.sh 3
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
 	SCHEMATHESIS_SEED=20261129 bash bench/schemathesis.sh 5
 	bash bench/openapi-client.sh
@@ -82,6 +85,10 @@ DURABILITY_ROUNDS ?= 20
 durability:
 	$(SWIFT) build
 	bash bench/crash-durability.sh $(DURABILITY_ROUNDS)
+
+schedule-durability:
+	$(SWIFT) build
+	bash bench/schedule-durability.sh $(DURABILITY_ROUNDS)
 
 # swift-format (in the toolchain) with the house settings in .swift-format.
 lint:

@@ -36,15 +36,18 @@ public final class Scheduler: @unchecked Sendable {
 
     // MARK: running
 
-    /// Plans agents written before schedules ran, then starts the thread.
+    /// Plans agents written before schedules ran, catches up on what came due while the server was down (the
+    /// first tick, before the caller serves), then starts the thread.
     public func start() throws {
         let planned = try store.write { db -> Int in
             let agents = try ScheduleRecords.toPlan(tenantId: nil, db)
             for agent in agents { try agentWritten(agent.id, tenantId: agent.tenantId, document: agent.document, db) }
             return agents.count
         }
-        logger.info("scheduler started", ["now": .string(Timestamp.format(clock.now())), "catchup_seconds": .int(Int64(catchup)),
+        let now = Scheduler.wholeMilliseconds(clock.now())
+        logger.info("scheduler started", ["now": .string(Timestamp.format(now)), "catchup_seconds": .int(Int64(catchup)),
                                           "agents_planned": .int(Int64(planned))])
+        try tick(at: now)
         let t = Thread { [unowned self] in self.loop() }
         t.name = "neo-scheduler"
         thread = t
@@ -89,12 +92,11 @@ public final class Scheduler: @unchecked Sendable {
 
     // MARK: one tick
 
-    /// Fires every agent slot and scheduled work due at the clock's now, moves finished scheduled work on, and
-    /// returns the next instant something is due (nil when nothing is planned).
+    /// Fires every agent slot and scheduled work due at `instant` (default: the clock's now), moves finished
+    /// scheduled work on, and returns the next instant something is due (nil when nothing is planned).
     @discardableResult
-    func tick() throws -> Date? {
-        // Whole milliseconds, as timestamps are stored: what is due at `nowText` is due at `now`.
-        let now = Date(timeIntervalSince1970: (clock.now().timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+    func tick(at instant: Date? = nil) throws -> Date? {
+        let now = Scheduler.wholeMilliseconds(instant ?? clock.now())
         let nowText = Timestamp.format(now)
         let (agentDue, workDue, ended) = try store.read { db in
             (try ScheduleRecords.earliestDue(db), try ScheduledWorkRecords.earliestDue(db), try ScheduledWorkRecords.hasEndedRuns(db))
@@ -121,6 +123,11 @@ public final class Scheduler: @unchecked Sendable {
             [try ScheduleRecords.earliestDue(db), try ScheduledWorkRecords.earliestDue(db)].compactMap { $0 }.min()
         }
         return next.flatMap(Timestamp.parse)
+    }
+
+    /// `instant` cut to whole milliseconds, as timestamps are stored: what is due at its text is due at it.
+    static func wholeMilliseconds(_ instant: Date) -> Date {
+        Date(timeIntervalSince1970: (instant.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
     }
 
     /// Runs `batch` in one transaction after another until one handles fewer than a full batch; returns the
