@@ -8,7 +8,7 @@ NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability
+	schedule-durability fuzz-cron
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make fuzz    libFuzzer on the HTTP parser for FUZZ_SECONDS (default 60)"
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
 	@echo "make schedule-durability  SIGKILL the server around schedule slot boundaries, DURABILITY_ROUNDS (default 20) times"
+	@echo "make fuzz-cron     libFuzzer on the cron parser and next() for FUZZ_SECONDS (default 60)"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
 	@echo "make openapi-client  generate a Python client from the spec (openapi-python-client) and drive a server with it"
@@ -52,6 +53,7 @@ test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	bash fuzz/run.sh 10
+	bash fuzz/run-cron.sh 10
 	bash bench/crash-durability.sh 3
 	bash bench/schedule-durability.sh 3
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
@@ -66,6 +68,9 @@ bench:
 
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-cron:
+	bash fuzz/run-cron.sh $(FUZZ_SECONDS)
 
 slow-clients:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"
