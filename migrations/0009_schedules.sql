@@ -14,12 +14,13 @@ CREATE INDEX agents_list ON agents (tenant_id, created_at DESC, id DESC, state, 
 
 -- Every slot the scheduler fired, one row per (agent, slot), written in the transaction that queues its
 -- execution and moves the agent's next_run_at: the primary key is what makes a slot fire at most once,
--- across restarts and processes.
+-- across restarts and processes. (The foreign key to executions is immediate on purpose: a deferred one makes
+-- SQLite search this table for every execution inserted while it is pending.)
 CREATE TABLE schedule_slots (
     agent_id     INTEGER NOT NULL REFERENCES agents(id),
     slot         TEXT NOT NULL,                                  -- the slot, RFC 3339 UTC (trigger.scheduled_for)
     tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
-    execution_id TEXT NOT NULL REFERENCES executions(id) DEFERRABLE INITIALLY DEFERRED,
+    execution_id TEXT NOT NULL REFERENCES executions(id),
     fired_at     TEXT NOT NULL,                                  -- the scheduler's clock when it fired
     PRIMARY KEY (agent_id, slot)
 ) WITHOUT ROWID;

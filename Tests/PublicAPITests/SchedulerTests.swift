@@ -245,6 +245,23 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(try nextRunAt(id), "2026-12-01T10:02:00.000Z", "and the plan moves on")
     }
 
+    func test_slotKey_refusesASecondRowForASlot_andNothingOfThatWriteIsKept() throws {
+        let s = scheduler()
+        let id = try createAgent(["cron": "* * * * *"], using: s)
+        try tick(s, at: "2026-12-01T10:01:00Z")
+        let fired = try store.read { try ScheduleRecords.fired(agentId: id, $0) }
+        XCTAssertThrowsError(try store.write { db in
+            let again = SecureRandom.uuid()
+            try ExecutionRecords.insert(ExecutionRecords.NewExecution(tenantId: tenantId, agentId: id, agentName: "x", kind: .agentRun,
+                                                                      status: .queued, input: nil, keyId: nil), id: again, now: Timestamp.now(), db)
+            try ScheduleRecords.recordFired(agentId: id, tenantId: tenantId, slot: "2026-12-01T10:01:00.000Z", executionId: again,
+                                            firedAt: Timestamp.now(), db)
+        }, "the primary key (agent_id, slot) refuses a second fire of a slot")
+        XCTAssertEqual(try store.read { try ScheduleRecords.fired(agentId: id, $0) }.map(\.executionId), fired.map(\.executionId))
+        let runs = try store.read { try ExecutionRecords.list(tenantId: tenantId, .init(agentId: id), page: Page(size: 10, after: nil, binding: ""), $0).0 }
+        XCTAssertEqual(runs.count, 1, "the refused write's execution is rolled back with it")
+    }
+
     func test_manyAgentsDueTogether_allFireOnce_acrossBatches() throws {
         let s = scheduler()
         let count = Scheduler.batchSize * 2 + 17

@@ -75,13 +75,16 @@ enum ScheduleRecords {
         try db.queryOne("SELECT MIN(next_run_at) AS next FROM agents WHERE next_run_at IS NOT NULL")?.string("next")
     }
 
-    /// Records that `slot` of the agent fired as `executionId` (inserted by the caller in the same transaction);
-    /// false, with nothing written, when that slot had fired before.
-    static func claim(agentId: Int64, tenantId: Int64, slot: String, executionId: String, firedAt: String, _ db: Database) throws -> Bool {
-        try db.execute("""
-            INSERT INTO schedule_slots (agent_id, slot, tenant_id, execution_id, fired_at) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (agent_id, slot) DO NOTHING
-            """, [.int(agentId), .text(slot), .int(tenantId), .text(executionId), .text(firedAt)]) == 1
+    /// Whether `slot` of the agent has fired.
+    static func hasFired(agentId: Int64, slot: String, _ db: Database) throws -> Bool {
+        try db.queryOne("SELECT 1 FROM schedule_slots WHERE agent_id = ? AND slot = ?", [.int(agentId), .text(slot)]) != nil
+    }
+
+    /// Records that `slot` of the agent fired as `executionId`, inserted by the caller just before in the same
+    /// transaction. The primary key refuses a second row for a slot: the transaction fails, queueing nothing.
+    static func recordFired(agentId: Int64, tenantId: Int64, slot: String, executionId: String, firedAt: String, _ db: Database) throws {
+        try db.execute("INSERT INTO schedule_slots (agent_id, slot, tenant_id, execution_id, fired_at) VALUES (?, ?, ?, ?, ?)",
+                       [.int(agentId), .text(slot), .int(tenantId), .text(executionId), .text(firedAt)])
     }
 
     /// Moves an agent's plan on to its next slot (nil stops it: the cron matches nothing any more).

@@ -194,16 +194,19 @@ public final class Scheduler: @unchecked Sendable {
             logger.info("missed slots skipped; running the latest", ["agent_id": .int(agent.id), "first_missed": .string(agent.nextRunAt),
                                                                     "running": .string(slot)])
         }
-        let executionId = SecureRandom.uuid()
-        guard try ScheduleRecords.claim(agentId: agent.id, tenantId: agent.tenantId, slot: slot, executionId: executionId,
-                                        firedAt: Timestamp.format(now), db) else {
+        // This transaction holds the database's write lock, so the slot cannot be taken between the check and the
+        // insert; the check keeps a fired slot from queueing a run, and the slot's primary key backs it up.
+        if try ScheduleRecords.hasFired(agentId: agent.id, slot: slot, db) {
             logger.info("slot fired before; not fired again", ["agent_id": .int(agent.id), "slot": .string(slot)])
             return false
         }
+        let executionId = SecureRandom.uuid()
         let trigger = JSON.object(JSONObject([("type", .string("SCHEDULED")), ("scheduled_for", .string(slot))]))
         try ExecutionRecords.insert(ExecutionRecords.NewExecution(
             tenantId: agent.tenantId, agentId: agent.id, agentName: agent.name, agentVersion: agent.version, kind: .agentRun,
             status: .queued, input: nil, keyId: nil, trigger: trigger), id: executionId, now: Timestamp.now(), db)
+        try ScheduleRecords.recordFired(agentId: agent.id, tenantId: agent.tenantId, slot: slot, executionId: executionId,
+                                        firedAt: Timestamp.format(now), db)
         return true
     }
 
