@@ -8,7 +8,7 @@ NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability fuzz-cron
+	schedule-durability schedule-bench fuzz-cron
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make fuzz    libFuzzer on the HTTP parser for FUZZ_SECONDS (default 60)"
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
 	@echo "make schedule-durability  SIGKILL the server around schedule slot boundaries, DURABILITY_ROUNDS (default 20) times"
+	@echo "make schedule-bench  release build; scheduler lag p99 with 10,000 agents due in the same minute"
 	@echo "make fuzz-cron     libFuzzer on the cron parser and next() for FUZZ_SECONDS (default 60)"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
@@ -94,6 +95,10 @@ durability:
 schedule-durability:
 	$(SWIFT) build
 	bash bench/schedule-durability.sh $(DURABILITY_ROUNDS)
+
+schedule-bench:
+	$(SWIFT) build -c release
+	bash bench/schedule-lag.sh
 
 # swift-format (in the toolchain) with the house settings in .swift-format.
 lint:
