@@ -183,6 +183,15 @@ final class SchedulesTests: SharedServerTestCase {
         XCTAssertEqual(try server.request("GET", "/public-api/scheduled-work?ticket_id=DRY").data?.arrayValue?.count, 0)
     }
 
+    func test_scheduledWork_warnsWhenTheAgentNeedsInput() throws {
+        let r = try server.request("POST", "/public-api/agents", json: ["name": "needs input", "trigger_type": "NONE",
+                                                                       "actions": [["action_type": "ADD_NOTE", "input_as_dict": ["template": "{{input.ticket}}"]]]])
+        let agent = try XCTUnwrap(Int64(r.data?["id"]?.stringValue ?? ""))
+        let work = try schedule(["scheduled_for": .string(future(3600)), "workflow_id": .int(agent)])
+        XCTAssertEqual(work.status, 201, work.text)
+        XCTAssertTrue(work.json?["meta"]?["warnings"]?.arrayValue?.first?.stringValue?.contains("{{input.ticket}}") ?? false, work.text)
+    }
+
     func test_scheduledWork_permissionGroupIsAgents() throws {
         let (agent, _) = try createAgent("perm target", trigger: "NONE")
         let reader = try server.createKey(["name": "agents reader", "role": "member", "permissions": ["agents": "read", "executions": "read_write"]])

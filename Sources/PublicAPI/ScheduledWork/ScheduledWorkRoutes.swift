@@ -60,6 +60,11 @@ enum ScheduledWorkRoutes {
                 if let state = agent["state"]?.stringValue, state != "ENABLED" {
                     v.warn("agent \(workflowId) is \(state): the work fails at \(scheduledFor ?? "its time") unless the agent is enabled by then")
                 }
+                let placeholders = (agent["actions"]?.arrayValue ?? []).flatMap { Templates.missing(in: $0["input_as_dict"] ?? .null, input: JSONObject()) }
+                if !placeholders.isEmpty {
+                    v.warn("agent \(workflowId)'s actions use " + placeholders.map { "{{\($0)}}" }.joined(separator: ", ")
+                        + ", and scheduled work carries no input: its run fails before its first action unless the agent changes by then")
+                }
             } else {
                 v.fail("workflow_id", "no agent \(workflowId) in this tenant (GET /public-api/agents lists them)")
             }
