@@ -48,7 +48,9 @@ public final class Scheduler: @unchecked Sendable {
         let now = Scheduler.wholeMilliseconds(clock.now())
         logger.info("scheduler started", ["now": .string(Timestamp.format(now)), "catchup_seconds": .int(Int64(catchup)),
                                           "agents_planned": .int(Int64(planned))])
-        try tick(at: now)
+        do { try tick(at: now) } catch {
+            logger.error("scheduler catch-up failed; the thread tries again", ["error": .string(String(describing: error))])
+        }
         let t = Thread { [unowned self] in self.loop() }
         t.name = "neo-scheduler"
         thread = t
