@@ -446,12 +446,19 @@ enum OpenAPIDocument {
    "Schedule": {
     "type": "object",
     "additionalProperties": true,
-    "description": "A SCHEDULED agent's cadence (design \u00a79). cron: 5 fields (minute hour day-of-month month day-of-week; *, lists, ranges, steps, JAN-DEC, SUN-SAT, 7 = SUN; when both day fields are restricted either may match). timezone: an IANA zone; default the tenant's settings.timezone, then UTC. A local time skipped by DST fires at the first instant after the gap; a repeated one fires once. Other keys are kept verbatim. A SCHEDULED agent without a schedule (or with {}) is accepted with a warning and never fires.",
+    "description": "A SCHEDULED agent's cadence (design \u00a79). cron: 5 fields (minute hour day-of-month month day-of-week; *, lists, ranges, steps, JAN-DEC, SUN-SAT, 7 = SUN; when both day fields are restricted either may match). timezone: an IANA zone; default the tenant's settings.timezone, then UTC. A local time skipped by DST fires at the first instant after the gap; a repeated one fires once. Other keys are kept verbatim. A SCHEDULED agent without a schedule (null, {}, or a null cron with nothing else set) is accepted with a warning and never fires.",
     "properties": {
      "cron": {
-      "type": "string",
-      "examples": [
-       "0 8 * * MON-FRI"
+      "anyOf": [
+       {
+        "type": "string",
+        "examples": [
+         "0 8 * * MON-FRI"
+        ]
+       },
+       {
+        "type": "null"
+       }
       ]
      },
      "timezone": {
