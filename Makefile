@@ -7,7 +7,8 @@ NEO_PORT ?= 8080
 NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client
+.PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
+	schedule-durability schedule-bench fuzz-cron
 
 all: build
 
@@ -18,6 +19,9 @@ help:
 	@echo "make fuzz    libFuzzer on the HTTP parser for FUZZ_SECONDS (default 60)"
 	@echo "make tsan    ThreadSanitizer build; the test suite and a mixed load against it, failing on any report"
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
+	@echo "make schedule-durability  SIGKILL the server around schedule slot boundaries, DURABILITY_ROUNDS (default 20) times"
+	@echo "make schedule-bench  release build; scheduler lag p99 with 10,000 agents due in the same minute"
+	@echo "make fuzz-cron     libFuzzer on the cron parser and next() for FUZZ_SECONDS (default 60)"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
 	@echo "make openapi-client  generate a Python client from the spec (openapi-python-client) and drive a server with it"
@@ -52,7 +56,9 @@ test:
 	$(SWIFT) test --skip-build
 	$(MAKE) tsan
 	bash fuzz/run.sh 10
+	bash fuzz/run-cron.sh 10
 	bash bench/crash-durability.sh 3
+	bash bench/schedule-durability.sh 3
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
 	SCHEMATHESIS_SEED=20261129 bash bench/schemathesis.sh 5
 	bash bench/openapi-client.sh
@@ -70,6 +76,9 @@ fuzz:
 tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	bash bench/tsan.sh
+
+fuzz-cron:
+	bash fuzz/run-cron.sh $(FUZZ_SECONDS)
 
 slow-clients:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"
@@ -89,6 +98,14 @@ DURABILITY_ROUNDS ?= 20
 durability:
 	$(SWIFT) build
 	bash bench/crash-durability.sh $(DURABILITY_ROUNDS)
+
+schedule-durability:
+	$(SWIFT) build
+	bash bench/schedule-durability.sh $(DURABILITY_ROUNDS)
+
+schedule-bench:
+	$(SWIFT) build -c release
+	bash bench/schedule-lag.sh
 
 # swift-format (in the toolchain) with the house settings in .swift-format.
 lint:

@@ -24,7 +24,7 @@ COMMON = {
     "process_entities_sequentially": nullable({"type": "boolean"}),
     "process_sub_entities_only_once": nullable({"type": "boolean"}),
     "show_in_psa_pod": nullable({"type": "boolean"}),
-    "schedule": nullable(OBJ),
+    "schedule": nullable(ref("Schedule")),
     "callback_settings": nullable(OBJ),
     "agent_settings": nullable(OBJ),
     "integrations": nullable(OBJ),
@@ -41,7 +41,18 @@ def variant(autonomy, required, extra):
     props.update(extra)
     return {"type": "object", "required": required, "properties": props}
 
+NEXT_RUN_AT = nullable({"type": "string", "format": "date-time", "readOnly": True, "description":
+    "The next slot this agent fires at: null unless it is ENABLED, SCHEDULED and has a valid schedule. Read-only."})
+
 schemas.update({
+    "Schedule": {"type": "object", "additionalProperties": True, "description":
+        "A SCHEDULED agent's cadence (design §9). cron: 5 fields (minute hour day-of-month month day-of-week; *, lists, "
+        "ranges, steps, JAN-DEC, SUN-SAT, 7 = SUN; when both day fields are restricted either may match). timezone: an "
+        "IANA zone; default the tenant's settings.timezone, then UTC. A local time skipped by DST fires at the first instant "
+        "after the gap; a repeated one fires once. Other keys are kept verbatim. A SCHEDULED agent without a schedule (null, "
+        "{}, or a null cron with nothing else set) is accepted with a warning and never fires.",
+        "properties": {"cron": nullable({"type": "string", "examples": ["0 8 * * MON-FRI"]}),
+                       "timezone": nullable({"type": "string", "examples": ["Europe/Berlin"]})}},
     "Action": {"type": "object", "required": ["id", "action_type", "input_as_dict"], "properties": {
         "id": {"type": "string", "description": "Server-assigned."},
         "action_type": {"type": "string", "description": "FIND_ENTITIES is server-owned: built from entity_type and the conditions."},
@@ -59,11 +70,12 @@ schemas.update({
         "id": nullable({"type": "string", "description": "Digits; null only in a test-mode create."}),
         "name": {"type": "string"}, "description": nullable({"type": "string"}), "group_name": nullable({"type": "string"}),
         "group_order": nullable({"type": "integer"}), "state": STATE, "trigger_type": TRIGGER, "autonomy_type": AUTONOMY,
-        "entity_type": ENTITY, "created_at": TS, "updated_at": TS, "version": {"type": "integer"}}},
+        "entity_type": ENTITY, "created_at": TS, "updated_at": TS, "version": {"type": "integer"},
+        "next_run_at": NEXT_RUN_AT}},
     "AgentDetail": {"allOf": [ref("Agent"), {"type": "object", "properties": {
         "audience": nullable(AUDIENCE), "access": nullable(ACCESS),
         "process_entities_sequentially": nullable({"type": "boolean"}),
-        "process_sub_entities_only_once": nullable({"type": "boolean"}), "schedule": nullable(OBJ),
+        "process_sub_entities_only_once": nullable({"type": "boolean"}), "schedule": nullable(ref("Schedule")),
         "callback_settings": nullable(OBJ), "show_in_psa_pod": nullable({"type": "boolean"}),
         "ticket_conditions": nullable(OBJ), "time_entry_conditions": nullable(OBJ),
         "actions": {"type": "array", "items": ref("Action")}, "agent_settings": nullable(OBJ),

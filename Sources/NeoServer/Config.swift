@@ -25,6 +25,9 @@ struct Config {
     var bodyTimeout = 30.0
     var maxConnections = 10_000
     var runnerConcurrency = 4
+    var scheduleCatchup = 3600
+    var testClockSpeed = 1.0
+    var testClockOffset = 0.0
 
     struct Invalid: Error, CustomStringConvertible { let description: String }
 
@@ -72,6 +75,17 @@ struct Config {
         Setting(env: "NEO_BODY_TIMEOUT", help: "seconds to receive a request body (default 30)") { c, v, name in c.bodyTimeout = try seconds(v, name) },
         Setting(env: "NEO_MAX_CONNECTIONS", help: "open connections before refusing (default 10000)") { c, v, name in c.maxConnections = try int(v, name, 1...1_000_000) },
         Setting(env: "NEO_RUNNER_CONCURRENCY", help: "executions run at once (default 4)") { c, v, name in c.runnerConcurrency = try int(v, name, 1...256) },
+        Setting(env: "NEO_SCHEDULE_CATCHUP", help: "seconds a slot missed while down may still run, 0 = never (default 3600)") { c, v, name in
+            c.scheduleCatchup = try int(v, name, 0...31_536_000)
+        },
+        Setting(env: "NEO_TEST_CLOCK_SPEED", help: "TEST ONLY: the scheduler's clock reads real x speed + offset (default 1)") { c, v, name in
+            guard let n = Double(v), n > 0, n <= 100_000 else { throw Invalid(description: "\(name) must be a number in (0, 100000] (got '\(v)')") }
+            c.testClockSpeed = n
+        },
+        Setting(env: "NEO_TEST_CLOCK_OFFSET", help: "TEST ONLY: seconds added to the scheduler's clock (default 0)") { c, v, name in
+            guard let n = Double(v), n.isFinite, abs(n) < 1e14 else { throw Invalid(description: "\(name) must be a number of seconds (got '\(v)')") }
+            c.testClockOffset = n
+        },
     ]
 
     /// Applies `--flag value` pairs, and the environment for every setting no flag gave; returns the

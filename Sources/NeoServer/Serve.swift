@@ -50,6 +50,11 @@ enum Serve {
         api.rateLimit = config.rateLimit
         api.rateWindow = config.rateWindow
         api.runnerConcurrency = config.runnerConcurrency
+        api.scheduleCatchup = TimeInterval(config.scheduleCatchup)
+        if config.testClockSpeed != 1 || config.testClockOffset != 0 {
+            api.clock = ScaledClock(speed: config.testClockSpeed, offset: config.testClockOffset)
+            note("neo-server: NEO_TEST_CLOCK_SPEED/NEO_TEST_CLOCK_OFFSET set: the scheduler runs on a test clock, not the real time")
+        }
         api.logLevel = config.logLevel
         api.version = neoServerVersion
         api.upstreamPolicy = .init(rawValue: config.upstreamPolicy)!

@@ -18,6 +18,10 @@ public struct APIConfiguration {
     /// Seals stored secrets. NeoServer loads it from NEO_SECRET_KEY or the key file and checks it
     /// against the database; the default is a random per-process key, for in-process tests only.
     public var secretBox = SecretBox(key: SecureRandom.bytes(32))
+    /// NEO_SCHEDULE_CATCHUP: seconds a missed slot may still run after downtime.
+    public var scheduleCatchup: TimeInterval = 3600
+    /// The scheduler's clock (the system's; a scaled one in durability tests).
+    public var clock: SchedulerClock = SystemClock()
     public init() {}
 }
 
@@ -28,6 +32,7 @@ public final class NeoService {
     public let app: App
     public let http: HTTPServer
     public let runner: ExecutionRunner
+    public let scheduler: Scheduler
     let workers: WorkerPool
     let executor: ExternalAPIExecutor
 
@@ -40,17 +45,22 @@ public final class NeoService {
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)
         routes += KeyRoutes.routes(keys: keys, store: store)
-        routes += AgentRoutes.routes(store: store)
-        routes += SettingsRoutes.routes(store: store)
+        let scheduler = Scheduler(store: store, clock: api.clock, catchup: api.scheduleCatchup, logger: logger)
+        routes += AgentRoutes.routes(store: store, scheduler: scheduler)
+        routes += SettingsRoutes.routes(store: store, scheduler: scheduler)
+        routes += ScheduledWorkRoutes.routes(store: store, scheduler: scheduler)
         let executor = ExternalAPIExecutor(policy: api.upstreamPolicy)
         let configs = ExternalAPIRecords(store: store, box: api.secretBox)
         routes += ExternalAPIRoutes.routes(configs: configs, executor: executor)
         let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency,
                                      external: ExternalAPICalls.forRunner(configs: configs, executor: executor))
+        scheduler.queued = { [concurrency = api.runnerConcurrency] count in
+            for _ in 0..<min(count, concurrency) { runner.poke() }
+        }
         routes += ExecutionRoutes.routes(store: store, runner: runner)
         routes.append(RunNowRoute.route(store: store, runner: runner))
         routes += ApprovalRoutes.routes(store: store, runner: runner, appliers: [
-            .agentUpdate: AgentRecords.applyHeld,
+            .agentUpdate: AgentRecords.heldEditApplier(scheduler),
             .configWrite: ConfigWriteApproval.applier(configs),
         ])
         let app = App(routes: routes, logger: logger, workers: workers,
@@ -59,6 +69,7 @@ public final class NeoService {
         self.app = app
         self.workers = workers
         self.runner = runner
+        self.scheduler = scheduler
         self.executor = executor
         http = HTTPServer(configuration: httpConfig, handler: app.handle, errorResponder: app.errorResponse)
         http.onLoopStart = { [logger] in
@@ -75,17 +86,20 @@ public final class NeoService {
         try http.bind()
     }
 
-    /// Starts the execution runner and serves (binding first unless `bind` already did); returns the bound port.
+    /// Starts the execution runner and the scheduler, and serves (binding first unless `bind` already did);
+    /// returns the bound port.
     @discardableResult
     public func start() throws -> Int {
         try http.bind()
         try runner.start()
+        try scheduler.start()
         return try http.start()
     }
 
-    /// Graceful stop: in-flight requests finish, then the store closes.
+    /// Graceful stop: in-flight requests finish, the scheduler stops firing, then the store closes.
     public func shutdown() {
         http.shutdown()
+        scheduler.stop()
         runner.stop()
         workers.shutdown()
         executor.shutdown()

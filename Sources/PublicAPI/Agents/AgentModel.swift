@@ -12,7 +12,7 @@ enum AgentSchema {
     /// Fixed at create: a PUT that sends a different value is refused with 422.
     static let immutableFields = ["autonomy_type", "entity_type", "audience"]
     /// Server-managed: ignored (with a warning) when a client sends them back.
-    static let readOnlyFields = ["id", "version", "created_at", "updated_at"]
+    static let readOnlyFields = ["id", "version", "created_at", "updated_at", "next_run_at"]
     /// Edits an agent-actor key may only propose (design §4); `state → DELETED` is destructive too.
     static let destructiveFields: Set<String> = ["actions", "agent_settings", "toolbox", "integrations",
                                                  "ticket_conditions", "time_entry_conditions"]

@@ -98,6 +98,9 @@ private func mergeAgentPatch(_ patch: JSONObject, into agent: JSONObject, reader
         touched.append("toolbox")
     }
 
+    if touched.contains("schedule") || touched.contains("trigger_type") {
+        checkSchedule(document, validation: validation)
+    }
     reader.warnUnknown()
     try validation.check()
     rebuildFindEntities(&document)

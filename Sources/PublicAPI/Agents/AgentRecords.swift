@@ -27,11 +27,36 @@ enum AgentRecords {
         return try JSON.parse(Array(text.utf8)).objectValue
     }
 
-    /// The stored AgentDetail text and version, as served.
-    static func storedText(_ id: Int64, tenantId: Int64, _ db: Database) throws -> (document: String, version: Int64)? {
-        guard let row = try db.queryOne("SELECT document, version FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(tenantId)]),
-              let document = row.string("document"), let version = row.int("version") else { return nil }
-        return (document, version)
+    /// The AgentDetail as served (the stored text with next_run_at) and its version.
+    static func storedText(_ id: Int64, tenantId: Int64, _ db: Database) throws -> (document: [UInt8], version: Int64)? {
+        var served: (document: [UInt8], version: Int64)?
+        try db.forEachRow("SELECT document, version, next_run_at FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(tenantId)]) { row in
+            var out: [UInt8] = []
+            appendServed(row, to: &out)
+            served = (out, row.int(1))
+        }
+        return served
+    }
+
+    /// Column 0 of `row` (a stored JSON object: an AgentDetail or an Agent summary) with the read-only
+    /// `next_run_at` of column `nextRunAt` added as its last member. next_run_at lives in its own column,
+    /// so the scheduler moving it on rewrites neither the document nor the summary.
+    static func appendServed(_ row: RowCursor, nextRunAt column: Int = 2, to out: inout [UInt8]) {
+        guard let object = row.textBytes(0), object.count >= 2, object.last == 125 else {
+            row.appendText(0, to: &out)
+            return
+        }
+        out.append(contentsOf: object.dropLast())
+        if object.count > 2 { out.append(44) }
+        out.append(contentsOf: #""next_run_at":"#.utf8)
+        if let next = row.textBytes(column) {
+            out.append(34)
+            out.append(contentsOf: next)
+            out.append(34)
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
+        out.append(125)
     }
 
     /// The list filters of `GET /agents`; DELETED agents are listed only when `state` asks for them.
@@ -45,7 +70,7 @@ enum AgentRecords {
 
     /// One page of `Agent` summaries as a JSON array, concatenated from the stored summaries.
     static func summaries(tenantId: Int64, _ filter: Filter, page: Page, _ db: Database) throws -> ([UInt8], PageInfo) {
-        var query = ListQuery("SELECT summary, created_at, id FROM agents WHERE tenant_id = ?", [.int(tenantId)])
+        var query = ListQuery("SELECT summary, created_at, id, next_run_at FROM agents WHERE tenant_id = ?", [.int(tenantId)])
         if let state = filter.state { query.filter("state = ?", [.text(state)]) } else { query.filter("state != 'DELETED'", []) }
         if let t = filter.triggerType { query.filter("trigger_type = ?", [.text(t)]) }
         if let a = filter.autonomyType { query.filter("autonomy_type = ?", [.text(a)]) }
@@ -60,7 +85,7 @@ enum AgentRecords {
             count += 1
             guard count <= page.size else { return }
             if count > 1 { out.append(44) }
-            row.appendText(0, to: &out)
+            appendServed(row, nextRunAt: 3, to: &out)
             if count == page.size { last = (row.string(1) ?? "", String(row.int(2))) }
         }
         out.append(93)
@@ -229,5 +254,15 @@ extension AgentRecords {
         ]))
         _ = try AgentRecords.update(agentId, tenantId: request.tenantId, expectedVersion: version, document: result.agent,
                                     actor: actor, now: Timestamp.now(), db)
+    }
+
+    /// `applyHeld`, then the agent's schedule planned again, as after every agent write.
+    static func heldEditApplier(_ scheduler: Scheduler) -> TilApplier {
+        { db, request, decider in
+            try applyHeld(db, request: request, decider: decider)
+            guard let agentId = request.agentId, let document = try document(agentId, tenantId: request.tenantId, db) else { return }
+            try scheduler.agentWritten(agentId, tenantId: request.tenantId, document: document, db)
+            scheduler.poke()
+        }
     }
 }

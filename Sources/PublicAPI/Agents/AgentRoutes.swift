@@ -4,21 +4,21 @@ import NeoJSON
 import Store
 
 /// `/agents` (design §5, seed 004): create, list, detail, PUT merge, delete, versions and stats.
-/// Handlers glue the pure create/merge functions to the store.
+/// Handlers glue the pure create/merge functions to the store; every write plans the agent's schedule.
 enum AgentRoutes {
-    static func routes(store: Store) -> [Route] {
+    static func routes(store: Store, scheduler: Scheduler) -> [Route] {
         let read = Access.group(.agents, .read), write = Access.group(.agents, .read_write)
         return [
-            Route("POST", "/public-api/agents", access: write) { try create($0, store) },
+            Route("POST", "/public-api/agents", access: write) { try create($0, store, scheduler) },
             // The two hot reads run on the event loop, on its own store reader (never waiting for a lock).
             Route("GET", "/public-api/agents", access: read, blocking: false,
                   query: Page.parameters + ["state", "trigger_type", "autonomy_type", "group_name", "q"]) { try list($0, store) },
             Route("GET", "/public-api/agents/{agent_id}", access: read, blocking: false) { try detail($0, store) },
             Route("PUT", "/public-api/agents/{agent_id}", access: write) { ctx in
-                try edit(ctx, store, patch: try ctx.jsonBody())
+                try edit(ctx, store, scheduler, patch: try ctx.jsonBody())
             },
             Route("DELETE", "/public-api/agents/{agent_id}", access: write) { ctx in
-                try edit(ctx, store, patch: JSONObject([("state", .string("DELETED"))]))
+                try edit(ctx, store, scheduler, patch: JSONObject([("state", .string("DELETED"))]))
             },
             Route("GET", "/public-api/agents/{agent_id}/versions", access: read, query: Page.parameters) { try versions($0, store) },
             Route("GET", "/public-api/agents/{agent_id}/stats", access: read, query: ["since", "until"]) { try stats($0, store) },
@@ -28,30 +28,46 @@ enum AgentRoutes {
 
     private static let testModeWarning = "test mode: not persisted"
 
-    private static func create(_ ctx: RequestContext, _ store: Store) throws -> Reply {
+    private static func create(_ ctx: RequestContext, _ store: Store, _ scheduler: Scheduler) throws -> Reply {
         let (document, warnings) = try newAgentDocument(try ctx.jsonBody())
         ctx.warnings += warnings
         let now = Timestamp.now()
+        let tenantId = ctx.caller.tenantId
         if ctx.testMode {
-            ctx.warnings += try ctx.timed { try store.read { try runWarnings(document, tenantId: ctx.caller.tenantId, $0) } }
+            let nextRun = try ctx.timed {
+                try store.read { db in
+                    ctx.warnings += try runWarnings(document, tenantId: tenantId, db)
+                    return try scheduler.plannedNextRun(document, agentId: nil, tenantId: tenantId, db)
+                }
+            }
             var wouldBe = document
             wouldBe["created_at"] = .string(now)
             wouldBe["updated_at"] = .string(now)
             wouldBe["version"] = .int(1)
             ctx.warnings.append(testModeWarning)
-            return Reply(status: 201, data: .object(agentSummary(wouldBe)))
+            return Reply(status: 201, data: .object(summary(wouldBe, nextRunAt: nextRun)))
         }
-        let stored = try ctx.timed {
+        let (stored, nextRun) = try ctx.timed {
             try store.write { db in
-                ctx.warnings += try runWarnings(document, tenantId: ctx.caller.tenantId, db)
-                return try AgentRecords.insert(document, tenantId: ctx.caller.tenantId, actor: AgentRecords.actor(ctx.caller), now: now, db)
+                ctx.warnings += try runWarnings(document, tenantId: tenantId, db)
+                let stored = try AgentRecords.insert(document, tenantId: tenantId, actor: AgentRecords.actor(ctx.caller), now: now, db)
+                let id = Int64(stored["id"]?.stringValue ?? "") ?? 0
+                return (stored, try scheduler.agentWritten(id, tenantId: tenantId, document: stored, db))
             }
         }
-        return Reply(status: 201, data: .object(agentSummary(stored)), headers: [("ETag", "\"1\"")])
+        scheduler.poke()
+        return Reply(status: 201, data: .object(summary(stored, nextRunAt: nextRun)), headers: [("ETag", "\"1\"")])
+    }
+
+    /// The `Agent` summary with the read-only next_run_at, which the stored document does not hold.
+    private static func summary(_ document: JSONObject, nextRunAt: String?) -> JSONObject {
+        var out = agentSummary(document)
+        out["next_run_at"] = nextRunAt.map { .string($0) } ?? .null
+        return out
     }
 
     /// PUT and DELETE: read, merge and write in one transaction so a concurrent edit cannot slip in between.
-    private static func edit(_ ctx: RequestContext, _ store: Store, patch: JSONObject) throws -> Reply {
+    private static func edit(_ ctx: RequestContext, _ store: Store, _ scheduler: Scheduler, patch: JSONObject) throws -> Reply {
         let id = try ctx.intParam("agent_id", resource: "agent")
         let expected = ifMatchVersions(ctx.request.headers["If-Match"])
         let caller = ctx.caller
@@ -66,7 +82,8 @@ enum AgentRoutes {
             ctx.warnings += try runWarnings(result.agent, tenantId: caller.tenantId, db)
             if !persist { ctx.warnings.append(testModeWarning) }
             if result.agent == current {
-                return Reply(data: .object(agentSummary(current)), headers: [("ETag", "\"\(version)\"")])
+                let nextRun = try ScheduleRecords.nextRunAt(agentId: id, tenantId: caller.tenantId, db)
+                return Reply(data: .object(summary(current, nextRunAt: nextRun)), headers: [("ETag", "\"\(version)\"")])
             }
             let now = Timestamp.now()
             if caller.actor == .agent && result.isDestructive {
@@ -78,20 +95,24 @@ enum AgentRoutes {
                 var wouldBe = result.agent
                 wouldBe["version"] = .int(version + 1)
                 wouldBe["updated_at"] = .string(now)
-                return Reply(data: .object(agentSummary(wouldBe)), headers: [("ETag", "\"\(version + 1)\"")])
+                let nextRun = try scheduler.plannedNextRun(result.agent, agentId: id, tenantId: caller.tenantId, db)
+                return Reply(data: .object(summary(wouldBe, nextRunAt: nextRun)), headers: [("ETag", "\"\(version + 1)\"")])
             }
             let stored = try AgentRecords.update(id, tenantId: caller.tenantId, expectedVersion: version, document: result.agent,
                                                  actor: AgentRecords.actor(caller), now: now, db)
-            return Reply(data: .object(agentSummary(stored)), headers: [("ETag", "\"\(version + 1)\"")])
+            let nextRun = try scheduler.agentWritten(id, tenantId: caller.tenantId, document: stored, db)
+            return Reply(data: .object(summary(stored, nextRunAt: nextRun)), headers: [("ETag", "\"\(version + 1)\"")])
         }
-        return try ctx.timed { persist ? try store.write(work) : try store.read(work) }
+        let reply = try ctx.timed { persist ? try store.write(work) : try store.read(work) }
+        if persist { scheduler.poke() }
+        return reply
     }
 
     /// What would stop this agent from running as written: actions this server does not run, and
     /// EXTERNAL_API_REQUEST actions naming an API this tenant has not configured (a run fails on both
     /// before its first action). Warnings, not refusals: Neo accepts these agents.
     private static func runWarnings(_ document: JSONObject, tenantId: Int64, _ db: Database) throws -> [String] {
-        var warnings = agentRunWarnings(document)
+        var warnings = agentRunWarnings(document) + scheduleWarnings(document)
         for (actionId, apiName) in externalAPINames(document) where try !AgentRecords.externalAPIExists(apiName, tenantId: tenantId, db) {
             warnings.append("action \(actionId) calls external API '\(apiName.prefix(64))', which this tenant has not configured; "
                 + "create it with POST /public-api/external-apis, or a run fails before its first action")
@@ -118,7 +139,7 @@ enum AgentRoutes {
         guard let stored = try ctx.timed({ try store.read { try AgentRecords.storedText(id, tenantId: ctx.caller.tenantId, $0) } }) else {
             throw APIError.notFound("agent '\(id)' not found")
         }
-        var reply = Reply.raw(data: Array(stored.document.utf8))
+        var reply = Reply.raw(data: stored.document)
         reply.headers = [("ETag", "\"\(stored.version)\"")]
         return reply
     }

@@ -443,6 +443,39 @@ enum OpenAPIDocument {
     },
     "description": "Optional fields sent as null mean the default, as if omitted."
    },
+   "Schedule": {
+    "type": "object",
+    "additionalProperties": true,
+    "description": "A SCHEDULED agent's cadence (design \u00a79). cron: 5 fields (minute hour day-of-month month day-of-week; *, lists, ranges, steps, JAN-DEC, SUN-SAT, 7 = SUN; when both day fields are restricted either may match). timezone: an IANA zone; default the tenant's settings.timezone, then UTC. A local time skipped by DST fires at the first instant after the gap; a repeated one fires once. Other keys are kept verbatim. A SCHEDULED agent without a schedule (null, {}, or a null cron with nothing else set) is accepted with a warning and never fires.",
+    "properties": {
+     "cron": {
+      "anyOf": [
+       {
+        "type": "string",
+        "examples": [
+         "0 8 * * MON-FRI"
+        ]
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "timezone": {
+      "anyOf": [
+       {
+        "type": "string",
+        "examples": [
+         "Europe/Berlin"
+        ]
+       },
+       {
+        "type": "null"
+       }
+      ]
+     }
+    }
+   },
    "Action": {
     "type": "object",
     "required": [
@@ -620,6 +653,19 @@ enum OpenAPIDocument {
      },
      "version": {
       "type": "integer"
+     },
+     "next_run_at": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time",
+        "readOnly": true,
+        "description": "The next slot this agent fires at: null unless it is ENABLED, SCHEDULED and has a valid schedule. Read-only."
+       },
+       {
+        "type": "null"
+       }
+      ]
      }
     }
    },
@@ -685,7 +731,7 @@ enum OpenAPIDocument {
        "schedule": {
         "anyOf": [
          {
-          "type": "object"
+          "$ref": "#/components/schemas/Schedule"
          },
          {
           "type": "null"
@@ -929,7 +975,7 @@ enum OpenAPIDocument {
      "schedule": {
       "anyOf": [
        {
-        "type": "object"
+        "$ref": "#/components/schemas/Schedule"
        },
        {
         "type": "null"
@@ -1126,7 +1172,7 @@ enum OpenAPIDocument {
      "schedule": {
       "anyOf": [
        {
-        "type": "object"
+        "$ref": "#/components/schemas/Schedule"
        },
        {
         "type": "null"
@@ -1316,7 +1362,7 @@ enum OpenAPIDocument {
      "schedule": {
       "anyOf": [
        {
-        "type": "object"
+        "$ref": "#/components/schemas/Schedule"
        },
        {
         "type": "null"
@@ -1493,7 +1539,7 @@ enum OpenAPIDocument {
      "schedule": {
       "anyOf": [
        {
-        "type": "object"
+        "$ref": "#/components/schemas/Schedule"
        },
        {
         "type": "null"
@@ -2864,6 +2910,191 @@ enum OpenAPIDocument {
      "updated_at": {
       "type": "string",
       "format": "date-time"
+     }
+    }
+   },
+   "PublicScheduledWork": {
+    "type": "object",
+    "required": [
+     "id",
+     "workflow_id",
+     "workflow_name",
+     "scheduled_for",
+     "status",
+     "created_at",
+     "updated_at"
+    ],
+    "properties": {
+     "id": {
+      "anyOf": [
+       {
+        "type": "integer",
+        "description": "null only in a test-mode create"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "workflow_id": {
+      "type": "integer"
+     },
+     "workflow_name": {
+      "type": "string"
+     },
+     "scheduled_for": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "ticket_id": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "ticket_number": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "additional_custom_instructions": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "client_id": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "created_by": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "created_at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "updated_at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "executed_at": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "execution_message": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "execution_temporal_run_id": {
+      "anyOf": [
+       {
+        "type": "string",
+        "description": "The execution_id of the run it started."
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "status": {
+      "type": "string",
+      "enum": [
+       "PENDING",
+       "PROCESSING",
+       "COMPLETED",
+       "FAILED",
+       "CANCELLED"
+      ]
+     }
+    }
+   },
+   "ScheduledWorkCreate": {
+    "type": "object",
+    "required": [
+     "scheduled_for",
+     "workflow_id"
+    ],
+    "properties": {
+     "scheduled_for": {
+      "type": "string",
+      "format": "date-time",
+      "description": "When to run; must be in the future (422 otherwise)."
+     },
+     "workflow_id": {
+      "type": "integer",
+      "minimum": 1,
+      "description": "The agent to run (its integer id)."
+     },
+     "additional_custom_instructions": {
+      "anyOf": [
+       {
+        "type": "string",
+        "maxLength": 10000
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "ticket_id": {
+      "anyOf": [
+       {
+        "anyOf": [
+         {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 200
+         },
+         {
+          "type": "integer"
+         }
+        ],
+        "description": "The run's target_entity_id; required for a TRIGGERED agent."
+       },
+       {
+        "type": "null"
+       }
+      ]
      }
     }
    },
@@ -6883,6 +7114,437 @@ enum OpenAPIDocument {
       "application/json": {
        "schema": {
         "$ref": "#/components/schemas/ExternalApiInvoke"
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/scheduled-work": {
+   "get": {
+    "operationId": "listScheduledWork",
+    "summary": "List scheduled work (newest first, paged by page)",
+    "tags": [
+     "Scheduled work"
+    ],
+    "parameters": [
+     {
+      "name": "status",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      },
+      "description": "Filter by status: PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED (comma-separated)."
+     },
+     {
+      "name": "ticket_id",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      },
+      "description": "Exact ticket id."
+     },
+     {
+      "name": "q",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      },
+      "description": "Partial match on ticket_id or ticket_number."
+     },
+     {
+      "name": "page",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "default": 1
+      },
+      "description": "1-indexed page number (default 1)."
+     },
+     {
+      "name": "page_size",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 200,
+       "default": 50
+      },
+      "description": "Entries per page (1-200)."
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/PublicScheduledWork"
+           }
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   },
+   "post": {
+    "operationId": "scheduleWork",
+    "summary": "Schedule a one-off run of an agent",
+    "tags": [
+     "Scheduled work"
+    ],
+    "parameters": [],
+    "responses": {
+     "201": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/PublicScheduledWork"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Body is not application/json.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A field is missing, of the wrong type or out of range.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/ScheduledWorkCreate"
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/scheduled-work/{scheduled_work_id}": {
+   "get": {
+    "operationId": "getScheduledWork",
+    "summary": "Get scheduled work",
+    "tags": [
+     "Scheduled work"
+    ],
+    "parameters": [
+     {
+      "name": "scheduled_work_id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The scheduled work's id (decimal digits)."
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/PublicScheduledWork"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   },
+   "delete": {
+    "operationId": "cancelScheduledWork",
+    "summary": "Cancel pending scheduled work (409 once it has started)",
+    "tags": [
+     "Scheduled work"
+    ],
+    "parameters": [
+     {
+      "name": "scheduled_work_id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The scheduled work's id (decimal digits)."
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/PublicScheduledWork"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "State conflict.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
        }
       }
      }

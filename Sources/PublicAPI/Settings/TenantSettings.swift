@@ -72,4 +72,19 @@ func ianaTimeZone(_ name: String) -> TimeZone? {
     return TimeZone(identifier: name)
 }
 
-private let knownTimeZones = Set(TimeZone.knownTimeZoneIdentifiers)
+/// Foundation's list (ICU's) lacks some canonical names, Asia/Kolkata and Etc/GMT+5 among them, so the zone
+/// and link names of tzdata's own index are added.
+private let knownTimeZones = Set(TimeZone.knownTimeZoneIdentifiers).union(tzdataZoneNames("/usr/share/zoneinfo/tzdata.zi"))
+
+/// The `Z name …` and `L target name` entries of a tzdata.zi file; none when it is missing.
+func tzdataZoneNames(_ path: String) -> [String] {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+    return text.split(separator: "\n").compactMap { line in
+        let fields = line.split(separator: " ")
+        switch fields.first {
+        case "Z"? where fields.count >= 2: return String(fields[1])
+        case "L"? where fields.count >= 3: return String(fields[2])
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,310 @@
+import Basics
+import Foundation
+import NeoJSON
+import Store
+
+/// Starts agents on their schedules and scheduled work at its time (design §9). One thread wakes at the next
+/// due instant (at most a second apart, and when an agent write pokes it) and runs `tick`. Each fired slot is a
+/// row keyed by (agent, slot) inserted in the transaction that queues its execution and moves the agent's
+/// next_run_at, so a slot fires at most once however often the process restarts; after downtime only the
+/// latest missed slot runs, and only within `catchup` seconds of it. Time comes from `clock`.
+public final class Scheduler: @unchecked Sendable {
+    let store: Store
+    let clock: SchedulerClock
+    /// NEO_SCHEDULE_CATCHUP: how late a missed slot (or scheduled work) may still run.
+    let catchup: TimeInterval
+    let logger: Logger
+    /// Told how many executions a tick queued (the runner wakes).
+    var queued: (Int) -> Void
+    /// Agents (or entries) read and fired at a time, and how long one transaction may go on firing batches.
+    static let batchSize = 256
+    static let transactionSeconds = 0.1
+
+    private let condition = NSCondition()
+    private var stopping = false
+    private var poked = false
+    private var thread: Thread?
+    /// Parsed crons and zones by text; used by `tick` only, which runs on one thread at a time.
+    private var crons: [String: CronSchedule] = [:]
+    private var zones: [String: TimeZone] = [:]
+
+    public init(store: Store, clock: SchedulerClock, catchup: TimeInterval, logger: Logger, queued: @escaping (Int) -> Void = { _ in }) {
+        self.store = store
+        self.clock = clock
+        self.catchup = catchup
+        self.logger = logger
+        self.queued = queued
+    }
+
+    // MARK: running
+
+    /// Plans agents written before schedules ran, catches up on what came due while the server was down (the
+    /// first tick, before the caller serves), then starts the thread.
+    public func start() throws {
+        let planned = try store.write { db -> Int in
+            let agents = try ScheduleRecords.toPlan(tenantId: nil, db)
+            for agent in agents { try agentWritten(agent.id, tenantId: agent.tenantId, document: agent.document, db) }
+            return agents.count
+        }
+        let now = Scheduler.wholeMilliseconds(clock.now())
+        logger.info("scheduler started", ["now": .string(Timestamp.format(now)), "catchup_seconds": .int(Int64(catchup)),
+                                          "agents_planned": .int(Int64(planned))])
+        do { try tick(at: now) } catch {
+            logger.error("scheduler catch-up failed; the thread tries again", ["error": .string(String(describing: error))])
+        }
+        let t = Thread { [unowned self] in self.loop() }
+        t.name = "neo-scheduler"
+        thread = t
+        t.start()
+    }
+
+    /// Stops the thread after the tick in progress (at most `deadline` seconds).
+    public func stop(deadline: Double = 10) {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+        let end = Date().addingTimeInterval(deadline)
+        while let t = thread, !t.isFinished, Date() < end { usleep(5_000) }
+    }
+
+    /// Wakes the thread to look again (an agent write may have made a slot due sooner).
+    func poke() {
+        condition.lock()
+        poked = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            if stopping { condition.unlock(); return }
+            poked = false
+            condition.unlock()
+            var wait = 1.0
+            do {
+                if let next = try tick() { wait = min(1.0, max(0, clock.realSeconds(until: next))) }
+            } catch {
+                logger.error("scheduler tick failed", ["error": .string(String(describing: error))])
+            }
+            condition.lock()
+            if !stopping && !poked && wait > 0 { _ = condition.wait(until: Date().addingTimeInterval(wait)) }
+            condition.unlock()
+        }
+    }
+
+    // MARK: one tick
+
+    /// Fires every agent slot and scheduled work due at `instant` (default: the clock's now), moves finished
+    /// scheduled work on, and returns the next instant something is due (nil when nothing is planned).
+    @discardableResult
+    func tick(at instant: Date? = nil) throws -> Date? {
+        let now = Scheduler.wholeMilliseconds(instant ?? clock.now())
+        let nowText = Timestamp.format(now)
+        let (agentDue, workDue, ended) = try store.read { db in
+            (try ScheduleRecords.earliestDue(db), try ScheduledWorkRecords.earliestDue(db), try ScheduledWorkRecords.hasEndedRuns(db))
+        }
+        var started = 0
+        if let due = agentDue, due <= nowText {
+            started += try inBatches { db in
+                let due = try ScheduleRecords.due(at: nowText, limit: Scheduler.batchSize, db)
+                return (due.count, try due.filter { try fire($0, now: now, db) }.count)
+            }
+        }
+        if let due = workDue, due <= nowText {
+            started += try inBatches { db in
+                let due = try ScheduledWorkRecords.due(at: nowText, limit: Scheduler.batchSize, db)
+                return (due.count, try due.filter { try start($0, now: now, db) }.count)
+            }
+        }
+        if ended { try followScheduledWork() }
+        if started > 0 { queued(started) }
+        guard started > 0 || agentDue.map({ $0 <= nowText }) == true || workDue.map({ $0 <= nowText }) == true else {
+            return [agentDue, workDue].compactMap { $0 }.min().flatMap(Timestamp.parse)
+        }
+        let next = try store.read { db in
+            [try ScheduleRecords.earliestDue(db), try ScheduledWorkRecords.earliestDue(db)].compactMap { $0 }.min()
+        }
+        return next.flatMap(Timestamp.parse)
+    }
+
+    /// `instant` cut to whole milliseconds, as timestamps are stored: what is due at its text is due at it.
+    static func wholeMilliseconds(_ instant: Date) -> Date {
+        Date(timeIntervalSince1970: (instant.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+    }
+
+    /// Runs `batch` (up to `batchSize` agents or entries) again and again until one handles fewer than a full
+    /// batch; returns the executions queued. Batches share a transaction for up to `transactionSeconds`: a burst
+    /// (10,000 agents due in one minute) then commits, and waits for the writer between the runner's writes,
+    /// a few times instead of once per batch.
+    private func inBatches(_ batch: (Database) throws -> (handled: Int, queued: Int)) throws -> Int {
+        var queued = 0
+        var more = true
+        while more {
+            let started = monotonicNow()
+            queued += try store.write { db -> Int in
+                var count = 0
+                repeat {
+                    let (handled, fired) = try batch(db)
+                    count += fired
+                    more = handled == Scheduler.batchSize
+                } while more && monotonicNow() - started < Scheduler.transactionSeconds
+                return count
+            }
+        }
+        return queued
+    }
+
+    private func cron(_ expression: String) -> CronSchedule? {
+        if let known = crons[expression] { return known }
+        let parsed = try? CronSchedule(expression)
+        if let parsed { crons[expression] = parsed }
+        return parsed
+    }
+
+    private func zone(_ name: String) -> TimeZone? {
+        if let known = zones[name] { return known }
+        let zone = ianaTimeZone(name)
+        if let zone { zones[name] = zone }
+        return zone
+    }
+
+    /// The slot to run now for an agent whose next_run_at is due: the latest slot at or before `now`, if it is
+    /// within the catch-up window; and the first slot after `now`, the agent's next plan. Pure.
+    static func slots(from planned: Date, cron: CronSchedule, zone: TimeZone, now: Date, catchup: TimeInterval) -> (run: Date?, next: Date?) {
+        let oldest = now.addingTimeInterval(-catchup)
+        var candidate: Date? = planned
+        if planned < oldest {
+            // Slots older than the window never run: start from the first one inside it.
+            candidate = cron.next(after: oldest.addingTimeInterval(-1), in: zone)
+            while let c = candidate, c < oldest { candidate = cron.next(after: c, in: zone) }
+        }
+        var run: Date?
+        while let c = candidate, c <= now {
+            run = c
+            candidate = cron.next(after: c, in: zone)
+        }
+        return (run, candidate)
+    }
+
+    /// Fires one due agent inside the tick's transaction; true when it queued an execution.
+    private func fire(_ agent: ScheduleRecords.DueAgent, now: Date, _ db: Database) throws -> Bool {
+        guard let cron = cron(agent.schedule.cron), let zone = zone(agent.schedule.zone),
+              let planned = Timestamp.parse(agent.nextRunAt) else {
+            logger.warn("agent schedule unreadable; not fired", ["agent_id": .int(agent.id), "cron": .string(agent.schedule.cron)])
+            try ScheduleRecords.advance(agentId: agent.id, to: nil, db)
+            return false
+        }
+        let (run, next) = Scheduler.slots(from: planned, cron: cron, zone: zone, now: now, catchup: catchup)
+        try ScheduleRecords.advance(agentId: agent.id, to: next.map(Timestamp.format), db)
+        guard let run else {
+            logger.info("missed slots skipped: the latest is older than NEO_SCHEDULE_CATCHUP", [
+                "agent_id": .int(agent.id), "first_missed": .string(agent.nextRunAt),
+                "next_run_at": next.map { .string(Timestamp.format($0)) } ?? .null])
+            return false
+        }
+        let slot = Timestamp.format(run)
+        if run > planned {
+            logger.info("missed slots skipped; running the latest", ["agent_id": .int(agent.id), "first_missed": .string(agent.nextRunAt),
+                                                                    "running": .string(slot)])
+        }
+        // This transaction holds the database's write lock, so the slot cannot be taken between the check and the
+        // insert; the check keeps a fired slot from queueing a run, and the slot's primary key backs it up.
+        if try ScheduleRecords.hasFired(agentId: agent.id, slot: slot, db) {
+            logger.info("slot fired before; not fired again", ["agent_id": .int(agent.id), "slot": .string(slot)])
+            return false
+        }
+        let executionId = SecureRandom.uuid()
+        let trigger = JSON.object(JSONObject([("type", .string("SCHEDULED")), ("scheduled_for", .string(slot))]))
+        try ExecutionRecords.insert(ExecutionRecords.NewExecution(
+            tenantId: agent.tenantId, agentId: agent.id, agentName: agent.name, agentVersion: agent.version, kind: .agentRun,
+            status: .queued, input: nil, keyId: nil, trigger: trigger), id: executionId, now: Timestamp.now(), db)
+        try ScheduleRecords.recordFired(agentId: agent.id, tenantId: agent.tenantId, slot: slot, executionId: executionId,
+                                        firedAt: Timestamp.format(now), db)
+        return true
+    }
+
+    /// Starts one due scheduled-work entry inside the tick's transaction, like run-now with target_entity_id =
+    /// ticket_id; an entry whose agent cannot run, or that is later than the catch-up window, fails instead.
+    private func start(_ work: ScheduledWork, now: Date, _ db: Database) throws -> Bool {
+        let nowText = Timestamp.format(now)
+        let realNow = Timestamp.now()
+        func refuse(_ message: String) throws -> Bool {
+            try ScheduledWorkRecords.refused(work.id, message: message, executedAt: nowText, now: realNow, db)
+            return false
+        }
+        if let due = Timestamp.parse(work.scheduledFor), now.timeIntervalSince(due) > catchup {
+            return try refuse("missed: the server was not running at \(work.scheduledFor) nor within NEO_SCHEDULE_CATCHUP (\(Int(catchup)) s) after it")
+        }
+        guard let agent = try AgentRecords.document(work.workflowId, tenantId: work.tenantId, db) else {
+            return try refuse("agent \(work.workflowId) no longer exists")
+        }
+        if let refusal = scheduledWorkRefusal(agent, agentId: work.workflowId, ticketId: work.ticketId) { return try refuse(refusal) }
+        let executionId = SecureRandom.uuid()
+        let trigger = JSON.object(JSONObject([("type", .string("SCHEDULED_WORK")), ("scheduled_work_id", .int(work.id))]))
+        try ExecutionRecords.insert(ExecutionRecords.NewExecution(
+            tenantId: work.tenantId, agentId: work.workflowId, agentName: agent["name"]?.stringValue ?? work.workflowName,
+            agentVersion: agent["version"]?.intValue, kind: .agentRun, status: .queued, entityId: work.ticketId,
+            instructions: work.additionalCustomInstructions, input: nil, keyId: nil, trigger: trigger), id: executionId, now: realNow, db)
+        try ScheduledWorkRecords.started(work.id, executionId: executionId, executedAt: nowText, now: realNow, db)
+        return true
+    }
+
+    /// PROCESSING scheduled work follows its execution to COMPLETED or FAILED.
+    private func followScheduledWork() throws {
+        try store.write { db in
+            for run in try ScheduledWorkRecords.endedRuns(limit: 1000, db) {
+                let status: ScheduledWorkStatus = run.status == .succeeded ? .completed : .failed
+                let message = run.status == .cancelled ? "the execution was cancelled" : (run.message ?? run.status.rawValue)
+                try ScheduledWorkRecords.ended(run.id, as: status, message: message, now: Timestamp.now(), db)
+            }
+        }
+    }
+
+    // MARK: agent writes
+
+    /// What next_run_at becomes when `document` is written as agent `agentId` (nil for a new agent); `db` is
+    /// the write's transaction (or a read, for test mode).
+    func plannedNextRun(_ document: JSONObject, agentId: Int64?, tenantId: Int64, _ db: Database) throws -> String? {
+        try plan(document, agentId: agentId, tenantId: tenantId, db).nextRunAt
+    }
+
+    /// Stores the agent's plan after a write (create, PUT, DELETE, an approved held edit) and returns its
+    /// next_run_at; the write's caller pokes the scheduler after the commit.
+    @discardableResult
+    func agentWritten(_ agentId: Int64, tenantId: Int64, document: JSONObject, _ db: Database) throws -> String? {
+        let plan = try plan(document, agentId: agentId, tenantId: tenantId, db)
+        try ScheduleRecords.setPlan(agentId: agentId, plan, db)
+        return plan.nextRunAt
+    }
+
+    /// A tenant's time zone changed: its scheduled agents without a zone of their own are planned again.
+    func tenantTimeZoneChanged(_ tenantId: Int64, _ db: Database) throws {
+        for agent in try ScheduleRecords.toPlan(tenantId: tenantId, db) {
+            try agentWritten(agent.id, tenantId: tenantId, document: agent.document, db)
+        }
+    }
+
+    private func plan(_ document: JSONObject, agentId: Int64?, tenantId: Int64, _ db: Database) throws -> ScheduleRecords.Plan {
+        let zone = try SettingsRecords.load(tenantId: tenantId, db).timezone
+        let schedule = AgentSchedule.effective(document, tenantZone: zone)
+        let stored = try agentId.map { try ScheduleRecords.plan(agentId: $0, db) } ?? ScheduleRecords.Plan()
+        let next = AgentSchedule.plannedNextRun(schedule, stored: stored.schedule, storedNext: stored.nextRunAt, now: clock.now())
+        return ScheduleRecords.Plan(schedule: next == nil ? nil : schedule, nextRunAt: next)
+    }
+}
+
+/// Why an agent cannot run as scheduled work now (the run-now rules), or nil when it can.
+func scheduledWorkRefusal(_ agent: JSONObject, agentId: Int64, ticketId: String?) -> String? {
+    if agent["autonomy_type"]?.stringValue == "CONVERSATIONAL" {
+        return "agent \(agentId) is CONVERSATIONAL; conversational agents are reached through chat sessions, not scheduled work"
+    }
+    if let state = agent["state"]?.stringValue, state != "ENABLED" {
+        return "agent \(agentId) is \(state); enable it before it runs"
+    }
+    if agent["trigger_type"]?.stringValue == "TRIGGERED" && ticketId == nil {
+        return "agent \(agentId) is TRIGGERED and needs a ticket_id to run on"
+    }
+    return nil
+}
