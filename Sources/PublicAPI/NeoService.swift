@@ -45,6 +45,8 @@ public final class NeoService {
         let executor = ExternalAPIExecutor(policy: api.upstreamPolicy)
         let configs = ExternalAPIRecords(store: store, box: api.secretBox)
         routes += ExternalAPIRoutes.routes(configs: configs, executor: executor)
+        let providers = LLMProviderRecords(store: store, box: api.secretBox)
+        routes += LLMProviderRoutes.routes(providers: providers, policy: api.upstreamPolicy)
         let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency,
                                      external: ExternalAPICalls.forRunner(configs: configs, executor: executor))
         routes += ExecutionRoutes.routes(store: store, runner: runner)
