@@ -28,7 +28,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "HTTPServer"]),
         .testTarget(name: "PublicAPITests", dependencies: ["PublicAPI"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["NeoJSON"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["NeoJSON", "HTTPServer"]),
     ],
     swiftLanguageModes: [.v5]
 )
