@@ -40,3 +40,25 @@ paths.update({
         "delete": op("deleteLlmProvider", "Delete a model provider", TAG, 200, ref("LlmProvider"), ["404"] + AUTH, params=NAME_PARAM),
     },
 })
+
+# AGENTIC runs (design §10) add their usage to executions and document the toolbox and agent_settings keys they read.
+schemas["Execution"]["properties"]["usage"] = {
+    "type": "object", "required": ["llm_calls", "prompt_tokens", "completion_tokens"],
+    "description": "Model calls and tokens of an AGENTIC run (0 for runs that call no model).",
+    "properties": {"llm_calls": {"type": "integer"}, "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}}}
+schemas["Toolbox"]["properties"]["tool_settings_by_type"]["description"] += (
+    " AGENTIC runs read EXTERNAL_API_REQUEST {apis: [external-API config names]} (the only external APIs the model may call) and "
+    "NEO_API_REQUEST {permissions: {agents|executions|approvals|external_apis|callbacks: none|read|read_write}} (the neo_api_request "
+    "tool, served as an agent-actor principal with exactly these groups); a missing API or a level that does not exist is 422.")
+for name in ["CreateChainedActionsAgent", "CreateAgenticAgent", "CreateConversationalAgent", "AgentPatch", "AgentDetail"]:
+    schema = schemas.get(name)
+    props = schema and (schema.get("properties") or next((s["properties"] for s in schema.get("allOf", []) if "properties" in s and "agent_settings" in s["properties"]), None))
+    if props and "agent_settings" in props:
+        props["agent_settings"] = nullable({"type": "object", "description":
+            "custom_instructions (the core of an AGENTIC run's system prompt) and, ours: llm_provider (a provider name; default the tenant's), "
+            "max_iterations (10), max_tool_calls (20), max_run_seconds (600), max_total_tokens (200000); reaching a cap fails the run naming it.",
+            "properties": {"custom_instructions": nullable({"type": "string"}), "llm_provider": nullable({"type": "string"}),
+                           "max_iterations": {"type": "integer", "minimum": 1, "maximum": 200},
+                           "max_tool_calls": {"type": "integer", "minimum": 1, "maximum": 1000},
+                           "max_run_seconds": {"type": "integer", "minimum": 1, "maximum": 86400},
+                           "max_total_tokens": {"type": "integer", "minimum": 1, "maximum": 100000000}}})

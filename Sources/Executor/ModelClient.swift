@@ -18,6 +18,8 @@ public final class ModelClient: Sendable {
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public let message: String
         public let attempts: Int
+        /// The deadline, not the provider, ended the call.
+        public var outOfTime = false
         public var description: String { message }
     }
 
@@ -46,7 +48,7 @@ public final class ModelClient: Sendable {
         while true {
             var config = endpoint
             let remainingMs = Int((deadline - Self.now()) * 1000)
-            guard remainingMs > 0 else { return .failure(Failure(message: "the run's time ran out waiting for the model", attempts: retries)) }
+            guard remainingMs > 0 else { return .failure(Failure(message: "the run's time ran out waiting for the model", attempts: retries, outOfTime: true)) }
             config.timeoutMs = min(endpoint.timeoutMs, remainingMs)
             let decision: ModelRetryPolicy.Decision
             switch executor.invokeAndWait(config, Invocation(body: body), tenant: tenant) {
@@ -67,6 +69,8 @@ public final class ModelClient: Sendable {
             case .success(let result):
                 decision = ModelRetryPolicy.decide(status: result.status, headers: result.headers, body: result.body,
                                                    retriesSoFar: retries, maxRetries: provider.maxRetries, jitter: jitter())
+            case .failure(let e) where e.kind == .timeout && Self.now() >= deadline - 0.01:
+                return .failure(Failure(message: e.message, attempts: retries + 1, outOfTime: true))
             case .failure(let e):
                 decision = ModelRetryPolicy.decide(transportError: e, retriesSoFar: retries, maxRetries: provider.maxRetries, jitter: jitter())
             }
@@ -75,7 +79,7 @@ public final class ModelClient: Sendable {
                 return .failure(Failure(message: message, attempts: retries + 1))
             case .retry(let wait):
                 if Self.now() + wait >= deadline {
-                    return .failure(Failure(message: "the run's time ran out before the model could be retried", attempts: retries + 1))
+                    return .failure(Failure(message: "the run's time ran out before the model could be retried", attempts: retries + 1, outOfTime: true))
                 }
                 sleep(wait)
                 retries += 1

@@ -47,8 +47,11 @@ public final class NeoService {
         routes += ExternalAPIRoutes.routes(configs: configs, executor: executor)
         let providers = LLMProviderRecords(store: store, box: api.secretBox)
         routes += LLMProviderRoutes.routes(providers: providers, policy: api.upstreamPolicy)
-        let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency,
-                                     external: ExternalAPICalls.forRunner(configs: configs, executor: executor))
+        let external = ExternalAPICalls.forRunner(configs: configs, executor: executor)
+        let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency, external: external)
+        let agentLoop = AgentLoop(store: store, logger: logger, configs: configs, providers: providers, external: external,
+                                  models: ModelClient(executor: executor))
+        runner.agentLoop = agentLoop
         routes += ExecutionRoutes.routes(store: store, runner: runner)
         routes.append(RunNowRoute.route(store: store, runner: runner))
         routes += ApprovalRoutes.routes(store: store, runner: runner, appliers: [
@@ -57,6 +60,7 @@ public final class NeoService {
         ])
         let app = App(routes: routes, logger: logger, workers: workers,
                       authenticate: keys.authenticate, rateLimit: limiter.headers)
+        agentLoop.neoAPI = { [unowned app] request, principal in app.serveInProcess(request, as: principal) }
         self.keys = keys
         self.app = app
         self.workers = workers

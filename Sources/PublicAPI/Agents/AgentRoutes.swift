@@ -32,7 +32,12 @@ enum AgentRoutes {
         ctx.warnings += warnings
         let now = Timestamp.now()
         if ctx.testMode {
-            ctx.warnings += try ctx.timed { try store.read { try runWarnings(document, tenantId: ctx.caller.tenantId, $0) } }
+            ctx.warnings += try ctx.timed {
+                try store.read { db in
+                    try checkAgentic(document, tenantId: ctx.caller.tenantId, db)
+                    return try runWarnings(document, tenantId: ctx.caller.tenantId, db)
+                }
+            }
             var wouldBe = document
             wouldBe["created_at"] = .string(now)
             wouldBe["updated_at"] = .string(now)
@@ -42,6 +47,7 @@ enum AgentRoutes {
         }
         let stored = try ctx.timed {
             try store.write { db in
+                try checkAgentic(document, tenantId: ctx.caller.tenantId, db)
                 ctx.warnings += try runWarnings(document, tenantId: ctx.caller.tenantId, db)
                 return try AgentRecords.insert(document, tenantId: ctx.caller.tenantId, actor: AgentRecords.actor(ctx.caller), now: now, db)
             }
@@ -62,6 +68,9 @@ enum AgentRoutes {
             }
             let result = try applyAgentPatch(patch, to: current)
             ctx.warnings += result.warnings
+            if result.touched.contains("toolbox") || result.touched.contains("agent_settings") {
+                try checkAgentic(result.agent, tenantId: caller.tenantId, db)
+            }
             ctx.warnings += try runWarnings(result.agent, tenantId: caller.tenantId, db)
             if !persist { ctx.warnings.append(testModeWarning) }
             if result.agent == current {
@@ -96,6 +105,14 @@ enum AgentRoutes {
                 + "create it with POST /public-api/external-apis, or a run fails before its first action")
         }
         return warnings
+    }
+
+    /// 422 naming each field when the toolbox or agent_settings would stop a run (design §10): a malformed
+    /// tool setting or cap, an allowlisted API or a model provider this tenant does not have.
+    private static func checkAgentic(_ document: JSONObject, tenantId: Int64, _ db: Database) throws {
+        let problems = try AgentToolbox.problems(document, apiExists: { try AgentRecords.externalAPIExists($0, tenantId: tenantId, db) },
+                                                 providerExists: { try LLMProviderRecords.exists($0, tenant: tenantId, in: db) })
+        if !problems.isEmpty { throw APIError.validation(problems) }
     }
 
     /// The versions an `If-Match` header accepts: nil for absent or `*`; an unparsable tag matches nothing,

@@ -5,12 +5,15 @@ import Store
 /// Runs agent executions in the background (design §5): a bounded number of threads claim queued
 /// rows from SQLite, so queued work survives a restart. Each run records FIND_ENTITIES, then the
 /// agent's actions in order: EXTERNAL_API_REQUEST through the executor (pausing for a TIL approval
-/// when the config requires one), ADD_NOTE as a markdown artifact, anything else skipped.
+/// when the config requires one), ADD_NOTE as a markdown artifact, anything else skipped. AGENTIC
+/// agents run the model loop (`AgentLoop`) instead, whatever started the run.
 public final class ExecutionRunner: @unchecked Sendable {
     let store: Store
     let logger: Logger
     let concurrency: Int
     var external: ExternalCalls
+    /// Runs AGENTIC agents (design §10); without it their runs fail saying so.
+    var agentLoop: AgentLoop?
     private let condition = NSCondition()
     private var stopping = false
     private var running = 0
@@ -81,6 +84,7 @@ public final class ExecutionRunner: @unchecked Sendable {
             let now = Timestamp.now()
             guard try ExecutionRecords.cancel(executionId, tenantId: tenantId, now: now, db) else { return nil }
             try ApprovalRecords.expire(forExecution: executionId, note: "execution cancelled", now: now, db)
+            try AgentLoopRecords.delete(executionId, db)
             return try ExecutionRecords.find(executionId, db)
         }
     }
@@ -90,9 +94,13 @@ public final class ExecutionRunner: @unchecked Sendable {
         try ExecutionRecords.resume(executionId, approvedAction: approvedAction, now: Timestamp.now(), db)
     }
 
-    /// A rejected TIL request fails the waiting step and the run.
+    /// A rejected TIL request fails the waiting step and the run; an AGENTIC run instead resumes, and
+    /// its model is told the call was rejected.
     func reject(executionId: String, action: Int, note: String?, in db: Database) throws {
         guard try ExecutionRecords.status(of: executionId, db) == .waitingApproval else { return }
+        if try AgentLoopRecords.isWaitingForApproval(executionId, db) {
+            return try ExecutionRecords.resume(executionId, approvedAction: action, now: Timestamp.now(), db)
+        }
         let reason = "approval rejected" + (note.map { ": \($0)" } ?? "")
         try ExecutionRecords.appendStep(executionId, type: .error, message: reason, isError: true, toolType: AgentSchema.externalAPIRequest, db)
         try ExecutionRecords.finish(executionId, as: .failed, error: reason, message: reason, now: Timestamp.now(), from: .waitingApproval, db)
@@ -145,6 +153,9 @@ public final class ExecutionRunner: @unchecked Sendable {
                 throw Stop(failure: "the agent no longer exists")
             }
             let actions = agent["actions"]?.arrayValue ?? []
+            if AgentLoop.runs(agent) {
+                return try runAgentic(execution, agent: agent, actions: actions)
+            }
             if index == 0, let refusal = try preflight(actions, input: input, tenantId: tenantId) {
                 throw Stop(failure: refusal)
             }
@@ -196,7 +207,6 @@ public final class ExecutionRunner: @unchecked Sendable {
             case AgentSchema.findEntities:
                 continue
             case AgentSchema.agentic:
-                problems.append("this server does not run AGENTIC agents yet (action \(actionId))")
                 continue
             case _ where !AgentSchema.runnableActionTypes.contains(type):
                 problems.append("action \(actionId) has action_type '\(type)', which this server does not run")
@@ -223,6 +233,17 @@ public final class ExecutionRunner: @unchecked Sendable {
         }
         guard !problems.isEmpty else { return nil }
         return problems.joined(separator: "; ") + "; nothing was run"
+    }
+
+    /// FIND_ENTITIES once, then the model loop, which records its own steps and end.
+    private func runAgentic(_ execution: Execution, agent: JSONObject, actions: [JSON]) throws {
+        guard let loop = agentLoop else { throw Stop(failure: "this server was started without AGENTIC runs") }
+        let agenticIndex = actions.firstIndex { $0["action_type"]?.stringValue == AgentSchema.agentic } ?? max(actions.count - 1, 0)
+        if execution.nextAction == 0 {
+            try recordFindEntities(execution.id, agent: agent, execution: execution)
+            try store.write { try ExecutionRecords.setNextAction(execution.id, agenticIndex, now: Timestamp.now(), $0) }
+        }
+        loop.run(execution, agent: agent, actionIndex: agenticIndex)
     }
 
     /// A direct invoke by an agent's key that waited for approval: now approved, it is sent.

@@ -62,7 +62,7 @@ final class LLMProviderRecords: @unchecked Sendable {
             .map { try decode($0, tenant: tenant) }
     }
 
-    func exists(_ name: String, tenant: Int64, in db: Database) throws -> Bool {
+    static func exists(_ name: String, tenant: Int64, in db: Database) throws -> Bool {
         try db.queryOne("SELECT 1 FROM llm_providers WHERE tenant_id = ? AND name = ?", [.int(tenant), .text(name)]) != nil
     }
 
@@ -79,7 +79,7 @@ final class LLMProviderRecords: @unchecked Sendable {
     /// Inserts; nil when the name is taken. The tenant's first provider is its default unless the body
     /// said `"default": false`; a new default takes over from the old one.
     func insert(_ p: LLMProvider, defaultSent: Bool, tenant: Int64, in db: Database) throws -> Stored? {
-        if try exists(p.provider.name, tenant: tenant, in: db) { return nil }
+        if try Self.exists(p.provider.name, tenant: tenant, in: db) { return nil }
         var p = p
         if !defaultSent, try db.queryOne("SELECT 1 FROM llm_providers WHERE tenant_id = ? LIMIT 1", [.int(tenant)]) == nil {
             p.isDefault = true

@@ -501,7 +501,7 @@ enum OpenAPIDocument {
         }
        ]
       },
-      "description": "Settings per tool type. Credentials are refused (400 validation_error)."
+      "description": "Settings per tool type. Credentials are refused (400 validation_error). AGENTIC runs read EXTERNAL_API_REQUEST {apis: [external-API config names]} (the only external APIs the model may call) and NEO_API_REQUEST {permissions: {agents|executions|approvals|external_apis|callbacks: none|read|read_write}} (the neo_api_request tool, served as an agent-actor principal with exactly these groups); a missing API or a level that does not exist is 422."
      }
     }
    },
@@ -741,7 +741,50 @@ enum OpenAPIDocument {
        "agent_settings": {
         "anyOf": [
          {
-          "type": "object"
+          "type": "object",
+          "description": "custom_instructions (the core of an AGENTIC run's system prompt) and, ours: llm_provider (a provider name; default the tenant's), max_iterations (10), max_tool_calls (20), max_run_seconds (600), max_total_tokens (200000); reaching a cap fails the run naming it.",
+          "properties": {
+           "custom_instructions": {
+            "anyOf": [
+             {
+              "type": "string"
+             },
+             {
+              "type": "null"
+             }
+            ]
+           },
+           "llm_provider": {
+            "anyOf": [
+             {
+              "type": "string"
+             },
+             {
+              "type": "null"
+             }
+            ]
+           },
+           "max_iterations": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 200
+           },
+           "max_tool_calls": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000
+           },
+           "max_run_seconds": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 86400
+           },
+           "max_total_tokens": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100000000
+           }
+          }
          },
          {
           "type": "null"
@@ -949,7 +992,50 @@ enum OpenAPIDocument {
      "agent_settings": {
       "anyOf": [
        {
-        "type": "object"
+        "type": "object",
+        "description": "custom_instructions (the core of an AGENTIC run's system prompt) and, ours: llm_provider (a provider name; default the tenant's), max_iterations (10), max_tool_calls (20), max_run_seconds (600), max_total_tokens (200000); reaching a cap fails the run naming it.",
+        "properties": {
+         "custom_instructions": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "llm_provider": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "max_iterations": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 200
+         },
+         "max_tool_calls": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000
+         },
+         "max_run_seconds": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 86400
+         },
+         "max_total_tokens": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000000
+         }
+        }
        },
        {
         "type": "null"
@@ -1146,7 +1232,50 @@ enum OpenAPIDocument {
      "agent_settings": {
       "anyOf": [
        {
-        "type": "object"
+        "type": "object",
+        "description": "custom_instructions (the core of an AGENTIC run's system prompt) and, ours: llm_provider (a provider name; default the tenant's), max_iterations (10), max_tool_calls (20), max_run_seconds (600), max_total_tokens (200000); reaching a cap fails the run naming it.",
+        "properties": {
+         "custom_instructions": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "llm_provider": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "max_iterations": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 200
+         },
+         "max_tool_calls": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000
+         },
+         "max_run_seconds": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 86400
+         },
+         "max_total_tokens": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000000
+         }
+        }
        },
        {
         "type": "null"
@@ -1336,7 +1465,50 @@ enum OpenAPIDocument {
      "agent_settings": {
       "anyOf": [
        {
-        "type": "object"
+        "type": "object",
+        "description": "custom_instructions (the core of an AGENTIC run's system prompt) and, ours: llm_provider (a provider name; default the tenant's), max_iterations (10), max_tool_calls (20), max_run_seconds (600), max_total_tokens (200000); reaching a cap fails the run naming it.",
+        "properties": {
+         "custom_instructions": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "llm_provider": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "max_iterations": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 200
+         },
+         "max_tool_calls": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000
+         },
+         "max_run_seconds": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 86400
+         },
+         "max_total_tokens": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000000
+         }
+        }
        },
        {
         "type": "null"
@@ -1513,7 +1685,50 @@ enum OpenAPIDocument {
      "agent_settings": {
       "anyOf": [
        {
-        "type": "object"
+        "type": "object",
+        "description": "custom_instructions (the core of an AGENTIC run's system prompt) and, ours: llm_provider (a provider name; default the tenant's), max_iterations (10), max_tool_calls (20), max_run_seconds (600), max_total_tokens (200000); reaching a cap fails the run naming it.",
+        "properties": {
+         "custom_instructions": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "llm_provider": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "max_iterations": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 200
+         },
+         "max_tool_calls": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000
+         },
+         "max_run_seconds": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 86400
+         },
+         "max_total_tokens": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000000
+         }
+        }
        },
        {
         "type": "null"
@@ -2010,6 +2225,26 @@ enum OpenAPIDocument {
         "type": "null"
        }
       ]
+     },
+     "usage": {
+      "type": "object",
+      "required": [
+       "llm_calls",
+       "prompt_tokens",
+       "completion_tokens"
+      ],
+      "description": "Model calls and tokens of an AGENTIC run (0 for runs that call no model).",
+      "properties": {
+       "llm_calls": {
+        "type": "integer"
+       },
+       "prompt_tokens": {
+        "type": "integer"
+       },
+       "completion_tokens": {
+        "type": "integer"
+       }
+      }
      }
     }
    },
