@@ -73,8 +73,8 @@ final class AgentLoop: @unchecked Sendable {
         do {
             let context = try prepare(execution, agent: agent, actionIndex: actionIndex)
             var state = try store.read { try AgentLoopRecords.load(execution.id, $0) }
-                ?? AgentLoopState(system: AgentPrompt.system(customInstructions: context.settings.customInstructions),
-                                  messages: [.user(task(execution, agent: agent))])
+                ?? AgentLoopState(system: context.redactor.redact(AgentPrompt.system(customInstructions: context.settings.customInstructions)),
+                                  messages: [.user(context.redactor.redact(task(execution, agent: agent)))])
             try loop(&state, context)
         } catch Stop.failed(let message, let data) {
             fail(execution.id, message, data: data)
