@@ -240,8 +240,7 @@ public final class ExecutionRunner: @unchecked Sendable {
         guard let loop = agentLoop else { throw Stop(failure: "this server was started without AGENTIC runs") }
         let agenticIndex = actions.firstIndex { $0["action_type"]?.stringValue == AgentSchema.agentic } ?? max(actions.count - 1, 0)
         if execution.nextAction == 0 {
-            try recordFindEntities(execution.id, agent: agent, execution: execution)
-            try store.write { try ExecutionRecords.setNextAction(execution.id, agenticIndex, now: Timestamp.now(), $0) }
+            try recordFindEntities(execution.id, agent: agent, execution: execution, thenNextAction: agenticIndex)
         }
         loop.run(execution, agent: agent, actionIndex: agenticIndex)
     }
@@ -288,9 +287,11 @@ public final class ExecutionRunner: @unchecked Sendable {
         if try store.read({ try ExecutionRecords.status(of: id, $0) }) != .running { throw Stop(failure: nil) }
     }
 
-    private func recordFindEntities(_ id: String, agent: JSONObject, execution: Execution) throws {
+    /// The FIND_ENTITIES steps; `thenNextAction` moves the run past them in the same transaction.
+    private func recordFindEntities(_ id: String, agent: JSONObject, execution: Execution, thenNextAction next: Int? = nil) throws {
         let entity = execution.entityId
         try store.write { db in
+            if let next { try ExecutionRecords.setNextAction(id, next, now: Timestamp.now(), db) }
             let callId = SecureRandom.uuid()
             try ExecutionRecords.appendStep(id, type: .toolCall, message: "find \(agent["entity_type"]?.stringValue ?? "ticket") entities",
                                             toolCallId: callId, toolType: AgentSchema.findEntities,
