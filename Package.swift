@@ -31,7 +31,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Basics"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "HTTPServer", "Basics"]),
         .testTarget(name: "PublicAPITests", dependencies: ["PublicAPI"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["NeoJSON", "Basics"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["NeoJSON", "Basics", "HTTPServer"]),
     ],
     // Swift 6 language mode everywhere: complete concurrency checking, no warnings.
     swiftLanguageModes: [.v6]

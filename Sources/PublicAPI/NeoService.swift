@@ -52,8 +52,13 @@ public final class NeoService {
         let executor = ExternalAPIExecutor(policy: api.upstreamPolicy)
         let configs = ExternalAPIRecords(store: store, box: api.secretBox)
         routes += ExternalAPIRoutes.routes(configs: configs, executor: executor)
-        let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency,
-                                     external: ExternalAPICalls.forRunner(configs: configs, executor: executor))
+        let providers = LLMProviderRecords(store: store, box: api.secretBox)
+        routes += LLMProviderRoutes.routes(providers: providers, policy: api.upstreamPolicy)
+        let external = ExternalAPICalls.forRunner(configs: configs, executor: executor)
+        let agentLoop = AgentLoop(store: store, logger: logger, configs: configs, providers: providers, external: external,
+                                  models: ModelClient(executor: executor))
+        let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency, external: external,
+                                     agentLoop: agentLoop)
         scheduler.queued = { [concurrency = api.runnerConcurrency] count in
             for _ in 0..<min(count, concurrency) { runner.poke() }
         }
@@ -65,6 +70,7 @@ public final class NeoService {
         ])
         let app = App(routes: routes, logger: logger, workers: workers,
                       authenticate: keys.authenticate, rateLimit: limiter.headers)
+        agentLoop.neoAPI = { [unowned app] request, principal in app.serveInProcess(request, as: principal) }
         self.keys = keys
         self.app = app
         self.workers = workers

@@ -137,7 +137,7 @@ final class ExecutionsTests: SharedServerTestCase {
         XCTAssertEqual(try server.request("GET", "/public-api/executions/\(id)/artifacts").data?.arrayValue?.count, 0, "the note was not written")
     }
 
-    func test_agenticRun_failsSayingSo() throws {
+    func test_agenticRun_withoutAModelProvider_failsNamingTheFix() throws {
         let created = try server.request("POST", "/public-api/agents", json: [
             "name": "agentic", "trigger_type": "NONE", "autonomy_type": "AGENTIC",
             "agent_settings": ["custom_instructions": "triage"]])
@@ -146,7 +146,7 @@ final class ExecutionsTests: SharedServerTestCase {
         let id = try XCTUnwrap(try runNow(agent).data?["execution_id"]?.stringValue)
         let done = try waitFor(id)
         XCTAssertEqual(done["status"], "failed")
-        XCTAssertTrue(done["error"]?.stringValue?.contains("AGENTIC") ?? false, "\(done)")
+        XCTAssertTrue(done["error"]?.stringValue?.contains("POST /public-api/llm-providers") ?? false, "\(done)")
     }
 
     func test_preflight_atRunTime_refusesBeforeAnySideEffect_alsoOnRetry() throws {

@@ -207,15 +207,13 @@ private func checkActionInput(type: String, _ input: JSONObject, path: String, v
 }
 
 /// `meta.warnings` for an agent document this server could not run as written: actions it stores
-/// but does not execute, and AGENTIC runs (not executed by this server yet). Pure.
+/// but does not execute. Pure.
 func agentRunWarnings(_ document: JSONObject) -> [String] {
     var warnings: [String] = []
     for item in document["actions"]?.arrayValue ?? [] {
         let type = item["action_type"]?.stringValue ?? ""
         let id = item["id"]?.stringValue ?? "?"
-        if type == AgentSchema.agentic {
-            warnings.append("action \(id) is AGENTIC: this server does not run AGENTIC agents yet, so a run fails before its first action")
-        } else if type != AgentSchema.findEntities && !AgentSchema.runnableActionTypes.contains(type) {
+        if type != AgentSchema.findEntities && type != AgentSchema.agentic && !AgentSchema.runnableActionTypes.contains(type) {
             warnings.append("action \(id) has action_type '\(type)', which this server stores but does not run; "
                 + "a run of this agent fails before its first action (runnable: ADD_NOTE, EXTERNAL_API_REQUEST)")
         }

@@ -36,6 +36,7 @@ enum AgentRoutes {
         if ctx.testMode {
             let nextRun = try ctx.timed {
                 try store.read { db in
+                    try checkAgentic(document, tenantId: tenantId, db)
                     ctx.warnings += try runWarnings(document, tenantId: tenantId, db)
                     return try scheduler.plannedNextRun(document, agentId: nil, tenantId: tenantId, db)
                 }
@@ -49,6 +50,7 @@ enum AgentRoutes {
         }
         let (stored, nextRun) = try ctx.timed {
             try store.write { db in
+                try checkAgentic(document, tenantId: tenantId, db)
                 ctx.warnings += try runWarnings(document, tenantId: tenantId, db)
                 let stored = try AgentRecords.insert(document, tenantId: tenantId, actor: AgentRecords.actor(ctx.caller), now: now, db)
                 let id = Int64(stored["id"]?.stringValue ?? "") ?? 0
@@ -79,6 +81,9 @@ enum AgentRoutes {
             }
             let result = try applyAgentPatch(patch, to: current)
             ctx.warnings += result.warnings
+            if result.touched.contains("toolbox") || result.touched.contains("agent_settings") {
+                try checkAgentic(result.agent, tenantId: caller.tenantId, db)
+            }
             ctx.warnings += try runWarnings(result.agent, tenantId: caller.tenantId, db)
             if !persist { ctx.warnings.append(testModeWarning) }
             if result.agent == current {
@@ -118,6 +123,14 @@ enum AgentRoutes {
                 + "create it with POST /public-api/external-apis, or a run fails before its first action")
         }
         return warnings
+    }
+
+    /// 422 naming each field when the toolbox or agent_settings would stop a run (design §10): a malformed
+    /// tool setting or cap, an allowlisted API or a model provider this tenant does not have.
+    private static func checkAgentic(_ document: JSONObject, tenantId: Int64, _ db: Database) throws {
+        let problems = try AgentToolbox.problems(document, apiExists: { try AgentRecords.externalAPIExists($0, tenantId: tenantId, db) },
+                                                 providerExists: { try LLMProviderRecords.exists($0, tenant: tenantId, in: db) })
+        if !problems.isEmpty { throw APIError.validation(problems) }
     }
 
     /// The versions an `If-Match` header accepts: nil for absent or `*`; an unparsable tag matches nothing,

@@ -7,7 +7,8 @@ import Store
 enum ApprovalRecords {
     static let columns = "id, tenant_id, agent_id, agent_name, kind, status, comment, requested_for, approvers, execution_id, step_seq, session_id, ticket_id, ticket_number, base_version, requested_by_key_id, decided_by, note, created_at, updated_at, decided_at, expires_at"
 
-    /// Stores a pending request; returns it as stored.
+    /// Stores a pending request; returns it as stored. Key id 0 is an AGENTIC run's in-process principal,
+    /// which has no key row.
     static func insert(_ draft: TilRequestDraft, now: Date, _ db: Database) throws -> TilRequest {
         let stamp = Timestamp.format(now)
         try db.execute("""
@@ -19,7 +20,7 @@ enum ApprovalRecords {
                   .text(draft.requestedFor.serializedString()), .text(draft.payload),
                   draft.executionId.map { .text($0) } ?? .null, draft.stepSeq.map { .int($0) } ?? .null,
                   draft.ticketId.map { .text($0) } ?? .null, draft.baseVersion.map { .int($0) } ?? .null,
-                  draft.requestedByKeyId.map { .int($0) } ?? .null, .text(stamp), .text(stamp),
+                  draft.requestedByKeyId.flatMap { $0 > 0 ? SQLValue.int($0) : nil } ?? .null, .text(stamp), .text(stamp),
                   .text(Timestamp.format(now.addingTimeInterval(tilRequestLifetime)))])
         return try find(db.lastInsertRowID, tenantId: draft.tenantId, db)!
     }

@@ -61,6 +61,32 @@ public final class App: Sendable {
         }
     }
 
+    /// Serves one request in process as `principal`, with no key: routing, permission checks, rate limit,
+    /// test mode, the envelope and the access log as over the network. Blocks until the reply is ready,
+    /// so only for threads that may wait (the runner's, never an event loop).
+    public func serveInProcess(_ request: HTTPRequest, as principal: Principal) -> HTTPResponse {
+        let started = monotonicNow()
+        let requestId = App.requestId(from: request.headers["X-Request-Id"])
+        guard case .found(let route, let params, let pattern) = router.match(request.method, request.path) else {
+            let ctx = RequestContext(request: request, requestId: requestId, params: [:], pattern: "", started: started)
+            return finish(ctx, .failure(.notFound("no route for \(request.method) \(request.path)")))
+        }
+        let ctx = RequestContext(request: request, requestId: requestId, params: params, pattern: pattern, started: started)
+        ctx.acceptedQuery = route.query
+        ctx.principal = principal
+        ctx.offload = { [workers] work in
+            if !workers.submit(work) { work() }
+        }
+        let done = DispatchSemaphore(value: 0)
+        let box = ResponseBox()
+        complete(ctx, run(route, ctx), InProcessResponder { response in
+            box.response = response
+            done.signal()
+        })
+        done.wait()
+        return box.response!
+    }
+
     /// The HTTPServer error responder (malformed requests, limits, timeouts).
     public func errorResponse(_ error: HTTPServerError) -> HTTPResponse {
         let code: String
@@ -81,7 +107,7 @@ public final class App: Sendable {
     }
 
     /// Sends the reply now, or when a deferred reply delivers (keeping the rate-limit headers).
-    private func complete(_ ctx: RequestContext, _ result: Result<(Reply, [(String, String)]), APIError>, _ responder: Responder) {
+    private func complete(_ ctx: RequestContext, _ result: Result<(Reply, [(String, String)]), APIError>, _ responder: some ReplySink) {
         guard case .success(let (reply, extra)) = result, let start = reply.deferred else {
             responder.send(finish(ctx, result))
             return
@@ -105,7 +131,8 @@ public final class App: Sendable {
             case .open:
                 break
             case .authenticated, .group, .admin, .adminOnly:
-                let principal = try authenticate(ctx)
+                // An in-process caller (an AGENTIC run's neo_api_request) arrives with its principal.
+                let principal = try ctx.principal ?? authenticate(ctx)
                 ctx.principal = principal
                 extra = try rateLimit(principal)
                 try authorize(principal, route.access)
@@ -198,4 +225,22 @@ public final class App: Sendable {
     /// A UUIDv4 from a per-thread generator seeded by OpenSSL: request ids need to be unique, not
     /// secret, and this keeps a lock and a DRBG call off every request.
     static func newRequestId() -> String { RequestIdGenerator.current.next() }
+}
+
+/// Where a finished response goes: a connection's responder, or an in-process caller.
+protocol ReplySink: Sendable {
+    func send(_ response: HTTPResponse)
+}
+
+extension Responder: ReplySink {}
+
+/// Hands an in-process response to the waiting caller.
+private struct InProcessResponder: ReplySink {
+    let deliver: @Sendable (HTTPResponse) -> Void
+    init(_ deliver: @escaping @Sendable (HTTPResponse) -> Void) { self.deliver = deliver }
+    func send(_ response: HTTPResponse) { deliver(response) }
+}
+
+private final class ResponseBox: @unchecked Sendable {
+    var response: HTTPResponse?
 }

@@ -60,6 +60,10 @@ struct Execution {
     /// The runner's position: the action to run next, and the one whose approval was granted.
     let nextAction: Int
     let approvedAction: Int?
+    /// Model calls and tokens (AGENTIC runs; 0 for the rest).
+    let llmCalls: Int64
+    let promptTokens: Int64
+    let completionTokens: Int64
 
     init(row: Row) {
         id = row.string("id") ?? ""
@@ -86,6 +90,9 @@ struct Execution {
         trigger = stored ?? (kind == .agentRun ? .object(JSONObject([("type", .string("RUN_NOW"))])) : .null)
         nextAction = Int(row.int("next_action") ?? 0)
         approvedAction = row.int("approved_action").map(Int.init)
+        llmCalls = row.int("llm_calls") ?? 0
+        promptTokens = row.int("prompt_tokens") ?? 0
+        completionTokens = row.int("completion_tokens") ?? 0
     }
 
     /// The run's input object (`{{input.field}}` reads it); empty when none was given.
@@ -102,6 +109,8 @@ struct Execution {
             ("created_at", .string(createdAt)), ("updated_at", .string(updatedAt)), ("status", .string(status.rawValue)),
             ("kind", .string(kind.rawValue)), ("started_at", text(startedAt)), ("finished_at", text(finishedAt)),
             ("test_mode", .bool(testMode)), ("input", input.flatMap { try? JSON.parse($0) } ?? .null), ("retry_of", text(retryOf)), ("trigger", trigger),
+            ("usage", .object(JSONObject([("llm_calls", .int(llmCalls)), ("prompt_tokens", .int(promptTokens)),
+                                          ("completion_tokens", .int(completionTokens))]))),
         ]))
     }
 }

@@ -6,7 +6,7 @@ import Store
 /// SQL for executions, their steps and artifacts: queueing and claiming runs, recording steps, and the
 /// lists. Reads name the tenant; runner writes go by execution id (a uuid the runner claimed).
 enum ExecutionRecords {
-    static let columns = "id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number, additional_custom_instructions, message_for_dashboard, error, input, test_mode, retry_of, created_at, updated_at, started_at, finished_at, seconds_spent, next_action, approved_action, trigger"
+    static let columns = "id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number, additional_custom_instructions, message_for_dashboard, error, input, test_mode, retry_of, created_at, updated_at, started_at, finished_at, seconds_spent, next_action, approved_action, trigger, llm_calls, prompt_tokens, completion_tokens"
     static let stepColumns = "id, execution_id, seq, type, message, is_error, tool_call_id, tool_type_name, data, created_at"
     static let artifactColumns = "id, execution_id, kind, name, content, created_at"
     /// Seconds from started_at to `?` (bound to the finishing time); 0 when it never started.

@@ -6,20 +6,24 @@ import Store
 /// Runs agent executions in the background (design §5): a bounded number of threads claim queued
 /// rows from SQLite, so queued work survives a restart. Each run records FIND_ENTITIES, then the
 /// agent's actions in order: EXTERNAL_API_REQUEST through the executor (pausing for a TIL approval
-/// when the config requires one), ADD_NOTE as a markdown artifact, anything else skipped.
+/// when the config requires one), ADD_NOTE as a markdown artifact, anything else skipped. AGENTIC
+/// agents run the model loop (`AgentLoop`) instead, whatever started the run.
 public final class ExecutionRunner: Sendable {
     let store: Store
     let logger: Logger
     let concurrency: Int
     let external: ExternalCalls
+    /// Runs AGENTIC agents (design §10); without it their runs fail saying so.
+    let agentLoop: AgentLoop?
     /// Whether to stop, a count of pokes (new work) that idle workers wait on, and how many workers run.
     private let state = Lock<(stopping: Bool, pokes: Int, workers: Int)>((false, 0, 0))
 
-    public init(store: Store, logger: Logger, concurrency: Int, external: ExternalCalls = .none) {
+    init(store: Store, logger: Logger, concurrency: Int, external: ExternalCalls = .none, agentLoop: AgentLoop? = nil) {
         self.store = store
         self.logger = logger
         self.concurrency = max(1, concurrency)
         self.external = external
+        self.agentLoop = agentLoop
     }
 
     /// Marks runs a previous process left `running` as failed, then starts the worker threads.
@@ -79,6 +83,7 @@ public final class ExecutionRunner: Sendable {
             let now = Timestamp.now()
             guard try ExecutionRecords.cancel(executionId, tenantId: tenantId, now: now, db) else { return nil }
             try ApprovalRecords.expire(forExecution: executionId, note: "execution cancelled", now: now, db)
+            try AgentLoopRecords.delete(executionId, db)
             return try ExecutionRecords.find(executionId, db)
         }
     }
@@ -88,9 +93,13 @@ public final class ExecutionRunner: Sendable {
         try ExecutionRecords.resume(executionId, approvedAction: approvedAction, now: Timestamp.now(), db)
     }
 
-    /// A rejected TIL request fails the waiting step and the run.
+    /// A rejected TIL request fails the waiting step and the run; an AGENTIC run instead resumes, and
+    /// its model is told the call was rejected.
     func reject(executionId: String, action: Int, note: String?, in db: Database) throws {
         guard try ExecutionRecords.status(of: executionId, db) == .waitingApproval else { return }
+        if try AgentLoopRecords.isWaitingForApproval(executionId, db) {
+            return try ExecutionRecords.resume(executionId, approvedAction: action, now: Timestamp.now(), db)
+        }
         let reason = "approval rejected" + (note.map { ": \($0)" } ?? "")
         try ExecutionRecords.appendStep(executionId, type: .error, message: reason, isError: true, toolType: AgentSchema.externalAPIRequest, db)
         try ExecutionRecords.finish(executionId, as: .failed, error: reason, message: reason, now: Timestamp.now(), from: .waitingApproval, db)
@@ -141,6 +150,9 @@ public final class ExecutionRunner: Sendable {
                 throw Stop(failure: "the agent no longer exists")
             }
             let actions = agent["actions"]?.arrayValue ?? []
+            if AgentLoop.runs(agent) {
+                return try runAgentic(execution, agent: agent, actions: actions)
+            }
             if index == 0, let refusal = try preflight(actions, input: input, tenantId: tenantId) {
                 throw Stop(failure: refusal)
             }
@@ -192,7 +204,6 @@ public final class ExecutionRunner: Sendable {
             case AgentSchema.findEntities:
                 continue
             case AgentSchema.agentic:
-                problems.append("this server does not run AGENTIC agents yet (action \(actionId))")
                 continue
             case _ where !AgentSchema.runnableActionTypes.contains(type):
                 problems.append("action \(actionId) has action_type '\(type)', which this server does not run")
@@ -219,6 +230,16 @@ public final class ExecutionRunner: Sendable {
         }
         guard !problems.isEmpty else { return nil }
         return problems.joined(separator: "; ") + "; nothing was run"
+    }
+
+    /// FIND_ENTITIES once, then the model loop, which records its own steps and end.
+    private func runAgentic(_ execution: Execution, agent: JSONObject, actions: [JSON]) throws {
+        guard let loop = agentLoop else { throw Stop(failure: "this server was started without AGENTIC runs") }
+        let agenticIndex = actions.firstIndex { $0["action_type"]?.stringValue == AgentSchema.agentic } ?? max(actions.count - 1, 0)
+        if execution.nextAction == 0 {
+            try recordFindEntities(execution.id, agent: agent, execution: execution, thenNextAction: agenticIndex)
+        }
+        loop.run(execution, agent: agent, actionIndex: agenticIndex)
     }
 
     /// A direct invoke by an agent's key that waited for approval: now approved, it is sent.
@@ -263,9 +284,11 @@ public final class ExecutionRunner: Sendable {
         if try store.read({ try ExecutionRecords.status(of: id, $0) }) != .running { throw Stop(failure: nil) }
     }
 
-    private func recordFindEntities(_ id: String, agent: JSONObject, execution: Execution) throws {
+    /// The FIND_ENTITIES steps; `thenNextAction` moves the run past them in the same transaction.
+    private func recordFindEntities(_ id: String, agent: JSONObject, execution: Execution, thenNextAction next: Int? = nil) throws {
         let entity = execution.entityId
         try store.write { db in
+            if let next { try ExecutionRecords.setNextAction(id, next, now: Timestamp.now(), db) }
             let callId = SecureRandom.uuid()
             try ExecutionRecords.appendStep(id, type: .toolCall, message: "find \(agent["entity_type"]?.stringValue ?? "ticket") entities",
                                             toolCallId: callId, toolType: AgentSchema.findEntities,

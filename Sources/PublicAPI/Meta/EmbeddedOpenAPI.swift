@@ -534,7 +534,7 @@ enum OpenAPIDocument {
         }
        ]
       },
-      "description": "Settings per tool type. Credentials are refused (400 validation_error)."
+      "description": "Settings per tool type. Credentials are refused (400 validation_error). AGENTIC runs read EXTERNAL_API_REQUEST {apis: [external-API config names]} (the only external APIs the model may call) and NEO_API_REQUEST {permissions: {agents|executions|approvals|external_apis|callbacks: none|read|read_write}} (the neo_api_request tool, served as an agent-actor principal with exactly these groups); a missing API or a level that does not exist is 422."
      }
     }
    },
@@ -787,7 +787,50 @@ enum OpenAPIDocument {
        "agent_settings": {
         "anyOf": [
          {
-          "type": "object"
+          "type": "object",
+          "description": "custom_instructions (the core of an AGENTIC run's system prompt) and, ours: llm_provider (a provider name; default the tenant's), max_iterations (10), max_tool_calls (20), max_run_seconds (600), max_total_tokens (200000); reaching a cap fails the run naming it.",
+          "properties": {
+           "custom_instructions": {
+            "anyOf": [
+             {
+              "type": "string"
+             },
+             {
+              "type": "null"
+             }
+            ]
+           },
+           "llm_provider": {
+            "anyOf": [
+             {
+              "type": "string"
+             },
+             {
+              "type": "null"
+             }
+            ]
+           },
+           "max_iterations": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 200
+           },
+           "max_tool_calls": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000
+           },
+           "max_run_seconds": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 86400
+           },
+           "max_total_tokens": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100000000
+           }
+          }
          },
          {
           "type": "null"
@@ -995,7 +1038,50 @@ enum OpenAPIDocument {
      "agent_settings": {
       "anyOf": [
        {
-        "type": "object"
+        "type": "object",
+        "description": "custom_instructions (the core of an AGENTIC run's system prompt) and, ours: llm_provider (a provider name; default the tenant's), max_iterations (10), max_tool_calls (20), max_run_seconds (600), max_total_tokens (200000); reaching a cap fails the run naming it.",
+        "properties": {
+         "custom_instructions": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "llm_provider": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "max_iterations": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 200
+         },
+         "max_tool_calls": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000
+         },
+         "max_run_seconds": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 86400
+         },
+         "max_total_tokens": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000000
+         }
+        }
        },
        {
         "type": "null"
@@ -1192,7 +1278,50 @@ enum OpenAPIDocument {
      "agent_settings": {
       "anyOf": [
        {
-        "type": "object"
+        "type": "object",
+        "description": "custom_instructions (the core of an AGENTIC run's system prompt) and, ours: llm_provider (a provider name; default the tenant's), max_iterations (10), max_tool_calls (20), max_run_seconds (600), max_total_tokens (200000); reaching a cap fails the run naming it.",
+        "properties": {
+         "custom_instructions": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "llm_provider": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "max_iterations": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 200
+         },
+         "max_tool_calls": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000
+         },
+         "max_run_seconds": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 86400
+         },
+         "max_total_tokens": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000000
+         }
+        }
        },
        {
         "type": "null"
@@ -1382,7 +1511,50 @@ enum OpenAPIDocument {
      "agent_settings": {
       "anyOf": [
        {
-        "type": "object"
+        "type": "object",
+        "description": "custom_instructions (the core of an AGENTIC run's system prompt) and, ours: llm_provider (a provider name; default the tenant's), max_iterations (10), max_tool_calls (20), max_run_seconds (600), max_total_tokens (200000); reaching a cap fails the run naming it.",
+        "properties": {
+         "custom_instructions": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "llm_provider": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "max_iterations": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 200
+         },
+         "max_tool_calls": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000
+         },
+         "max_run_seconds": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 86400
+         },
+         "max_total_tokens": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000000
+         }
+        }
        },
        {
         "type": "null"
@@ -1559,7 +1731,50 @@ enum OpenAPIDocument {
      "agent_settings": {
       "anyOf": [
        {
-        "type": "object"
+        "type": "object",
+        "description": "custom_instructions (the core of an AGENTIC run's system prompt) and, ours: llm_provider (a provider name; default the tenant's), max_iterations (10), max_tool_calls (20), max_run_seconds (600), max_total_tokens (200000); reaching a cap fails the run naming it.",
+        "properties": {
+         "custom_instructions": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "llm_provider": {
+          "anyOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "null"
+           }
+          ]
+         },
+         "max_iterations": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 200
+         },
+         "max_tool_calls": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000
+         },
+         "max_run_seconds": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 86400
+         },
+         "max_total_tokens": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000000
+         }
+        }
        },
        {
         "type": "null"
@@ -2056,6 +2271,26 @@ enum OpenAPIDocument {
         "type": "null"
        }
       ]
+     },
+     "usage": {
+      "type": "object",
+      "required": [
+       "llm_calls",
+       "prompt_tokens",
+       "completion_tokens"
+      ],
+      "description": "Model calls and tokens of an AGENTIC run (0 for runs that call no model).",
+      "properties": {
+       "llm_calls": {
+        "type": "integer"
+       },
+       "prompt_tokens": {
+        "type": "integer"
+       },
+       "completion_tokens": {
+        "type": "integer"
+       }
+      }
      }
     }
    },
@@ -2912,6 +3147,140 @@ enum OpenAPIDocument {
       "format": "date-time"
      }
     }
+   },
+   "LlmProviderInput": {
+    "type": "object",
+    "required": [
+     "name",
+     "kind",
+     "base_url",
+     "model"
+    ],
+    "properties": {
+     "name": {
+      "type": "string",
+      "pattern": "^[a-z][a-z0-9_]{0,63}$"
+     },
+     "kind": {
+      "type": "string",
+      "enum": [
+       "openai_chat",
+       "anthropic_messages"
+      ],
+      "description": "openai_chat: POST {base_url}/chat/completions (OpenAI, Ollama /v1, vLLM, llama.cpp, LM Studio, LiteLLM); anthropic_messages: POST {base_url}/messages."
+     },
+     "base_url": {
+      "type": "string",
+      "description": "Absolute http(s) URL without query, e.g. https://api.openai.com/v1 or http://localhost:11434/v1; checked against NEO_UPSTREAM_POLICY."
+     },
+     "model": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 200
+     },
+     "api_key": {
+      "anyOf": [
+       {
+        "type": "string",
+        "description": "Encrypted at rest; returned as \"***\" (null when none). Send \"***\" on PUT to keep it."
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "timeout_ms": {
+      "type": "integer",
+      "minimum": 1000,
+      "maximum": 600000,
+      "default": 60000
+     },
+     "max_retries": {
+      "type": "integer",
+      "minimum": 0,
+      "maximum": 10,
+      "default": 2,
+      "description": "Retries of 408/409/429/5xx answers and connection errors (never of insufficient_quota)."
+     },
+     "default": {
+      "type": "boolean",
+      "description": "The tenant's default provider (one per tenant; the first one created is the default)."
+     }
+    }
+   },
+   "LlmProviderPatch": {
+    "type": "object",
+    "description": "Fields sent replace the stored ones; others are kept. name is immutable.",
+    "properties": {
+     "kind": {
+      "type": "string",
+      "enum": [
+       "openai_chat",
+       "anthropic_messages"
+      ],
+      "description": "openai_chat: POST {base_url}/chat/completions (OpenAI, Ollama /v1, vLLM, llama.cpp, LM Studio, LiteLLM); anthropic_messages: POST {base_url}/messages."
+     },
+     "base_url": {
+      "type": "string",
+      "description": "Absolute http(s) URL without query, e.g. https://api.openai.com/v1 or http://localhost:11434/v1; checked against NEO_UPSTREAM_POLICY."
+     },
+     "model": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 200
+     },
+     "api_key": {
+      "anyOf": [
+       {
+        "type": "string",
+        "description": "Encrypted at rest; returned as \"***\" (null when none). Send \"***\" on PUT to keep it."
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "timeout_ms": {
+      "type": "integer",
+      "minimum": 1000,
+      "maximum": 600000,
+      "default": 60000
+     },
+     "max_retries": {
+      "type": "integer",
+      "minimum": 0,
+      "maximum": 10,
+      "default": 2,
+      "description": "Retries of 408/409/429/5xx answers and connection errors (never of insufficient_quota)."
+     },
+     "default": {
+      "type": "boolean",
+      "description": "The tenant's default provider (one per tenant; the first one created is the default)."
+     }
+    }
+   },
+   "LlmProvider": {
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/LlmProviderInput"
+     },
+     {
+      "type": "object",
+      "required": [
+       "default"
+      ],
+      "properties": {
+       "created_at": {
+        "type": "string",
+        "format": "date-time"
+       },
+       "updated_at": {
+        "type": "string",
+        "format": "date-time"
+       }
+      }
+     }
+    ]
    },
    "PublicScheduledWork": {
     "type": "object",
@@ -7114,6 +7483,543 @@ enum OpenAPIDocument {
       "application/json": {
        "schema": {
         "$ref": "#/components/schemas/ExternalApiInvoke"
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/llm-providers": {
+   "get": {
+    "operationId": "listLlmProviders",
+    "summary": "List model providers",
+    "tags": [
+     "Model providers"
+    ],
+    "parameters": [
+     {
+      "name": "page_size",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 200,
+       "default": 50
+      }
+     },
+     {
+      "name": "cursor",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/LlmProvider"
+           }
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   },
+   "post": {
+    "operationId": "createLlmProvider",
+    "summary": "Create a model provider",
+    "tags": [
+     "Model providers"
+    ],
+    "parameters": [],
+    "responses": {
+     "201": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/LlmProvider"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "State conflict.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Body is not application/json.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A field is missing, of the wrong type or out of range.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/LlmProviderInput"
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/llm-providers/{name}": {
+   "get": {
+    "operationId": "getLlmProvider",
+    "summary": "Get a model provider (key masked)",
+    "tags": [
+     "Model providers"
+    ],
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/LlmProvider"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   },
+   "put": {
+    "operationId": "updateLlmProvider",
+    "summary": "Update a model provider (\"***\" keeps the stored key)",
+    "tags": [
+     "Model providers"
+    ],
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/LlmProvider"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Body is not application/json.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A field is missing, of the wrong type or out of range.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/LlmProviderPatch"
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   },
+   "delete": {
+    "operationId": "deleteLlmProvider",
+    "summary": "Delete a model provider",
+    "tags": [
+     "Model providers"
+    ],
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/LlmProvider"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
        }
       }
      }
