@@ -321,6 +321,27 @@ final class AgenticRunsTests: AgenticTestCase {
         XCTAssertEqual(done["usage"]?["llm_calls"], 2)
     }
 
+    func test_approval_survivesARestart_theLoopResumesFromItsStoredState() throws {
+        try provider()
+        try api(["name": "crm_update", "endpoint_url": .string(upstreamBase + "/echo/contacts/{contact_id}"), "method": "PUT"])
+        let agent = try agent(apis: ["crm_update"])
+        model.add(openAI(text: "Updating.", calls: [(id: "x1", name: "crm_update", arguments: #"{"contact_id": "8"}"#)]))
+        let id = try run(agent)
+        XCTAssertEqual(try wait(id)["status"], "waiting_approval")
+        let directory = server.directory
+        XCTAssertEqual(server.stop(), 0)
+        Self.server = try TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback"], directory: directory)
+        XCTAssertEqual(try wait(id)["status"], "waiting_approval", "a waiting run is not an interrupted one")
+        model.add(openAI(text: "Updated after the restart.", expect: { seen in
+            // The whole conversation comes back from the store: task, the model's turn, the result.
+            seen.messages.count == 4 && seen.messages[2]["content"] == "Updating." ? nil : "conversation \(seen.messages)"
+        }))
+        _ = try decide(id, "approve")
+        let done = try wait(id, for: ["succeeded", "failed"])
+        XCTAssertEqual(done["status"], "succeeded", "\(done)")
+        XCTAssertEqual(done["usage"]?["llm_calls"], 2)
+    }
+
     func test_approval_reject_tellsTheModelWhichGoesOn() throws {
         try provider()
         try api(["name": "crm_delete", "endpoint_url": .string(upstreamBase + "/echo/contacts/{contact_id}"), "method": "DELETE"])

@@ -85,8 +85,12 @@ enum ApprovalRecords {
         try db.queryOne("SELECT 1 FROM til_requests WHERE status = \(TilStatus.pending.sql) AND expires_at <= ? LIMIT 1", [.text(now)]) != nil
     }
 
-    /// Pending requests past their expiry become expired, and the runs waiting on them fail.
+    /// Pending requests past their expiry become expired, and the runs waiting on them fail (an AGENTIC
+    /// run's loop state goes with it).
     static func expireOverdue(now: String, _ db: Database) throws {
+        try db.execute("""
+            DELETE FROM agent_loops WHERE execution_id IN (SELECT execution_id FROM til_requests WHERE status = \(TilStatus.pending.sql) AND expires_at <= ?)
+            """, [.text(now)])
         try db.execute("""
             UPDATE executions SET status = \(ExecutionStatus.failed.sql), error = 'approval request expired', finished_at = ?, updated_at = ?
             WHERE status = \(ExecutionStatus.waitingApproval.sql) AND id IN (SELECT execution_id FROM til_requests WHERE status = \(TilStatus.pending.sql) AND expires_at <= ?)

@@ -131,9 +131,10 @@ enum ExecutionRecords {
                   new.agentVersion.map { .int($0) } ?? .null, new.trigger.map { .text($0.serializedString()) } ?? .null])
     }
 
-    /// Runs a previous process left running are failed; returns how many.
+    /// Runs a previous process left running are failed (an AGENTIC run's loop state goes with it); returns how many.
     static func failInterrupted(now: String, _ db: Database) throws -> Int {
-        try db.execute("""
+        try db.execute("DELETE FROM agent_loops WHERE execution_id IN (SELECT id FROM executions WHERE status = \(ExecutionStatus.running.sql))")
+        return try db.execute("""
             UPDATE executions SET status = \(ExecutionStatus.failed.sql), error = 'the server stopped while this execution was running',
               finished_at = ?, updated_at = ? WHERE status = \(ExecutionStatus.running.sql)
             """, [.text(now), .text(now)])
