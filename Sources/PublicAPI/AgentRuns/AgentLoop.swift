@@ -10,7 +10,7 @@ import Store
 /// or this server's router (`neo_api_request`), and its redacted result goes back, until the model
 /// answers without a call. Every model turn and every call is a durable step, and the loop's state is
 /// saved with it, so a call held for a technician's approval resumes exactly where it stopped.
-final class AgentLoop: @unchecked Sendable {
+final class AgentLoop: Sendable {
     let store: Store
     let logger: Logger
     let configs: ExternalAPIRecords
@@ -18,7 +18,11 @@ final class AgentLoop: @unchecked Sendable {
     let external: ExternalCalls
     let models: ModelClient
     /// Serves `neo_api_request` through the App's router; set once the App exists.
-    var neoAPI: ((HTTPRequest, Principal) -> HTTPResponse)?
+    private let serveNeoAPI = Lock<(@Sendable (HTTPRequest, Principal) -> HTTPResponse)?>(nil)
+    var neoAPI: (@Sendable (HTTPRequest, Principal) -> HTTPResponse)? {
+        get { serveNeoAPI.withLock { $0 } }
+        set { serveNeoAPI.withLock { $0 = newValue } }
+    }
 
     /// A tool result is cut to this many bytes before it reaches the model.
     static let maxResultBytes = 16 * 1024

@@ -77,14 +77,12 @@ public final class App: Sendable {
         ctx.offload = { [workers] work in
             if !workers.submit(work) { work() }
         }
-        let done = DispatchSemaphore(value: 0)
-        let box = ResponseBox()
+        let box = Lock<HTTPResponse?>(nil)
         complete(ctx, run(route, ctx), InProcessResponder { response in
-            box.response = response
-            done.signal()
+            box.withLock { $0 = response }
+            box.notifyAll()
         })
-        done.wait()
-        return box.response!
+        return box.withLock(waitingUntil: { $0 != nil }) { $0! }
     }
 
     /// The HTTPServer error responder (malformed requests, limits, timeouts).
@@ -241,6 +239,3 @@ private struct InProcessResponder: ReplySink {
     func send(_ response: HTTPResponse) { deliver(response) }
 }
 
-private final class ResponseBox: @unchecked Sendable {
-    var response: HTTPResponse?
-}

@@ -6,7 +6,7 @@ import Store
 
 /// Model providers in the store, the API key sealed with the server's SecretBox under a context that
 /// binds it to its tenant and provider name. At most one default per tenant (a unique index).
-final class LLMProviderRecords: @unchecked Sendable {
+final class LLMProviderRecords: Sendable {
     /// A stored provider with its plaintext key and timestamps.
     struct Stored {
         let id: Int64

@@ -8,6 +8,8 @@ import Store
 /// row keyed by (agent, slot) inserted in the transaction that queues its execution and moves the agent's
 /// next_run_at, so a slot fires at most once however often the process restarts; after downtime only the
 /// latest missed slot runs, and only within `catchup` seconds of it. Time comes from `clock`.
+// unchecked: stopping, poked and thread are behind `condition`; the cron and zone caches are touched only by
+// `tick`, which runs on one thread at a time; `queued` is set while the service is assembled, before the thread starts.
 public final class Scheduler: @unchecked Sendable {
     let store: Store
     let clock: SchedulerClock
