@@ -15,7 +15,7 @@ help:
 	@echo "make run     build and start the server on $(NEO_DB) (port $(NEO_PORT))"
 	@echo "make test    build and run every test (what CI runs)"
 	@echo "make bench   release build + wrk against neo-server and the peer servers; executor vs plain libcurl"
-	@echo "make fuzz    libFuzzer on the HTTP parser for FUZZ_SECONDS (default 60)"
+	@echo "make fuzz    libFuzzer on the HTTP parser, then the conditions fuzz loop, FUZZ_SECONDS each (default 60)"
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
@@ -50,6 +50,7 @@ test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	bash fuzz/run.sh 10
+	bash fuzz/conditions.sh 10
 	bash bench/crash-durability.sh 3
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
 	SCHEMATHESIS_SEED=20261129 bash bench/schemathesis.sh 5
@@ -63,6 +64,8 @@ bench:
 
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
+	$(SWIFT) build --build-tests
+	bash fuzz/conditions.sh $(FUZZ_SECONDS)
 
 slow-clients:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"

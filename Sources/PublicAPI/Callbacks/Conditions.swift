@@ -172,16 +172,13 @@ enum Conditions {
             guard let needle = text(rule)?.lowercased() else { return nil }
             let negated = op.hasPrefix("doesNot")
             if field.isNull { return negated }
-            let found: Bool
-            if case .array(let items) = field, op.hasSuffix("ontain") {
-                found = items.contains { text($0)?.lowercased() == needle }
-                    || (text(field)?.lowercased().contains(needle) ?? false)
-            } else {
-                let hay = text(field)?.lowercased() ?? ""
+            // An array field is tested element by element (any element): `tags contains "urgent"`.
+            let hays = field.arrayValue.map { $0.compactMap { text($0)?.lowercased() } } ?? [text(field)?.lowercased() ?? ""]
+            let found = hays.contains { hay in
                 switch op {
-                case "contains", "doesNotContain": found = hay.contains(needle)
-                case "beginsWith", "doesNotBeginWith": found = hay.hasPrefix(needle)
-                default: found = hay.hasSuffix(needle)
+                case "contains", "doesNotContain": return hay.contains(needle)
+                case "beginsWith", "doesNotBeginWith": return hay.hasPrefix(needle)
+                default: return hay.hasSuffix(needle)
                 }
             }
             return negated ? !found : found
