@@ -49,6 +49,9 @@ public final class NeoService {
                                      external: ExternalAPICalls.forRunner(configs: configs, executor: executor))
         routes += ExecutionRoutes.routes(store: store, runner: runner)
         routes.append(RunNowRoute.route(store: store, runner: runner))
+        let webhookEndpoints = WebhookEndpointRecords(box: api.secretBox)
+        routes += WebhookEndpointRoutes.routes(store: store, records: webhookEndpoints)
+        routes += CallbackRoutes.routes(store: store, ingest: CallbackIngest(store: store, runner: runner), endpoints: webhookEndpoints)
         routes += ApprovalRoutes.routes(store: store, runner: runner, appliers: [
             .agentUpdate: AgentRecords.applyHeld,
             .configWrite: ConfigWriteApproval.applier(configs),
