@@ -3,8 +3,13 @@
 
 STR = {"type": "string"}
 ID_OR_INT = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 200}, {"type": "integer"}]}
-EVENT_ENTITY_TYPE = {"type": "string", "description": "An agent entity type (not none), in any case: ticket or TICKET."}
-CHANGE_TYPE = {"type": "string", "description": "CREATE or UPDATE; TICKET_CREATED, FIELD_UPDATED (and CREATED, UPDATED, TICKET_UPDATED, ADDED) are accepted."}
+# The agents' entity types (spec_agents.py, exec'd first) less none.
+EVENT_TYPES = [t for t in schemas["Agent"]["properties"]["entity_type"]["enum"] if t != "none"]
+# Not an enum: both spellings are accepted, and generated clients cannot name an enum whose values differ only in case.
+EVENT_ENTITY_TYPE = {"type": "string", "minLength": 1, "maxLength": 64,
+                     "description": "An agent entity type (not none) in any case: " + ", ".join(EVENT_TYPES) + " (ticket, TICKET, Ticket)."}
+CHANGE_TYPE = {"type": "string", "enum": ["CREATE", "UPDATE", "TICKET_CREATED", "FIELD_UPDATED", "CREATED", "UPDATED", "TICKET_UPDATED", "ADDED"],
+               "description": "Normalized to CREATE or UPDATE; any case is accepted."}
 
 def query(name, schema, description=None):
     p = {"name": name, "in": "query", "schema": schema}

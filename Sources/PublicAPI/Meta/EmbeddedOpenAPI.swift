@@ -1856,7 +1856,9 @@ enum OpenAPIDocument {
      },
      "entity_type": {
       "type": "string",
-      "description": "An agent entity type (not none), in any case: ticket or TICKET."
+      "minLength": 1,
+      "maxLength": 64,
+      "description": "An agent entity type (not none) in any case: ticket, project_ticket, task, scheduled_entry, time_entry, project, company, contact, resource, contract, opportunity, configuration, note, team, role (ticket, TICKET, Ticket)."
      },
      "entity_id": {
       "anyOf": [
@@ -1891,7 +1893,17 @@ enum OpenAPIDocument {
      },
      "change_type": {
       "type": "string",
-      "description": "CREATE or UPDATE; TICKET_CREATED, FIELD_UPDATED (and CREATED, UPDATED, TICKET_UPDATED, ADDED) are accepted."
+      "enum": [
+       "CREATE",
+       "UPDATE",
+       "TICKET_CREATED",
+       "FIELD_UPDATED",
+       "CREATED",
+       "UPDATED",
+       "TICKET_UPDATED",
+       "ADDED"
+      ],
+      "description": "Normalized to CREATE or UPDATE; any case is accepted."
      },
      "changes": {
       "anyOf": [
