@@ -269,7 +269,10 @@ CREATE TABLE callback_entity_runs (
 CREATE INDEX agents_triggered ON agents (tenant_id, trigger_type, state, entity_type, id, version);
 
 -- A queued run does not start before run_after (sleep_before_callback_processing_seconds); NULL = at once.
+-- The runner claims queued runs in the order they became runnable, from this index alone (without it,
+-- runs waiting for their run_after would be read on every claim).
 ALTER TABLE executions ADD COLUMN run_after TEXT;
+CREATE INDEX executions_runnable ON executions (COALESCE(run_after, created_at)) WHERE status = 'queued';
 
 -- Endpoints for PSAs that cannot send a Bearer key: POST /public-api/inbound/{id}, signed with the secret.
 CREATE TABLE webhook_endpoints (

@@ -143,12 +143,14 @@ enum ExecutionRecords {
             """, [.text(now), .text(now)])
     }
 
-    /// Moves the oldest queued run whose run_after has passed to running; returns it. Runs queued in the same
-    /// millisecond start in insertion (rowid) order, so a callback's matches start in execution_order.
+    /// Moves the queued run that became runnable first (at created_at, or at run_after when it has one) to
+    /// running; returns it. Runs queued in the same millisecond start in insertion (rowid) order, so a
+    /// callback's matches start in execution_order. The partial index executions_runnable serves this.
     static func claimNext(now: String, _ db: Database) throws -> Execution? {
         guard let next = try db.queryOne("""
-            SELECT id FROM executions WHERE status = \(ExecutionStatus.queued.sql) AND (run_after IS NULL OR run_after <= ?)
-            ORDER BY created_at, rowid LIMIT 1
+            SELECT id FROM executions INDEXED BY executions_runnable
+            WHERE status = \(ExecutionStatus.queued.sql) AND COALESCE(run_after, created_at) <= ?
+            ORDER BY COALESCE(run_after, created_at), rowid LIMIT 1
             """, [.text(now)])?.string("id") else {
             return nil
         }
