@@ -41,6 +41,17 @@ schemas.update({
         "match_reason": STR,
         "match_details": {"type": "object", "required": ["event_type", "field_comparisons"], "properties": {
             "event_type": STR, "field_comparisons": {"type": "array", "items": ref("FieldComparison")}}}}},
+    "CallbackReceipt": {"type": "object", "required": ["callback_id", "entity_id", "failed_to_match_workflow_ids", "finished_processing_at",
+                                                       "matcher_run_id", "started_workflow_ids", "started_executions"], "properties": {
+        "callback_id": STR, "created_in_psa_at": nullable(TS), "entity_id": STR, "entity_number": nullable(STR),
+        "error_message": nullable(STR), "failed_to_match_workflow_ids": {"type": "array", "items": {"type": "integer"}},
+        "finished_processing_at": TS, "matcher_run_id": STR,
+        "started_workflow_ids": {"type": "array", "items": {"type": "integer"}},
+        "event_id": nullable(STR), "entity_type": STR, "change_type": {"type": "string", "enum": ["CREATE", "UPDATE"]}, "created_at": TS,
+        "run_after": nullable(TS),
+        "started_executions": {"type": "array", "items": {"type": "object", "required": ["workflow_id", "execution_id"], "properties": {
+            "workflow_id": {"type": "integer"}, "execution_id": STR}}}},
+        "description": "The answer to Prefer: return=minimal: a CallbackDetail without workflow_matches and processed_audit_trail."},
     "CallbackSummary": {"type": "object", "required": ["callback_id", "entity_id", "failed_to_match_workflow_ids", "finished_processing_at",
                                                        "matcher_run_id", "started_workflow_ids", "workflow_matches"], "properties": {
         "callback_id": STR, "created_in_psa_at": nullable(TS), "entity_id": STR, "entity_number": nullable(STR),
@@ -77,18 +88,21 @@ CALLBACK_FILTERS = [
 ENDPOINT_ID = path_param("endpoint_id")
 SIGNATURE = {"name": "X-Neo-Signature", "in": "header", "required": True, "schema": STR,
              "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the endpoint secret>; 5 minutes tolerance, each signature once."}
-INBOUND = op("postInboundEvent", "A PSA's event, signed with the endpoint's secret (no Bearer key)", "Callbacks", 202, ref("CallbackDetail"),
-             ["401", "404", "409", "415", "422"], params=[ENDPOINT_ID, SIGNATURE,
+PREFER = {"name": "Prefer", "in": "header", "schema": {"type": "string", "enum": ["return=minimal", "return=representation"]},
+          "description": "return=minimal (RFC 7240) answers a CallbackReceipt (no workflow_matches, no audit trail) with Preference-Applied."}
+ANSWER = {"anyOf": [ref("CallbackDetail"), ref("CallbackReceipt")]}
+INBOUND = op("postInboundEvent", "A PSA's event, signed with the endpoint's secret (no Bearer key)", "Callbacks", 202, ANSWER,
+             ["401", "404", "409", "415", "422"], params=[ENDPOINT_ID, SIGNATURE, PREFER,
                  query("format", {"type": "string", "enum": ["neo", "connectwise"], "default": "neo"}, "The body's shape.")],
              body={"type": "object"}, secure=False)
 also(INBOUND, 200, "A repeated event_id (the first callback), or a PSA notice that triggers nothing.",
-     {"anyOf": [ref("CallbackDetail"), ref("InboundIgnored")]})
+     {"anyOf": [ref("CallbackDetail"), ref("CallbackReceipt"), ref("InboundIgnored")]})
 
 paths.update({
     "/public-api/callbacks": {
         "post": also(op("ingestCallback", "Ingest an event: match it against the TRIGGERED agents and queue their runs", "Callbacks", 202,
-                        ref("CallbackDetail"), ["415", "422"] + AUTH, body=ref("CallbackEvent")),
-                     200, "A repeated event_id: the first callback; nothing new started.", ref("CallbackDetail")),
+                        ANSWER, ["415", "422"] + AUTH, params=[PREFER], body=ref("CallbackEvent")),
+                     200, "A repeated event_id: the first callback; nothing new started.", ANSWER),
         "get": op("listCallbacks", "List callbacks (needs an indexed filter)", "Callbacks", 200, {"type": "array", "items": ref("CallbackSummary")},
                   ["400"] + AUTH, params=CALLBACK_FILTERS, paginated=True),
     },

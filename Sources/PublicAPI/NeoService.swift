@@ -51,7 +51,7 @@ public final class NeoService {
         routes.append(RunNowRoute.route(store: store, runner: runner))
         let webhookEndpoints = WebhookEndpointRecords(box: api.secretBox)
         routes += WebhookEndpointRoutes.routes(store: store, records: webhookEndpoints)
-        routes += CallbackRoutes.routes(store: store, ingest: CallbackIngest(store: store, runner: runner), endpoints: webhookEndpoints)
+        routes += CallbackRoutes.routes(store: store, callbacks: CallbackService(store: store, runner: runner), endpoints: webhookEndpoints)
         routes += ApprovalRoutes.routes(store: store, runner: runner, appliers: [
             .agentUpdate: AgentRecords.applyHeld,
             .configWrite: ConfigWriteApproval.applier(configs),

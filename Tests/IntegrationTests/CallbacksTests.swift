@@ -188,6 +188,24 @@ final class CallbacksTests: SharedServerTestCase {
         XCTAssertEqual(real.status, 202, "the dry run did not use up the event id: \(real.text)")
     }
 
+    func test_preferReturnMinimal_answersTheReceipt_theStoredCallbackKeepsItsAudit() throws {
+        let key = try tenant()
+        let id = try agent(key, "receipt")
+        let r = try ingest(key, event("receipt-1"), headers: ["Prefer": "handling=lenient, return=minimal"])
+        XCTAssertEqual(r.status, 202, r.text)
+        XCTAssertEqual(r.headers["preference-applied"], "return=minimal")
+        XCTAssertEqual(ints(r.data?["started_workflow_ids"]), [id])
+        XCTAssertNil(r.data?["workflow_matches"])
+        XCTAssertNil(r.data?["processed_audit_trail"])
+        XCTAssertEqual(r.data?["started_executions"]?.arrayValue?.count, 1)
+        let full = try server.request("GET", "/public-api/callbacks/\(r.data?["callback_id"]?.stringValue ?? "")", key: key)
+        XCTAssertEqual(full.data?["workflow_matches"]?[0]?["match_reason"], "matched: target_changes and conditions passed")
+        let again = try ingest(key, event("receipt-1"), headers: ["Prefer": "return=minimal"])
+        XCTAssertEqual(again.status, 200)
+        XCTAssertNil(again.data?["workflow_matches"], "a repeated event id is answered the way it is asked")
+        XCTAssertNil(try ingest(key, event("receipt-2")).headers["preference-applied"])
+    }
+
     func test_sleepBeforeProcessing_delaysTheRuns() throws {
         let key = try tenant()
         _ = try agent(key, "delayed")

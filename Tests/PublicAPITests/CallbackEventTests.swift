@@ -82,13 +82,14 @@ final class CallbackEventTests: XCTestCase {
 
     func test_detail_listsNeoFieldsFirst_andListRowsOmitTheAuditTrail() throws {
         let (event, _) = try CallbackEvent.parse(valid)
-        let match = WorkflowMatch(workflowId: 3, workflowName: "Close notes", matched: true, error: false, matchReason: "matched",
-                                  eventType: "UPDATE", comparisons: [])
+        let agent = TriggeredAgent(id: 3, version: 1, document: ["name": "Close notes"])
+        let result = CallbackMatcher.match(event, changes: event.changes ?? [], agents: [agent], alreadyRan: [])
         var callback = Callback(id: "0b7c2f0e-4d3c-4f6b-9a39-2f0d5bb3c001", tenantId: 1, event: event, changes: event.changes ?? [],
-                                changesFrom: .event, source: ["type": "api", "key_id": 1], matcherRunId: "run", matches: [match],
+                                changesFrom: .event, source: ["type": "api", "key_id": 1], matcherRunId: "run", result: result,
                                 runAfter: nil, now: "2026-11-30T09:00:01.000Z")
         callback.startedExecutions = Callback.startedExecutions([(3, "exec")])
-        let detail = try XCTUnwrap(JSON.parse(callback.detail(includeAuditTrail: true)).objectValue)
+        XCTAssertEqual(callback.workflowMatches, #"[[3,1,"m"]]"#, "the stored audit is the verdicts")
+        let detail = try XCTUnwrap(JSON.parse(callback.detail(includeAuditTrail: true, workflowMatches: result)).objectValue)
         XCTAssertEqual(Array(detail.keys.prefix(11)), ["callback_id", "created_in_psa_at", "entity_id", "entity_number", "error_message",
                                                        "failed_to_match_workflow_ids", "finished_processing_at", "matcher_run_id",
                                                        "processed_audit_trail", "started_workflow_ids", "workflow_matches"])
@@ -97,7 +98,8 @@ final class CallbackEventTests: XCTestCase {
         XCTAssertEqual(detail["started_executions"], [["workflow_id": 3, "execution_id": "exec"]])
         XCTAssertEqual(detail["processed_audit_trail"]?["changes_from"], "event")
         XCTAssertEqual(detail["processed_audit_trail"]?["entity"], ["summary": "Printer on fire"])
-        let row = try XCTUnwrap(JSON.parse(callback.detail(includeAuditTrail: false)).objectValue)
+        XCTAssertEqual(detail["workflow_matches"]?.arrayValue?.first?["workflow_name"], "Close notes")
+        let row = try XCTUnwrap(JSON.parse(callback.detail(includeAuditTrail: false, workflowMatches: result)).objectValue)
         XCTAssertNil(row["processed_audit_trail"])
         XCTAssertEqual(row.count, detail.count - 1)
     }

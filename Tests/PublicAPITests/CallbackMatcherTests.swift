@@ -31,6 +31,7 @@ final class CallbackMatcherTests: XCTestCase {
             "name": "t", "entity_type": "time_entry", "ticket_conditions": ["conditions": ["rules": [["field": "a", "operator": "null"]]]],
             "time_entry_conditions": ["conditions": ["rules": []]], "callback_settings": nil])
         XCTAssertEqual(timeEntry.conditions, ["rules": []], "time_entry agents match on time_entry_conditions")
+        XCTAssertEqual(String(decoding: timeEntry.auditHead, as: UTF8.self), #"{"workflow_id":2,"workflow_name":"t","matched":"#)
         XCTAssertEqual(timeEntry.executionOrder, 0, "no execution_order counts as 0")
         XCTAssertFalse(timeEntry.runOnlyOncePerEntity)
     }
@@ -52,33 +53,42 @@ final class CallbackMatcherTests: XCTestCase {
             agent(6, once: true),                                                      // already ran for this entity
             agent(7, once: true),                                                      // run-once, first time
         ]
-        let matches = CallbackMatcher.match(event(), changes: [], agents: agents, alreadyRan: [6, 1])
+        let result = CallbackMatcher.match(event(), changes: [], agents: agents, alreadyRan: [6, 1])
+        let matches = result.matches
         XCTAssertEqual(matches.map(\.workflowId), [1, 2, 3, 4, 5, 6, 7], "every agent considered is in the audit, in the order given")
-        XCTAssertEqual(matches.filter(\.matched).map(\.workflowId), [1, 3, 7], "agent 1 ran before but is not run-once")
-        XCTAssertEqual(matches[0].matchReason, CallbackMatcher.matchedReason)
-        XCTAssertTrue(matches[1].matchReason.hasPrefix("target_changes:"), matches[1].matchReason)
-        XCTAssertEqual(matches[1].comparisons, [], "conditions are not evaluated when target_changes fails")
-        XCTAssertEqual(matches[2].comparisons.map(\.isMatch), [true, true])
-        XCTAssertEqual(matches[2].comparisons.first?.fieldValue, "New")
-        XCTAssertEqual(matches[3].matchReason, #"rule failed: status = "Closed""#)
+        XCTAssertEqual(result.startedIds, [1, 3, 7], "agent 1 ran before but is not run-once")
+        XCTAssertEqual(matches.map(\.verdict), [.matched, .targetChanges, .matched, .conditions, .error, .runOnce, .matched])
+        XCTAssertEqual(result.reason(matches[0]), CallbackMatcher.matchedReason)
+        XCTAssertTrue(result.reason(matches[1]).hasPrefix("target_changes:"), result.reason(matches[1]))
+        XCTAssertNil(matches[1].outcome, "conditions are not evaluated when target_changes fails")
+        XCTAssertEqual(matches[2].outcome?.isMatch.array, [true, true])
+        XCTAssertEqual(result.json(matches[2])["match_details"]?["field_comparisons"]?.arrayValue?.first?["field_value"], "New")
+        XCTAssertEqual(result.reason(matches[3]), #"rule failed: status = "Closed""#)
         XCTAssertTrue(matches[4].error)
         XCTAssertFalse(matches[4].matched)
-        XCTAssertTrue(matches[4].matchReason.contains("unknown operator 'resembles'"), matches[4].matchReason)
-        XCTAssertEqual(matches[5].matchReason, "run_only_once_per_entity: this agent already ran for ticket 42 from a callback")
-        XCTAssertTrue(matches.allSatisfy { $0.eventType == "CREATE" })
+        XCTAssertTrue(result.reason(matches[4]).contains("unknown operator 'resembles'"), result.reason(matches[4]))
+        XCTAssertEqual(result.reason(matches[5]), "run_only_once_per_entity: this agent already ran for ticket 42 from a callback")
+
+        let bytes = result.workflowMatchesJSON()
+        XCTAssertEqual(try JSON.parse(bytes), .array(matches.map(result.json)), "the wire bytes are the JSON entries")
+        let stored = MatchResult.parseCompact(result.compact)
+        XCTAssertEqual(stored.map(\.verdict), matches.map(\.verdict))
+        let replayed = CallbackMatcher.replay(zip(agents, stored).map { ($0, $1.verdict) }, changeType: "CREATE", changes: [],
+                                              entity: event().entity, entityLabel: "ticket 42")
+        XCTAssertEqual(replayed.workflowMatchesJSON(), bytes, "a stored callback renders the audit it was answered with")
     }
 
     func test_match_updateWithTargetField_readsTheChanges() {
         let agents = [agent(1, targetChanges: [["change_type": "UPDATE", "target_field": "status", "target_value": "Closed"]])]
         let closed = CallbackMatcher.match(event("UPDATE"), changes: [.init(field: "status", old: "New", new: "Closed")], agents: agents, alreadyRan: [])
-        XCTAssertEqual(closed.map(\.matched), [true])
+        XCTAssertEqual(closed.matches.map(\.matched), [true])
         let other = CallbackMatcher.match(event("UPDATE"), changes: [.init(field: "board", old: "A", new: "B")], agents: agents, alreadyRan: [])
-        XCTAssertEqual(other.map(\.matched), [false])
+        XCTAssertEqual(other.matches.map(\.matched), [false])
     }
 
     func test_auditJSON_isNeosWorkflowMatchShape() {
         let m = CallbackMatcher.match(event(), changes: [], agents: [agent(8, conditions: ["rules": [["field": "priority", "operator": ">", "value": 5]]])], alreadyRan: [])
-        XCTAssertEqual(m.first?.json, [
+        XCTAssertEqual(m.matches.first.map(m.json), [
             "workflow_id": 8, "workflow_name": "agent 8", "matched": false, "error": false, "match_reason": "rule failed: priority > 5",
             "match_details": ["event_type": "CREATE", "field_comparisons": [
                 ["field_name": "priority", "field_value": 2, "operator": ">", "rule_value": 5, "is_match": false]]],

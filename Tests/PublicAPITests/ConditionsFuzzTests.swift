@@ -7,7 +7,7 @@ import XCTest
 /// `swift test`): random trees (too deep, malformed, unknown operators, garbage entries) over random
 /// entities (every JSON type, extreme numbers, numeric and timestamp strings, nesting). Evaluation must
 /// never crash, must be deterministic and must keep the operators' algebra (`!=` is not `=`, `notIn` is not
-/// `in`, `not` negates). NEO_FUZZ_SECONDS sets the duration, NEO_FUZZ_SEED replays a run.
+/// `in`, `not` negates), and the audit bytes matching writes must be the JSON of its entries. NEO_FUZZ_SECONDS sets the duration, NEO_FUZZ_SEED replays a run.
 final class ConditionsFuzzTests: XCTestCase {
     /// xorshift64*: reproducible from the printed seed.
     struct Generator {
@@ -103,6 +103,15 @@ final class ConditionsFuzzTests: XCTestCase {
                 }
                 let v = Validation()
                 Conditions.check(tree, path: "c", validation: v)
+                if trees % 10 == 0 {
+                    // The audit matching writes from prepared fragments is the JSON of its entries.
+                    let agent = TriggeredAgent(id: Int64(trees), version: 1, document: ["name": .string(g.pick(Self.strings)), "ticket_conditions": ["conditions": tree]])
+                    let event = CallbackEvent(eventId: nil, entityType: "ticket", entityId: "1", entityNumber: nil, changeType: "CREATE",
+                                              changes: nil, entity: e, createdInPSAAt: nil)
+                    let result = CallbackMatcher.match(event, changes: [], agents: [agent], alreadyRan: [])
+                    XCTAssertEqual(try? JSON.parse(result.workflowMatchesJSON()), .array(result.matches.map(result.json)),
+                                   "seed \(seed): audit bytes differ from the entries for \(tree.serializedString())")
+                }
                 evaluations += 4
                 trees += 1
                 if first.matched { matched += 1 }

@@ -12,7 +12,8 @@ enum ChangesSource: String {
 }
 
 /// One ingested callback and its match audit (a `callbacks` row). The JSON parts are kept as the text
-/// they are stored as, so the read API and the ingest answer splice them without re-parsing.
+/// they are stored as, so answers splice them without re-parsing. `workflowMatches` holds the compact
+/// verdicts (`MatchResult.compact`); `CallbackService` renders Neo's entries from them.
 struct Callback {
     let id: String
     let tenantId: Int64
@@ -33,6 +34,7 @@ struct Callback {
     /// JSON array texts.
     let startedWorkflowIds: String
     let failedToMatchWorkflowIds: String
+    /// `[[workflow_id, version, verdict], …]`.
     let workflowMatches: String
     /// JSON `[{workflow_id, execution_id}]` text: the runs this callback queued (ours); set when they are.
     var startedExecutions: String
@@ -44,7 +46,7 @@ struct Callback {
     static let columns = "id, tenant_id, event_id, entity_type, entity_id, entity_number, change_type, entity, changes, changes_from, source, created_in_psa_at, matcher_run_id, started_workflow_ids, failed_to_match_workflow_ids, workflow_matches, started_executions, run_after, error_message, created_at, finished_processing_at"
 
     init(id: String, tenantId: Int64, event: CallbackEvent, changes: [CallbackEvent.Change], changesFrom: ChangesSource,
-         source: JSON, matcherRunId: String, matches: [WorkflowMatch], runAfter: String?, now: String) {
+         source: JSON, matcherRunId: String, result: MatchResult, runAfter: String?, now: String) {
         self.id = id
         self.tenantId = tenantId
         eventId = event.eventId
@@ -58,15 +60,15 @@ struct Callback {
         self.source = source.serializedString()
         createdInPSAAt = event.createdInPSAAt
         self.matcherRunId = matcherRunId
-        startedWorkflowIds = JSON.array(matches.filter(\.matched).map { .int($0.workflowId) }).serializedString()
-        failedToMatchWorkflowIds = JSON.array(matches.filter { !$0.matched }.map { .int($0.workflowId) }).serializedString()
-        workflowMatches = JSON.array(matches.map(\.json)).serializedString()
+        startedWorkflowIds = JSON.array(result.startedIds.map { .int($0) }).serializedString()
+        failedToMatchWorkflowIds = JSON.array(result.failedIds.map { .int($0) }).serializedString()
+        workflowMatches = result.compact
         startedExecutions = "[]"
         self.runAfter = runAfter
-        let errored = matches.filter(\.error)
+        let errored = result.matches.indices.filter { result.matches[$0].error }
         errorMessage = errored.isEmpty ? nil
             : "\(errored.count) agent(s) could not be evaluated and did not match: "
-                + errored.prefix(5).map { "\($0.workflowId) (\($0.matchReason))" }.joined(separator: "; ")
+                + errored.prefix(5).map { "\(result.matches[$0].workflowId) (\(result.reason(result.matches[$0])))" }.joined(separator: "; ")
         createdAt = now
         finishedProcessingAt = now
     }
@@ -101,8 +103,16 @@ struct Callback {
             .serializedString()
     }
 
-    /// Neo's `CallbackDetail` (its fields first, then ours); list rows leave out `processed_audit_trail`.
-    func detail(includeAuditTrail: Bool) -> [UInt8] {
+    /// The changes matching used, parsed back.
+    var changeList: [CallbackEvent.Change] {
+        ((try? JSON.parse(changes))?.arrayValue ?? []).compactMap { item in
+            item["field"]?.stringValue.map { CallbackEvent.Change(field: $0, old: item["old"] ?? .null, new: item["new"] ?? .null) }
+        }
+    }
+
+    /// Neo's `CallbackDetail` (its fields first, then ours) with `result`'s `workflow_matches`; list rows
+    /// leave out `processed_audit_trail`, and a receipt (`Prefer: return=minimal`, no `result`) both.
+    func detail(includeAuditTrail: Bool, workflowMatches result: MatchResult?) -> [UInt8] {
         func text(_ s: String?) -> JSON { s.map { .string($0) } ?? .null }
         var w = JSONObjectWriter()
         w.value("callback_id", .string(id))
@@ -127,7 +137,7 @@ struct Callback {
             w.raw("processed_audit_trail", trail.finish())
         }
         w.raw("started_workflow_ids", startedWorkflowIds)
-        w.raw("workflow_matches", workflowMatches)
+        if let result { w.raw("workflow_matches", write: result.writeWorkflowMatches) }
         w.value("event_id", text(eventId))
         w.value("entity_type", .string(entityType))
         w.value("change_type", .string(changeType))
@@ -156,6 +166,12 @@ struct JSONObjectWriter {
     mutating func raw(_ key: String, _ bytes: [UInt8]) {
         self.key(key)
         out.append(contentsOf: bytes)
+    }
+
+    /// A value `write` appends in place (a large one, not copied twice).
+    mutating func raw(_ key: String, write: (inout [UInt8]) -> Void) {
+        self.key(key)
+        write(&out)
     }
 
     private mutating func key(_ key: String) {

@@ -106,6 +106,14 @@ enum CallbackRecords {
         return out
     }
 
+    /// One version of an agent from its snapshots (rendering a stored callback's audit).
+    static func agentVersion(_ id: Int64, version: Int64, tenantId: Int64, _ db: Database) throws -> TriggeredAgent? {
+        guard let text = try db.queryOne("SELECT document FROM agent_versions WHERE agent_id = ? AND version = ? AND tenant_id = ?",
+                                         [.int(id), .int(version), .int(tenantId)])?.string("document"),
+              let document = try JSON.parse(text).objectValue else { return nil }
+        return TriggeredAgent(id: id, version: version, document: document)
+    }
+
     /// One agent's document and version, for matching.
     static func triggeredAgent(_ id: Int64, _ db: Database) throws -> TriggeredAgent? {
         guard let row = try db.queryOne("SELECT version, document FROM agents WHERE id = ?", [.int(id)]),

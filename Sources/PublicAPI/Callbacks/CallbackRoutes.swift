@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import NeoJSON
 import Store
 
@@ -9,45 +10,62 @@ enum CallbackRoutes {
     /// How far back `since` alone may reach (Neo: "since (≤ 7 days)"), plus a minute for clock skew.
     static let sinceWindow: TimeInterval = 7 * 24 * 3600 + 60
 
-    static func routes(store: Store, ingest: CallbackIngest, endpoints: WebhookEndpointRecords) -> [Route] {
+    static func routes(store: Store, callbacks: CallbackService, endpoints: WebhookEndpointRecords) -> [Route] {
         let read = Access.group(.callbacks, .read), write = Access.group(.callbacks, .read_write)
         return [
-            Route("POST", "/public-api/callbacks", access: write) { try post($0, ingest) },
-            Route("GET", "/public-api/callbacks", access: read, query: Page.parameters + listFilters) { try list($0, store) },
+            Route("POST", "/public-api/callbacks", access: write) { try post($0, callbacks) },
+            Route("GET", "/public-api/callbacks", access: read, query: Page.parameters + listFilters) { try list($0, store, callbacks) },
             Route("GET", "/public-api/callbacks/{callback_id}", access: read) { ctx in
                 let id = ctx.params["callback_id"] ?? ""
-                guard isUUID(id), let callback = try ctx.timed({ try store.read { try CallbackRecords.find(id, tenantId: ctx.caller.tenantId, $0) } }) else {
-                    throw APIError.notFound("callback '\(id.prefix(64))' not found")
+                guard isUUID(id) else { throw APIError.notFound("callback '\(id.prefix(64))' not found") }
+                let detail = try ctx.timed {
+                    try store.read { db in
+                        try CallbackRecords.find(id, tenantId: ctx.caller.tenantId, db).map { try callbacks.detail($0, includeAuditTrail: true, db) }
+                    }
                 }
-                return Reply.raw(data: callback.detail(includeAuditTrail: true))
+                guard let detail else { throw APIError.notFound("callback '\(id)' not found") }
+                return Reply.raw(data: detail)
             },
-            Route("GET", "/public-api/executions/{execution_id}/callback", access: read) { try executionCallback($0, store) },
-            Route("POST", "/public-api/inbound/{endpoint_id}", access: .open, query: ["format"]) { try inbound($0, store, ingest, endpoints) },
+            Route("GET", "/public-api/executions/{execution_id}/callback", access: read) { try executionCallback($0, store, callbacks) },
+            Route("POST", "/public-api/inbound/{endpoint_id}", access: .open, query: ["format"]) { try inbound($0, store, callbacks, endpoints) },
         ]
     }
 
     private static let testModeWarning = "test mode: not persisted"
 
-    private static func post(_ ctx: RequestContext, _ ingest: CallbackIngest) throws -> Reply {
+    private static func post(_ ctx: RequestContext, _ callbacks: CallbackService) throws -> Reply {
         let (event, warnings) = try CallbackEvent.parse(try ctx.jsonBody())
         ctx.warnings += warnings
         let caller = ctx.caller
         let source = JSON.object(JSONObject([("type", .string("api")), ("key_id", .int(caller.keyId))]))
         let outcome = try ctx.timed {
-            try ingest.ingest(event, tenantId: caller.tenantId, keyId: caller.keyId, source: source, testMode: ctx.testMode)
+            try callbacks.ingest(event, tenantId: caller.tenantId, keyId: caller.keyId, source: source, testMode: ctx.testMode,
+                                 receipt: wantsReceipt(ctx))
         }
         return reply(outcome, ctx)
     }
 
     /// 202 with the new CallbackDetail, 200 with the first one for a repeated event_id.
-    private static func reply(_ outcome: CallbackIngest.Outcome, _ ctx: RequestContext) -> Reply {
+    private static func reply(_ outcome: CallbackService.Outcome, _ ctx: RequestContext) -> Reply {
+        var reply: Reply
         switch outcome {
-        case .created(let callback):
+        case .created(_, let detail):
             if ctx.testMode { ctx.warnings.append(testModeWarning) }
-            return Reply.raw(status: 202, data: callback.detail(includeAuditTrail: true))
-        case .duplicate(let callback):
+            reply = Reply.raw(status: 202, data: detail)
+        case .duplicate(let callback, let detail):
             ctx.warnings.append("event_id '\(callback.eventId?.prefix(64) ?? "")' was already ingested as callback \(callback.id); nothing new was started")
-            return Reply.raw(status: 200, data: callback.detail(includeAuditTrail: true))
+            reply = Reply.raw(status: 200, data: detail)
+        }
+        if wantsReceipt(ctx) { reply.headers.append(("Preference-Applied", "return=minimal")) }
+        return reply
+    }
+
+    /// `Prefer: return=minimal` (RFC 7240): answer the receipt, without `workflow_matches` and the audit
+    /// trail (with a thousand agents the full answer is most of a megabyte that a PSA never reads).
+    static func wantsReceipt(_ ctx: RequestContext) -> Bool {
+        ctx.request.headers.contains { field in
+            asciiCaseInsensitiveEquals(field.name, "Prefer")
+                && field.value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "return=minimal" }
         }
     }
 
@@ -55,7 +73,7 @@ enum CallbackRoutes {
 
     /// A PSA's post: the endpoint names the tenant, `X-Neo-Signature` proves the sender holds its secret
     /// (checked over the exact body bytes before anything is parsed), each signature is accepted once.
-    private static func inbound(_ ctx: RequestContext, _ store: Store, _ ingest: CallbackIngest, _ endpoints: WebhookEndpointRecords) throws -> Reply {
+    private static func inbound(_ ctx: RequestContext, _ store: Store, _ callbacks: CallbackService, _ endpoints: WebhookEndpointRecords) throws -> Reply {
         let id = ctx.params["endpoint_id"] ?? ""
         guard isUUID(id), let endpoint = try ctx.timed({ try store.read { try WebhookEndpointRecords.find(id, $0) } }) else {
             throw APIError.notFound("webhook endpoint '\(id.prefix(64))' not found; admins create one with POST /public-api/webhook-endpoints")
@@ -88,7 +106,8 @@ enum CallbackRoutes {
         let expiresAt = Timestamp.format(Date(timeIntervalSince1970: TimeInterval(signedAt + WebhookSignature.tolerance)))
         let source = JSON.object(JSONObject([("type", .string("inbound")), ("endpoint_id", .string(endpoint.id)), ("format", .string(format.rawValue))]))
         let outcome = try ctx.timed {
-            try ingest.ingest(event, tenantId: endpoint.tenantId, keyId: nil, source: source, testMode: ctx.testMode) { db in
+            try callbacks.ingest(event, tenantId: endpoint.tenantId, keyId: nil, source: source, testMode: ctx.testMode,
+                                 receipt: wantsReceipt(ctx)) { db in
                 guard try WebhookEndpointRecords.consumeSignature(endpointId: endpoint.id, signature: replayKey, expiresAt: expiresAt,
                                                                   now: Timestamp.now(), db) else {
                     throw APIError(status: 409, code: "CONFLICT",
@@ -104,7 +123,7 @@ enum CallbackRoutes {
 
     /// Neo's rule: a list needs an indexed filter (entity_type + entity_id, entity_number, or since within
     /// 7 days); the others narrow it.
-    private static func list(_ ctx: RequestContext, _ store: Store) throws -> Reply {
+    private static func list(_ ctx: RequestContext, _ store: Store, _ callbacks: CallbackService) throws -> Reply {
         let page = try Page.parse(ctx, defaultSize: 20)
         var filter = CallbackRecords.Filter()
         if let raw = try ctx.query("entity_type"), !raw.isEmpty {
@@ -144,34 +163,39 @@ enum CallbackRoutes {
                                                 .init(field: "entity_number", issue: "or"),
                                                 .init(field: "since", issue: sinceIssue)])
         }
-        let (callbacks, info) = try ctx.timed { try store.read { try CallbackRecords.list(tenantId: ctx.caller.tenantId, filter, page: page, $0) } }
-        var out: [UInt8] = [91]
-        for (i, callback) in callbacks.enumerated() {
-            if i > 0 { out.append(44) }
-            out += callback.detail(includeAuditTrail: false)
+        let (out, info) = try ctx.timed {
+            try store.read { db -> ([UInt8], PageInfo) in
+                let (rows, info) = try CallbackRecords.list(tenantId: ctx.caller.tenantId, filter, page: page, db)
+                var out: [UInt8] = [91]
+                for (i, callback) in rows.enumerated() {
+                    if i > 0 { out.append(44) }
+                    out += try callbacks.detail(callback, includeAuditTrail: false, db)
+                }
+                out.append(93)
+                return (out, info)
+            }
         }
-        out.append(93)
         return Reply.raw(data: out, pagination: info)
     }
 
     /// The callback that started an execution; 404 for runs something else started.
-    private static func executionCallback(_ ctx: RequestContext, _ store: Store) throws -> Reply {
+    private static func executionCallback(_ ctx: RequestContext, _ store: Store, _ callbacks: CallbackService) throws -> Reply {
         let id = ctx.params["execution_id"] ?? ""
         let tenantId = ctx.caller.tenantId
         let found = try ctx.timed {
-            try store.read { db -> (Execution, Callback?)? in
+            try store.read { db -> (Execution, [UInt8]?)? in
                 guard isUUID(id), let execution = try ExecutionRecords.find(id, tenantId: tenantId, db) else { return nil }
                 guard execution.trigger["type"]?.stringValue == "CALLBACK", let callbackId = execution.trigger["callback_id"]?.stringValue else {
                     return (execution, nil)
                 }
-                return (execution, try CallbackRecords.find(callbackId, tenantId: tenantId, db))
+                return (execution, try CallbackRecords.find(callbackId, tenantId: tenantId, db).map { try callbacks.detail($0, includeAuditTrail: true, db) })
             }
         }
-        guard let (execution, callback) = found else { throw APIError.notFound("execution '\(id.prefix(64))' not found") }
-        guard let callback else {
+        guard let (execution, detail) = found else { throw APIError.notFound("execution '\(id.prefix(64))' not found") }
+        guard let detail else {
             let trigger = execution.trigger["type"]?.stringValue ?? "none"
             throw APIError.notFound("execution \(id) was not started by a callback (its trigger is \(trigger))")
         }
-        return Reply.raw(data: callback.detail(includeAuditTrail: true))
+        return Reply.raw(data: detail)
     }
 }

@@ -2019,6 +2019,130 @@ enum OpenAPIDocument {
      }
     }
    },
+   "CallbackReceipt": {
+    "type": "object",
+    "required": [
+     "callback_id",
+     "entity_id",
+     "failed_to_match_workflow_ids",
+     "finished_processing_at",
+     "matcher_run_id",
+     "started_workflow_ids",
+     "started_executions"
+    ],
+    "properties": {
+     "callback_id": {
+      "type": "string"
+     },
+     "created_in_psa_at": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "entity_id": {
+      "type": "string"
+     },
+     "entity_number": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "error_message": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "failed_to_match_workflow_ids": {
+      "type": "array",
+      "items": {
+       "type": "integer"
+      }
+     },
+     "finished_processing_at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "matcher_run_id": {
+      "type": "string"
+     },
+     "started_workflow_ids": {
+      "type": "array",
+      "items": {
+       "type": "integer"
+      }
+     },
+     "event_id": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "entity_type": {
+      "type": "string"
+     },
+     "change_type": {
+      "type": "string",
+      "enum": [
+       "CREATE",
+       "UPDATE"
+      ]
+     },
+     "created_at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "run_after": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "started_executions": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "required": [
+        "workflow_id",
+        "execution_id"
+       ],
+       "properties": {
+        "workflow_id": {
+         "type": "integer"
+        },
+        "execution_id": {
+         "type": "string"
+        }
+       }
+      }
+     }
+    },
+    "description": "The answer to Prefer: return=minimal: a CallbackDetail without workflow_matches and processed_audit_trail."
+   },
    "CallbackSummary": {
     "type": "object",
     "required": [
@@ -5048,7 +5172,20 @@ enum OpenAPIDocument {
     "tags": [
      "Callbacks"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "name": "Prefer",
+      "in": "header",
+      "schema": {
+       "type": "string",
+       "enum": [
+        "return=minimal",
+        "return=representation"
+       ]
+      },
+      "description": "return=minimal (RFC 7240) answers a CallbackReceipt (no workflow_matches, no audit trail) with Preference-Applied."
+     }
+    ],
     "responses": {
      "202": {
       "description": "Success.",
@@ -5062,7 +5199,14 @@ enum OpenAPIDocument {
          ],
          "properties": {
           "data": {
-           "$ref": "#/components/schemas/CallbackDetail"
+           "anyOf": [
+            {
+             "$ref": "#/components/schemas/CallbackDetail"
+            },
+            {
+             "$ref": "#/components/schemas/CallbackReceipt"
+            }
+           ]
           },
           "meta": {
            "$ref": "#/components/schemas/Meta"
@@ -5154,7 +5298,14 @@ enum OpenAPIDocument {
          ],
          "properties": {
           "data": {
-           "$ref": "#/components/schemas/CallbackDetail"
+           "anyOf": [
+            {
+             "$ref": "#/components/schemas/CallbackDetail"
+            },
+            {
+             "$ref": "#/components/schemas/CallbackReceipt"
+            }
+           ]
           },
           "meta": {
            "$ref": "#/components/schemas/Meta"
@@ -5538,6 +5689,18 @@ enum OpenAPIDocument {
       "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the endpoint secret>; 5 minutes tolerance, each signature once."
      },
      {
+      "name": "Prefer",
+      "in": "header",
+      "schema": {
+       "type": "string",
+       "enum": [
+        "return=minimal",
+        "return=representation"
+       ]
+      },
+      "description": "return=minimal (RFC 7240) answers a CallbackReceipt (no workflow_matches, no audit trail) with Preference-Applied."
+     },
+     {
       "name": "format",
       "in": "query",
       "schema": {
@@ -5564,7 +5727,14 @@ enum OpenAPIDocument {
          ],
          "properties": {
           "data": {
-           "$ref": "#/components/schemas/CallbackDetail"
+           "anyOf": [
+            {
+             "$ref": "#/components/schemas/CallbackDetail"
+            },
+            {
+             "$ref": "#/components/schemas/CallbackReceipt"
+            }
+           ]
           },
           "meta": {
            "$ref": "#/components/schemas/Meta"
@@ -5659,6 +5829,9 @@ enum OpenAPIDocument {
            "anyOf": [
             {
              "$ref": "#/components/schemas/CallbackDetail"
+            },
+            {
+             "$ref": "#/components/schemas/CallbackReceipt"
             },
             {
              "$ref": "#/components/schemas/InboundIgnored"
