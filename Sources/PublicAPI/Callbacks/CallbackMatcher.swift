@@ -172,15 +172,27 @@ struct MatchResult {
         out.reserveCapacity(matches.count * 16 + 2)
         for (i, m) in matches.enumerated() {
             out.append(contentsOf: i == 0 ? Self.entryStart : Self.nextEntryStart)
-            out.append(contentsOf: String(m.workflowId).utf8)
+            Self.appendDecimal(m.workflowId, to: &out)
             out.append(44)
-            out.append(contentsOf: String(m.agent.version).utf8)
+            Self.appendDecimal(m.agent.version, to: &out)
             out.append(contentsOf: #",""#.utf8)
             out.append(contentsOf: m.verdict.rawValue.utf8)
             out.append(contentsOf: #""]"#.utf8)
         }
         out.append(93)
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A non-negative id or version as decimal digits, without making a String for it.
+    private static func appendDecimal(_ n: Int64, to out: inout [UInt8]) {
+        guard n >= 0 else { out.append(contentsOf: String(n).utf8); return }
+        let start = out.count
+        var rest = n
+        repeat {
+            out.append(UInt8(48 + rest % 10))
+            rest /= 10
+        } while rest > 0
+        out[start...].reverse()
     }
 
     private static let entryStart: [UInt8] = [91]

@@ -242,6 +242,13 @@ final class RuleTable: @unchecked Sendable {
     private var rules: [String: CompiledConditions.Rule] = [:]
     private var paths: [String: Int] = [:]
 
+    /// How many rules are numbered (an event sizes its verdict table by it).
+    var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return rules.count
+    }
+
     func rule(field: String, op: String, value: JSON) -> CompiledConditions.Rule {
         let key = field + "\u{0}" + op + "\u{0}" + value.serializedString()
         lock.lock()
@@ -282,11 +289,16 @@ final class EntityFields {
     /// Field readings by path number, and by name for unnumbered paths.
     private var entries: [Int: Entry] = [:]
     private var unnumbered: [String: Entry] = [:]
-    /// Verdicts by rule number (`.some(nil)`: cannot be evaluated), and each rule's whole audit entry.
-    private var verdicts: [Int: Bool?] = [:]
+    /// Verdicts by rule number: 0 not evaluated yet, 1 false, 2 true, 3 cannot be evaluated (nil); sized to
+    /// the rules numbered when the event began (a byte each), later ones are evaluated without keeping it.
+    private var verdicts: [UInt8]
+    /// Each rule's whole audit entry, by rule number.
     private var audits: [Int: [UInt8]] = [:]
 
-    init(_ entity: JSONObject) { self.entity = entity }
+    init(_ entity: JSONObject) {
+        self.entity = entity
+        verdicts = [UInt8](repeating: 0, count: RuleTable.shared.count)
+    }
 
     func entry(_ rule: CompiledConditions.Rule) -> Entry {
         if rule.path >= 0, let hit = entries[rule.path] { return hit }
@@ -298,7 +310,13 @@ final class EntityFields {
 
     /// The verdict already computed for rule `number` (as `verdict` returns it), or nil when there is none.
     func known(_ number: Int) -> Bool?? {
-        number >= 0 ? verdicts[number] : nil
+        guard number >= 0, number < verdicts.count else { return nil }
+        switch verdicts[number] {
+        case 1: return .some(false)
+        case 2: return .some(true)
+        case 3: return .some(nil)
+        default: return nil
+        }
     }
 
     /// Appends rule `number`'s audit entry when this event already wrote it.
@@ -312,7 +330,7 @@ final class EntityFields {
     func verdict(_ rule: CompiledConditions.Rule) -> Bool? {
         if let known = known(rule.number) { return known }
         let result = Conditions.apply(rule.known, entry(rule).operand, rule.operand)
-        if rule.number >= 0 { verdicts[rule.number] = .some(result) }
+        if rule.number >= 0, rule.number < verdicts.count { verdicts[rule.number] = result == nil ? 3 : result! ? 2 : 1 }
         return result
     }
 
