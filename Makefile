@@ -14,7 +14,7 @@ all: build
 help:
 	@echo "make run     build and start the server on $(NEO_DB) (port $(NEO_PORT))"
 	@echo "make test    build and run every test (what CI runs)"
-	@echo "make bench   release build + wrk against neo-server and the peer servers; executor vs plain libcurl"
+	@echo "make bench   release build + wrk against neo-server and the peer servers; executor vs plain libcurl; callback ingest vs raw SQLite commits"
 	@echo "make fuzz    libFuzzer on the HTTP parser, then the conditions fuzz loop, FUZZ_SECONDS each (default 60)"
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
@@ -61,6 +61,7 @@ bench:
 	$(SWIFT) build -c release
 	bash bench/run.sh
 	bash bench/executor.sh
+	bash bench/callbacks.sh
 
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
