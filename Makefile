@@ -15,8 +15,8 @@ all: build
 help:
 	@echo "make run     build and start the server on $(NEO_DB) (port $(NEO_PORT))"
 	@echo "make test    build and run every test (what CI runs)"
-	@echo "make bench   release build + wrk against neo-server and the peer servers; executor vs plain libcurl"
-	@echo "make fuzz    libFuzzer on the HTTP parser for FUZZ_SECONDS (default 60)"
+	@echo "make bench   release build + wrk against neo-server and the peer servers; executor vs plain libcurl; callback ingest vs raw SQLite commits"
+	@echo "make fuzz    libFuzzer on the HTTP parser, then the conditions fuzz loop, FUZZ_SECONDS each (default 60)"
 	@echo "make tsan    ThreadSanitizer build; the test suite and a mixed load against it, failing on any report"
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
 	@echo "make schedule-durability  SIGKILL the server around schedule slot boundaries, DURABILITY_ROUNDS (default 20) times"
@@ -57,6 +57,7 @@ test:
 	$(MAKE) tsan
 	bash fuzz/run.sh 10
 	bash fuzz/run-cron.sh 10
+	bash fuzz/conditions.sh 10
 	bash bench/crash-durability.sh 3
 	bash bench/schedule-durability.sh 3
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
@@ -68,9 +69,12 @@ bench:
 	$(SWIFT) build -c release
 	bash bench/run.sh
 	bash bench/executor.sh
+	bash bench/callbacks.sh
 
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
+	$(SWIFT) build --build-tests
+	bash fuzz/conditions.sh $(FUZZ_SECONDS)
 
 # A separate build directory: TSan objects never mix with the normal ones.
 tsan: deps

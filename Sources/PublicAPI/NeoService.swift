@@ -64,6 +64,9 @@ public final class NeoService {
         }
         routes += ExecutionRoutes.routes(store: store, runner: runner)
         routes.append(RunNowRoute.route(store: store, runner: runner))
+        let webhookEndpoints = WebhookEndpointRecords(box: api.secretBox)
+        routes += WebhookEndpointRoutes.routes(store: store, records: webhookEndpoints)
+        routes += CallbackRoutes.routes(store: store, callbacks: CallbackService(store: store, runner: runner), endpoints: webhookEndpoints)
         routes += ApprovalRoutes.routes(store: store, runner: runner, appliers: [
             .agentUpdate: AgentRecords.heldEditApplier(scheduler),
             .configWrite: ConfigWriteApproval.applier(configs),

@@ -273,6 +273,87 @@ CREATE INDEX scheduled_work_due ON scheduled_work (scheduled_for) WHERE status =
 CREATE INDEX scheduled_work_running ON scheduled_work (execution_id) WHERE status = 'PROCESSING';
 
 """#),
+            Migration(version: 10, name: "callbacks", sql: #"""
+-- Inbound events (design §9): each ingested callback with its match audit, the first callback run of each
+-- agent per entity (run_only_once_per_entity), signed-inbound endpoints and the signatures they accepted.
+
+CREATE TABLE callbacks (
+    id                           TEXT PRIMARY KEY,                 -- callback_id, a UUIDv4
+    tenant_id                    INTEGER NOT NULL REFERENCES tenants(id),
+    event_id                     TEXT,                             -- the sender's dedupe key, unique per tenant
+    entity_type                  TEXT NOT NULL,                    -- lowercase, as agents spell it
+    entity_id                    TEXT NOT NULL,
+    entity_number                TEXT,
+    change_type                  TEXT NOT NULL CHECK (change_type IN ('CREATE', 'UPDATE')),
+    entity                       TEXT NOT NULL,                    -- JSON object, as received (mapped for PSA formats)
+    changes                      TEXT NOT NULL,                    -- JSON [{field, old, new}] the matching used
+    changes_from                 TEXT NOT NULL CHECK (changes_from IN ('event', 'previous_callback', 'none')),
+    source                       TEXT NOT NULL,                    -- JSON {type: api|inbound, key_id | endpoint_id, format}
+    created_in_psa_at            TEXT,
+    matcher_run_id               TEXT NOT NULL,
+    started_workflow_ids         TEXT NOT NULL,                    -- JSON [int]
+    failed_to_match_workflow_ids TEXT NOT NULL,                    -- JSON [int]
+    workflow_matches             TEXT NOT NULL,                    -- JSON [{workflow_id, …, match_details}]
+    started_executions           TEXT NOT NULL,                    -- JSON [{workflow_id, execution_id}]
+    run_after                    TEXT,                             -- when the started runs may begin (sleep setting)
+    error_message                TEXT,
+    created_at                   TEXT NOT NULL,
+    finished_processing_at       TEXT NOT NULL,
+    UNIQUE (tenant_id, event_id)                                   -- NULL event ids never collide
+);
+
+-- The read API's indexed filters: entity_type + entity_id, entity_number, or a time window.
+CREATE INDEX callbacks_by_entity ON callbacks (tenant_id, entity_type, entity_id, created_at DESC, id DESC);
+CREATE INDEX callbacks_by_number ON callbacks (tenant_id, entity_number, created_at DESC, id DESC);
+CREATE INDEX callbacks_by_created ON callbacks (tenant_id, created_at DESC, id DESC);
+
+-- The first run each agent got from a callback for each entity (run_only_once_per_entity reads it by entity).
+CREATE TABLE callback_entity_runs (
+    tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+    entity_id    TEXT NOT NULL,
+    agent_id     INTEGER NOT NULL REFERENCES agents(id),
+    callback_id  TEXT NOT NULL REFERENCES callbacks(id),
+    execution_id TEXT NOT NULL REFERENCES executions(id),
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, entity_id, agent_id)     -- an agent has one entity type
+) WITHOUT ROWID;
+
+-- Matching reads the ENABLED TRIGGERED agents of one entity type and their versions from this index alone.
+CREATE INDEX agents_triggered ON agents (tenant_id, trigger_type, state, entity_type, id, version);
+
+-- A queued run does not start before run_after (sleep_before_callback_processing_seconds); NULL = at once.
+-- The runner claims queued runs in the order they became runnable, from this index alone (without it,
+-- runs waiting for their run_after would be read on every claim).
+ALTER TABLE executions ADD COLUMN run_after TEXT;
+CREATE INDEX executions_runnable ON executions (COALESCE(run_after, created_at)) WHERE status = 'queued';
+
+-- Endpoints for PSAs that cannot send a Bearer key: POST /public-api/inbound/{id}, signed with the secret.
+CREATE TABLE webhook_endpoints (
+    id                TEXT PRIMARY KEY,                            -- endpoint_id, a UUIDv4 (it is in the URL)
+    tenant_id         INTEGER NOT NULL REFERENCES tenants(id),
+    name              TEXT NOT NULL,
+    description       TEXT,
+    secret            TEXT NOT NULL,                               -- SecretBox-sealed; shown once at create
+    secret_last4      TEXT NOT NULL,
+    created_by_key_id INTEGER REFERENCES api_keys(id),
+    created_at        TEXT NOT NULL,
+    revoked_at        TEXT,
+    last_used_at      TEXT
+);
+
+CREATE INDEX webhook_endpoints_by_tenant ON webhook_endpoints (tenant_id, created_at DESC, id DESC);
+
+-- Signatures an endpoint accepted, kept while their timestamp is inside the tolerance: a replay is refused.
+CREATE TABLE inbound_signatures (
+    endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id),
+    signature   TEXT NOT NULL,                                     -- the v1 hex that matched
+    expires_at  TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, signature)
+) WITHOUT ROWID;
+
+CREATE INDEX inbound_signatures_by_expiry ON inbound_signatures (expires_at);
+
+"""#),
             Migration(version: 11, name: "agentic_runs", sql: #"""
 -- AGENTIC runs (design §10): model providers, each execution's token usage, and the loop's transcript so a
 -- run that waits for an approval resumes where it stopped.

@@ -131,9 +131,9 @@ final class AgentPatchTests: XCTestCase {
         Case("conditions on a CONVERSATIONAL agent are refused", conversational,
              #"{"ticket_conditions": {"conditions": {"rules": []}}}"#, [.fails(400, "validation_error", "ticket_conditions")]),
         Case("new conditions rebuild FIND_ENTITIES", chained,
-             #"{"ticket_conditions": {"conditions": {"combinator": "or", "rules": [{"field": "status"}]}}}"#,
+             #"{"ticket_conditions": {"conditions": {"combinator": "or", "rules": [{"field": "status", "operator": "notNull"}]}}}"#,
              [.equals("actions.0.input_as_dict",
-                      #"{"entity_type":"ticket","ticket_conditions":{"conditions":{"combinator":"or","rules":[{"field":"status"}]}},"time_entry_conditions":null}"#),
+                      #"{"entity_type":"ticket","ticket_conditions":{"conditions":{"combinator":"or","rules":[{"field":"status","operator":"notNull"}]}},"time_entry_conditions":null}"#),
               .destructive(true)]),
         // Toolbox merge.
         Case("a tool's settings merge key by key", chained,

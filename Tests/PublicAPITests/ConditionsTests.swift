@@ -26,7 +26,9 @@ final class ConditionsTests: XCTestCase {
             ("summary", "beginsWith", "printer", true), ("summary", "doesNotBeginWith", "fax", true),
             ("summary", "endsWith", "fire", true), ("summary", "doesNotEndWith", "fire", false),
             ("owner", "contains", "x", false), ("owner", "doesNotContain", "x", true),
-            ("tags", "contains", "urgent", true),                 // an array field contains an element
+            ("tags", "contains", "urgent", true),                 // an array field: any element
+            ("tags", "contains", "URG", true), ("tags", "doesNotContain", "urgent", false), ("tags", "doesNotContain", "fax", true),
+            ("tags", "beginsWith", "print", true), ("tags", "doesNotBeginWith", "print", false), ("tags", "endsWith", "[", false),
             ("owner", "null", .null, true), ("summary", "null", .null, false), ("missing.path", "null", .null, true),
             ("summary", "notNull", .null, true),
             ("status", "in", ["New", "Open"], true), ("status", "in", "open, new", true), ("status", "notIn", ["New"], false),
@@ -46,6 +48,16 @@ final class ConditionsTests: XCTestCase {
         var g: JSONObject = ["combinator": .string(combinator), "rules": .array(rules)]
         if let not { g["not"] = .bool(not) }
         return .object(g)
+    }
+
+    /// Found by the fuzz loop (seed 1796116126453): `contains` read an array as its serialized text, where
+    /// NUL is escaped, while `doesNotContain` compared elements, so both answered false.
+    func test_stringOperatorsAndTheirNegations_agreeOnArrays() {
+        for (field, value) in [(JSON.array(["\u{0}"]), JSON.string("\u{0}")), (["a\"b", 3], "\""), ([], "x"), ([nil, "Fax"], "fa")] {
+            for (op, opposite) in [("contains", "doesNotContain"), ("beginsWith", "doesNotBeginWith"), ("endsWith", "doesNotEndWith")] {
+                XCTAssertEqual(Conditions.apply(op, field, value), Conditions.apply(opposite, field, value).map(!), "\(op) \(field.serializedString())")
+            }
+        }
     }
 
     private func rule(_ field: String, _ op: String, _ value: JSON) -> JSON {

@@ -4,7 +4,7 @@ import XCTest
 
 /// `PSAFormat` and `ConnectWiseCallback`: a ConnectWise callback body mapped onto the normalized event.
 ///
-/// The sample is built from public sources (docs-draft/psa-formats.md lists them):
+/// The sample is built from public sources (README, "Events from a PSA", lists them):
 /// - the callback envelope, from callbacks captured on a ConnectWise sandbox:
 ///   https://github.com/amp-labs/connectors/blob/d9e92f3f61fb0e578cb1cc2ac8195f471a3c331a/providers/connectwise/internal/webhook/test/event.json
 ///   and, for "deleted" (Entity null),

@@ -85,6 +85,7 @@ private func mergeAgentPatch(_ patch: JSONObject, into agent: JSONObject, reader
         }
         assign(key) { reader.object(key).map(JSON.object) }
     }
+    checkMatchingFields(document, touched: touched, validation: validation)
     if let sent = reader.raw("actions"), !sent.isNull {
         try mergeActionsField(sent, autonomyType: autonomyType, into: &document, validation: validation)
         touched.append("actions")
@@ -107,6 +108,19 @@ private func mergeAgentPatch(_ patch: JSONObject, into agent: JSONObject, reader
     let deletes = document["state"]?.stringValue == "DELETED" && agent["state"]?.stringValue != "DELETED"
     return AgentPatchResult(agent: document, touched: touched, warnings: validation.warnings,
                             isDestructive: deletes || touched.contains(where: AgentSchema.destructiveFields.contains))
+}
+
+/// What callback matching reads (design §9), checked when a write sends it: `callback_settings` and the
+/// react-querybuilder trees in `ticket_conditions.conditions` / `time_entry_conditions.conditions`.
+private func checkMatchingFields(_ document: JSONObject, touched: [String], validation: Validation) {
+    if touched.contains("callback_settings"), let settings = document["callback_settings"]?.objectValue {
+        CallbackSettings.check(settings, path: "callback_settings", validation: validation)
+    }
+    for key in ["ticket_conditions", "time_entry_conditions"] where touched.contains(key) {
+        if let conditions = document[key]?["conditions"], !conditions.isNull {
+            Conditions.check(conditions, path: "\(key).conditions", validation: validation)
+        }
+    }
 }
 
 /// `actions` (CHAINED_ACTIONS only): each entry targets an action by `id`, else by an `action_type` that

@@ -1,4 +1,5 @@
 import Basics
+import Foundation
 import NeoJSON
 import Store
 
@@ -7,9 +8,7 @@ import Store
 /// event's entity (dotted paths). Pure: `check` refuses malformed trees when an agent is written, and
 /// `evaluate` decides a match and records every comparison for the callback audit.
 enum Conditions {
-    static let operators: Set<String> = ["=", "!=", "<", ">", "<=", ">=", "contains", "beginsWith", "endsWith",
-                                         "doesNotContain", "doesNotBeginWith", "doesNotEndWith", "null", "notNull",
-                                         "in", "notIn", "between", "notBetween"]
+    static let operators = Set(Operator.allCases.map(\.rawValue))
     /// Deeper trees and longer rule lists are refused on write: conditions are for people to read.
     static let maxDepth = 8
     static let maxRules = 200
@@ -93,53 +92,14 @@ enum Conditions {
 
     // MARK: evaluation
 
-    /// Evaluates `group` against `entity`. Every rule is evaluated (no short-circuit) so the audit shows all of them.
+    /// Evaluates `group` against `entity`. Every rule is evaluated (no short-circuit) so the audit shows all of
+    /// them; the walk is `CompiledConditions`', which matching uses to read each rule and field only once.
     static func evaluate(_ group: JSON?, entity: JSONObject) -> Outcome {
-        guard let group, !group.isNull else { return Outcome(matched: true, error: false, comparisons: [], reason: nil) }
-        var outcome = Outcome(matched: true, error: false, comparisons: [], reason: nil)
-        outcome.matched = evaluateGroup(group, entity: entity, depth: 1, into: &outcome)
-        if outcome.error { outcome.matched = false }
-        if outcome.matched { outcome.reason = nil }
-        return outcome
-    }
-
-    private static func evaluateGroup(_ value: JSON, entity: JSONObject, depth: Int, into outcome: inout Outcome) -> Bool {
-        guard depth <= maxDepth, let items = value["rules"]?.arrayValue else {
-            outcome.error = true
-            outcome.reason = outcome.reason ?? "malformed condition group"
-            return false
-        }
-        let any = value["combinator"]?.stringValue?.lowercased() == "or"
-        var results: [Bool] = []
-        for item in items {
-            if item["rules"] != nil {
-                results.append(evaluateGroup(item, entity: entity, depth: depth + 1, into: &outcome))
-            } else {
-                results.append(evaluateRule(item, entity: entity, into: &outcome))
-            }
-        }
-        var result = results.isEmpty ? true : (any ? results.contains(true) : !results.contains(false))
-        if value["not"]?.boolValue == true { result.toggle() }
-        return result
-    }
-
-    private static func evaluateRule(_ rule: JSON, entity: JSONObject, into outcome: inout Outcome) -> Bool {
-        let field = rule["field"]?.stringValue ?? ""
-        let op = rule["operator"]?.stringValue ?? ""
-        let ruleValue = rule["value"] ?? .null
-        let fieldValue = lookup(field, in: entity)
-        let result = apply(op, fieldValue, ruleValue)
-        let isMatch = result ?? false
-        if result == nil {
-            outcome.error = true
-            outcome.reason = outcome.reason ?? (operators.contains(op)
-                ? "rule \(field) \(op): the rule value \(ruleValue.serializedString().prefix(60)) cannot be used with this operator"
-                : "unknown operator '\(op.prefix(40))' in rule on \(field)")
-        } else if !isMatch {
-            outcome.reason = outcome.reason ?? "rule failed: \(field) \(op) \(ruleValue.serializedString().prefix(60))"
-        }
-        outcome.comparisons.append(Comparison(fieldName: field, fieldValue: fieldValue, operator: op, ruleValue: ruleValue, isMatch: isMatch))
-        return isMatch
+        let compiled = CompiledConditions(group)
+        let fields = EntityFields(entity)
+        let outcome = compiled.evaluate(fields)
+        return Outcome(matched: outcome.matched, error: outcome.error, comparisons: compiled.comparisons(outcome, fields),
+                       reason: compiled.reasonText(outcome))
     }
 
     /// A dotted path into the entity (`company.name`); absent is null.
@@ -156,50 +116,122 @@ enum Conditions {
     /// Text comparisons ignore case (PSA values such as statuses differ in case between boards);
     /// numbers compare as numbers and RFC 3339 timestamps as instants when both sides are such.
     static func apply(_ op: String, _ field: JSON, _ rule: JSON) -> Bool? {
+        apply(op, Operand(field), Operand(rule))
+    }
+
+    /// `apply` over operands whose readings are already made: the compiled matcher reads each rule value
+    /// once per agent version and each entity field once per event, and calls this same function.
+    static func apply(_ op: String, _ field: Operand, _ rule: Operand) -> Bool? {
+        apply(Operator(rawValue: op), field, rule)
+    }
+
+    /// The operators, so a compiled rule switches over a case instead of comparing strings.
+    enum Operator: String, CaseIterable {
+        case equal = "=", notEqual = "!=", less = "<", greater = ">", lessOrEqual = "<=", greaterOrEqual = ">="
+        case contains, beginsWith, endsWith, doesNotContain, doesNotBeginWith, doesNotEndWith
+        case null, notNull, `in`, notIn, between, notBetween
+    }
+
+    /// nil `op`: an unknown operator.
+    static func apply(_ op: Operator?, _ field: Operand, _ rule: Operand) -> Bool? {
+        guard let op else { return nil }
         switch op {
-        case "null": return field.isNull
-        case "notNull": return !field.isNull
-        case "=": return equal(field, rule)
-        case "!=": return !equal(field, rule)
-        case "<", ">", "<=", ">=":
+        case .null: return field.isNull
+        case .notNull: return !field.isNull
+        case .equal: return equal(field, rule)
+        case .notEqual: return !equal(field, rule)
+        case .less, .greater, .lessOrEqual, .greaterOrEqual:
             guard !field.isNull, let order = compare(field, rule) else { return field.isNull ? false : nil }
             switch op {
-            case "<": return order < 0
-            case ">": return order > 0
-            case "<=": return order <= 0
+            case .less: return order < 0
+            case .greater: return order > 0
+            case .lessOrEqual: return order <= 0
             default: return order >= 0
             }
-        case "contains", "beginsWith", "endsWith", "doesNotContain", "doesNotBeginWith", "doesNotEndWith":
-            guard let needle = text(rule)?.lowercased() else { return nil }
-            let negated = op.hasPrefix("doesNot")
+        case .contains, .beginsWith, .endsWith, .doesNotContain, .doesNotBeginWith, .doesNotEndWith:
+            guard let needle = rule.lower else { return nil }
+            let negated = op == .doesNotContain || op == .doesNotBeginWith || op == .doesNotEndWith
             if field.isNull { return negated }
-            let found: Bool
-            if case .array(let items) = field, op.hasSuffix("ontain") {
-                found = items.contains { text($0)?.lowercased() == needle }
-                    || (text(field)?.lowercased().contains(needle) ?? false)
-            } else {
-                let hay = text(field)?.lowercased() ?? ""
+            // An array field is tested element by element (any element): `tags contains "urgent"`.
+            let hays = field.elements.map { $0.compactMap(\.lower) } ?? [field.lower ?? ""]
+            let found = hays.contains { hay in
                 switch op {
-                case "contains", "doesNotContain": found = hay.contains(needle)
-                case "beginsWith", "doesNotBeginWith": found = hay.hasPrefix(needle)
-                default: found = hay.hasSuffix(needle)
+                case .contains, .doesNotContain: return contains(hay, needle)
+                case .beginsWith, .doesNotBeginWith: return hay.hasPrefix(needle)
+                default: return hay.hasSuffix(needle)
                 }
             }
             return negated ? !found : found
-        case "in", "notIn":
-            guard let list = listValue(rule) else { return nil }
-            let candidates = field.arrayValue ?? [field]
+        case .in, .notIn:
+            guard let list = rule.list else { return nil }
+            let candidates = field.elements ?? [field]
             let found = candidates.contains { item in list.contains { equal(item, $0) } }
-            return op == "in" ? found : !found
-        case "between", "notBetween":
-            guard let bounds = listValue(rule), bounds.count == 2 else { return nil }
-            if field.isNull { return op == "notBetween" }
+            return op == .in ? found : !found
+        case .between, .notBetween:
+            guard let bounds = rule.list, bounds.count == 2 else { return nil }
+            if field.isNull { return op == .notBetween }
             guard let low = compare(field, bounds[0]), let high = compare(field, bounds[1]) else { return nil }
             let inside = low >= 0 && high <= 0
-            return op == "between" ? inside : !inside
-        default:
-            return nil
+            return op == .between ? inside : !inside
         }
+    }
+
+    /// A value as the operators read it, read once: its number, its text (and lowercased), its instant,
+    /// its elements (an array field, one level) and its list (an `in`/`between` value: an array, or
+    /// react-querybuilder's comma-separated string). A class: matching hands the same operands to
+    /// thousands of rules per event.
+    final class Operand {
+        let isNull: Bool
+        let bool: Bool?
+        let number: Double?
+        let text: String?
+        let lower: String?
+        let instant: Date?
+        let elements: [Operand]?
+        let list: [Operand]?
+
+        convenience init(_ v: JSON) { self.init(v, nested: false) }
+
+        private init(_ v: JSON, nested: Bool) {
+            isNull = v.isNull
+            if case .bool(let b) = v { bool = b } else { bool = nil }
+            number = Conditions.number(v)
+            text = Conditions.text(v)
+            lower = text?.lowercased()
+            instant = number == nil ? text.flatMap(Timestamp.parse) : nil
+            if nested {
+                elements = nil
+                list = nil
+                return
+            }
+            elements = v.arrayValue?.map { Operand($0, nested: true) }
+            switch v {
+            case .array(let items): list = items.map { Operand($0, nested: true) }
+            case .string(let s): list = s.split(separator: ",").map { Operand(.string($0.trimmingCharacters(in: .whitespaces)), nested: true) }
+            case .null: list = nil
+            default: list = [Operand(v, nested: true)]
+            }
+        }
+    }
+
+    /// Whether `needle` occurs in `hay` (an empty needle always does), comparing Characters as String does
+    /// (canonical equivalence); ASCII text, most PSA values, is searched byte by byte.
+    static func contains(_ hay: String, _ needle: String) -> Bool {
+        if hay.utf8.allSatisfy({ $0 < 0x80 }) && needle.utf8.allSatisfy({ $0 < 0x80 }) {
+            return search(Array(hay.utf8), Array(needle.utf8))
+        }
+        return search(Array(hay), Array(needle))
+    }
+
+    private static func search<T: Equatable>(_ hay: [T], _ needle: [T]) -> Bool {
+        guard !needle.isEmpty else { return true }
+        guard needle.count <= hay.count else { return false }
+        for start in 0...(hay.count - needle.count) where hay[start] == needle[0] {
+            var j = 1
+            while j < needle.count && hay[start + j] == needle[j] { j += 1 }
+            if j == needle.count { return true }
+        }
+        return false
     }
 
     private static func number(_ v: JSON) -> Double? {
@@ -214,37 +246,27 @@ enum Conditions {
     private static func text(_ v: JSON) -> String? {
         switch v {
         case .string(let s): return s
-        case .int, .double, .bool: return v.serializedString()
         case .null: return nil
         default: return v.serializedString()
         }
     }
 
-    static func equal(_ a: JSON, _ b: JSON) -> Bool {
+    static func equal(_ a: JSON, _ b: JSON) -> Bool { equal(Operand(a), Operand(b)) }
+
+    static func equal(_ a: Operand, _ b: Operand) -> Bool {
         if a.isNull || b.isNull { return a.isNull && b.isNull }
-        if let x = number(a), let y = number(b) { return x == y }
-        if case .bool(let x) = a, let y = text(b)?.lowercased() { return (x ? "true" : "false") == y }
-        if case .bool(let y) = b, let x = text(a)?.lowercased() { return (y ? "true" : "false") == x }
-        guard let x = text(a), let y = text(b) else { return false }
-        return x.lowercased() == y.lowercased()
+        if let x = a.number, let y = b.number { return x == y }
+        if let x = a.bool, let y = b.lower { return (x ? "true" : "false") == y }
+        if let y = b.bool, let x = a.lower { return (y ? "true" : "false") == x }
+        guard let x = a.lower, let y = b.lower else { return false }
+        return x == y
     }
 
     /// -1, 0, 1; numbers as numbers, then timestamps as instants, then text ignoring case.
-    static func compare(_ a: JSON, _ b: JSON) -> Int? {
-        if let x = number(a), let y = number(b) { return x < y ? -1 : x > y ? 1 : 0 }
-        guard let x = text(a), let y = text(b) else { return nil }
-        if let dx = Timestamp.parse(x), let dy = Timestamp.parse(y) { return dx < dy ? -1 : dx > dy ? 1 : 0 }
-        let (lx, ly) = (x.lowercased(), y.lowercased())
+    static func compare(_ a: Operand, _ b: Operand) -> Int? {
+        if let x = a.number, let y = b.number { return x < y ? -1 : x > y ? 1 : 0 }
+        guard let lx = a.lower, let ly = b.lower else { return nil }
+        if let dx = a.instant, let dy = b.instant { return dx < dy ? -1 : dx > dy ? 1 : 0 }
         return lx < ly ? -1 : lx > ly ? 1 : 0
-    }
-
-    /// `in`/`between` values: an array, or react-querybuilder's comma-separated string.
-    private static func listValue(_ v: JSON) -> [JSON]? {
-        switch v {
-        case .array(let items): return items
-        case .string(let s): return s.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }
-        case .null: return nil
-        default: return [v]
-        }
     }
 }

@@ -40,7 +40,7 @@ enum InboundEvent: Equatable {
 /// Entity, Metadata {key_url}, …}` mapped onto the normalized event. `Entity` is the saved record
 /// serialized as a JSON string (null on "deleted"); its reference objects (`status: {id, name, _info}`)
 /// become their name, with the id beside them (`statusId`), so rules on `status` or `board` compare
-/// names. Sources and the full mapping table: docs-draft/psa-formats.md.
+/// names. Sources and the full mapping table: README, "Events from a PSA".
 enum ConnectWiseCallback {
     static let changeTypes = ["added": "CREATE", "updated": "UPDATE"]
     /// ConnectWise `Type` values that Neo spells differently; every other type is used lowercased.

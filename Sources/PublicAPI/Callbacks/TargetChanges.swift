@@ -22,23 +22,51 @@ enum TargetChanges {
 
     /// Whether an event (`changeType`, its `changes`) passes `settings.target_changes`.
     static func evaluate(_ settings: JSON?, changeType: String, changes: [(field: String, old: JSON, new: JSON)]) -> Verdict {
-        guard let entries = settings?["target_changes"]?.arrayValue, !entries.isEmpty else {
-            return Verdict(matched: true, reason: nil)
+        Compiled(settings).evaluate(changeType: changeType, changes: changes)
+    }
+
+    /// `target_changes` read once per agent version (matching meets the same agents on every event).
+    struct Compiled {
+        struct Entry {
+            /// nil: not a change type this server knows, so never met.
+            let changeType: String?
+            let field: String?
+            let target: JSON?
+            let source: JSON?
         }
-        for entry in entries {
-            guard let wanted = entry["change_type"]?.stringValue.flatMap(normalizedChangeType), wanted == changeType else { continue }
-            guard let field = entry["target_field"]?.stringValue, !field.isEmpty else { return Verdict(matched: true, reason: nil) }
-            let target = entry["target_value"].flatMap { $0.isNull ? nil : $0 }
-            let source = entry["source_value"].flatMap { $0.isNull ? nil : $0 }
-            let hit = changes.contains { change in
-                change.field.caseInsensitiveCompare(field) == .orderedSame
-                    && (target.map { Conditions.equal(change.new, $0) } ?? true)
-                    && (source.map { Conditions.equal(change.old, $0) } ?? true)
+
+        /// nil: no entries, every event passes.
+        let entries: [Entry]?
+        let wantedTypes: String
+
+        init(_ settings: JSON?) {
+            guard let raw = settings?["target_changes"]?.arrayValue, !raw.isEmpty else {
+                entries = nil
+                wantedTypes = ""
+                return
             }
-            if hit { return Verdict(matched: true, reason: nil) }
+            entries = raw.map { entry in
+                Entry(changeType: entry["change_type"]?.stringValue.flatMap(normalizedChangeType),
+                      field: entry["target_field"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
+                      target: entry["target_value"].flatMap { $0.isNull ? nil : $0 },
+                      source: entry["source_value"].flatMap { $0.isNull ? nil : $0 })
+            }
+            wantedTypes = raw.compactMap { $0["change_type"]?.stringValue }.joined(separator: ", ")
         }
-        let wantedTypes = entries.compactMap { $0["change_type"]?.stringValue }.joined(separator: ", ")
-        return Verdict(matched: false, reason: "target_changes: no entry matches this \(changeType) (wanted \(wantedTypes))")
+
+        func evaluate(changeType: String, changes: [(field: String, old: JSON, new: JSON)]) -> Verdict {
+            guard let entries else { return Verdict(matched: true, reason: nil) }
+            for entry in entries where entry.changeType == changeType {
+                guard let field = entry.field else { return Verdict(matched: true, reason: nil) }
+                let hit = changes.contains { change in
+                    change.field.caseInsensitiveCompare(field) == .orderedSame
+                        && (entry.target.map { Conditions.equal(change.new, $0) } ?? true)
+                        && (entry.source.map { Conditions.equal(change.old, $0) } ?? true)
+                }
+                if hit { return Verdict(matched: true, reason: nil) }
+            }
+            return Verdict(matched: false, reason: "target_changes: no entry matches this \(changeType) (wanted \(wantedTypes))")
+        }
     }
 
     /// Write-time check of `callback_settings.target_changes` at `path`.

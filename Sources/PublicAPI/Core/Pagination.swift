@@ -16,8 +16,9 @@ public struct Page {
     /// The query parameters `parse` reads, for the `Route.query` of every list.
     public static let parameters = ["page_size", "cursor"]
 
-    public static func parse(_ ctx: RequestContext) throws -> Page {
-        var size = 50
+    /// `defaultSize` is 50 except where Neo documents another (`GET /callbacks`: 20).
+    public static func parse(_ ctx: RequestContext, defaultSize: Int = 50) throws -> Page {
+        var size = defaultSize
         if let raw = try ctx.query("page_size") {
             guard let n = Int(raw), (1...200).contains(n) else {
                 throw APIError.badRequest("page_size must be an integer from 1 to 200 (got '\(raw)')",

@@ -108,12 +108,16 @@ enum ExecutionRecords {
         var kind: ExecutionKind
         var status: ExecutionStatus
         var entityId: String? = nil
+        /// The entity's number when it differs from its id (callbacks carry both); else the id.
+        var entityNumber: String? = nil
         var instructions: String? = nil
         var input: String?
         var testMode = false
         var retryOf: String? = nil
         var keyId: Int64?
         var trigger: JSON? = nil
+        /// Not before this time (a callback's sleep_before_callback_processing_seconds); nil = at once.
+        var runAfter: String? = nil
     }
 
     /// Inserts an execution; `started` marks it running from `now` (a direct invoke).
@@ -121,14 +125,15 @@ enum ExecutionRecords {
         try db.execute("""
             INSERT INTO executions (id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number,
               additional_custom_instructions, input, test_mode, retry_of, created_by_key_id, created_at, updated_at, started_at, agent_version,
-              trigger)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              trigger, run_after)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(id), .int(new.tenantId), new.agentId.map { .int($0) } ?? .null, new.agentName.map { .text($0) } ?? .null,
                   .text(new.kind.rawValue), .text(new.status.rawValue), new.entityId.map { .text($0) } ?? .null,
-                  new.entityId.map { .text($0) } ?? .null, new.instructions.map { .text($0) } ?? .null,
+                  (new.entityNumber ?? new.entityId).map { .text($0) } ?? .null, new.instructions.map { .text($0) } ?? .null,
                   new.input.map { .text($0) } ?? .null, .int(new.testMode ? 1 : 0), new.retryOf.map { .text($0) } ?? .null,
                   new.keyId.map { .int($0) } ?? .null, .text(now), .text(now), started ? .text(now) : .null,
-                  new.agentVersion.map { .int($0) } ?? .null, new.trigger.map { .text($0.serializedString()) } ?? .null])
+                  new.agentVersion.map { .int($0) } ?? .null, new.trigger.map { .text($0.serializedString()) } ?? .null,
+                  new.runAfter.map { .text($0) } ?? .null])
     }
 
     /// Runs a previous process left running are failed (an AGENTIC run's loop state goes with it); returns how many.
@@ -140,9 +145,15 @@ enum ExecutionRecords {
             """, [.text(now), .text(now)])
     }
 
-    /// Moves the oldest queued run to running; returns it.
+    /// Moves the queued run that became runnable first (at created_at, or at run_after when it has one) to
+    /// running; returns it. Runs queued in the same millisecond start in insertion (rowid) order, so a
+    /// callback's matches start in execution_order. The partial index executions_runnable serves this.
     static func claimNext(now: String, _ db: Database) throws -> Execution? {
-        guard let next = try db.queryOne("SELECT id FROM executions WHERE status = \(ExecutionStatus.queued.sql) ORDER BY created_at, id LIMIT 1")?.string("id") else {
+        guard let next = try db.queryOne("""
+            SELECT id FROM executions INDEXED BY executions_runnable
+            WHERE status = \(ExecutionStatus.queued.sql) AND COALESCE(run_after, created_at) <= ?
+            ORDER BY COALESCE(run_after, created_at), rowid LIMIT 1
+            """, [.text(now)])?.string("id") else {
             return nil
         }
         try db.execute("UPDATE executions SET status = \(ExecutionStatus.running.sql), started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ? AND status = \(ExecutionStatus.queued.sql)",

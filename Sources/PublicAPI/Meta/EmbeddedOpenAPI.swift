@@ -2093,6 +2093,596 @@ enum OpenAPIDocument {
      }
     }
    },
+   "CallbackEvent": {
+    "type": "object",
+    "required": [
+     "entity_type",
+     "entity_id",
+     "change_type",
+     "entity"
+    ],
+    "properties": {
+     "event_id": {
+      "anyOf": [
+       {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "description": "Dedupe key: the same event_id again answers 200 with the first callback."
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "entity_type": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 64,
+      "description": "An agent entity type (not none) in any case: ticket, project_ticket, task, scheduled_entry, time_entry, project, company, contact, resource, contract, opportunity, configuration, note, team, role (ticket, TICKET, Ticket)."
+     },
+     "entity_id": {
+      "anyOf": [
+       {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200
+       },
+       {
+        "type": "integer"
+       }
+      ]
+     },
+     "entity_number": {
+      "anyOf": [
+       {
+        "anyOf": [
+         {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 200
+         },
+         {
+          "type": "integer"
+         }
+        ]
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "change_type": {
+      "type": "string",
+      "enum": [
+       "CREATE",
+       "UPDATE",
+       "TICKET_CREATED",
+       "FIELD_UPDATED",
+       "CREATED",
+       "UPDATED",
+       "TICKET_UPDATED",
+       "ADDED"
+      ],
+      "description": "Normalized to CREATE or UPDATE; any case is accepted."
+     },
+     "changes": {
+      "anyOf": [
+       {
+        "type": "array",
+        "maxItems": 500,
+        "items": {
+         "type": "object",
+         "required": [
+          "field"
+         ],
+         "properties": {
+          "field": {
+           "type": "string",
+           "minLength": 1,
+           "maxLength": 200
+          },
+          "old": {},
+          "new": {}
+         }
+        },
+        "description": "What changed. Absent on an UPDATE: the difference from the last callback for this entity."
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "entity": {
+      "type": "object",
+      "description": "The record: conditions read it by dotted path, templates as {{input.entity.field}}."
+     },
+     "created_in_psa_at": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     }
+    }
+   },
+   "FieldComparison": {
+    "type": "object",
+    "required": [
+     "field_name",
+     "field_value",
+     "operator",
+     "rule_value",
+     "is_match"
+    ],
+    "properties": {
+     "field_name": {
+      "type": "string"
+     },
+     "field_value": {},
+     "operator": {
+      "type": "string"
+     },
+     "rule_value": {},
+     "is_match": {
+      "type": "boolean"
+     }
+    }
+   },
+   "WorkflowMatch": {
+    "type": "object",
+    "required": [
+     "workflow_id",
+     "workflow_name",
+     "matched",
+     "error",
+     "match_reason",
+     "match_details"
+    ],
+    "properties": {
+     "workflow_id": {
+      "type": "integer"
+     },
+     "workflow_name": {
+      "type": "string"
+     },
+     "matched": {
+      "type": "boolean"
+     },
+     "error": {
+      "type": "boolean",
+      "description": "An unknown operator or an unusable rule value (no match)."
+     },
+     "match_reason": {
+      "type": "string"
+     },
+     "match_details": {
+      "type": "object",
+      "required": [
+       "event_type",
+       "field_comparisons"
+      ],
+      "properties": {
+       "event_type": {
+        "type": "string"
+       },
+       "field_comparisons": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/FieldComparison"
+        }
+       }
+      }
+     }
+    }
+   },
+   "CallbackReceipt": {
+    "type": "object",
+    "required": [
+     "callback_id",
+     "entity_id",
+     "failed_to_match_workflow_ids",
+     "finished_processing_at",
+     "matcher_run_id",
+     "started_workflow_ids",
+     "started_executions"
+    ],
+    "properties": {
+     "callback_id": {
+      "type": "string"
+     },
+     "created_in_psa_at": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "entity_id": {
+      "type": "string"
+     },
+     "entity_number": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "error_message": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "failed_to_match_workflow_ids": {
+      "type": "array",
+      "items": {
+       "type": "integer"
+      }
+     },
+     "finished_processing_at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "matcher_run_id": {
+      "type": "string"
+     },
+     "started_workflow_ids": {
+      "type": "array",
+      "items": {
+       "type": "integer"
+      }
+     },
+     "event_id": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "entity_type": {
+      "type": "string"
+     },
+     "change_type": {
+      "type": "string",
+      "enum": [
+       "CREATE",
+       "UPDATE"
+      ]
+     },
+     "created_at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "run_after": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "started_executions": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "required": [
+        "workflow_id",
+        "execution_id"
+       ],
+       "properties": {
+        "workflow_id": {
+         "type": "integer"
+        },
+        "execution_id": {
+         "type": "string"
+        }
+       }
+      }
+     }
+    },
+    "description": "The answer to Prefer: return=minimal: a CallbackDetail without workflow_matches and processed_audit_trail."
+   },
+   "CallbackSummary": {
+    "type": "object",
+    "required": [
+     "callback_id",
+     "entity_id",
+     "failed_to_match_workflow_ids",
+     "finished_processing_at",
+     "matcher_run_id",
+     "started_workflow_ids",
+     "workflow_matches"
+    ],
+    "properties": {
+     "callback_id": {
+      "type": "string"
+     },
+     "created_in_psa_at": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "entity_id": {
+      "type": "string"
+     },
+     "entity_number": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "error_message": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "failed_to_match_workflow_ids": {
+      "type": "array",
+      "items": {
+       "type": "integer"
+      }
+     },
+     "finished_processing_at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "matcher_run_id": {
+      "type": "string"
+     },
+     "started_workflow_ids": {
+      "type": "array",
+      "items": {
+       "type": "integer"
+      }
+     },
+     "workflow_matches": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/WorkflowMatch"
+      }
+     },
+     "event_id": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "entity_type": {
+      "type": "string"
+     },
+     "change_type": {
+      "type": "string",
+      "enum": [
+       "CREATE",
+       "UPDATE"
+      ]
+     },
+     "created_at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "run_after": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time",
+        "description": "The started runs do not begin before this (sleep_before_callback_processing_seconds)."
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "started_executions": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "required": [
+        "workflow_id",
+        "execution_id"
+       ],
+       "properties": {
+        "workflow_id": {
+         "type": "integer"
+        },
+        "execution_id": {
+         "type": "string"
+        }
+       }
+      }
+     }
+    },
+    "description": "A list row: CallbackDetail without processed_audit_trail."
+   },
+   "CallbackDetail": {
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/CallbackSummary"
+     },
+     {
+      "type": "object",
+      "required": [
+       "processed_audit_trail"
+      ],
+      "properties": {
+       "processed_audit_trail": {
+        "anyOf": [
+         {
+          "type": "object",
+          "description": "The event as processed: changes (and changes_from: event | previous_callback | none), entity, source, received_at, run_after."
+         },
+         {
+          "type": "null"
+         }
+        ]
+       }
+      }
+     }
+    ]
+   },
+   "InboundIgnored": {
+    "type": "object",
+    "required": [
+     "ignored",
+     "message"
+    ],
+    "properties": {
+     "ignored": {
+      "type": "boolean",
+      "enum": [
+       true
+      ]
+     },
+     "message": {
+      "type": "string"
+     }
+    }
+   },
+   "WebhookEndpoint": {
+    "type": "object",
+    "required": [
+     "id",
+     "name",
+     "path",
+     "secret_last4",
+     "created_at"
+    ],
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "name": {
+      "type": "string"
+     },
+     "description": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "path": {
+      "type": "string",
+      "description": "Where the PSA posts: /public-api/inbound/{id}."
+     },
+     "secret_last4": {
+      "type": "string"
+     },
+     "created_at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "revoked_at": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "last_used_at": {
+      "anyOf": [
+       {
+        "type": "string",
+        "format": "date-time"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     }
+    }
+   },
+   "WebhookEndpointCreated": {
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/WebhookEndpoint"
+     },
+     {
+      "type": "object",
+      "required": [
+       "secret"
+      ],
+      "properties": {
+       "secret": {
+        "type": "string",
+        "description": "The HMAC key (the whole whsec_\u2026 string), shown only in this response."
+       }
+      }
+     }
+    ]
+   },
+   "WebhookEndpointCreate": {
+    "type": "object",
+    "required": [
+     "name"
+    ],
+    "properties": {
+     "name": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 200
+     },
+     "description": {
+      "anyOf": [
+       {
+        "type": "string",
+        "maxLength": 2000
+       },
+       {
+        "type": "null"
+       }
+      ]
+     }
+    }
+   },
    "Execution": {
     "type": "object",
     "required": [
@@ -5123,6 +5713,1091 @@ enum OpenAPIDocument {
        "application/json": {
         "schema": {
          "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/callbacks": {
+   "post": {
+    "operationId": "ingestCallback",
+    "summary": "Ingest an event: match it against the TRIGGERED agents and queue their runs",
+    "tags": [
+     "Callbacks"
+    ],
+    "parameters": [
+     {
+      "name": "Prefer",
+      "in": "header",
+      "schema": {
+       "type": "string",
+       "enum": [
+        "return=minimal",
+        "return=representation"
+       ]
+      },
+      "description": "return=minimal (RFC 7240) answers a CallbackReceipt (no workflow_matches, no audit trail) with Preference-Applied."
+     }
+    ],
+    "responses": {
+     "202": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "anyOf": [
+            {
+             "$ref": "#/components/schemas/CallbackDetail"
+            },
+            {
+             "$ref": "#/components/schemas/CallbackReceipt"
+            }
+           ]
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Body is not application/json.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A field is missing, of the wrong type or out of range.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "200": {
+      "description": "A repeated event_id: the first callback; nothing new started.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "anyOf": [
+            {
+             "$ref": "#/components/schemas/CallbackDetail"
+            },
+            {
+             "$ref": "#/components/schemas/CallbackReceipt"
+            }
+           ]
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/CallbackEvent"
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   },
+   "get": {
+    "operationId": "listCallbacks",
+    "summary": "List callbacks (needs an indexed filter)",
+    "tags": [
+     "Callbacks"
+    ],
+    "parameters": [
+     {
+      "name": "entity_type",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      },
+      "description": "With entity_id: an indexed filter."
+     },
+     {
+      "name": "entity_id",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "name": "entity_number",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      },
+      "description": "An indexed filter."
+     },
+     {
+      "name": "since",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "format": "date-time"
+      },
+      "description": "An indexed filter when within the last 7 days."
+     },
+     {
+      "name": "until",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "format": "date-time"
+      }
+     },
+     {
+      "name": "change_type",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      },
+      "description": "comma-separated: CREATE, UPDATE"
+     },
+     {
+      "name": "agent_id",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1
+      }
+     },
+     {
+      "name": "page_size",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 200,
+       "default": 20
+      }
+     },
+     {
+      "name": "cursor",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/CallbackSummary"
+           }
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/callbacks/{callback_id}": {
+   "get": {
+    "operationId": "getCallback",
+    "summary": "Get a callback with its match audit",
+    "tags": [
+     "Callbacks"
+    ],
+    "parameters": [
+     {
+      "name": "callback_id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/CallbackDetail"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/executions/{execution_id}/callback": {
+   "get": {
+    "operationId": "getExecutionCallback",
+    "summary": "The callback that started an execution (404 for runs started otherwise)",
+    "tags": [
+     "Callbacks"
+    ],
+    "parameters": [
+     {
+      "name": "execution_id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/CallbackDetail"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/inbound/{endpoint_id}": {
+   "post": {
+    "operationId": "postInboundEvent",
+    "summary": "A PSA's event, signed with the endpoint's secret (no Bearer key)",
+    "tags": [
+     "Callbacks"
+    ],
+    "parameters": [
+     {
+      "name": "endpoint_id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "name": "X-Neo-Signature",
+      "in": "header",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the endpoint secret>; 5 minutes tolerance, each signature once."
+     },
+     {
+      "name": "Prefer",
+      "in": "header",
+      "schema": {
+       "type": "string",
+       "enum": [
+        "return=minimal",
+        "return=representation"
+       ]
+      },
+      "description": "return=minimal (RFC 7240) answers a CallbackReceipt (no workflow_matches, no audit trail) with Preference-Applied."
+     },
+     {
+      "name": "format",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "enum": [
+        "neo",
+        "connectwise"
+       ],
+       "default": "neo"
+      },
+      "description": "The body's shape."
+     }
+    ],
+    "responses": {
+     "202": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "anyOf": [
+            {
+             "$ref": "#/components/schemas/CallbackDetail"
+            },
+            {
+             "$ref": "#/components/schemas/CallbackReceipt"
+            }
+           ]
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "State conflict.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Body is not application/json.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A field is missing, of the wrong type or out of range.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "200": {
+      "description": "A repeated event_id (the first callback), or a PSA notice that triggers nothing.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "anyOf": [
+            {
+             "$ref": "#/components/schemas/CallbackDetail"
+            },
+            {
+             "$ref": "#/components/schemas/CallbackReceipt"
+            },
+            {
+             "$ref": "#/components/schemas/InboundIgnored"
+            }
+           ]
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object"
+       }
+      }
+     }
+    }
+   }
+  },
+  "/public-api/webhook-endpoints": {
+   "get": {
+    "operationId": "listWebhookEndpoints",
+    "summary": "List webhook endpoints (admin keys)",
+    "tags": [
+     "Webhook endpoints"
+    ],
+    "parameters": [
+     {
+      "name": "page_size",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 200,
+       "default": 50
+      }
+     },
+     {
+      "name": "cursor",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/WebhookEndpoint"
+           }
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   },
+   "post": {
+    "operationId": "createWebhookEndpoint",
+    "summary": "Create a webhook endpoint; its secret is shown once",
+    "tags": [
+     "Webhook endpoints"
+    ],
+    "parameters": [],
+    "responses": {
+     "201": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/WebhookEndpointCreated"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body over the limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Body is not application/json.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A field is missing, of the wrong type or out of range.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/WebhookEndpointCreate"
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/webhook-endpoints/{endpoint_id}": {
+   "get": {
+    "operationId": "getWebhookEndpoint",
+    "summary": "Get a webhook endpoint (no secret)",
+    "tags": [
+     "Webhook endpoints"
+    ],
+    "parameters": [
+     {
+      "name": "endpoint_id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/WebhookEndpoint"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   },
+   "delete": {
+    "operationId": "revokeWebhookEndpoint",
+    "summary": "Revoke a webhook endpoint at once",
+    "tags": [
+     "Webhook endpoints"
+    ],
+    "parameters": [
+     {
+      "name": "endpoint_id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/WebhookEndpoint"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
         }
        }
       }

@@ -1,0 +1,124 @@
+import NeoJSON
+import Store
+
+/// SQL for inbound events: callbacks and their audit, the first callback run of each agent per entity, and
+/// the agents matching reads. Every query names the tenant; writes run inside the caller's `store.write`.
+enum CallbackRecords {
+    // MARK: callbacks
+
+    static func find(_ id: String, tenantId: Int64, _ db: Database) throws -> Callback? {
+        try db.queryOne("SELECT \(Callback.columns) FROM callbacks WHERE id = ? AND tenant_id = ?", [.text(id), .int(tenantId)]).map(Callback.init)
+    }
+
+    /// The callback a sender's `event_id` already produced.
+    static func find(eventId: String, tenantId: Int64, _ db: Database) throws -> Callback? {
+        try db.queryOne("SELECT \(Callback.columns) FROM callbacks WHERE tenant_id = ? AND event_id = ?", [.int(tenantId), .text(eventId)]).map(Callback.init)
+    }
+
+    /// The entity as the last callback for it carried it (to derive `changes` for events without them).
+    static func latestEntity(tenantId: Int64, entityType: String, entityId: String, _ db: Database) throws -> JSONObject? {
+        guard let text = try db.queryOne("""
+            SELECT entity FROM callbacks WHERE tenant_id = ? AND entity_type = ? AND entity_id = ?
+            ORDER BY created_at DESC, id DESC LIMIT 1
+            """, [.int(tenantId), .text(entityType), .text(entityId)])?.string("entity") else { return nil }
+        return try JSON.parse(text).objectValue
+    }
+
+    /// Inserts a callback. A second one with the same (tenant, event_id) fails on the unique key
+    /// (`isDuplicateEvent`), which is what makes dedupe hold under concurrent ingests.
+    static func insert(_ c: Callback, _ db: Database) throws {
+        func text(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
+        try db.execute("INSERT INTO callbacks (\(Callback.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            .text(c.id), .int(c.tenantId), text(c.eventId), .text(c.entityType), .text(c.entityId), text(c.entityNumber),
+            .text(c.changeType), .text(c.entity), .text(c.changes), .text(c.changesFrom.rawValue), .text(c.source),
+            text(c.createdInPSAAt), .text(c.matcherRunId), .text(c.startedWorkflowIds), .text(c.failedToMatchWorkflowIds),
+            .text(c.workflowMatches), .text(c.startedExecutions), text(c.runAfter), text(c.errorMessage), .text(c.createdAt),
+            .text(c.finishedProcessingAt),
+        ])
+    }
+
+    /// The error `insert` throws for an `event_id` the tenant already used.
+    static func isDuplicateEvent(_ error: Error) -> Bool {
+        guard let e = error as? StoreError, e.kind == .constraint else { return false }
+        return e.message.contains("callbacks.tenant_id, callbacks.event_id")
+    }
+
+    /// The filters of `GET /callbacks`; the route makes sure one of them is indexed.
+    struct Filter {
+        var entityType: String?
+        var entityId: String?
+        var entityNumber: String?
+        var since: String?
+        var until: String?
+        var changeTypes: [String]?
+        var agentId: Int64?
+    }
+
+    static func list(tenantId: Int64, _ filter: Filter, page: Page, _ db: Database) throws -> ([Callback], PageInfo) {
+        var query = ListQuery("SELECT \(Callback.columns) FROM callbacks WHERE tenant_id = ?", [.int(tenantId)])
+        if let type = filter.entityType { query.filter("entity_type = ?", [.text(type)]) }
+        if let id = filter.entityId { query.filter("entity_id = ?", [.text(id)]) }
+        if let number = filter.entityNumber { query.filter("entity_number = ?", [.text(number)]) }
+        if let since = filter.since { query.filter("created_at >= ?", [.text(since)]) }
+        if let until = filter.until { query.filter("created_at < ?", [.text(until)]) }
+        query.oneOf("change_type", filter.changeTypes)
+        if let agent = filter.agentId {
+            // Callbacks that considered the agent: it started, or it is in the failed-to-match list.
+            query.filter("""
+                (EXISTS (SELECT 1 FROM json_each(started_workflow_ids) WHERE value = ?)
+                 OR EXISTS (SELECT 1 FROM json_each(failed_to_match_workflow_ids) WHERE value = ?))
+                """, [.int(agent), .int(agent)])
+        }
+        let (sql, params) = query.paged(page)
+        let (rows, info) = page.finish(try db.query(sql, params)) { ($0.string("created_at")!, $0.string("id")!) }
+        return (rows.map(Callback.init), info)
+    }
+
+    // MARK: run_only_once_per_entity
+
+    /// The agents that already ran for this entity from a callback.
+    static func agentsThatRan(tenantId: Int64, entityId: String, _ db: Database) throws -> Set<Int64> {
+        var ids: Set<Int64> = []
+        try db.forEachRow("SELECT agent_id FROM callback_entity_runs WHERE tenant_id = ? AND entity_id = ?", [.int(tenantId), .text(entityId)]) {
+            ids.insert($0.int(0))
+        }
+        return ids
+    }
+
+    /// Records an agent's first callback run for an entity; later runs leave the first one in place.
+    static func recordRun(tenantId: Int64, agentId: Int64, entityId: String, callbackId: String, executionId: String,
+                          now: String, _ db: Database) throws {
+        try db.execute("""
+            INSERT INTO callback_entity_runs (tenant_id, entity_id, agent_id, callback_id, execution_id, created_at)
+            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """, [.int(tenantId), .text(entityId), .int(agentId), .text(callbackId), .text(executionId), .text(now)])
+    }
+
+    // MARK: the agents matching reads
+
+    /// (id, version) of the tenant's ENABLED TRIGGERED agents of one entity type, from the covering index.
+    static func triggeredAgentVersions(tenantId: Int64, entityType: String, _ db: Database) throws -> [(id: Int64, version: Int64)] {
+        var out: [(Int64, Int64)] = []
+        try db.forEachRow("""
+            SELECT id, version FROM agents INDEXED BY agents_triggered
+            WHERE tenant_id = ? AND trigger_type = 'TRIGGERED' AND state = 'ENABLED' AND entity_type = ?
+            """, [.int(tenantId), .text(entityType)]) { out.append(($0.int(0), $0.int(1))) }
+        return out
+    }
+
+    /// One version of an agent from its snapshots (rendering a stored callback's audit).
+    static func agentVersion(_ id: Int64, version: Int64, tenantId: Int64, _ db: Database) throws -> TriggeredAgent? {
+        guard let text = try db.queryOne("SELECT document FROM agent_versions WHERE agent_id = ? AND version = ? AND tenant_id = ?",
+                                         [.int(id), .int(version), .int(tenantId)])?.string("document"),
+              let document = try JSON.parse(text).objectValue else { return nil }
+        return TriggeredAgent(id: id, version: version, document: document)
+    }
+
+    /// One agent's document and version, for matching.
+    static func triggeredAgent(_ id: Int64, _ db: Database) throws -> TriggeredAgent? {
+        guard let row = try db.queryOne("SELECT version, document FROM agents WHERE id = ?", [.int(id)]),
+              let version = row.int("version"), let text = row.string("document"),
+              let document = try JSON.parse(text).objectValue else { return nil }
+        return TriggeredAgent(id: id, version: version, document: document)
+    }
+}

@@ -1,0 +1,222 @@
+import Basics
+import Foundation
+import NeoJSON
+import Store
+
+/// Inbound events for the routes (design §9). `ingest` dedupes by `event_id`, matches against the tenant's
+/// ENABLED TRIGGERED agents, queues one execution per match (not before the tenant's
+/// sleep_before_callback_processing_seconds) and stores the callback with its verdicts; `detail` renders a
+/// stored callback as Neo's CallbackDetail. Matching runs on a read snapshot, off the writer; the write then
+/// re-checks what must hold under concurrency (the event id, run-once) and stores the callback and its runs
+/// in one transaction, so an ingest costs one commit.
+final class CallbackService: @unchecked Sendable {
+    enum Outcome {
+        /// A new callback (202); in test mode the one that would have been stored. `detail` is its answer.
+        case created(Callback, detail: [UInt8])
+        /// The callback this `event_id` already produced (200); nothing new was queued.
+        case duplicate(Callback, detail: [UInt8])
+    }
+
+    let store: Store
+    let runner: ExecutionRunner
+    private let agents = TriggeredAgentCache()
+    /// Concurrent ingests share commits.
+    private let commits: GroupCommit
+
+    init(store: Store, runner: ExecutionRunner) {
+        self.store = store
+        self.runner = runner
+        commits = GroupCommit(store: store)
+    }
+
+    private enum Snapshot {
+        case duplicate(Callback, [UInt8])
+        case fresh(agents: [TriggeredAgent], changes: [CallbackEvent.Change], changesFrom: ChangesSource, alreadyRan: Set<Int64>, sleepSeconds: Int64)
+    }
+
+    /// `source` is recorded in the audit (`{type: "api", key_id}` / `{type: "inbound", endpoint_id, format}`).
+    /// `inWrite` runs first inside the write transaction: the inbound route consumes its signature there, so
+    /// a refused replay rolls back with everything else. Test mode reads only and answers what would be stored.
+    /// `receipt` answers without `workflow_matches` and the audit trail (`Prefer: return=minimal`).
+    func ingest(_ event: CallbackEvent, tenantId: Int64, keyId: Int64?, source: JSON, testMode: Bool, receipt: Bool = false,
+                inWrite: ((Database) throws -> Void)? = nil) throws -> Outcome {
+        func answer(_ callback: Callback, _ result: MatchResult) -> [UInt8] {
+            receipt ? callback.detail(includeAuditTrail: false, workflowMatches: nil) : callback.detail(includeAuditTrail: true, workflowMatches: result)
+        }
+        func answer(_ callback: Callback, _ db: Database) throws -> [UInt8] {
+            receipt ? callback.detail(includeAuditTrail: false, workflowMatches: nil) : try detail(callback, includeAuditTrail: true, db)
+        }
+        let snapshot = try store.read { db -> Snapshot in
+            if let eventId = event.eventId, let existing = try CallbackRecords.find(eventId: eventId, tenantId: tenantId, db) {
+                return .duplicate(existing, try answer(existing, db))
+            }
+            let agents = try self.agents.current(tenantId: tenantId, entityType: event.entityType, db)
+            var changes = event.changes ?? []
+            var changesFrom: ChangesSource = event.changes == nil ? .none : .event
+            if event.changes == nil, event.changeType == "UPDATE",
+               let previous = try CallbackRecords.latestEntity(tenantId: tenantId, entityType: event.entityType, entityId: event.entityId, db) {
+                changes = EntityDiff.changes(from: previous, to: event.entity)
+                changesFrom = .previousCallback
+            }
+            let alreadyRan = agents.contains(where: \.runOnlyOncePerEntity)
+                ? try CallbackRecords.agentsThatRan(tenantId: tenantId, entityId: event.entityId, db) : []
+            let sleep = try SettingsRecords.load(tenantId: tenantId, db).sleepBeforeCallbackProcessingSeconds ?? 0
+            return .fresh(agents: agents, changes: changes, changesFrom: changesFrom, alreadyRan: alreadyRan, sleepSeconds: sleep)
+        }
+        guard case .fresh(let agents, let changes, let changesFrom, let alreadyRan, let sleep) = snapshot else {
+            guard case .duplicate(let existing, let detail) = snapshot else { throw APIError.internalError() }
+            // A known event still passes `inWrite`: a replayed signature is refused even when the event is a duplicate.
+            if let inWrite, !testMode { try commits.write { try inWrite($0) } }
+            return .duplicate(existing, detail: detail)
+        }
+
+        let now = Date()
+        let stamp = Timestamp.format(now)
+        let runAfter = sleep > 0 ? Timestamp.format(now.addingTimeInterval(TimeInterval(sleep))) : nil
+        let callbackId = SecureRandom.uuid()
+        let matcherRunId = SecureRandom.uuid()
+        let matched = CallbackMatcher.match(event, changes: changes, agents: agents, alreadyRan: alreadyRan)
+        func callback(_ result: MatchResult) -> Callback {
+            Callback(id: callbackId, tenantId: tenantId, event: event, changes: changes, changesFrom: changesFrom, source: source,
+                     matcherRunId: matcherRunId, result: result, runAfter: runAfter, now: stamp)
+        }
+        let planned = callback(matched)
+        if testMode { return .created(planned, detail: answer(planned, matched)) }
+
+        let input = JSON.object(JSONObject([
+            ("entity", .object(event.entity)), ("changes", .array(changes.map(\.json))), ("change_type", .string(event.changeType)),
+        ])).serializedString()
+        let trigger = JSON.object(JSONObject([("type", .string("CALLBACK")), ("callback_id", .string(callbackId))]))
+        let written: (Callback, MatchResult)?
+        do {
+            written = try commits.write { db -> (Callback, MatchResult)? in
+                try inWrite?(db)
+                if let eventId = event.eventId, try CallbackRecords.find(eventId: eventId, tenantId: tenantId, db) != nil { return nil }
+                var final = planned
+                var decided = matched
+                if agents.contains(where: \.runOnlyOncePerEntity) {
+                    CallbackMatcher.applyRunOnce(&decided, alreadyRan: try CallbackRecords.agentsThatRan(tenantId: tenantId, entityId: event.entityId, db))
+                    if decided.startedIds != matched.startedIds { final = callback(decided) }
+                }
+                var runs: [(workflowId: Int64, executionId: String)] = []
+                for match in decided.matches where match.matched {
+                    let executionId = SecureRandom.uuid()
+                    let new = ExecutionRecords.NewExecution(
+                        tenantId: tenantId, agentId: match.agent.id, agentName: match.agent.name, agentVersion: match.agent.version, kind: .agentRun,
+                        status: .queued, entityId: event.entityId, entityNumber: event.entityNumber, input: input, keyId: keyId,
+                        trigger: trigger, runAfter: runAfter)
+                    try ExecutionRecords.insert(new, id: executionId, now: stamp, db)
+                    runs.append((match.agent.id, executionId))
+                }
+                final.startedExecutions = Callback.startedExecutions(runs)
+                try CallbackRecords.insert(final, db)
+                for run in runs {
+                    try CallbackRecords.recordRun(tenantId: tenantId, agentId: run.workflowId, entityId: event.entityId, callbackId: callbackId,
+                                                  executionId: run.executionId, now: stamp, db)
+                }
+                return (final, decided)
+            }
+        } catch let error where CallbackRecords.isDuplicateEvent(error) {
+            written = nil  // another writer (another node) stored this event id first
+        }
+        guard let (stored, result) = written else {
+            // The event id was taken between the snapshot and the write: answer the callback that took it.
+            guard let eventId = event.eventId,
+                  let existing = try store.read({ db in try CallbackRecords.find(eventId: eventId, tenantId: tenantId, db).map { ($0, try answer($0, db)) } })
+            else { throw APIError.internalError() }
+            return .duplicate(existing.0, detail: existing.1)
+        }
+        if !result.startedIds.isEmpty { runner.poke() }
+        return .created(stored, detail: answer(stored, result))
+    }
+
+    /// A stored callback as Neo's CallbackDetail: its verdicts rendered against the agent versions they were
+    /// made with (reasons and field comparisons recomputed from the stored entity and changes).
+    func detail(_ callback: Callback, includeAuditTrail: Bool, _ db: Database) throws -> [UInt8] {
+        let stored = try MatchResult.parseCompact(callback.workflowMatches).map { entry in
+            (agent: try agents.version(entry.id, entry.version, tenantId: callback.tenantId, db)
+                ?? TriggeredAgent(id: entry.id, version: entry.version, document: JSONObject()),
+             verdict: entry.verdict)
+        }
+        let entity = (try? JSON.parse(callback.entity))?.objectValue ?? JSONObject()
+        let result = CallbackMatcher.replay(stored, changeType: callback.changeType, changes: callback.changeList, entity: entity,
+                                            entityLabel: "\(callback.entityType) \(callback.entityId)")
+        return callback.detail(includeAuditTrail: includeAuditTrail, workflowMatches: result)
+    }
+}
+
+/// TRIGGERED agents built from their documents, by (id, version): a version never changes, so an entry
+/// never goes stale and needs no invalidation. Every ingest reads the current (id, version) pairs from the
+/// store and builds only the versions it has not seen; reads of old callbacks build theirs from the
+/// version snapshots. Bounded: when full it starts again empty.
+final class TriggeredAgentCache: @unchecked Sendable {
+    private struct Key: Hashable {
+        let id: Int64
+        let version: Int64
+    }
+
+    private struct Scope: Hashable {
+        let tenantId: Int64
+        let entityType: String
+    }
+
+    static let capacity = 50_000
+    private let lock = NSLock()
+    private var agents: [Key: TriggeredAgent] = [:]
+    /// The last ordered list per tenant and entity type, and the keys it was made from: the common case
+    /// (no agent changed since) answers without lookups or sorting.
+    private var lists: [Scope: (keys: [Key], ordered: [TriggeredAgent])] = [:]
+
+    private func cached(_ key: Key) -> TriggeredAgent? {
+        lock.lock()
+        defer { lock.unlock() }
+        return agents[key]
+    }
+
+    /// Splits `keys` into the agents already built and the keys still to build, under one lock.
+    private func cached(_ keys: [Key]) -> (found: [TriggeredAgent], missing: [Key]) {
+        lock.lock()
+        defer { lock.unlock() }
+        var found: [TriggeredAgent] = []
+        var missing: [Key] = []
+        found.reserveCapacity(keys.count)
+        for key in keys {
+            if let agent = agents[key] { found.append(agent) } else { missing.append(key) }
+        }
+        return (found, missing)
+    }
+
+    private func keep(_ built: [TriggeredAgent]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if agents.count + built.count > Self.capacity { agents.removeAll(keepingCapacity: true) }
+        for agent in built { agents[Key(id: agent.id, version: agent.version)] = agent }
+    }
+
+    /// The tenant's ENABLED TRIGGERED agents of `entityType` as they are now, in execution order.
+    func current(tenantId: Int64, entityType: String, _ db: Database) throws -> [TriggeredAgent] {
+        let keys = try CallbackRecords.triggeredAgentVersions(tenantId: tenantId, entityType: entityType, db).map { Key(id: $0.id, version: $0.version) }
+        let scope = Scope(tenantId: tenantId, entityType: entityType)
+        lock.lock()
+        let last = lists[scope]
+        lock.unlock()
+        if let last, last.keys == keys { return last.ordered }
+        let (found, missing) = cached(keys)
+        let built = try missing.compactMap { try CallbackRecords.triggeredAgent($0.id, db) }
+        keep(built)
+        let ordered = CallbackMatcher.ordered(found + built)
+        lock.lock()
+        if lists.count > 10_000 { lists.removeAll(keepingCapacity: true) }
+        lists[scope] = (keys, ordered)
+        lock.unlock()
+        return ordered
+    }
+
+    /// One agent version (for rendering a stored callback); nil when the tenant has no such version.
+    func version(_ id: Int64, _ version: Int64, tenantId: Int64, _ db: Database) throws -> TriggeredAgent? {
+        if let agent = cached(Key(id: id, version: version)) { return agent }
+        guard let agent = try CallbackRecords.agentVersion(id, version: version, tenantId: tenantId, db) else { return nil }
+        keep([agent])
+        return agent
+    }
+}
