@@ -2,7 +2,7 @@ import NeoJSON
 
 /// A TRIGGERED agent as matching reads it, built once per (id, version) from its stored document (a version
 /// never changes, so neither does this).
-final class TriggeredAgent: Equatable, @unchecked Sendable {
+final class TriggeredAgent: Equatable, Sendable {
     let id: Int64
     let version: Int64
     let name: String

@@ -9,7 +9,7 @@ import Store
 /// stored callback as Neo's CallbackDetail. Matching runs on a read snapshot, off the writer; the write then
 /// re-checks what must hold under concurrency (the event id, run-once) and stores the callback and its runs
 /// in one transaction, so an ingest costs one commit.
-final class CallbackService: @unchecked Sendable {
+final class CallbackService: Sendable {
     enum Outcome {
         /// A new callback (202); in test mode the one that would have been stored. `detail` is its answer.
         case created(Callback, detail: [UInt8])
@@ -149,6 +149,7 @@ final class CallbackService: @unchecked Sendable {
 /// never goes stale and needs no invalidation. Every ingest reads the current (id, version) pairs from the
 /// store and builds only the versions it has not seen; reads of old callbacks build theirs from the
 /// version snapshots. Bounded: when full it starts again empty.
+// unchecked: agents and lists are read and written only with `lock` held.
 final class TriggeredAgentCache: @unchecked Sendable {
     private struct Key: Hashable {
         let id: Int64

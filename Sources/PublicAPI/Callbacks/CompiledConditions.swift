@@ -7,7 +7,7 @@ import NeoJSON
 /// evaluates each shared rule once (`EntityFields` keeps the verdicts and the audit bytes per rule). The
 /// verdicts are `Conditions.apply`'s; the tree walk is the one `Conditions.evaluate` reports (every rule,
 /// no short circuit, the first failure as the reason).
-final class CompiledConditions: @unchecked Sendable {
+final class CompiledConditions: Sendable {
     indirect enum Node {
         case group(any: Bool, negate: Bool, children: [Node])
         /// Not a group (no `rules` array) or nested too deep: no match, an error.
@@ -16,6 +16,7 @@ final class CompiledConditions: @unchecked Sendable {
     }
 
     /// One rule `{field, operator, value}`, with what evaluating and reporting it needs prepared.
+    // unchecked: every property is a let set when the rule is compiled; nothing mutates a Rule afterwards.
     final class Rule: @unchecked Sendable {
         /// Index in `RuleTable.shared` (-1: not shared, the table is full): where events keep its verdict.
         let number: Int
@@ -236,6 +237,7 @@ final class CompiledConditions: @unchecked Sendable {
 /// The rules and field paths compiled trees share, each numbered so an event keeps per-rule verdicts and
 /// per-field readings in arrays. Append-only and bounded; past the bound a rule or path is compiled
 /// unshared (number -1) and evaluated for every agent that has it.
+// unchecked: rules and paths are read and written only with `lock` held.
 final class RuleTable: @unchecked Sendable {
     static let shared = RuleTable()
     static let limit = 50_000

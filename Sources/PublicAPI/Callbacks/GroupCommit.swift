@@ -6,6 +6,8 @@ import Store
 /// a savepoint of one transaction, and made durable by one COMMIT (one fsync) — the way databases batch
 /// concurrent commits. A write that throws rolls back its own savepoint only; a failed COMMIT fails every
 /// write of the batch. Each caller returns only after the batch holding its write has committed.
+// unchecked: queue and leaderActive are touched only with `lock` held; a Pending is handed to the leader and back
+// through it, and its caller waits on its semaphore.
 final class GroupCommit: @unchecked Sendable {
     private final class Pending {
         let work: (Database) throws -> Any

@@ -6,7 +6,7 @@ import Store
 /// SQL for signed-inbound endpoints and the signatures they accepted. Secrets are sealed with the server's
 /// SecretBox under a context naming the tenant and endpoint, so a sealed secret copied to another row
 /// does not open.
-final class WebhookEndpointRecords: @unchecked Sendable {
+final class WebhookEndpointRecords: Sendable {
     let box: SecretBox
 
     init(box: SecretBox) { self.box = box }
