@@ -8,7 +8,7 @@ import Store
 /// sleep_before_callback_processing_seconds) and stores the callback with its verdicts; `detail` renders a
 /// stored callback as Neo's CallbackDetail. Matching runs on a read snapshot, off the writer; the write then
 /// re-checks what must hold under concurrency (the event id, run-once) and stores the callback and its runs
-/// in one transaction, so an ingest costs one commit.
+/// in one savepoint of a commit that concurrent ingests share (`GroupCommit`).
 final class CallbackService: Sendable {
     enum Outcome {
         /// A new callback (202); in test mode the one that would have been stored. `detail` is its answer.
