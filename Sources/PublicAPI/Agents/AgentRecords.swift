@@ -46,7 +46,7 @@ enum AgentRecords {
             row.appendText(0, to: &out)
             return
         }
-        out.append(contentsOf: object.dropLast())
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: object.dropLast()))
         if object.count > 2 { out.append(44) }
         out.append(contentsOf: #""next_run_at":"#.utf8)
         if let next = row.textBytes(column) {
