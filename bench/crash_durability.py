@@ -24,6 +24,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from neo_server import NeoServer, request as send  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("NEO_SERVER_BIN") or os.path.join(ROOT, ".build", "debug", "neo-server")
 KEY = "neo_sk_test_DurabilityAdmin0123456789abcdefghijk"
@@ -33,43 +36,13 @@ AGENT = {"trigger_type": "TRIGGERED", "description": "durability",
          "actions": [{"action_type": "ADD_NOTE", "input_as_dict": {"template": "x"}}]}
 
 
-class Server:
-    def __init__(self, workdir, db):
-        env = dict(os.environ, NEO_HOST="127.0.0.1", NEO_PORT="0", NEO_DB=db, NEO_BOOTSTRAP_ADMIN_KEY=KEY,
-                   NEO_RATE_LIMIT="0", NEO_LOG_LEVEL="warn", NEO_THREADS="2")
-        self.err = open(os.path.join(workdir, "server.log"), "ab")
-        self.proc = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.PIPE, stderr=self.err)
-        self.port = None
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            line = self.proc.stdout.readline().decode()
-            if not line:
-                break
-            if "listening on http://127.0.0.1:" in line:
-                self.port = int(line.strip().rsplit(":", 1)[1])
-                break
-        if self.port is None:
-            self.proc.kill()
-            raise SystemExit("durability: server did not start; see " + self.err.name)
-        # keep draining stdout so the server never blocks on it
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-
-    def kill(self, sig):
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.err.close()
-        return self.proc.returncode
+def Server(work, db):
+    return NeoServer(BIN, KEY, db, os.path.join(work, "server.log"), name="durability",
+                     NEO_LOG_LEVEL="warn", NEO_THREADS="2")
 
 
 def request(conn, method, path, body=None):
-    conn.request(method, path, body=None if body is None else json.dumps(body), headers=HEADERS)
-    r = conn.getresponse()
-    data = r.read()
-    return r.status, (json.loads(data) if data else None)
+    return send(conn, method, path, body, HEADERS)
 
 
 class Acks:
@@ -213,7 +186,7 @@ def main():
             t.start()
         kill_after = rng.uniform(0.3, 2.5)
         time.sleep(kill_after)
-        code = server.kill(signal.SIGKILL)
+        code = server.stop(signal.SIGKILL)
         stop.set()
         for t in threads:
             t.join(timeout=15)
@@ -224,7 +197,7 @@ def main():
         problems = verify(server.port, everything if last else acks)
         if last:
             problems += settled(server.port)
-        server.kill(signal.SIGTERM)
+        server.stop(signal.SIGTERM)
         final_check = integrity(db) if last else "ok"
         a, v, e = acks.count()
         ok = code == -signal.SIGKILL and check == "ok" and final_check == "ok" and not problems and not acks.errors

@@ -21,18 +21,18 @@ Stdlib only; 127.0.0.1 only; every loop bounded.
 
 usage: schedule_durability.py ROUNDS   (env: NEO_SERVER_BIN, DURABILITY_SEED, DURABILITY_KEEP=1 keeps the DB and log)
 """
-import http.client
 import json
 import os
 import random
-import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from neo_server import NeoServer  # noqa: E402
 from datetime import datetime, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,58 +63,19 @@ def slots_between(step, after, until):
     return out
 
 
-class Server:
+class Server(NeoServer):
     def __init__(self, workdir, db, offset):
-        env = dict(os.environ, NEO_HOST="127.0.0.1", NEO_PORT="0", NEO_DB=db, NEO_BOOTSTRAP_ADMIN_KEY=KEY,
-                   NEO_RATE_LIMIT="0", NEO_LOG_LEVEL="info", NEO_THREADS="1", NEO_SCHEDULE_CATCHUP=str(CATCHUP),
-                   NEO_TEST_CLOCK_SPEED=str(SPEED), NEO_TEST_CLOCK_OFFSET=repr(offset))
-        self.log_path = os.path.join(workdir, "server.log")
-        self.log_start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
-        self.err = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.PIPE, stderr=self.err)
-        self.port = None
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            line = self.proc.stdout.readline().decode()
-            if not line:
-                break
-            if "listening on http://127.0.0.1:" in line:
-                self.port = int(line.strip().rsplit(":", 1)[1])
-                break
-        if self.port is None:
-            self.proc.kill()
-            raise SystemExit("schedule durability: server did not start; see " + self.log_path)
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        super().__init__(BIN, KEY, db, os.path.join(workdir, "server.log"), name="schedule durability",
+                         NEO_LOG_LEVEL="info", NEO_THREADS="1", NEO_SCHEDULE_CATCHUP=CATCHUP,
+                         NEO_TEST_CLOCK_SPEED=SPEED, NEO_TEST_CLOCK_OFFSET=repr(offset))
         self.started = self.scheduler_start()
 
     def scheduler_start(self):
         """The scheduler's clock at its first tick, the catch-up (its 'scheduler started' log line)."""
-        with open(self.log_path, "rb") as f:
-            f.seek(self.log_start)
-            for line in f.read().decode(errors="replace").splitlines():
-                if '"msg":"scheduler started"' in line:
-                    return parse_ts(json.loads(line)["now"])
+        for line in self.log_since_start().splitlines():
+            if '"msg":"scheduler started"' in line:
+                return parse_ts(json.loads(line)["now"])
         raise SystemExit("schedule durability: no 'scheduler started' line in " + self.log_path)
-
-    def request(self, method, path, body=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, body=None if body is None else json.dumps(body),
-                         headers={"Authorization": "Bearer " + KEY, "Content-Type": "application/json"})
-            r = conn.getresponse()
-            return r.status, json.loads(r.read() or b"null")
-        finally:
-            conn.close()
-
-    def stop(self, sig):
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.err.close()
-        return self.proc.returncode
 
 
 def integrity(db):

@@ -16,11 +16,12 @@ import http.client
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from neo_server import NeoServer, request as send  # noqa: E402
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -74,46 +75,14 @@ class Upstream(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = handle_any
 
 
-class Server:
-    def __init__(self, workdir, upstream_port):
-        env = dict(os.environ, NEO_HOST="127.0.0.1", NEO_PORT="0", NEO_DB=os.path.join(workdir, "neo.db"),
-                   NEO_BOOTSTRAP_ADMIN_KEY=KEY, NEO_RATE_LIMIT="0", NEO_UPSTREAM_POLICY="loopback",
-                   NEO_LOG_LEVEL="info", NEO_THREADS="2")
-        self.log = os.path.join(workdir, "server.log")
-        self.err = open(self.log, "ab")
-        self.proc = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.PIPE, stderr=self.err)
-        self.port = None
-        deadline = time.time() + 60  # a TSan build starts slowly
-        while time.time() < deadline:
-            line = self.proc.stdout.readline().decode()
-            if not line:
-                break
-            if "listening on http://127.0.0.1:" in line:
-                self.port = int(line.strip().rsplit(":", 1)[1])
-                break
-        if self.port is None:
-            self.proc.kill()
-            raise SystemExit("tsan load: server did not start; see " + self.log)
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            self.err.close()
-            return None
-        self.err.close()
-        return self.proc.returncode
+def Server(workdir, upstream_port):
+    # a TSan build starts slowly
+    return NeoServer(BIN, KEY, os.path.join(workdir, "neo.db"), os.path.join(workdir, "server.log"), name="tsan load",
+                     start_timeout=60, NEO_UPSTREAM_POLICY="loopback", NEO_LOG_LEVEL="info", NEO_THREADS="2")
 
 
 def request(conn, method, path, body=None):
-    conn.request(method, path, body=None if body is None else json.dumps(body), headers=HEADERS)
-    r = conn.getresponse()
-    data = r.read()
-    return r.status, (json.loads(data) if data else None)
+    return send(conn, method, path, body, HEADERS)
 
 
 def setup(port, upstream):
@@ -204,7 +173,7 @@ def main():
         for t in threads:
             t.join(SECONDS + 120)
     finally:
-        code = server.stop()
+        code = server.stop(timeout=30)
         upstream.shutdown()
     total = {}
     for c in counts:
@@ -216,7 +185,7 @@ def main():
     for f in failures[:10]:
         print("  unexpected: " + f)
     if failures or code != 0:
-        raise SystemExit("tsan load: %d unexpected answers, server exit %s (log: %s)" % (len(failures), code, server.log))
+        raise SystemExit("tsan load: %d unexpected answers, server exit %s (log: %s)" % (len(failures), code, server.log_path))
 
 
 if __name__ == "__main__":
