@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer + ASan harness for the cron evaluator (fuzz/cron_fuzz.swift compiled with
-# Sources/PublicAPI/Schedules/Cron.swift) and runs it for N seconds (default 60) from fuzz/cron-corpus (seeds) and
+# Sources/PublicAPI/Schedules/Cron.swift and Sources/Basics/CivilCalendar.swift) and runs it for N seconds (default 60) from fuzz/cron-corpus (seeds) and
 # fuzz/cron-corpus-min (the minimized corpus of a 1 h run, 553 edges) with the tokens in fuzz/cron.dict. Exits
 # non-zero on any crash or broken property (see the harness's header). Each run logs to its own file.
 set -uo pipefail
@@ -10,7 +10,7 @@ out="$root/fuzz/out/cron"
 mkdir -p "$out/corpus"
 swiftc="$(command -v swiftc || true)"
 [ -n "$swiftc" ] || { echo "fuzz-cron: swiftc not found" >&2; exit 1; }
-sources=("$root/Sources/PublicAPI/Schedules/Cron.swift" "$root/fuzz/cron_fuzz.swift")
+sources=("$root/Sources/PublicAPI/Schedules/Cron.swift" "$root/Sources/Basics/CivilCalendar.swift" "$root/fuzz/cron_fuzz.swift")
 # Rebuilt only when a source is newer than the harness.
 if [ ! -x "$out/cron_fuzz" ] || [ -n "$(find "${sources[@]}" -newer "$out/cron_fuzz")" ]; then
   if ! "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g "${sources[@]}" -o "$out/cron_fuzz" >"$out/build.log" 2>&1; then

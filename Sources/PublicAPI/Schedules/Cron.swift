@@ -1,3 +1,6 @@
+#if canImport(Basics)
+import Basics  // the fuzz harness compiles this file with CivilCalendar.swift in one module
+#endif
 import Foundation
 
 /// A five-field cron expression (design §9): minute hour day-of-month month day-of-week, with `*`,
@@ -122,7 +125,7 @@ public struct CronSchedule: Equatable, Sendable {
     /// Whether a civil date matches the day fields (Vixie's either-may-match rule when both are restricted).
     func matchesDay(year: Int, month: Int, day: Int) -> Bool {
         let dom = daysOfMonth.contains(day)
-        let dow = daysOfWeek.contains(Civil.weekday(year: year, month: month, day: day))
+        let dow = daysOfWeek.contains(CivilCalendar.weekday(year: year, month: month, day: day))
         if dayOfMonthRestricted && dayOfWeekRestricted { return dom || dow }
         return dom && dow
     }
@@ -140,7 +143,7 @@ public struct CronSchedule: Equatable, Sendable {
             let firstYear = year == start.year
             for month in sortedMonths where !firstYear || month >= start.month {
                 let firstMonth = firstYear && month == start.month
-                for day in 1...Civil.daysIn(month: month, year: year) where (!firstMonth || day >= start.day)
+                for day in 1...CivilCalendar.daysIn(month: month, year: year) where (!firstMonth || day >= start.day)
                     && matchesDay(year: year, month: month, day: day) {
                     let firstDay = firstMonth && day == start.day
                     for hour in sortedHours where !firstDay || hour >= start.hour {
@@ -170,43 +173,12 @@ struct Civil: Equatable {
     init(localSeconds: Int64) {
         let days = Int(localSeconds.floorDiv(86_400))
         let rest = Int(localSeconds - Int64(days) * 86_400)
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        self.init(year: yoe + era * 400 + (m <= 2 ? 1 : 0), month: m, day: d, hour: rest / 3600, minute: rest % 3600 / 60)
+        let date = CivilCalendar.date(days: days)
+        self.init(year: date.year, month: date.month, day: date.day, hour: rest / 3600, minute: rest % 3600 / 60)
     }
 
     var localSeconds: Int64 {
-        Int64(Civil.days(year: year, month: month, day: day)) * 86_400 + Int64(hour * 3600 + minute * 60)
-    }
-
-    static func days(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    /// 0 = Sunday.
-    static func weekday(year: Int, month: Int, day: Int) -> Int {
-        let d = days(year: year, month: month, day: day)
-        return ((d % 7) + 11) % 7
-    }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
+        Int64(CivilCalendar.days(year: year, month: month, day: day)) * 86_400 + Int64(hour * 3600 + minute * 60)
     }
 
     /// The UTC second at which a local wall-clock second happens in `zone`: the earlier one when the wall
