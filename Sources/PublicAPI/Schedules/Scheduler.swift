@@ -8,34 +8,46 @@ import Store
 /// row keyed by (agent, slot) inserted in the transaction that queues its execution and moves the agent's
 /// next_run_at, so a slot fires at most once however often the process restarts; after downtime only the
 /// latest missed slot runs, and only within `catchup` seconds of it. Time comes from `clock`.
-// unchecked: stopping, poked and thread are behind `condition`; the cron and zone caches are touched only by
-// `tick`, which runs on one thread at a time; `queued` is set while the service is assembled, before the thread starts.
-public final class Scheduler: @unchecked Sendable {
+public final class Scheduler: Sendable {
     let store: Store
     let clock: SchedulerClock
     /// NEO_SCHEDULE_CATCHUP: how late a missed slot (or scheduled work) may still run.
     let catchup: TimeInterval
     let logger: Logger
-    /// Told how many executions a tick queued (the runner wakes).
-    var queued: (Int) -> Void
+    /// Told how many executions a tick queued (the runner wakes); set while the service is assembled.
+    private let queuedHandler: Lock<@Sendable (Int) -> Void>
     /// Agents (or entries) read and fired at a time, and how long one transaction may go on firing batches.
     static let batchSize = 256
     static let transactionSeconds = 0.1
 
-    private let condition = NSCondition()
-    private var stopping = false
-    private var poked = false
-    private var thread: Thread?
-    /// Parsed crons and zones by text; used by `tick` only, which runs on one thread at a time.
-    private var crons: [String: CronSchedule] = [:]
-    private var zones: [String: TimeZone] = [:]
+    private struct LoopState {
+        var stopping = false
+        var poked = false
+        /// The thread is started and has not returned.
+        var running = false
+    }
+    /// The thread's state; its condition variable wakes the thread on a poke or stop.
+    private let state = Lock(LoopState())
+    /// Parsed crons and zones by text.
+    private struct Parsed {
+        var crons: [String: CronSchedule] = [:]
+        var zones: [String: TimeZone] = [:]
+    }
+    private let parsed = Lock(Parsed())
 
-    public init(store: Store, clock: SchedulerClock, catchup: TimeInterval, logger: Logger, queued: @escaping (Int) -> Void = { _ in }) {
+    public init(store: Store, clock: SchedulerClock, catchup: TimeInterval, logger: Logger,
+                queued: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.store = store
         self.clock = clock
         self.catchup = catchup
         self.logger = logger
-        self.queued = queued
+        self.queuedHandler = Lock(queued)
+    }
+
+    /// Who is told how many executions a tick queued.
+    var queued: @Sendable (Int) -> Void {
+        get { queuedHandler.withLock { $0 } }
+        set { queuedHandler.withLock { $0 = newValue } }
     }
 
     // MARK: running
@@ -56,43 +68,43 @@ public final class Scheduler: @unchecked Sendable {
         }
         let t = Thread { [unowned self] in self.loop() }
         t.name = "neo-scheduler"
-        thread = t
+        state.withLock { $0.running = true }
         t.start()
     }
 
     /// Stops the thread after the tick in progress (at most `deadline` seconds).
     public func stop(deadline: Double = 10) {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
-        let end = Date().addingTimeInterval(deadline)
-        while let t = thread, !t.isFinished, Date() < end { usleep(5_000) }
+        state.withLock { $0.stopping = true }
+        state.notifyAll()
+        state.withLock(waitingUntil: { !$0.running }, timeout: deadline) { _, _ in }
     }
 
     /// Wakes the thread to look again (an agent write may have made a slot due sooner).
     func poke() {
-        condition.lock()
-        poked = true
-        condition.signal()
-        condition.unlock()
+        state.withLock { $0.poked = true }
+        state.notifyAll()  // the loop, never only a stop() waiting on the same condition
     }
 
     private func loop() {
         while true {
-            condition.lock()
-            if stopping { condition.unlock(); return }
-            poked = false
-            condition.unlock()
+            let stopping = state.withLock { state -> Bool in
+                state.poked = false
+                if state.stopping { state.running = false }
+                return state.stopping
+            }
+            if stopping {
+                state.notifyAll()
+                return
+            }
             var wait = 1.0
             do {
                 if let next = try tick() { wait = min(1.0, max(0, clock.realSeconds(until: next))) }
             } catch {
                 logger.error("scheduler tick failed", ["error": .string(String(describing: error))])
             }
-            condition.lock()
-            if !stopping && !poked && wait > 0 { _ = condition.wait(until: Date().addingTimeInterval(wait)) }
-            condition.unlock()
+            if wait > 0 {
+                state.withLock(waitingUntil: { $0.stopping || $0.poked }, timeout: wait) { _, _ in }
+            }
         }
     }
 
@@ -159,16 +171,16 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     private func cron(_ expression: String) -> CronSchedule? {
-        if let known = crons[expression] { return known }
-        let parsed = try? CronSchedule(expression)
-        if let parsed { crons[expression] = parsed }
-        return parsed
+        if let known = parsed.withLock({ $0.crons[expression] }) { return known }
+        let cron = try? CronSchedule(expression)
+        if let cron { parsed.withLock { $0.crons[expression] = cron } }
+        return cron
     }
 
     private func zone(_ name: String) -> TimeZone? {
-        if let known = zones[name] { return known }
+        if let known = parsed.withLock({ $0.zones[name] }) { return known }
         let zone = ianaTimeZone(name)
-        if let zone { zones[name] = zone }
+        if let zone { parsed.withLock { $0.zones[name] = zone } }
         return zone
     }
 
