@@ -567,6 +567,8 @@ def run(page, server, upstream, ids, args):
     page.wait("document.querySelector('.timeline')", "an execution on a phone")
     check(page.eval("document.documentElement.scrollWidth <= window.innerWidth + 1"), "the timeline fits a phone")
     page.screenshot("12-phone-execution")
+    page.eval("window.scrollTo(0, 0)")
+    page.screenshot("13-phone-execution-top", full=False)
     page.b.send("Emulation.clearDeviceMetricsOverride")
 
     if args.docs:

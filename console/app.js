@@ -87,7 +87,8 @@ async function route() {
     await render(view, r, pageContext(mine));
     if (mine === generation) {
       const heading = view.querySelector('h1');
-      if (heading && document.activeElement === document.body) {
+      // As a page load would: focus goes to the new page's heading, unless it is already on a control in the page.
+      if (heading && !view.contains(document.activeElement)) {
         heading.setAttribute('tabindex', '-1');
         heading.focus({ preventScroll: true });
       }

@@ -314,7 +314,8 @@ async function route() {
     await render(view, r, pageContext(mine));
     if (mine === generation) {
       const heading = view.querySelector('h1');
-      if (heading && document.activeElement === document.body) {
+      // As a page load would: focus goes to the new page's heading, unless it is already on a control in the page.
+      if (heading && !view.contains(document.activeElement)) {
         heading.setAttribute('tabindex', '-1');
         heading.focus({ preventScroll: true });
       }
@@ -1147,8 +1148,8 @@ svg.chart .bar-failures { fill: var(--bad); }
   table.list thead { display: none; }
   table.list, table.list tbody, table.list tr, table.list td { display: block; width: 100%; }
   table.list tr { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; margin-bottom: 0.6rem; padding: 0.3rem 0; }
-  table.list td { border: none; padding: 0.25rem 0.8rem; display: grid; grid-template-columns: 7rem 1fr; gap: 0.5rem; }
-  table.list td::before { content: attr(data-label); color: var(--muted); font-size: 0.8rem; }
+  table.list td { border: none; padding: 0.25rem 0.8rem 0.25rem 8.5rem; position: relative; overflow-wrap: anywhere; }
+  table.list td::before { content: attr(data-label); position: absolute; left: 0.8rem; width: 7rem; color: var(--muted); font-size: 0.8rem; }
   .filters label { flex: 1 1 45%; }
 }
 h1[tabindex="-1"]:focus { outline: none; }
