@@ -26,13 +26,15 @@ async function renderList(view, route, ctx) {
       agent_id: f.agent_id, status: f.status, entity_id: f.entity_id,
       created_after: dayStart(f.from), created_before: dayEnd(f.to), page_size: 100,
     } }),
-    listAll('/agents', {}, 200),
+    // Only for the agent filter's names: a key that may not read agents still sees its executions.
+    listAll('/agents', {}, 200).catch((e) => { if (e.status === 403) return []; throw e; }),
   ]);
   if (!ctx.current()) return;
   const agentNames = { '': 'any' };
   for (const a of agents) agentNames[a.id] = a.name;
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter executions' },
-    h('label', {}, 'Agent ', select('agent_id', ['', ...agents.map((a) => a.id)], f.agent_id, agentNames)),
+    h('label', {}, 'Agent ', agents.length ? select('agent_id', ['', ...agents.map((a) => a.id)], f.agent_id, agentNames)
+      : h('input', { name: 'agent_id', value: f.agent_id, inputmode: 'numeric', maxlength: 20, size: 6 })),
     h('label', {}, 'Status ', select('status', ['', ...STATUSES, 'failed,cancelled'], f.status)),
     h('label', {}, 'Entity ', h('input', { name: 'entity_id', value: f.entity_id, maxlength: 200 })),
     h('label', {}, 'From ', h('input', { name: 'from', type: 'date', value: f.from })),
