@@ -8,7 +8,7 @@ NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability schedule-bench fuzz-cron
+	schedule-durability schedule-bench fuzz-cron console-test
 
 all: build
 
@@ -25,6 +25,7 @@ help:
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
 	@echo "make openapi-client  generate a Python client from the spec (openapi-python-client) and drive a server with it"
+	@echo "make console-test  the console in headless Chromium against a real server; screenshots in bench/out/console/"
 	@echo "make clean   remove build output"
 
 # Installs missing Debian packages (apt-get update first, once).
@@ -35,12 +36,14 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Regenerates the embedded migrations, the OpenAPI document and the agent enums generated from it
-# (make test fails when any is stale: spec.py --check, then PublishedSpecTests and MigrationTests).
+# Regenerates the embedded migrations, the OpenAPI document and the agent enums generated from it, and the
+# console's files (make test fails when any is stale: spec.py --check, then PublishedSpecTests, MigrationTests
+# and ConsoleAssetsTests).
 embed:
 	@python3 openapi/spec.py
 	@scripts/embed-openapi.sh >/dev/null
 	@scripts/embed-migrations.sh >/dev/null
+	@scripts/embed-console.sh >/dev/null
 
 build: deps
 	$(SWIFT) build -c $(CONFIG)
@@ -63,6 +66,7 @@ test:
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
 	SCHEMATHESIS_SEED=20261129 bash bench/schemathesis.sh 5
 	bash bench/openapi-client.sh
+	$(MAKE) console-test
 
 bench:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"
@@ -110,6 +114,13 @@ schedule-durability:
 schedule-bench:
 	$(SWIFT) build -c release
 	bash bench/schedule-lag.sh
+
+# The console (design §14) driven in headless Chromium over the DevTools pipe; fails on any console error,
+# CSP violation or failed request. CONSOLE_DOCS=docs also refreshes the README's two screenshots.
+console-test:
+	$(MAKE) deps EXTRA_PACKAGES="chromium"
+	$(SWIFT) build
+	bash bench/console-test.sh
 
 # swift-format (in the toolchain) with the house settings in .swift-format.
 lint:

@@ -44,6 +44,7 @@ public final class NeoService {
         let keys = KeyService(store: store, background: { workers.submit($0) })
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)
+        routes += ConsoleRoutes.routes()
         routes += KeyRoutes.routes(keys: keys, store: store)
         let scheduler = Scheduler(store: store, clock: api.clock, catchup: api.scheduleCatchup, logger: logger)
         routes += AgentRoutes.routes(store: store, scheduler: scheduler)

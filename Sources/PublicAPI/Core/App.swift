@@ -177,7 +177,10 @@ public final class App: Sendable {
         case .success(let (reply, extra)):
             status = reply.status
             for (k, v) in extra { headers.add(k, v) }
-            for (k, v) in reply.headers { headers.add(k, v) }
+            // A route serving something other than JSON (the console's files) names its own type.
+            for (k, v) in reply.headers {
+                if asciiCaseInsensitiveEquals(k, "Content-Type") { headers.set(k, v) } else { headers.add(k, v) }
+            }
             if let raw = reply.rawBody {
                 body = raw
             } else {
