@@ -60,8 +60,8 @@ struct Callback {
         self.source = source.serializedString()
         createdInPSAAt = event.createdInPSAAt
         self.matcherRunId = matcherRunId
-        startedWorkflowIds = JSON.array(result.startedIds.map { .int($0) }).serializedString()
-        failedToMatchWorkflowIds = JSON.array(result.failedIds.map { .int($0) }).serializedString()
+        startedWorkflowIds = result.idsJSON(matched: true)
+        failedToMatchWorkflowIds = result.idsJSON(matched: false)
         workflowMatches = result.compact
         startedExecutions = "[]"
         self.runAfter = runAfter

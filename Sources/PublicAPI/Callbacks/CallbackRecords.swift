@@ -96,6 +96,11 @@ enum CallbackRecords {
 
     // MARK: the agents matching reads
 
+    /// The tenant's agent generation (migration 0012's triggers bump it on every agent change); 0 before any.
+    static func agentGeneration(tenantId: Int64, _ db: Database) throws -> Int64 {
+        try db.queryOne("SELECT generation FROM agent_generations WHERE tenant_id = ?", [.int(tenantId)])?.int("generation") ?? 0
+    }
+
     /// (id, version) of the tenant's ENABLED TRIGGERED agents of one entity type, from the covering index.
     static func triggeredAgentVersions(tenantId: Int64, entityType: String, _ db: Database) throws -> [(id: Int64, version: Int64)] {
         var out: [(Int64, Int64)] = []

@@ -19,7 +19,7 @@ final class CallbackService: Sendable {
 
     let store: Store
     let runner: ExecutionRunner
-    private let agents = TriggeredAgentCache()
+    let agents = TriggeredAgentCache()
     /// Concurrent ingests share commits.
     private let commits: GroupCommit
 
@@ -146,9 +146,12 @@ final class CallbackService: Sendable {
 }
 
 /// TRIGGERED agents built from their documents, by (id, version): a version never changes, so an entry
-/// never goes stale and needs no invalidation. Every ingest reads the current (id, version) pairs from the
-/// store and builds only the versions it has not seen; reads of old callbacks build theirs from the
-/// version snapshots. Bounded: when full it starts again empty.
+/// never goes stale and needs no invalidation. The ordered list per tenant and entity type is kept with the
+/// tenant's agent generation (`agent_generations`, bumped by triggers in the same transaction as any agent
+/// insert, delete or matching-relevant update, whoever the writer): while it is unchanged an ingest reads that
+/// one row and reuses the list; when it moved, the current (id, version) pairs are read and only the versions
+/// not seen yet are built. Reads of old callbacks build theirs from the version snapshots. Bounded: when full
+/// it starts again empty.
 // unchecked: agents and lists are read and written only with `lock` held.
 final class TriggeredAgentCache: @unchecked Sendable {
     private struct Key: Hashable {
@@ -164,9 +167,16 @@ final class TriggeredAgentCache: @unchecked Sendable {
     static let capacity = 50_000
     private let lock = NSLock()
     private var agents: [Key: TriggeredAgent] = [:]
-    /// The last ordered list per tenant and entity type, and the keys it was made from: the common case
-    /// (no agent changed since) answers without lookups or sorting.
-    private var lists: [Scope: (keys: [Key], ordered: [TriggeredAgent])] = [:]
+    /// The last ordered list per tenant and entity type, the keys it was made from and the tenant's agent
+    /// generation it was read at: the common case (no agent changed since) answers from one row.
+    private var lists: [Scope: (generation: Int64, keys: [Key], ordered: [TriggeredAgent])] = [:]
+    /// How many lists were read from the agents (not reused): tests prove reuse and invalidation with it.
+    private var readLists = 0
+    var rebuilds: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return readLists
+    }
 
     private func cached(_ key: Key) -> TriggeredAgent? {
         lock.lock()
@@ -194,21 +204,30 @@ final class TriggeredAgentCache: @unchecked Sendable {
         for agent in built { agents[Key(id: agent.id, version: agent.version)] = agent }
     }
 
-    /// The tenant's ENABLED TRIGGERED agents of `entityType` as they are now, in execution order.
+    /// The tenant's ENABLED TRIGGERED agents of `entityType` as they are now, in execution order. `db` is a
+    /// read snapshot: the generation and the agents it reads are of the same instant.
     func current(tenantId: Int64, entityType: String, _ db: Database) throws -> [TriggeredAgent] {
-        let keys = try CallbackRecords.triggeredAgentVersions(tenantId: tenantId, entityType: entityType, db).map { Key(id: $0.id, version: $0.version) }
+        let generation = try CallbackRecords.agentGeneration(tenantId: tenantId, db)
         let scope = Scope(tenantId: tenantId, entityType: entityType)
         lock.lock()
         let last = lists[scope]
         lock.unlock()
-        if let last, last.keys == keys { return last.ordered }
-        let (found, missing) = cached(keys)
-        let built = try missing.compactMap { try CallbackRecords.triggeredAgent($0.id, db) }
-        keep(built)
-        let ordered = CallbackMatcher.ordered(found + built)
+        if let last, last.generation == generation { return last.ordered }
+        let keys = try CallbackRecords.triggeredAgentVersions(tenantId: tenantId, entityType: entityType, db).map { Key(id: $0.id, version: $0.version) }
+        let ordered: [TriggeredAgent]
+        if let last, last.keys == keys {
+            ordered = last.ordered
+        } else {
+            let (found, missing) = cached(keys)
+            let built = try missing.compactMap { try CallbackRecords.triggeredAgent($0.id, db) }
+            keep(built)
+            ordered = CallbackMatcher.ordered(found + built)
+        }
         lock.lock()
         if lists.count > 10_000 { lists.removeAll(keepingCapacity: true) }
-        lists[scope] = (keys, ordered)
+        // A reader of an older snapshot does not replace a newer list.
+        if (lists[scope]?.generation ?? Int64.min) <= generation { lists[scope] = (generation, keys, ordered) }
+        readLists += 1
         lock.unlock()
         return ordered
     }
