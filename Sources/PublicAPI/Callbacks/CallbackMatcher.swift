@@ -131,7 +131,9 @@ struct MatchResult {
 
     private func ids(matched: Bool) -> [Int64] {
         var out: [Int64] = []
-        for i in matches.indices where (matches[i].verdict == .matched) == matched { out.append(matches[i].agent.id) }
+        matches.withUnsafeBufferPointer { all in
+            for i in all.indices where (all[i].verdict == .matched) == matched { out.append(all[i].agent.id) }
+        }
         return out
     }
 
@@ -179,12 +181,15 @@ struct MatchResult {
     var compact: String {
         var out: [UInt8] = [91]
         out.reserveCapacity(matches.count * 16 + 2)
-        for i in matches.indices {
-            if i > 0 { out.append(44) }
-            out.append(contentsOf: matches[i].agent.compactHead)
-            out.append(matches[i].verdict.byte)
-            out.append(34)
-            out.append(93)
+        // Through the buffer: each element read in place, not copied with its references retained.
+        matches.withUnsafeBufferPointer { all in
+            for i in all.indices {
+                if i > 0 { out.append(44) }
+                out.append(contentsOf: all[i].agent.compactHead)
+                out.append(all[i].verdict.byte)
+                out.append(34)
+                out.append(93)
+            }
         }
         out.append(93)
         return String(decoding: out, as: UTF8.self)
@@ -194,9 +199,11 @@ struct MatchResult {
     func idsJSON(matched: Bool) -> String {
         var out: [UInt8] = [91]
         out.reserveCapacity(matched ? 16 : matches.count * 6 + 2)
-        for i in matches.indices where (matches[i].verdict == .matched) == matched {
-            if out.count > 1 { out.append(44) }
-            out.append(contentsOf: matches[i].agent.idDigits)
+        matches.withUnsafeBufferPointer { all in
+            for i in all.indices where (all[i].verdict == .matched) == matched {
+                if out.count > 1 { out.append(44) }
+                out.append(contentsOf: all[i].agent.idDigits)
+            }
         }
         out.append(93)
         return String(decoding: out, as: UTF8.self)
