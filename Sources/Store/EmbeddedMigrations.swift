@@ -415,8 +415,9 @@ CREATE TRIGGER agents_generation_update AFTER UPDATE OF tenant_id, state, trigge
     UPDATE agent_generations SET generation = generation + 1 WHERE tenant_id IN (NEW.tenant_id, OLD.tenant_id);
 END;
 
--- Callback retention (NEO_CALLBACK_RETENTION_DAYS): the pruning pass finds old callbacks across tenants by age.
-CREATE INDEX callbacks_by_age ON callbacks (created_at);
+-- Callback retention (NEO_CALLBACK_RETENTION_DAYS): the pruning pass finds, by age across tenants, the old
+-- callbacks that started no run (those that did stay while their executions answer /executions/{id}/callback).
+CREATE INDEX callbacks_prunable ON callbacks (created_at) WHERE started_executions = '[]';
 
 """#),
         ]

@@ -74,6 +74,21 @@ enum CallbackRecords {
         return (rows.map(Callback.init), info)
     }
 
+    // MARK: retention
+
+    /// Deletes up to `limit` callbacks created before `cutoff` that started no run (`started_executions` is
+    /// set in the same write as the runs, and a callback with runs stays for /executions/{id}/callback and
+    /// run_only_once_per_entity); returns how many went. From the partial index alone.
+    static func prune(before cutoff: String, limit: Int, _ db: Database) throws -> Int {
+        try db.execute("""
+            DELETE FROM callbacks WHERE id IN (
+                SELECT id FROM callbacks INDEXED BY callbacks_prunable
+                WHERE started_executions = '[]' AND created_at < ?
+                  AND NOT EXISTS (SELECT 1 FROM callback_entity_runs r WHERE r.callback_id = callbacks.id)
+                ORDER BY created_at LIMIT ?)
+            """, [.text(cutoff), .int(Int64(limit))])
+    }
+
     // MARK: run_only_once_per_entity
 
     /// The agents that already ran for this entity from a callback.
