@@ -415,6 +415,61 @@ final class CallbacksTests: SharedServerTestCase {
         XCTAssertFalse(server.log.contains(secret), "the secret never reaches the log")
     }
 
+    /// The access log's `request` lines whose path starts with `prefix`, parsed.
+    private static func accessLines(_ log: String, path prefix: String) -> [JSON] {
+        log.split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
+            .filter { $0["msg"] == "request" && ($0["path"]?.stringValue?.hasPrefix(prefix) ?? false) }
+    }
+
+    func test_signedInbound_isRateLimitedPerTenant_apartFromItsKeys_andLogsTheTenant() throws {
+        // A server of its own: 4 requests per 60 s per tenant, for the keys and, apart, for the inbound endpoints.
+        let limited = try TestServer(environment: ["NEO_RATE_LIMIT": "4", "NEO_RATE_WINDOW": "60"])
+        defer { limited.stop() }
+        let key = try limited.adminKey(forTenant: "cb-inbound-limit")
+        let created = try limited.request("POST", "/public-api/webhook-endpoints", key: key, json: ["name": "PSA"])
+        XCTAssertEqual(created.status, 201, created.text)
+        let endpoint = try XCTUnwrap(created.data?["id"]?.stringValue)
+        let secret = try XCTUnwrap(created.data?["secret"]?.stringValue)
+        func deliver(_ n: Int, signed: Bool = true) throws -> TestResponse {
+            let body = event("limit-\(n)").serialized()
+            var headers = ["Content-Type": "application/json"]
+            if signed { headers["X-Neo-Signature"] = try signature(secret, body, at: now()) }
+            return try limited.request("POST", "/public-api/inbound/\(endpoint)", key: nil, body: body, headers: headers)
+        }
+        for n in 0..<4 {
+            let r = try deliver(n)
+            XCTAssertEqual(r.status, 202, "delivery \(n): \(r.text)")
+            XCTAssertEqual(r.headers["x-ratelimit-limit"], "4")
+            XCTAssertEqual(r.headers["x-ratelimit-remaining"], String(3 - n))
+        }
+        let refused = try deliver(4)
+        XCTAssertEqual(refused.status, 429, refused.text)
+        XCTAssertEqual(refused.errorCode, "RATE_LIMITED")
+        XCTAssertTrue(refused.errorMessage?.contains("inbound endpoints") ?? false, refused.text)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(refused.headers["retry-after"].flatMap { Int($0) }), 1)
+        XCTAssertEqual(try limited.request("GET", "/public-api/callbacks?since=\(Self.iso(-600))", key: key).data?.arrayValue?.count, 4,
+                       "the refused delivery stored nothing")
+        // An unsigned post is refused for its signature, whatever the budget: it is never counted.
+        XCTAssertEqual(try deliver(5, signed: false).status, 401)
+        // The tenant's keys have their own budget (2 of 4 used: the endpoint and the list above).
+        let tenant = try limited.request("GET", "/public-api/tenant", key: key)
+        XCTAssertEqual(tenant.status, 200, tenant.text)
+        XCTAssertEqual(tenant.headers["x-ratelimit-remaining"], "1")
+
+        // The access log names the endpoint's tenant on inbound lines, as it names a key's on the others.
+        let keyed = try XCTUnwrap(Self.accessLines(limited.log, path: "/public-api/webhook-endpoints").first)
+        let tenantId = try XCTUnwrap(keyed["tenant"]?.intValue)
+        let lines = Self.accessLines(limited.log, path: "/public-api/inbound/")
+        XCTAssertEqual(lines.count, 6, limited.log)
+        for line in lines {
+            XCTAssertEqual(line["tenant"]?.intValue, tenantId, "\(line.serializedString())")
+            XCTAssertEqual(line["endpoint_id"]?.stringValue, endpoint)
+            XCTAssertNil(line["key_id"])
+        }
+        XCTAssertEqual(lines.compactMap { $0["status"]?.intValue }, [202, 202, 202, 202, 429, 401])
+        XCTAssertFalse(limited.log.contains(secret))
+    }
+
     func test_connectwiseFormat_mapsTheCallback_diffsUpdates_andIgnoresDeletes() throws {
         let key = try tenant()
         let onBoard = try agent(key, "Professional Services tickets",
