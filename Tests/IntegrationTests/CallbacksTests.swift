@@ -187,6 +187,42 @@ final class CallbacksTests: SharedServerTestCase {
         XCTAssertEqual(try executions(key).count, 0)
         let real = try ingest(key, event("dry-1"))
         XCTAssertEqual(real.status, 202, "the dry run did not use up the event id: \(real.text)")
+
+        // A dry run of a known event id is answered as the real ingest would: the first callback, 200, nothing new.
+        let again = try ingest(key, event("dry-1"), headers: ["X-Neo-Test-Mode": "true"])
+        XCTAssertEqual(again.status, 200, again.text)
+        XCTAssertEqual(again.data?["callback_id"], real.data?["callback_id"])
+        let warnings = again.json?["meta"]?["warnings"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        XCTAssertTrue(warnings.contains("test mode: not persisted"), again.text)
+        XCTAssertTrue(warnings.contains { $0.contains("was already ingested") }, again.text)
+        XCTAssertEqual(try executions(key).count, 1, "only the real ingest started a run")
+    }
+
+    func test_testMode_inbound_refusesAReplayedSignature_withoutConsumingAFreshOne() throws {
+        let key = try tenant()
+        let created = try server.request("POST", "/public-api/webhook-endpoints", key: key, json: ["name": "PSA"])
+        let endpoint = try XCTUnwrap(created.data?["id"]?.stringValue)
+        let secret = try XCTUnwrap(created.data?["secret"]?.stringValue)
+        func post(_ body: [UInt8], _ signature: String, dry: Bool) throws -> TestResponse {
+            var headers = ["Content-Type": "application/json", "X-Neo-Signature": signature]
+            if dry { headers["X-Neo-Test-Mode"] = "true" }
+            return try server.request("POST", "/public-api/inbound/\(endpoint)", key: nil, body: body, headers: headers)
+        }
+        let first = event("dry-in-1").serialized()
+        let signed = try signature(secret, first, at: now())
+        XCTAssertEqual(try post(first, signed, dry: false).status, 202)
+        let replay = try post(first, signed, dry: true)
+        XCTAssertEqual(replay.status, 409, "a dry run of a replay is refused like the real one: \(replay.text)")
+        XCTAssertEqual(replay.json?["error"]?["details"]?[0]?["field"], "X-Neo-Signature")
+        let duplicate = try post(first, try signature(secret, first, at: now() + 1), dry: true)
+        XCTAssertEqual(duplicate.status, 200, "a fresh signature of a known event: the duplicate answer \(duplicate.text)")
+
+        let second = event("dry-in-2").serialized()
+        let fresh = try signature(secret, second, at: now())
+        let dry = try post(second, fresh, dry: true)
+        XCTAssertEqual(dry.status, 202, dry.text)
+        XCTAssertEqual(try post(second, fresh, dry: false).status, 202, "the dry run did not consume the signature")
+        XCTAssertEqual(try server.request("GET", "/public-api/callbacks?since=\(Self.iso(-600))", key: key).data?.arrayValue?.count, 2)
     }
 
     func test_preferReturnMinimal_answersTheReceipt_theStoredCallbackKeepsItsAudit() throws {

@@ -56,6 +56,7 @@ enum CallbackRoutes {
             if ctx.testMode { ctx.warnings.append(testModeWarning) }
             reply = Reply.raw(status: 202, data: detail)
         case .duplicate(let callback, let detail):
+            if ctx.testMode { ctx.warnings.append(testModeWarning) }
             ctx.warnings.append("event_id '\(callback.eventId?.prefix(64) ?? "")' was already ingested as callback \(callback.id); nothing new was started")
             reply = Reply.raw(status: 200, data: detail)
         }
@@ -126,16 +127,18 @@ enum CallbackRoutes {
         let replayKey = WebhookSignature.sign(secret: secret, timestamp: signedAt, body: body)
         let expiresAt = Timestamp.format(Date(timeIntervalSince1970: TimeInterval(signedAt + WebhookSignature.tolerance)))
         let source = JSON.object(JSONObject([("type", .string("inbound")), ("endpoint_id", .string(endpoint.id)), ("format", .string(format.rawValue))]))
+        let replayed = APIError(status: 409, code: "CONFLICT",
+                                message: "this X-Neo-Signature was already accepted (a replay); sign each delivery with its own timestamp",
+                                details: [.init(field: "X-Neo-Signature", issue: "already used")])
         let outcome = try ctx.timed {
             try callbacks.ingest(event, tenantId: endpoint.tenantId, keyId: nil, source: source, testMode: ctx.testMode,
-                                 receipt: wantsReceipt(ctx)) { db in
+                                 receipt: wantsReceipt(ctx), inWrite: { db in
                 guard try WebhookEndpointRecords.consumeSignature(endpointId: endpoint.id, signature: replayKey, expiresAt: expiresAt,
-                                                                  now: Timestamp.now(), db) else {
-                    throw APIError(status: 409, code: "CONFLICT",
-                                   message: "this X-Neo-Signature was already accepted (a replay); sign each delivery with its own timestamp",
-                                   details: [.init(field: "X-Neo-Signature", issue: "already used")])
-                }
-            }
+                                                                  now: Timestamp.now(), db) else { throw replayed }
+            }, inTestRead: { db in
+                // A dry run refuses a replay as the real delivery would, and leaves the signature unused.
+                if try WebhookEndpointRecords.signatureUsed(endpointId: endpoint.id, signature: replayKey, now: Timestamp.now(), db) { throw replayed }
+            })
         }
         return reply(outcome, ctx)
     }

@@ -37,9 +37,11 @@ final class CallbackService: Sendable {
     /// `source` is recorded in the audit (`{type: "api", key_id}` / `{type: "inbound", endpoint_id, format}`).
     /// `inWrite` runs first inside the write transaction: the inbound route consumes its signature there, so
     /// a refused replay rolls back with everything else. Test mode reads only and answers what would be stored.
-    /// `receipt` answers without `workflow_matches` and the audit trail (`Prefer: return=minimal`).
+    /// `receipt` answers without `workflow_matches` and the audit trail (`Prefer: return=minimal`). In test mode
+    /// `inTestRead` runs first in the read instead (the inbound route refuses a replayed signature there without
+    /// consuming it), and a known event id is answered as a duplicate, as a real ingest would.
     func ingest(_ event: CallbackEvent, tenantId: Int64, keyId: Int64?, source: JSON, testMode: Bool, receipt: Bool = false,
-                inWrite: ((Database) throws -> Void)? = nil) throws -> Outcome {
+                inWrite: ((Database) throws -> Void)? = nil, inTestRead: ((Database) throws -> Void)? = nil) throws -> Outcome {
         func answer(_ callback: Callback, _ result: MatchResult) -> [UInt8] {
             receipt ? callback.detail(includeAuditTrail: false, workflowMatches: nil) : callback.detail(includeAuditTrail: true, workflowMatches: result)
         }
@@ -47,6 +49,7 @@ final class CallbackService: Sendable {
             receipt ? callback.detail(includeAuditTrail: false, workflowMatches: nil) : try detail(callback, includeAuditTrail: true, db)
         }
         let snapshot = try store.read { db -> Snapshot in
+            if testMode { try inTestRead?(db) }
             if let eventId = event.eventId, let existing = try CallbackRecords.find(eventId: eventId, tenantId: tenantId, db) {
                 return .duplicate(existing, try answer(existing, db))
             }
