@@ -121,6 +121,39 @@ final class CallbacksTests: SharedServerTestCase {
         XCTAssertTrue(notByCallback.errorMessage?.contains("not started by a callback") ?? false, notByCallback.text)
     }
 
+    func test_agentEdits_takeEffectForTheVeryNextCallback() throws {
+        // Matching keeps the compiled agents between events (design §9 cache, keyed by the tenant's agent
+        // generation): every kind of agent write must still show in the next event's matching.
+        let key = try tenant()
+        let id = try agent(key, "Edited", rules: ["combinator": "and", "rules": [["field": "status", "operator": "=", "value": "New"]]])
+        func started(_ n: Int, status: String) throws -> [Int64] {
+            let r = try ingest(key, event("edit-\(n)", entityId: "e\(n)", entity: ["status": .string(status)]), headers: ["Prefer": "return=minimal"])
+            XCTAssertEqual(r.status, 202, r.text)
+            return ints(r.data?["started_workflow_ids"])
+        }
+        func put(_ body: JSON) throws {
+            let r = try server.request("PUT", "/public-api/agents/\(id)", key: key, json: body)
+            XCTAssertEqual(r.status, 200, r.text)
+        }
+        XCTAssertEqual(try started(1, status: "New"), [id])
+        XCTAssertEqual(try started(2, status: "New"), [id], "reused unchanged")
+        try put(["ticket_conditions": ["conditions": ["combinator": "and", "rules": [["field": "status", "operator": "=", "value": "Closed"]]]]])
+        XCTAssertEqual(try started(3, status: "New"), [], "the edited conditions, at once")
+        XCTAssertEqual(try started(4, status: "Closed"), [id])
+        try put(["state": "DISABLED"])
+        XCTAssertEqual(try started(5, status: "Closed"), [], "disabled")
+        try put(["state": "ENABLED"])
+        XCTAssertEqual(try started(6, status: "Closed"), [id], "enabled again")
+        try put(["callback_settings": ["target_changes": [["change_type": "UPDATE"]]]])
+        XCTAssertEqual(try started(7, status: "Closed"), [], "target_changes edited")
+        try put(["callback_settings": nil])
+        XCTAssertEqual(try started(8, status: "Closed"), [id])
+        XCTAssertEqual(try server.request("DELETE", "/public-api/agents/\(id)", key: key).status, 200)
+        XCTAssertEqual(try started(9, status: "Closed"), [], "deleted")
+        let other = try agent(key, "Created later")
+        XCTAssertEqual(try started(10, status: "Closed"), [other], "a new agent, at once")
+    }
+
     func test_eventId_dedupes_alsoUnderConcurrentIngests() throws {
         let key = try tenant()
         let id = try agent(key, "Every event")
