@@ -8,7 +8,7 @@ NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability schedule-bench fuzz-cron console-test
+	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test
 
 all: build
 
@@ -22,6 +22,7 @@ help:
 	@echo "make schedule-durability  SIGKILL the server around schedule slot boundaries, DURABILITY_ROUNDS (default 20) times"
 	@echo "make schedule-bench  release build; scheduler lag p99 with 10,000 agents due in the same minute"
 	@echo "make fuzz-cron     libFuzzer on the cron parser and next() for FUZZ_SECONDS (default 60)"
+	@echo "make fuzz-conditions  libFuzzer on the conditions evaluator (check, evaluate, the operators) for FUZZ_SECONDS (default 60)"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
 	@echo "make openapi-client  generate a Python client from the spec (openapi-python-client) and drive a server with it"
@@ -61,6 +62,7 @@ test:
 	bash fuzz/run.sh 10
 	bash fuzz/run-cron.sh 10
 	bash fuzz/conditions.sh 10
+	bash fuzz/run-conditions.sh 10
 	bash bench/crash-durability.sh 3
 	bash bench/schedule-durability.sh 3
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
@@ -87,6 +89,9 @@ tsan: deps
 
 fuzz-cron:
 	bash fuzz/run-cron.sh $(FUZZ_SECONDS)
+
+fuzz-conditions:
+	bash fuzz/run-conditions.sh $(FUZZ_SECONDS)
 
 slow-clients:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"

@@ -92,7 +92,7 @@ PREFER = {"name": "Prefer", "in": "header", "schema": {"type": "string", "enum":
           "description": "return=minimal (RFC 7240) answers a CallbackReceipt (no workflow_matches, no audit trail) with Preference-Applied."}
 ANSWER = {"anyOf": [ref("CallbackDetail"), ref("CallbackReceipt")]}
 INBOUND = op("postInboundEvent", "A PSA's event, signed with the endpoint's secret (no Bearer key)", "Callbacks", 202, ANSWER,
-             ["401", "404", "409", "415", "422"], params=[ENDPOINT_ID, SIGNATURE, PREFER,
+             ["401", "404", "409", "415", "422", "429"], params=[ENDPOINT_ID, SIGNATURE, PREFER,
                  query("format", {"type": "string", "enum": ["neo", "connectwise"], "default": "neo"}, "The body's shape.")],
              body={"type": "object"}, secure=False)
 also(INBOUND, 200, "A repeated event_id (the first callback), or a PSA notice that triggers nothing.",

@@ -26,6 +26,7 @@ struct Config {
     var maxConnections = 10_000
     var runnerConcurrency = 4
     var scheduleCatchup = 3600
+    var callbackRetentionDays = 30
     var testClockSpeed = 1.0
     var testClockOffset = 0.0
 
@@ -75,6 +76,9 @@ struct Config {
         Setting(env: "NEO_BODY_TIMEOUT", help: "seconds to receive a request body (default 30)") { c, v, name in c.bodyTimeout = try seconds(v, name) },
         Setting(env: "NEO_MAX_CONNECTIONS", help: "open connections before refusing (default 10000)") { c, v, name in c.maxConnections = try int(v, name, 1...1_000_000) },
         Setting(env: "NEO_RUNNER_CONCURRENCY", help: "executions run at once (default 4)") { c, v, name in c.runnerConcurrency = try int(v, name, 1...256) },
+        Setting(env: "NEO_CALLBACK_RETENTION_DAYS", help: "days a callback that started no run is kept, 0 = forever (default 30)") { c, v, name in
+            c.callbackRetentionDays = try int(v, name, 0...36_500)
+        },
         Setting(env: "NEO_SCHEDULE_CATCHUP", help: "seconds a slot missed while down may still run, 0 = never (default 3600)") { c, v, name in
             c.scheduleCatchup = try int(v, name, 0...31_536_000)
         },

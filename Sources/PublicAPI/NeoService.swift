@@ -22,6 +22,8 @@ public struct APIConfiguration {
     public var scheduleCatchup: TimeInterval = 3600
     /// The scheduler's clock (the system's; a scaled one in durability tests).
     public var clock: SchedulerClock = SystemClock()
+    /// NEO_CALLBACK_RETENTION_DAYS: callbacks that started no run are deleted after this many days; 0 keeps them.
+    public var callbackRetentionDays = 30
     public init() {}
 }
 
@@ -33,6 +35,7 @@ public final class NeoService {
     public let http: HTTPServer
     public let runner: ExecutionRunner
     public let scheduler: Scheduler
+    let retention: CallbackRetention
     let workers: WorkerPool
     let executor: ExternalAPIExecutor
 
@@ -67,7 +70,11 @@ public final class NeoService {
         routes.append(RunNowRoute.route(store: store, runner: runner))
         let webhookEndpoints = WebhookEndpointRecords(box: api.secretBox)
         routes += WebhookEndpointRoutes.routes(store: store, records: webhookEndpoints)
-        routes += CallbackRoutes.routes(store: store, callbacks: CallbackService(store: store, runner: runner), endpoints: webhookEndpoints)
+        // Signed inbound deliveries have a budget of their own per tenant (NEO_RATE_LIMIT), apart from its keys':
+        // a PSA's burst does not lock the tenant's people out of the API, nor the other way round.
+        let inboundLimiter = RateLimiter(limit: api.rateLimit, windowSeconds: Int64(api.rateWindow))
+        routes += CallbackRoutes.routes(store: store, callbacks: CallbackService(store: store, runner: runner), endpoints: webhookEndpoints,
+                                        inboundLimiter: inboundLimiter)
         routes += ApprovalRoutes.routes(store: store, runner: runner, appliers: [
             .agentUpdate: AgentRecords.heldEditApplier(scheduler),
             .configWrite: ConfigWriteApproval.applier(configs),
@@ -80,6 +87,7 @@ public final class NeoService {
         self.workers = workers
         self.runner = runner
         self.scheduler = scheduler
+        retention = CallbackRetention(store: store, clock: api.clock, days: api.callbackRetentionDays, logger: logger)
         self.executor = executor
         http = HTTPServer(configuration: httpConfig, handler: app.handle, errorResponder: app.errorResponse)
         http.onLoopStart = { [logger] in
@@ -103,6 +111,7 @@ public final class NeoService {
         try http.bind()
         try runner.start()
         try scheduler.start()
+        retention.start()
         return try http.start()
     }
 
@@ -110,6 +119,7 @@ public final class NeoService {
     public func shutdown() {
         http.shutdown()
         scheduler.stop()
+        retention.stop()
         runner.stop()
         workers.shutdown()
         executor.shutdown()

@@ -121,6 +121,39 @@ final class CallbacksTests: SharedServerTestCase {
         XCTAssertTrue(notByCallback.errorMessage?.contains("not started by a callback") ?? false, notByCallback.text)
     }
 
+    func test_agentEdits_takeEffectForTheVeryNextCallback() throws {
+        // Matching keeps the compiled agents between events (design §9 cache, keyed by the tenant's agent
+        // generation): every kind of agent write must still show in the next event's matching.
+        let key = try tenant()
+        let id = try agent(key, "Edited", rules: ["combinator": "and", "rules": [["field": "status", "operator": "=", "value": "New"]]])
+        func started(_ n: Int, status: String) throws -> [Int64] {
+            let r = try ingest(key, event("edit-\(n)", entityId: "e\(n)", entity: ["status": .string(status)]), headers: ["Prefer": "return=minimal"])
+            XCTAssertEqual(r.status, 202, r.text)
+            return ints(r.data?["started_workflow_ids"])
+        }
+        func put(_ body: JSON) throws {
+            let r = try server.request("PUT", "/public-api/agents/\(id)", key: key, json: body)
+            XCTAssertEqual(r.status, 200, r.text)
+        }
+        XCTAssertEqual(try started(1, status: "New"), [id])
+        XCTAssertEqual(try started(2, status: "New"), [id], "reused unchanged")
+        try put(["ticket_conditions": ["conditions": ["combinator": "and", "rules": [["field": "status", "operator": "=", "value": "Closed"]]]]])
+        XCTAssertEqual(try started(3, status: "New"), [], "the edited conditions, at once")
+        XCTAssertEqual(try started(4, status: "Closed"), [id])
+        try put(["state": "DISABLED"])
+        XCTAssertEqual(try started(5, status: "Closed"), [], "disabled")
+        try put(["state": "ENABLED"])
+        XCTAssertEqual(try started(6, status: "Closed"), [id], "enabled again")
+        try put(["callback_settings": ["target_changes": [["change_type": "UPDATE"]]]])
+        XCTAssertEqual(try started(7, status: "Closed"), [], "target_changes edited")
+        try put(["callback_settings": nil])
+        XCTAssertEqual(try started(8, status: "Closed"), [id])
+        XCTAssertEqual(try server.request("DELETE", "/public-api/agents/\(id)", key: key).status, 200)
+        XCTAssertEqual(try started(9, status: "Closed"), [], "deleted")
+        let other = try agent(key, "Created later")
+        XCTAssertEqual(try started(10, status: "Closed"), [other], "a new agent, at once")
+    }
+
     func test_eventId_dedupes_alsoUnderConcurrentIngests() throws {
         let key = try tenant()
         let id = try agent(key, "Every event")
@@ -187,6 +220,42 @@ final class CallbacksTests: SharedServerTestCase {
         XCTAssertEqual(try executions(key).count, 0)
         let real = try ingest(key, event("dry-1"))
         XCTAssertEqual(real.status, 202, "the dry run did not use up the event id: \(real.text)")
+
+        // A dry run of a known event id is answered as the real ingest would: the first callback, 200, nothing new.
+        let again = try ingest(key, event("dry-1"), headers: ["X-Neo-Test-Mode": "true"])
+        XCTAssertEqual(again.status, 200, again.text)
+        XCTAssertEqual(again.data?["callback_id"], real.data?["callback_id"])
+        let warnings = again.json?["meta"]?["warnings"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        XCTAssertTrue(warnings.contains("test mode: not persisted"), again.text)
+        XCTAssertTrue(warnings.contains { $0.contains("was already ingested") }, again.text)
+        XCTAssertEqual(try executions(key).count, 1, "only the real ingest started a run")
+    }
+
+    func test_testMode_inbound_refusesAReplayedSignature_withoutConsumingAFreshOne() throws {
+        let key = try tenant()
+        let created = try server.request("POST", "/public-api/webhook-endpoints", key: key, json: ["name": "PSA"])
+        let endpoint = try XCTUnwrap(created.data?["id"]?.stringValue)
+        let secret = try XCTUnwrap(created.data?["secret"]?.stringValue)
+        func post(_ body: [UInt8], _ signature: String, dry: Bool) throws -> TestResponse {
+            var headers = ["Content-Type": "application/json", "X-Neo-Signature": signature]
+            if dry { headers["X-Neo-Test-Mode"] = "true" }
+            return try server.request("POST", "/public-api/inbound/\(endpoint)", key: nil, body: body, headers: headers)
+        }
+        let first = event("dry-in-1").serialized()
+        let signed = try signature(secret, first, at: now())
+        XCTAssertEqual(try post(first, signed, dry: false).status, 202)
+        let replay = try post(first, signed, dry: true)
+        XCTAssertEqual(replay.status, 409, "a dry run of a replay is refused like the real one: \(replay.text)")
+        XCTAssertEqual(replay.json?["error"]?["details"]?[0]?["field"], "X-Neo-Signature")
+        let duplicate = try post(first, try signature(secret, first, at: now() + 1), dry: true)
+        XCTAssertEqual(duplicate.status, 200, "a fresh signature of a known event: the duplicate answer \(duplicate.text)")
+
+        let second = event("dry-in-2").serialized()
+        let fresh = try signature(secret, second, at: now())
+        let dry = try post(second, fresh, dry: true)
+        XCTAssertEqual(dry.status, 202, dry.text)
+        XCTAssertEqual(try post(second, fresh, dry: false).status, 202, "the dry run did not consume the signature")
+        XCTAssertEqual(try server.request("GET", "/public-api/callbacks?since=\(Self.iso(-600))", key: key).data?.arrayValue?.count, 2)
     }
 
     func test_preferReturnMinimal_answersTheReceipt_theStoredCallbackKeepsItsAudit() throws {
@@ -413,6 +482,61 @@ final class CallbacksTests: SharedServerTestCase {
         XCTAssertEqual(afterRevoke.status, 404, afterRevoke.text)
         XCTAssertTrue(afterRevoke.errorMessage?.contains("revoked") ?? false)
         XCTAssertFalse(server.log.contains(secret), "the secret never reaches the log")
+    }
+
+    /// The access log's `request` lines whose path starts with `prefix`, parsed.
+    private static func accessLines(_ log: String, path prefix: String) -> [JSON] {
+        log.split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
+            .filter { $0["msg"] == "request" && ($0["path"]?.stringValue?.hasPrefix(prefix) ?? false) }
+    }
+
+    func test_signedInbound_isRateLimitedPerTenant_apartFromItsKeys_andLogsTheTenant() throws {
+        // A server of its own: 4 requests per 60 s per tenant, for the keys and, apart, for the inbound endpoints.
+        let limited = try TestServer(environment: ["NEO_RATE_LIMIT": "4", "NEO_RATE_WINDOW": "60"])
+        defer { limited.stop() }
+        let key = try limited.adminKey(forTenant: "cb-inbound-limit")
+        let created = try limited.request("POST", "/public-api/webhook-endpoints", key: key, json: ["name": "PSA"])
+        XCTAssertEqual(created.status, 201, created.text)
+        let endpoint = try XCTUnwrap(created.data?["id"]?.stringValue)
+        let secret = try XCTUnwrap(created.data?["secret"]?.stringValue)
+        func deliver(_ n: Int, signed: Bool = true) throws -> TestResponse {
+            let body = event("limit-\(n)").serialized()
+            var headers = ["Content-Type": "application/json"]
+            if signed { headers["X-Neo-Signature"] = try signature(secret, body, at: now()) }
+            return try limited.request("POST", "/public-api/inbound/\(endpoint)", key: nil, body: body, headers: headers)
+        }
+        for n in 0..<4 {
+            let r = try deliver(n)
+            XCTAssertEqual(r.status, 202, "delivery \(n): \(r.text)")
+            XCTAssertEqual(r.headers["x-ratelimit-limit"], "4")
+            XCTAssertEqual(r.headers["x-ratelimit-remaining"], String(3 - n))
+        }
+        let refused = try deliver(4)
+        XCTAssertEqual(refused.status, 429, refused.text)
+        XCTAssertEqual(refused.errorCode, "RATE_LIMITED")
+        XCTAssertTrue(refused.errorMessage?.contains("inbound endpoints") ?? false, refused.text)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(refused.headers["retry-after"].flatMap { Int($0) }), 1)
+        XCTAssertEqual(try limited.request("GET", "/public-api/callbacks?since=\(Self.iso(-600))", key: key).data?.arrayValue?.count, 4,
+                       "the refused delivery stored nothing")
+        // An unsigned post is refused for its signature, whatever the budget: it is never counted.
+        XCTAssertEqual(try deliver(5, signed: false).status, 401)
+        // The tenant's keys have their own budget (2 of 4 used: the endpoint and the list above).
+        let tenant = try limited.request("GET", "/public-api/tenant", key: key)
+        XCTAssertEqual(tenant.status, 200, tenant.text)
+        XCTAssertEqual(tenant.headers["x-ratelimit-remaining"], "1")
+
+        // The access log names the endpoint's tenant on inbound lines, as it names a key's on the others.
+        let keyed = try XCTUnwrap(Self.accessLines(limited.log, path: "/public-api/webhook-endpoints").first)
+        let tenantId = try XCTUnwrap(keyed["tenant"]?.intValue)
+        let lines = Self.accessLines(limited.log, path: "/public-api/inbound/")
+        XCTAssertEqual(lines.count, 6, limited.log)
+        for line in lines {
+            XCTAssertEqual(line["tenant"]?.intValue, tenantId, "\(line.serializedString())")
+            XCTAssertEqual(line["endpoint_id"]?.stringValue, endpoint)
+            XCTAssertNil(line["key_id"])
+        }
+        XCTAssertEqual(lines.compactMap { $0["status"]?.intValue }, [202, 202, 202, 202, 429, 401])
+        XCTAssertFalse(limited.log.contains(secret))
     }
 
     func test_connectwiseFormat_mapsTheCallback_diffsUpdates_andIgnoresDeletes() throws {

@@ -60,12 +60,12 @@ struct Callback {
         self.source = source.serializedString()
         createdInPSAAt = event.createdInPSAAt
         self.matcherRunId = matcherRunId
-        startedWorkflowIds = JSON.array(result.startedIds.map { .int($0) }).serializedString()
-        failedToMatchWorkflowIds = JSON.array(result.failedIds.map { .int($0) }).serializedString()
+        startedWorkflowIds = result.idsJSON(matched: true)
+        failedToMatchWorkflowIds = result.idsJSON(matched: false)
         workflowMatches = result.compact
         startedExecutions = "[]"
         self.runAfter = runAfter
-        let errored = result.matches.indices.filter { result.matches[$0].error }
+        let errored = result.matches.withUnsafeBufferPointer { all in all.indices.filter { all[$0].verdict == .error } }
         errorMessage = errored.isEmpty ? nil
             : "\(errored.count) agent(s) could not be evaluated and did not match: "
                 + errored.prefix(5).map { "\(result.matches[$0].workflowId) (\(result.reason(result.matches[$0])))" }.joined(separator: "; ")

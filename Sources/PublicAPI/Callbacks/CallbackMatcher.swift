@@ -16,6 +16,10 @@ final class TriggeredAgent: Equatable, Sendable {
     let runOnlyOncePerEntity: Bool
     /// `{"workflow_id":…,"workflow_name":…,"matched":`, the start of its audit entry.
     let auditHead: [UInt8]
+    /// `[id,version,"`: the start of its stored verdict (`MatchResult.compact`).
+    let compactHead: [UInt8]
+    /// Its id in decimal digits (the id lists of the callback row).
+    let idDigits: [UInt8]
 
     init(id: Int64, version: Int64, document: JSONObject) {
         self.id = id
@@ -35,6 +39,8 @@ final class TriggeredAgent: Equatable, Sendable {
         appendJSONString(name, to: &head)
         head.append(contentsOf: #","matched":"#.utf8)
         auditHead = head
+        idDigits = Array(String(id).utf8)
+        compactHead = [91] + idDigits + [44] + Array(String(version).utf8) + [44, 34]
     }
 
     static func == (a: TriggeredAgent, b: TriggeredAgent) -> Bool { a.id == b.id && a.version == b.version }
@@ -69,6 +75,9 @@ enum MatchVerdict: String {
     case error = "e"
     /// run_only_once_per_entity: it already ran for this entity.
     case runOnce = "o"
+
+    /// The one ASCII letter it is stored as.
+    var byte: UInt8 { rawValue.utf8.first! }
 }
 
 /// Neo's `workflow_matches[]` entry for one agent: the verdict with what explains it.
@@ -96,7 +105,7 @@ struct MatchResult {
     func reason(_ m: WorkflowMatch) -> String {
         switch m.verdict {
         case .matched: return CallbackMatcher.matchedReason
-        case .targetChanges: return m.targetReason ?? "target_changes did not match"
+        case .targetChanges: return m.targetReason ?? m.agent.targetChanges.failureReason(changeType: eventType)
         case .conditions, .error: return m.outcome.flatMap(m.agent.compiled.reasonText) ?? "conditions did not match"
         case .runOnce: return runOnceReason
         }
@@ -122,7 +131,9 @@ struct MatchResult {
 
     private func ids(matched: Bool) -> [Int64] {
         var out: [Int64] = []
-        for i in matches.indices where (matches[i].verdict == .matched) == matched { out.append(matches[i].agent.id) }
+        matches.withUnsafeBufferPointer { all in
+            for i in all.indices where (all[i].verdict == .matched) == matched { out.append(all[i].agent.id) }
+        }
         return out
     }
 
@@ -166,37 +177,37 @@ struct MatchResult {
         out.append(93)
     }
 
-    /// The stored form: `[[workflow_id, version, verdict], …]`, about 15 bytes an agent.
+    /// The stored form: `[[workflow_id, version, verdict], …]`, about 15 bytes an agent, from each agent's prepared head.
     var compact: String {
         var out: [UInt8] = [91]
         out.reserveCapacity(matches.count * 16 + 2)
-        for (i, m) in matches.enumerated() {
-            out.append(contentsOf: i == 0 ? Self.entryStart : Self.nextEntryStart)
-            Self.appendDecimal(m.workflowId, to: &out)
-            out.append(44)
-            Self.appendDecimal(m.agent.version, to: &out)
-            out.append(contentsOf: #",""#.utf8)
-            out.append(contentsOf: m.verdict.rawValue.utf8)
-            out.append(contentsOf: #""]"#.utf8)
+        // Through the buffer: each element read in place, not copied with its references retained.
+        matches.withUnsafeBufferPointer { all in
+            for i in all.indices {
+                if i > 0 { out.append(44) }
+                out.append(contentsOf: all[i].agent.compactHead)
+                out.append(all[i].verdict.byte)
+                out.append(34)
+                out.append(93)
+            }
         }
         out.append(93)
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// A non-negative id or version as decimal digits, without making a String for it.
-    private static func appendDecimal(_ n: Int64, to out: inout [UInt8]) {
-        guard n >= 0 else { out.append(contentsOf: String(n).utf8); return }
-        let start = out.count
-        var rest = n
-        repeat {
-            out.append(UInt8(48 + rest % 10))
-            rest /= 10
-        } while rest > 0
-        out[start...].reverse()
+    /// `started_workflow_ids` (matched: true) or `failed_to_match_workflow_ids` as JSON array text.
+    func idsJSON(matched: Bool) -> String {
+        var out: [UInt8] = [91]
+        out.reserveCapacity(matched ? 16 : matches.count * 6 + 2)
+        matches.withUnsafeBufferPointer { all in
+            for i in all.indices where (all[i].verdict == .matched) == matched {
+                if out.count > 1 { out.append(44) }
+                out.append(contentsOf: all[i].agent.idDigits)
+            }
+        }
+        out.append(93)
+        return String(decoding: out, as: UTF8.self)
     }
-
-    private static let entryStart: [UInt8] = [91]
-    private static let nextEntryStart: [UInt8] = [44, 91]
 
     static func parseCompact(_ text: String) -> [(id: Int64, version: Int64, verdict: MatchVerdict)] {
         ((try? JSON.parse(text))?.arrayValue ?? []).compactMap { entry in
@@ -225,8 +236,10 @@ enum CallbackMatcher {
         let fields = EntityFields(event.entity)
         let pairs = changes.map { (field: $0.field, old: $0.old, new: $0.new) }
         var result = MatchResult(matches: agents.map { agent in
-            let target = agent.targetChanges.evaluate(changeType: event.changeType, changes: pairs)
-            guard target.matched else { return WorkflowMatch(agent: agent, verdict: .targetChanges, targetReason: target.reason, outcome: nil) }
+            // The reason of a target_changes miss is written only when the audit is rendered.
+            guard agent.targetChanges.matches(changeType: event.changeType, changes: pairs) else {
+                return WorkflowMatch(agent: agent, verdict: .targetChanges, targetReason: nil, outcome: nil)
+            }
             let outcome = agent.compiled.evaluate(fields)
             return WorkflowMatch(agent: agent, verdict: outcome.matched ? .matched : outcome.error ? .error : .conditions,
                                  targetReason: nil, outcome: outcome)

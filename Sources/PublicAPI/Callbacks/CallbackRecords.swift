@@ -74,6 +74,21 @@ enum CallbackRecords {
         return (rows.map(Callback.init), info)
     }
 
+    // MARK: retention
+
+    /// Deletes up to `limit` callbacks created before `cutoff` that started no run (`started_executions` is
+    /// set in the same write as the runs, and a callback with runs stays for /executions/{id}/callback and
+    /// run_only_once_per_entity); returns how many went. From the partial index alone.
+    static func prune(before cutoff: String, limit: Int, _ db: Database) throws -> Int {
+        try db.execute("""
+            DELETE FROM callbacks WHERE id IN (
+                SELECT id FROM callbacks INDEXED BY callbacks_prunable
+                WHERE started_executions = '[]' AND created_at < ?
+                  AND NOT EXISTS (SELECT 1 FROM callback_entity_runs r WHERE r.callback_id = callbacks.id)
+                ORDER BY created_at LIMIT ?)
+            """, [.text(cutoff), .int(Int64(limit))])
+    }
+
     // MARK: run_only_once_per_entity
 
     /// The agents that already ran for this entity from a callback.
@@ -95,6 +110,11 @@ enum CallbackRecords {
     }
 
     // MARK: the agents matching reads
+
+    /// The tenant's agent generation (migration 0012's triggers bump it on every agent change); 0 before any.
+    static func agentGeneration(tenantId: Int64, _ db: Database) throws -> Int64 {
+        try db.queryOne("SELECT generation FROM agent_generations WHERE tenant_id = ?", [.int(tenantId)])?.int("generation") ?? 0
+    }
 
     /// (id, version) of the tenant's ENABLED TRIGGERED agents of one entity type, from the covering index.
     static func triggeredAgentVersions(tenantId: Int64, entityType: String, _ db: Database) throws -> [(id: Int64, version: Int64)] {

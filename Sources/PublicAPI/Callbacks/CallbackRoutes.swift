@@ -11,7 +11,9 @@ enum CallbackRoutes {
     /// How far back `since` alone may reach (Neo: "since (≤ 7 days)"), plus a minute for clock skew.
     static let sinceWindow: TimeInterval = 7 * 24 * 3600 + 60
 
-    static func routes(store: Store, callbacks: CallbackService, endpoints: WebhookEndpointRecords) -> [Route] {
+    /// `inboundLimiter` counts signed inbound deliveries per tenant (the limit of NEO_RATE_LIMIT, a budget apart
+    /// from the tenant's keys').
+    static func routes(store: Store, callbacks: CallbackService, endpoints: WebhookEndpointRecords, inboundLimiter: RateLimiter) -> [Route] {
         let read = Access.group(.callbacks, .read), write = Access.group(.callbacks, .read_write)
         return [
             Route("POST", "/public-api/callbacks", access: write) { try post($0, callbacks) },
@@ -28,7 +30,7 @@ enum CallbackRoutes {
                 return Reply.raw(data: detail)
             },
             Route("GET", "/public-api/executions/{execution_id}/callback", access: read) { try executionCallback($0, store, callbacks) },
-            Route("POST", "/public-api/inbound/{endpoint_id}", access: .open, query: ["format"]) { try inbound($0, store, callbacks, endpoints) },
+            Route("POST", "/public-api/inbound/{endpoint_id}", access: .open, query: ["format"]) { try inbound($0, store, callbacks, endpoints, inboundLimiter) },
         ]
     }
 
@@ -54,6 +56,7 @@ enum CallbackRoutes {
             if ctx.testMode { ctx.warnings.append(testModeWarning) }
             reply = Reply.raw(status: 202, data: detail)
         case .duplicate(let callback, let detail):
+            if ctx.testMode { ctx.warnings.append(testModeWarning) }
             ctx.warnings.append("event_id '\(callback.eventId?.prefix(64) ?? "")' was already ingested as callback \(callback.id); nothing new was started")
             reply = Reply.raw(status: 200, data: detail)
         }
@@ -74,11 +77,14 @@ enum CallbackRoutes {
 
     /// A PSA's post: the endpoint names the tenant, `X-Neo-Signature` proves the sender holds its secret
     /// (checked over the exact body bytes before anything is parsed), each signature is accepted once.
-    private static func inbound(_ ctx: RequestContext, _ store: Store, _ callbacks: CallbackService, _ endpoints: WebhookEndpointRecords) throws -> Reply {
+    private static func inbound(_ ctx: RequestContext, _ store: Store, _ callbacks: CallbackService, _ endpoints: WebhookEndpointRecords,
+                                _ limiter: RateLimiter) throws -> Reply {
         let id = ctx.params["endpoint_id"] ?? ""
         guard isUUID(id), let endpoint = try ctx.timed({ try store.read { try WebhookEndpointRecords.find(id, $0) } }) else {
             throw APIError.notFound("webhook endpoint '\(id.prefix(64))' not found; admins create one with POST /public-api/webhook-endpoints")
         }
+        // No key names the tenant here: the endpoint does, in the access log too.
+        ctx.logFields = [("tenant", .int(endpoint.tenantId)), ("endpoint_id", .string(endpoint.id))]
         if let revoked = endpoint.revokedAt {
             throw APIError.notFound("webhook endpoint '\(id)' was revoked at \(revoked); ask an admin for a new one")
         }
@@ -92,6 +98,21 @@ enum CallbackRoutes {
             throw APIError(status: 401, code: "UNAUTHORIZED", message: failure.description,
                            details: [.init(field: "X-Neo-Signature", issue: failure.description)])
         }
+        // Counted once the sender proved it holds the secret (as other routes count once the key authenticated):
+        // deliveries nobody signed cannot spend the tenant's budget.
+        let limitHeaders = try limiter.headers(tenant: endpoint.tenantId, what: "this tenant's inbound endpoints")
+        do {
+            var reply = try ingestSigned(ctx, callbacks, endpoint: endpoint, secret: secret, body: body, signedAt: signedAt)
+            reply.headers = limitHeaders + reply.headers
+            return reply
+        } catch var e as APIError {
+            e.headers = limitHeaders + e.headers
+            throw e
+        }
+    }
+
+    private static func ingestSigned(_ ctx: RequestContext, _ callbacks: CallbackService, endpoint: WebhookEndpoint, secret: [UInt8],
+                                     body: [UInt8], signedAt: Int64) throws -> Reply {
         let format = try PSAFormat.named(try ctx.query("format"))
         let normalized = try format.normalize(try ctx.jsonBody())
         guard case .event(let mapped) = normalized else {
@@ -106,16 +127,18 @@ enum CallbackRoutes {
         let replayKey = WebhookSignature.sign(secret: secret, timestamp: signedAt, body: body)
         let expiresAt = Timestamp.format(Date(timeIntervalSince1970: TimeInterval(signedAt + WebhookSignature.tolerance)))
         let source = JSON.object(JSONObject([("type", .string("inbound")), ("endpoint_id", .string(endpoint.id)), ("format", .string(format.rawValue))]))
+        let replayed = APIError(status: 409, code: "CONFLICT",
+                                message: "this X-Neo-Signature was already accepted (a replay); sign each delivery with its own timestamp",
+                                details: [.init(field: "X-Neo-Signature", issue: "already used")])
         let outcome = try ctx.timed {
             try callbacks.ingest(event, tenantId: endpoint.tenantId, keyId: nil, source: source, testMode: ctx.testMode,
-                                 receipt: wantsReceipt(ctx)) { db in
+                                 receipt: wantsReceipt(ctx), inWrite: { db in
                 guard try WebhookEndpointRecords.consumeSignature(endpointId: endpoint.id, signature: replayKey, expiresAt: expiresAt,
-                                                                  now: Timestamp.now(), db) else {
-                    throw APIError(status: 409, code: "CONFLICT",
-                                   message: "this X-Neo-Signature was already accepted (a replay); sign each delivery with its own timestamp",
-                                   details: [.init(field: "X-Neo-Signature", issue: "already used")])
-                }
-            }
+                                                                  now: Timestamp.now(), db) else { throw replayed }
+            }, inTestRead: { db in
+                // A dry run refuses a replay as the real delivery would, and leaves the signature unused.
+                if try WebhookEndpointRecords.signatureUsed(endpointId: endpoint.id, signature: replayKey, now: Timestamp.now(), db) { throw replayed }
+            })
         }
         return reply(outcome, ctx)
     }

@@ -19,7 +19,7 @@ final class CallbackService: Sendable {
 
     let store: Store
     let runner: ExecutionRunner
-    private let agents = TriggeredAgentCache()
+    let agents = TriggeredAgentCache()
     /// Concurrent ingests share commits.
     private let commits: GroupCommit
 
@@ -37,9 +37,11 @@ final class CallbackService: Sendable {
     /// `source` is recorded in the audit (`{type: "api", key_id}` / `{type: "inbound", endpoint_id, format}`).
     /// `inWrite` runs first inside the write transaction: the inbound route consumes its signature there, so
     /// a refused replay rolls back with everything else. Test mode reads only and answers what would be stored.
-    /// `receipt` answers without `workflow_matches` and the audit trail (`Prefer: return=minimal`).
+    /// `receipt` answers without `workflow_matches` and the audit trail (`Prefer: return=minimal`). In test mode
+    /// `inTestRead` runs first in the read instead (the inbound route refuses a replayed signature there without
+    /// consuming it), and a known event id is answered as a duplicate, as a real ingest would.
     func ingest(_ event: CallbackEvent, tenantId: Int64, keyId: Int64?, source: JSON, testMode: Bool, receipt: Bool = false,
-                inWrite: ((Database) throws -> Void)? = nil) throws -> Outcome {
+                inWrite: ((Database) throws -> Void)? = nil, inTestRead: ((Database) throws -> Void)? = nil) throws -> Outcome {
         func answer(_ callback: Callback, _ result: MatchResult) -> [UInt8] {
             receipt ? callback.detail(includeAuditTrail: false, workflowMatches: nil) : callback.detail(includeAuditTrail: true, workflowMatches: result)
         }
@@ -47,6 +49,7 @@ final class CallbackService: Sendable {
             receipt ? callback.detail(includeAuditTrail: false, workflowMatches: nil) : try detail(callback, includeAuditTrail: true, db)
         }
         let snapshot = try store.read { db -> Snapshot in
+            if testMode { try inTestRead?(db) }
             if let eventId = event.eventId, let existing = try CallbackRecords.find(eventId: eventId, tenantId: tenantId, db) {
                 return .duplicate(existing, try answer(existing, db))
             }
@@ -146,9 +149,12 @@ final class CallbackService: Sendable {
 }
 
 /// TRIGGERED agents built from their documents, by (id, version): a version never changes, so an entry
-/// never goes stale and needs no invalidation. Every ingest reads the current (id, version) pairs from the
-/// store and builds only the versions it has not seen; reads of old callbacks build theirs from the
-/// version snapshots. Bounded: when full it starts again empty.
+/// never goes stale and needs no invalidation. The ordered list per tenant and entity type is kept with the
+/// tenant's agent generation (`agent_generations`, bumped by triggers in the same transaction as any agent
+/// insert, delete or matching-relevant update, whoever the writer): while it is unchanged an ingest reads that
+/// one row and reuses the list; when it moved, the current (id, version) pairs are read and only the versions
+/// not seen yet are built. Reads of old callbacks build theirs from the version snapshots. Bounded: when full
+/// it starts again empty.
 // unchecked: agents and lists are read and written only with `lock` held.
 final class TriggeredAgentCache: @unchecked Sendable {
     private struct Key: Hashable {
@@ -164,9 +170,16 @@ final class TriggeredAgentCache: @unchecked Sendable {
     static let capacity = 50_000
     private let lock = NSLock()
     private var agents: [Key: TriggeredAgent] = [:]
-    /// The last ordered list per tenant and entity type, and the keys it was made from: the common case
-    /// (no agent changed since) answers without lookups or sorting.
-    private var lists: [Scope: (keys: [Key], ordered: [TriggeredAgent])] = [:]
+    /// The last ordered list per tenant and entity type, the keys it was made from and the tenant's agent
+    /// generation it was read at: the common case (no agent changed since) answers from one row.
+    private var lists: [Scope: (generation: Int64, keys: [Key], ordered: [TriggeredAgent])] = [:]
+    /// How many lists were read from the agents (not reused): tests prove reuse and invalidation with it.
+    private var readLists = 0
+    var rebuilds: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return readLists
+    }
 
     private func cached(_ key: Key) -> TriggeredAgent? {
         lock.lock()
@@ -194,21 +207,30 @@ final class TriggeredAgentCache: @unchecked Sendable {
         for agent in built { agents[Key(id: agent.id, version: agent.version)] = agent }
     }
 
-    /// The tenant's ENABLED TRIGGERED agents of `entityType` as they are now, in execution order.
+    /// The tenant's ENABLED TRIGGERED agents of `entityType` as they are now, in execution order. `db` is a
+    /// read snapshot: the generation and the agents it reads are of the same instant.
     func current(tenantId: Int64, entityType: String, _ db: Database) throws -> [TriggeredAgent] {
-        let keys = try CallbackRecords.triggeredAgentVersions(tenantId: tenantId, entityType: entityType, db).map { Key(id: $0.id, version: $0.version) }
+        let generation = try CallbackRecords.agentGeneration(tenantId: tenantId, db)
         let scope = Scope(tenantId: tenantId, entityType: entityType)
         lock.lock()
         let last = lists[scope]
         lock.unlock()
-        if let last, last.keys == keys { return last.ordered }
-        let (found, missing) = cached(keys)
-        let built = try missing.compactMap { try CallbackRecords.triggeredAgent($0.id, db) }
-        keep(built)
-        let ordered = CallbackMatcher.ordered(found + built)
+        if let last, last.generation == generation { return last.ordered }
+        let keys = try CallbackRecords.triggeredAgentVersions(tenantId: tenantId, entityType: entityType, db).map { Key(id: $0.id, version: $0.version) }
+        let ordered: [TriggeredAgent]
+        if let last, last.keys == keys {
+            ordered = last.ordered
+        } else {
+            let (found, missing) = cached(keys)
+            let built = try missing.compactMap { try CallbackRecords.triggeredAgent($0.id, db) }
+            keep(built)
+            ordered = CallbackMatcher.ordered(found + built)
+        }
         lock.lock()
         if lists.count > 10_000 { lists.removeAll(keepingCapacity: true) }
-        lists[scope] = (keys, ordered)
+        // A reader of an older snapshot does not replace a newer list.
+        if (lists[scope]?.generation ?? Int64.min) <= generation { lists[scope] = (generation, keys, ordered) }
+        readLists += 1
         lock.unlock()
         return ordered
     }

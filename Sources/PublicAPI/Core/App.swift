@@ -211,6 +211,7 @@ public final class App: Sendable {
             fields["tenant"] = .int(p.tenantId)
             fields["key_id"] = .int(p.keyId)
         }
+        for (key, value) in ctx.logFields where fields[key] == nil { fields[key] = value }
         logger.info("request", fields)
     }
 

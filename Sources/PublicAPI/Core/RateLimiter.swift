@@ -67,13 +67,18 @@ public final class RateLimiter: Sendable {
 
     /// Headers for an authenticated response, or a 429 to throw.
     func headers(for principal: Principal) throws -> [(String, String)] {
+        try headers(tenant: principal.tenantId, what: "this tenant")
+    }
+
+    /// Headers for a response counted against `tenant` (`what` names the budget in the 429's message), or a 429 to throw.
+    func headers(tenant: Int64, what: String) throws -> [(String, String)] {
         guard limit > 0 else { return [] }
-        let d = check(tenant: principal.tenantId)
+        let d = check(tenant: tenant)
         let headers = [("X-RateLimit-Limit", String(limit)), ("X-RateLimit-Remaining", String(d.remaining)),
                        ("X-RateLimit-Reset", String(d.reset))]
         if !d.allowed {
             throw APIError(status: 429, code: "RATE_LIMITED",
-                           message: "rate limit of \(limit) requests per \(windowSeconds) s exceeded for this tenant; retry after \(d.retryAfter) s",
+                           message: "rate limit of \(limit) requests per \(windowSeconds) s exceeded for \(what); retry after \(d.retryAfter) s",
                            headers: headers + [("Retry-After", String(d.retryAfter))])
         }
         return headers

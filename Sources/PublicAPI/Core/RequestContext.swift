@@ -21,8 +21,16 @@ public final class RequestContext: Sendable {
         var parsedQuery: [(String, String)]?
         var offload: @Sendable (@escaping @Sendable () -> Void) -> Void = { $0() }
         var testModeRequested = false
+        var logFields: [(String, JSON)] = []
     }
     private let mutable = Lock(Mutable())
+
+    /// What an open route learned about whom it served, for the access log (the signed inbound route: the
+    /// endpoint's tenant and id). Authenticated routes log their principal's tenant and key instead.
+    var logFields: [(String, JSON)] {
+        get { mutable.withLock { $0.logFields } }
+        set { mutable.withLock { $0.logFields = newValue } }
+    }
 
     /// Set by authentication on protected routes.
     public internal(set) var principal: Principal? {

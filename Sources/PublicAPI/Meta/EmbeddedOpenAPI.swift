@@ -6414,6 +6414,16 @@ enum OpenAPIDocument {
        }
       }
      },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
      "200": {
       "description": "A repeated event_id (the first callback), or a PSA notice that triggers nothing.",
       "content": {

@@ -58,6 +58,13 @@ final class WebhookEndpointRecords: Sendable {
 
     /// Records one accepted signature until `expiresAt`; false when it was already used (a replay).
     /// Signatures past their expiry are dropped first, so the table holds only the tolerance window.
+    /// Whether `signature` was already accepted (and has not expired): what `consumeSignature` would refuse,
+    /// read without consuming (test mode).
+    static func signatureUsed(endpointId: String, signature: String, now: String, _ db: Database) throws -> Bool {
+        try db.queryOne("SELECT 1 AS used FROM inbound_signatures WHERE endpoint_id = ? AND signature = ? AND expires_at >= ?",
+                        [.text(endpointId), .text(signature), .text(now)]) != nil
+    }
+
     static func consumeSignature(endpointId: String, signature: String, expiresAt: String, now: String, _ db: Database) throws -> Bool {
         try db.execute("DELETE FROM inbound_signatures WHERE expires_at < ?", [.text(now)])
         let inserted = try db.execute("INSERT INTO inbound_signatures (endpoint_id, signature, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
