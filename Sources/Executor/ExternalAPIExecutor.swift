@@ -180,7 +180,9 @@ public final class ExternalAPIExecutor: Sendable {
     private func send(_ calls: Attempts, attempt: Int, earlier: [UpstreamAttempt], after delay: Double = 0,
                       completion: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void) {
         let request = calls.request
-        let remainingMs = Int(((calls.deadline - monotonicNow() - delay) * 1000).rounded(.down))
+        // The first attempt has the whole timeout; later ones what is left of it after their wait.
+        let remainingMs = attempt == 1 && delay == 0 ? calls.config.timeoutMs
+            : Int(((calls.deadline - monotonicNow() - delay) * 1000).rounded(.down))
         // Our traceparent replaces any the caller put among the headers: the trace is the server's to state.
         var headers = request.headers.filter { $0.name.lowercased() != "traceparent" }.map { $0.name + ": " + $0.value }
         headers.append("traceparent: " + calls.trace.child().traceparent)
