@@ -38,22 +38,4 @@ public final class ThreadRandom {
         s.3 = s.3 << 45 | s.3 >> 19
         return result
     }
-
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// `words` random 64-bit words as 16·words lowercase hex digits, never all zeros.
-    public func hex(words: Int) -> String {
-        var values = (0..<words).map { _ in next() }
-        if values.allSatisfy({ $0 == 0 }) { values[0] = 1 }
-        return String(unsafeUninitializedCapacity: 16 * words) { out in
-            var j = 0
-            for v in values {
-                for shift in stride(from: 60, through: 0, by: -4) {
-                    out[j] = Self.hexDigits[Int((v >> UInt64(shift)) & 0xF)]
-                    j += 1
-                }
-            }
-            return j
-        }
-    }
 }

@@ -1,57 +1,120 @@
 /// W3C Trace Context (`traceparent`, version 00): the trace a request belongs to and this server's
 /// span in it. An inbound header that parses keeps its trace id and flags and gets a new span id;
 /// a missing or malformed one is replaced by a new trace (never echoed).
+///
+/// The ids are kept as integers and formatted only when needed: every response carries a
+/// `traceparent`, so making one costs three random words and one 55-byte string.
 public struct TraceContext: Sendable, Equatable {
-    /// 32 lowercase hex digits, not all zeros.
-    public let traceId: String
-    /// 16 lowercase hex digits: this server's span (the parent-id of what it calls).
-    public let spanId: String
-    /// 2 lowercase hex digits (01 = sampled).
-    public let flags: String
+    public let traceHigh: UInt64
+    public let traceLow: UInt64
+    /// This server's span (the parent-id of what it calls).
+    public let span: UInt64
+    /// The trace flags (bit 0: sampled).
+    public let flagBits: UInt8
 
-    public init(traceId: String, spanId: String, flags: String) {
-        self.traceId = traceId
-        self.spanId = spanId
-        self.flags = flags
+    public init(traceHigh: UInt64, traceLow: UInt64, span: UInt64, flagBits: UInt8) {
+        self.traceHigh = traceHigh
+        self.traceLow = traceLow
+        self.span = span
+        self.flagBits = flagBits
     }
 
+    /// 32 lowercase hex digits, not all zeros.
+    public var traceId: String { Self.hex([(traceHigh, 16), (traceLow, 16)]) }
+    /// 16 lowercase hex digits.
+    public var spanId: String { Self.hex([(span, 16)]) }
+    /// 2 lowercase hex digits.
+    public var flags: String { Self.hex([(UInt64(flagBits), 2)]) }
+
     /// The header value naming this span: `00-<trace-id>-<span-id>-<flags>`.
-    public var traceparent: String { "00-\(traceId)-\(spanId)-\(flags)" }
+    public var traceparent: String {
+        String(unsafeUninitializedCapacity: 55) { out in
+            var j = 0
+            func put(_ v: UInt64, _ digits: Int) {
+                for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+                    out[j] = Self.digits[Int((v >> UInt64(shift)) & 0xF)]
+                    j += 1
+                }
+            }
+            out[0] = 48; out[1] = 48; out[2] = 45
+            j = 3
+            put(traceHigh, 16); put(traceLow, 16)
+            out[j] = 45; j += 1
+            put(span, 16)
+            out[j] = 45; j += 1
+            put(UInt64(flagBits), 2)
+            return j
+        }
+    }
 
     /// A span in the same trace, for one outbound call.
     public func child() -> TraceContext {
-        TraceContext(traceId: traceId, spanId: ThreadRandom.current.hex(words: 1), flags: flags)
+        TraceContext(traceHigh: traceHigh, traceLow: traceLow, span: Self.nonZero(ThreadRandom.current.next()), flagBits: flagBits)
     }
 
     /// The request's span: a child of a valid inbound `traceparent`, else the root of a new trace.
     public static func forRequest(_ inbound: String?) -> TraceContext {
         if let inbound, let parent = parse(inbound) { return parent.child() }
-        return TraceContext(traceId: ThreadRandom.current.hex(words: 2), spanId: ThreadRandom.current.hex(words: 1), flags: "01")
+        return newRoot()
     }
 
-    /// A new trace for work no request started (a schedule slot, a callback run without one).
-    public static func newRoot() -> TraceContext { forRequest(nil) }
+    /// A new trace (flag sampled: the access log records every request).
+    public static func newRoot() -> TraceContext {
+        let random = ThreadRandom.current
+        let high = random.next(), low = random.next()
+        return TraceContext(traceHigh: high, traceLow: high == 0 && low == 0 ? 1 : low, span: nonZero(random.next()), flagBits: 1)
+    }
+
+    /// A new span in the trace `traceId` (32 hex digits, as stored with an execution); nil when it is not one.
+    public static func span(inTrace traceId: String) -> TraceContext? {
+        let bytes = Array(traceId.utf8)
+        guard bytes.count == 32, let high = hexValue(bytes[0..<16]), let low = hexValue(bytes[16..<32]), high != 0 || low != 0 else { return nil }
+        return TraceContext(traceHigh: high, traceLow: low, span: nonZero(ThreadRandom.current.next()), flagBits: 1)
+    }
 
     /// Parses a `traceparent` per W3C Trace Context §3.2: `version-traceid-parentid-flags`, lowercase
     /// hex, trace and parent ids not all zeros, version `ff` invalid. Version 00 is exactly 55
     /// characters; a later version may append `-…` fields, which are ignored. nil when invalid.
     public static func parse(_ value: String) -> TraceContext? {
-        let bytes = Array(value.utf8)
-        guard bytes.count >= 55, bytes.count <= 512 else { return nil }
-        func isHex(_ range: Range<Int>) -> Bool {
-            bytes[range].allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+        var value = value
+        return value.withUTF8 { bytes -> TraceContext? in
+            guard bytes.count >= 55, bytes.count <= 512, bytes[2] == 45, bytes[35] == 45, bytes[52] == 45 else { return nil }
+            guard let version = hexValue(bytes[0..<2]), version != 0xff else { return nil }
+            if version == 0 && bytes.count != 55 { return nil }
+            if bytes.count > 55 && bytes[55] != 45 { return nil }
+            guard let high = hexValue(bytes[3..<19]), let low = hexValue(bytes[19..<35]), let parent = hexValue(bytes[36..<52]),
+                  let flags = hexValue(bytes[53..<55]), high != 0 || low != 0, parent != 0 else { return nil }
+            return TraceContext(traceHigh: high, traceLow: low, span: parent, flagBits: UInt8(flags))
         }
-        func allZero(_ range: Range<Int>) -> Bool { bytes[range].allSatisfy { $0 == 48 } }
-        guard isHex(0..<2), bytes[2] == 45, isHex(3..<35), bytes[35] == 45, isHex(36..<52), bytes[52] == 45, isHex(53..<55) else {
-            return nil
+    }
+
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private static func nonZero(_ v: UInt64) -> UInt64 { v == 0 ? 1 : v }
+
+    /// The value of lowercase hex digits (at most 16), or nil.
+    private static func hexValue<C: Collection<UInt8>>(_ digits: C) -> UInt64? {
+        var v: UInt64 = 0
+        for c in digits {
+            switch c {
+            case 48...57: v = v << 4 | UInt64(c - 48)
+            case 97...102: v = v << 4 | UInt64(c - 87)
+            default: return nil
+            }
         }
-        let version = String(decoding: bytes[0..<2], as: UTF8.self)
-        if version == "ff" { return nil }
-        if version == "00" && bytes.count != 55 { return nil }
-        if bytes.count > 55 && bytes[55] != 45 { return nil }
-        if allZero(3..<35) || allZero(36..<52) { return nil }
-        return TraceContext(traceId: String(decoding: bytes[3..<35], as: UTF8.self),
-                            spanId: String(decoding: bytes[36..<52], as: UTF8.self),
-                            flags: String(decoding: bytes[53..<55], as: UTF8.self))
+        return v
+    }
+
+    private static func hex(_ parts: [(UInt64, Int)]) -> String {
+        String(unsafeUninitializedCapacity: parts.reduce(0) { $0 + $1.1 }) { out in
+            var j = 0
+            for (v, count) in parts {
+                for shift in stride(from: (count - 1) * 4, through: 0, by: -4) {
+                    out[j] = digits[Int((v >> UInt64(shift)) & 0xF)]
+                    j += 1
+                }
+            }
+            return j
+        }
     }
 }

@@ -101,8 +101,7 @@ struct Execution {
 
     /// A span for this run's work: in the starting request's trace, else in a new one.
     func runSpan() -> TraceContext {
-        guard let traceId, TraceContext.parse("00-\(traceId)-0000000000000001-01") != nil else { return TraceContext.newRoot() }
-        return TraceContext(traceId: traceId, spanId: ThreadRandom.current.hex(words: 1), flags: "01")
+        traceId.flatMap(TraceContext.span(inTrace:)) ?? TraceContext.newRoot()
     }
 
     /// The run's input object (`{{input.field}}` reads it); empty when none was given.
