@@ -87,11 +87,12 @@ enum Serve {
         } catch {
             fail("\(error)", code: 1)
         }
-        say("listening on http://\(shownHost):\(port)")
+        // Before "listening on": whoever waits for that line has the metrics address too.
         if let metricsPort = service.metricsPort, let address = config.metricsAddress {
             let host = address.host.contains(":") ? "[\(address.host)]" : address.host
             say("metrics on http://\(host):\(metricsPort)/metrics")
         }
+        say("listening on http://\(shownHost):\(port)")
         service.app.logger.info("started", ["port": .int(Int64(port)), "db": .string(config.db), "version": .string(neoServerVersion)])
 
         var received: Int32 = 0
