@@ -20,30 +20,59 @@ public struct TraceContext: Sendable, Equatable {
     }
 
     /// 32 lowercase hex digits, not all zeros.
-    public var traceId: String { Self.hex([(traceHigh, 16), (traceLow, 16)]) }
+    public var traceId: String {
+        String(unsafeUninitializedCapacity: 32) { out in
+            Self.writeHex(traceHigh, into: out, at: 0)
+            Self.writeHex(traceLow, into: out, at: 16)
+            return 32
+        }
+    }
     /// 16 lowercase hex digits.
-    public var spanId: String { Self.hex([(span, 16)]) }
+    public var spanId: String {
+        String(unsafeUninitializedCapacity: 16) { out in
+            Self.writeHex(span, into: out, at: 0)
+            return 16
+        }
+    }
     /// 2 lowercase hex digits.
-    public var flags: String { Self.hex([(UInt64(flagBits), 2)]) }
+    public var flags: String {
+        String(unsafeUninitializedCapacity: 2) { out in
+            out[0] = Self.hexDigit(flagBits >> 4)
+            out[1] = Self.hexDigit(flagBits & 0xF)
+            return 2
+        }
+    }
 
-    /// The header value naming this span: `00-<trace-id>-<span-id>-<flags>`.
+    /// The header value naming this span: `00-<trace-id>-<span-id>-<flags>`. Written byte by byte into
+    /// one buffer: it goes on every response.
     public var traceparent: String {
         String(unsafeUninitializedCapacity: 55) { out in
-            var j = 0
-            func put(_ v: UInt64, _ digits: Int) {
-                for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
-                    out[j] = Self.digits[Int((v >> UInt64(shift)) & 0xF)]
-                    j += 1
-                }
-            }
-            out[0] = 48; out[1] = 48; out[2] = 45
-            j = 3
-            put(traceHigh, 16); put(traceLow, 16)
-            out[j] = 45; j += 1
-            put(span, 16)
-            out[j] = 45; j += 1
-            put(UInt64(flagBits), 2)
-            return j
+            out[0] = 48
+            out[1] = 48
+            out[2] = 45
+            Self.writeHex(traceHigh, into: out, at: 3)
+            Self.writeHex(traceLow, into: out, at: 19)
+            out[35] = 45
+            Self.writeHex(span, into: out, at: 36)
+            out[52] = 45
+            out[53] = Self.hexDigit(flagBits >> 4)
+            out[54] = Self.hexDigit(flagBits & 0xF)
+            return 55
+        }
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
+
+    /// `v` as 16 lowercase hex digits at `out[start...]`.
+    @inline(__always)
+    private static func writeHex(_ v: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
+        var v = v
+        var i = start + 15
+        while i >= start {
+            out[i] = hexDigit(UInt8(truncatingIfNeeded: v & 0xF))
+            v >>= 4
+            i -= 1
         }
     }
 
@@ -88,8 +117,6 @@ public struct TraceContext: Sendable, Equatable {
         }
     }
 
-    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
-
     private static func nonZero(_ v: UInt64) -> UInt64 { v == 0 ? 1 : v }
 
     /// The value of lowercase hex digits (at most 16), or nil.
@@ -103,18 +130,5 @@ public struct TraceContext: Sendable, Equatable {
             }
         }
         return v
-    }
-
-    private static func hex(_ parts: [(UInt64, Int)]) -> String {
-        String(unsafeUninitializedCapacity: parts.reduce(0) { $0 + $1.1 }) { out in
-            var j = 0
-            for (v, count) in parts {
-                for shift in stride(from: (count - 1) * 4, through: 0, by: -4) {
-                    out[j] = digits[Int((v >> UInt64(shift)) & 0xF)]
-                    j += 1
-                }
-            }
-            return j
-        }
     }
 }
