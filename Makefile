@@ -56,6 +56,9 @@ run: build
 test:
 	$(MAKE) deps EXTRA_PACKAGES="wrk python3-venv"
 	python3 openapi/spec.py --check
+	@# The metrics tests parse /metrics with PyPI prometheus-client's own parser, kept in .venv-metrics.
+	@.venv-metrics/bin/python -c 'import prometheus_client' 2>/dev/null || \
+	  { python3 -m venv .venv-metrics && .venv-metrics/bin/pip install -q prometheus-client; }
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) tsan

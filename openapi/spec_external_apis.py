@@ -49,7 +49,19 @@ schemas.update({
         "body_fields": {"type": "array", "maxItems": 100, "items": ref("ExternalApiBodyField")},
         "auth": ref("ExternalApiAuth"), "requires_approval": {"type": "boolean", "default": True},
         "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 60000, "default": 15000},
-        "max_response_bytes": {"type": "integer", "minimum": 1, "maximum": 1048576, "default": 8192}}},
+        "max_response_bytes": {"type": "integer", "minimum": 1, "maximum": 1048576, "default": 8192},
+        "retry": nullable(ref("UpstreamRetry"))}},
+    "UpstreamRetry": {"type": "object", "description": "When a call is tried again (design §12); off (1 attempt) by default. "
+                      "All attempts share timeout_ms; Retry-After (seconds or an HTTP date) is honoured within it; each attempt is a step.",
+                      "properties": {
+        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 5, "default": 1},
+        "backoff_ms": {"type": "integer", "minimum": 0, "maximum": 60000, "default": 200,
+                       "description": "Wait before attempt n+1 is backoff_ms * 2^(n-1), capped at max_backoff_ms."},
+        "max_backoff_ms": {"type": "integer", "minimum": 0, "maximum": 60000, "default": 5000},
+        "on_status": {"type": "array", "maxItems": 20, "items": {"type": "integer", "minimum": 400, "maximum": 599},
+                      "default": [429, 502, 503, 504]},
+        "include_non_idempotent": {"type": "boolean", "default": False,
+                                   "description": "Also retry POST and PATCH (GET, PUT and DELETE always may be)."}}},
     "ExternalApiConfigPatch": {"type": "object", "description": "Top-level fields sent replace the stored ones; others are kept. name is immutable.",
                                "properties": {k: v for k, v in [
                                    ("description", nullable({"type": "string"})), ("instructions", nullable({"type": "string"})),
@@ -58,7 +70,8 @@ schemas.update({
                                    ("headers", {"type": "array", "items": ref("ExternalApiHeader")}),
                                    ("body_fields", {"type": "array", "items": ref("ExternalApiBodyField")}),
                                    ("auth", ref("ExternalApiAuth")), ("requires_approval", {"type": "boolean"}),
-                                   ("timeout_ms", {"type": "integer"}), ("max_response_bytes", {"type": "integer"})]}},
+                                   ("timeout_ms", {"type": "integer"}), ("max_response_bytes", {"type": "integer"}),
+                                   ("retry", nullable(ref("UpstreamRetry")))]}},
     "ExternalApiConfig": {"allOf": [ref("ExternalApiConfigInput"), {"type": "object", "properties": {
         "created_at": TS, "updated_at": TS}}]},
     "RedactedRequest": {"type": "object", "required": ["method", "url", "headers"], "properties": {

@@ -13,9 +13,12 @@ public struct CurlRequest: Sendable {
     public var timeoutMs: Int
     public var maxResponseBytes: Int
     public var resolve: String?
+    /// What the call is for, the `kind` label of the upstream metrics.
+    public var kind: UpstreamKind
 
     public init(method: String, url: String, headers: [String], body: [UInt8]?, timeoutMs: Int,
-                maxResponseBytes: Int, resolve: String?) {
+                maxResponseBytes: Int, resolve: String?, kind: UpstreamKind = .externalAPI) {
+        self.kind = kind
         self.method = method
         self.url = url
         self.headers = headers
@@ -47,8 +50,11 @@ public final class CurlClient: @unchecked Sendable {
     static let userAgent = "neo-server-executor"
 
     private let multi: UnsafeMutableRawPointer
-    private let pending = Lock<(queue: [Transfer], stopping: Bool)>(([], false))
+    /// Transfers handed over by senders; `delay` > 0 ones wait on the curl thread's timers first.
+    private let pending = Lock<(queue: [(transfer: Transfer, delay: Double)], stopping: Bool)>(([], false))
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]  // curl thread only
+    /// Transfers waiting for their start time (a retry's backoff), soonest last. Curl thread only.
+    private var delayed: [(due: Double, transfer: Transfer)] = []
     /// Easy handles of finished transfers, reset and set up anew by the next sender: this saves an
     /// init on the sender and, more to the point, a cleanup on the busy curl thread. Connections
     /// live in the multi handle either way. Nil once shut down.
@@ -67,8 +73,10 @@ public final class CurlClient: @unchecked Sendable {
         t.start()
     }
 
-    /// Sends `request`; `completion` gets the response or an upstream/timeout error.
-    public func send(_ request: CurlRequest, completion: @escaping @Sendable (Result<CurlResponse, ExecutorError>) -> Void) {
+    /// Sends `request` (after `delay` seconds, timed on the curl thread, so a retry's backoff holds no
+    /// other thread); `completion` gets the response or an upstream/timeout error.
+    public func send(_ request: CurlRequest, after delay: Double = 0,
+                     completion: @escaping @Sendable (Result<CurlResponse, ExecutorError>) -> Void) {
         let transfer: Transfer
         do {
             transfer = try Transfer(request, client: self, completion: completion)
@@ -83,7 +91,7 @@ public final class CurlClient: @unchecked Sendable {
         // Only the first transfer queued since the last drain wakes the thread; it takes them all.
         let accepted = pending.withLock { state -> Bool in
             if state.stopping { return false }
-            state.queue.append(transfer)
+            state.queue.append((transfer, delay))
             if state.queue.count == 1 { curl_multi_wakeup(multi) }
             return true
         }
@@ -122,21 +130,33 @@ public final class CurlClient: @unchecked Sendable {
 
     private func run() {
         while true {
-            let (incoming, stopping) = pending.withLock { state -> ([Transfer], Bool) in
+            let (incoming, stopping) = pending.withLock { state -> ([(transfer: Transfer, delay: Double)], Bool) in
                 defer { state.queue.removeAll() }
                 return (state.queue, state.stopping)
             }
-            for t in incoming {
-                t.started = monotonicNow()
-                active[t.easy] = t
-                curl_multi_add_handle(multi, t.easy)
+            let now = monotonicNow()
+            for (t, delay) in incoming {
+                if delay > 0 {
+                    delayed.append((now + delay, t))
+                } else {
+                    start(t, at: now)
+                }
+            }
+            if !delayed.isEmpty {
+                delayed.sort { $0.due > $1.due }
+                while let last = delayed.last, last.due <= now {
+                    delayed.removeLast()
+                    start(last.transfer, at: now)
+                }
             }
             if stopping {
                 for (easy, t) in active {
                     curl_multi_remove_handle(multi, easy)
                     t.finish(.failure(ExecutorError(.upstream, "the executor is shutting down")))
                 }
+                for (_, t) in delayed { t.finish(.failure(ExecutorError(.upstream, "the executor is shutting down"))) }
                 active.removeAll()
+                delayed.removeAll()
                 stopped.signal()
                 return
             }
@@ -149,8 +169,17 @@ public final class CurlClient: @unchecked Sendable {
                 curl_multi_remove_handle(multi, e)
                 t.complete(code: CURLcode(UInt32(code)))
             }
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            // Sleep until curl has work, a sender wakes us, or the next delayed transfer is due.
+            var waitMs: Int32 = 1000
+            if let next = delayed.last { waitMs = Int32(max(0, min(1000, ((next.due - monotonicNow()) * 1000).rounded(.up)))) }
+            curl_multi_poll(multi, nil, 0, waitMs, nil)
         }
+    }
+
+    private func start(_ t: Transfer, at now: Double) {
+        t.started = now
+        active[t.easy] = t
+        curl_multi_add_handle(multi, t.easy)
     }
 }
 
@@ -164,6 +193,7 @@ private final class Transfer {
     private unowned let client: CurlClient
     private let cap: Int
     private let timeoutMs: Int
+    private let kind: UpstreamKind
     private var body: [UInt8] = []
     private var total = 0
     private var cutOff = false
@@ -178,6 +208,7 @@ private final class Transfer {
         self.completion = completion
         cap = r.maxResponseBytes
         timeoutMs = r.timeoutMs
+        kind = r.kind
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         var ok = true
         func check(_ rc: Int32) { if rc != 0 { ok = false } }
@@ -259,13 +290,16 @@ private final class Transfer {
         let duration = (monotonicNow() - started) * 1000
         if code == CURLE_OK || (code == CURLE_WRITE_ERROR && cutOff) {
             let status = cshim_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE)
+            UpstreamMetrics.record(kind, status: status, seconds: duration / 1000)
             finish(.success(CurlResponse(status: status, headers: headers, body: body, truncated: total > cap,
                                          bytesTotal: cutOff ? nil : total, durationMs: duration)))
         } else if code == CURLE_OPERATION_TIMEDOUT {
+            UpstreamMetrics.record(kind, outcome: .timeout, seconds: duration / 1000)
             finish(.failure(ExecutorError(.timeout, "the upstream did not answer within \(timeoutMs) ms")))
         } else {
             let detail = String(cString: errorBuffer)
             let reason = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            UpstreamMetrics.record(kind, outcome: .error, seconds: duration / 1000)
             finish(.failure(ExecutorError(.upstream, "upstream request failed: \(reason)")))
         }
     }

@@ -20,11 +20,14 @@ public struct ExecutorError: Error, Sendable, Equatable, CustomStringConvertible
     public let field: String?
     /// What went wrong and what to fix; never holds a secret.
     public let message: String
+    /// Attempts made before this failure that were tried again (an upstream retry block).
+    public var earlierAttempts: [UpstreamAttempt] = []
 
-    public init(_ kind: Kind, field: String? = nil, _ message: String) {
+    public init(_ kind: Kind, field: String? = nil, _ message: String, earlierAttempts: [UpstreamAttempt] = []) {
         self.kind = kind
         self.field = field
         self.message = message
+        self.earlierAttempts = earlierAttempts
     }
 
     public var description: String { field.map { "\($0): \(message)" } ?? message }

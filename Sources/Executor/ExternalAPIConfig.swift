@@ -16,6 +16,8 @@ public struct ExternalAPIConfig: Sendable, Equatable {
     public var requiresApproval: Bool
     public var timeoutMs: Int
     public var maxResponseBytes: Int
+    /// When a call is tried again (off unless configured).
+    public var retry: UpstreamRetry
     /// The endpoint parsed once per config rather than on every call.
     private var endpointCache: EndpointCache
 
@@ -27,7 +29,8 @@ public struct ExternalAPIConfig: Sendable, Equatable {
                 bodyFields: [BodyField] = [], auth: UpstreamAuth = .none, requiresApproval: Bool = true,
                 timeoutMs: Int = ExternalAPIConfig.defaultTimeoutMs,
                 maxResponseBytes: Int = ExternalAPIConfig.defaultMaxResponseBytes,
-                description: String? = nil, instructions: String? = nil, docsURL: String? = nil) {
+                description: String? = nil, instructions: String? = nil, docsURL: String? = nil, retry: UpstreamRetry = .off) {
+        self.retry = retry
         self.name = name
         self.endpointURL = endpointURL
         endpointCache = EndpointCache(endpointURL)

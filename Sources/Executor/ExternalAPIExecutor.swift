@@ -3,7 +3,8 @@ import Foundation
 import NeoJSON
 
 /// The executor's answer to one call (design §6): the upstream's status, headers, body text up to
-/// the cap, and how long it took. `attempt` is 2 when an OAuth2 401 forced a token refresh.
+/// the cap, and how long it took. `attempt` counts the attempts made: above 1 after retries (the
+/// config's retry block) or when an OAuth2 401 forced a token refresh.
 public struct UpstreamResult: Sendable {
     public var status: Int
     public var headers: [(String, String)]
@@ -14,6 +15,8 @@ public struct UpstreamResult: Sendable {
     public var attempt: Int
     /// What was sent, for TOOL_CALL steps (redact before showing).
     public var request: UpstreamRequest
+    /// Attempts before this one that were tried again (the config's retry block, an OAuth2 401).
+    public var earlierAttempts: [UpstreamAttempt] = []
 
     /// `{status, headers, body, truncated, bytes_total?, duration_ms, attempt}`.
     public func json() -> JSONObject {
@@ -28,6 +31,7 @@ public struct UpstreamResult: Sendable {
             ("attempt", .int(Int64(attempt))),
         ])
         if let bytesTotal { out["bytes_total"] = .int(Int64(bytesTotal)) }
+        if !earlierAttempts.isEmpty { out["earlier_attempts"] = .array(earlierAttempts.map { .object($0.json()) }) }
         return out
     }
 }
@@ -56,10 +60,13 @@ public final class ExternalAPIExecutor: Sendable {
     }
 
     /// Runs one call; `completion` runs on the curl thread or, for early refusals, on this one.
-    /// DNS is resolved here, on the calling thread, so the curl thread never blocks on it.
-    public func invoke(_ config: ExternalAPIConfig, _ call: Invocation, tenant: String,
+    /// DNS is resolved here, on the calling thread, so the curl thread never blocks on it. `trace`
+    /// is the caller's span: each attempt carries a child of it in `traceparent` (a new trace when nil).
+    public func invoke(_ config: ExternalAPIConfig, _ call: Invocation, tenant: String, trace: TraceContext? = nil,
+                       kind: UpstreamKind = .externalAPI,
                        completion: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void) {
         let secrets = config.secretValues
+        let trace = trace ?? TraceContext.newRoot()
         let done: @Sendable (Result<UpstreamResult, ExecutorError>) -> Void = { result in
             completion(result.mapError { Self.scrubbed($0, secrets) })
         }
@@ -73,7 +80,8 @@ public final class ExternalAPIExecutor: Sendable {
             return
         }
         guard case .oauth2ClientCredentials(let oauth) = config.auth else {
-            send(request, pin: pin, config: config, secrets: secrets, attempt: 1, completion: done)
+            let call = Attempts(request: request, pin: pin, config: config, secrets: secrets, trace: trace, kind: kind)
+            send(call, attempt: 1, earlier: [], completion: done)
             return
         }
         let key = OAuthTokenCache.Key(tenant: tenant, config: config.name, settings: oauth)
@@ -88,28 +96,33 @@ public final class ExternalAPIExecutor: Sendable {
             return
         }
         let fetch: OAuthTokenCache.Fetch = { [self] report in
-            fetchToken(oauth, url: tokenPin.0, pin: tokenPin.1, timeoutMs: config.timeoutMs, completion: report)
+            fetchToken(oauth, url: tokenPin.0, pin: tokenPin.1, timeoutMs: config.timeoutMs, trace: trace, completion: report)
         }
         withToken(key, fetch: fetch, done) { [self] token in
             var first = request
             first.setAuthorization("Bearer \(token)")
-            send(first, pin: pin, config: config, secrets: secrets, attempt: 1) { [self] result in
+            let calls = Attempts(request: first, pin: pin, config: config, secrets: secrets, trace: trace, kind: kind)
+            send(calls, attempt: 1, earlier: []) { [self] result in
                 guard case .success(let r) = result, r.status == 401 else { return done(result) }
                 // The provider may have revoked the token early: fetch a new one and retry once.
                 tokens.invalidate(key, token: token)
+                let refused = UpstreamAttempt(attempt: r.attempt, status: 401, error: nil, durationMs: r.durationMs, waitMs: 0, retryAfter: nil)
                 withToken(key, fetch: fetch, done) { [self] fresh in
                     var second = request
                     second.setAuthorization("Bearer \(fresh)")
-                    send(second, pin: pin, config: config, secrets: secrets, attempt: 2, completion: done)
+                    var again = Attempts(request: second, pin: pin, config: config, secrets: secrets, trace: trace, kind: kind)
+                    again.deadline = calls.deadline
+                    send(again, attempt: r.attempt + 1, earlier: r.earlierAttempts + [refused], completion: done)
                 }
             }
         }
     }
 
     /// `invoke`, waiting for the answer (for synchronous handlers on a worker thread).
-    public func invokeAndWait(_ config: ExternalAPIConfig, _ call: Invocation, tenant: String) -> Result<UpstreamResult, ExecutorError> {
+    public func invokeAndWait(_ config: ExternalAPIConfig, _ call: Invocation, tenant: String, trace: TraceContext? = nil,
+                              kind: UpstreamKind = .externalAPI) -> Result<UpstreamResult, ExecutorError> {
         let box = ResultBox()
-        invoke(config, call, tenant: tenant) { box.put($0) }
+        invoke(config, call, tenant: tenant, trace: trace, kind: kind) { box.put($0) }
         return box.take()
     }
 
@@ -139,34 +152,84 @@ public final class ExternalAPIExecutor: Sendable {
         return "\(url.hostForURL):\(url.port):\(address.isIPv6 ? "[\(address.text)]" : address.text)"
     }
 
-    /// `secrets` are the config's (`secretValues`), computed once per call.
-    private func send(_ request: UpstreamRequest, pin: String, config: ExternalAPIConfig, secrets: [String], attempt: Int,
+    /// One call's attempts: what is sent each time and the deadline they share (the config's timeout
+    /// from the first attempt).
+    struct Attempts: Sendable {
+        let request: UpstreamRequest
+        let pin: String
+        let config: ExternalAPIConfig
+        /// The config's (`secretValues`), computed once per call.
+        let secrets: [String]
+        let trace: TraceContext
+        let kind: UpstreamKind
+        var deadline: Double
+
+        init(request: UpstreamRequest, pin: String, config: ExternalAPIConfig, secrets: [String], trace: TraceContext, kind: UpstreamKind) {
+            self.request = request
+            self.pin = pin
+            self.config = config
+            self.secrets = secrets
+            self.trace = trace
+            self.kind = kind
+            deadline = monotonicNow() + Double(config.timeoutMs) / 1000
+        }
+    }
+
+    /// Sends attempt `attempt` (after `delay` seconds, timed on the curl thread) and, when the config's
+    /// retry block says so, schedules the next one from the completion: no thread waits meanwhile.
+    private func send(_ calls: Attempts, attempt: Int, earlier: [UpstreamAttempt], after delay: Double = 0,
                       completion: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void) {
-        let curl = CurlRequest(method: request.method.rawValue, url: request.url,
-                               headers: request.headers.map { $0.name + ": " + $0.value }, body: request.body,
-                               timeoutMs: config.timeoutMs, maxResponseBytes: config.maxResponseBytes, resolve: pin)
+        let request = calls.request
+        // The first attempt has the whole timeout; later ones what is left of it after their wait.
+        let remainingMs = attempt == 1 && delay == 0 ? calls.config.timeoutMs
+            : Int(((calls.deadline - monotonicNow() - delay) * 1000).rounded(.down))
+        // Our traceparent replaces any the caller put among the headers: the trace is the server's to state.
+        var headers = request.headers.filter { $0.name.lowercased() != "traceparent" }.map { $0.name + ": " + $0.value }
+        headers.append("traceparent: " + calls.trace.child().traceparent)
+        let curl = CurlRequest(method: request.method.rawValue, url: request.url, headers: headers, body: request.body,
+                               timeoutMs: max(1, min(calls.config.timeoutMs, remainingMs)), maxResponseBytes: calls.config.maxResponseBytes,
+                               resolve: calls.pin, kind: calls.kind)
         // An upstream that echoes the request (httpbin-style) must not hand our credentials back.
-        let secrets = Self.scrubList(secrets, request)
-        client.send(curl) { result in
-            completion(result.map { r in
-                UpstreamResult(status: r.status, headers: r.headers.map { ($0.0, Self.scrub($0.1, secrets)) },
-                               body: Self.scrub(Self.text(r.body, truncated: r.truncated), secrets),
-                               truncated: r.truncated, bytesTotal: r.bytesTotal, durationMs: r.durationMs,
-                               attempt: attempt, request: request)
-            })
+        let secrets = Self.scrubList(calls.secrets, request)
+        client.send(curl, after: delay) { [self] result in
+            let retry = calls.config.retry
+            let remaining = calls.deadline - monotonicNow()
+            switch result {
+            case .success(let r):
+                if let wait = retry.delay(afterAttempt: attempt, method: request.method, status: r.status, headers: r.headers, remaining: remaining) {
+                    let record = UpstreamAttempt(attempt: attempt, status: r.status, error: nil, durationMs: r.durationMs, waitMs: wait * 1000,
+                                                 retryAfter: r.headers.first { $0.0.lowercased() == "retry-after" }?.1)
+                    return send(calls, attempt: attempt + 1, earlier: earlier + [record], after: wait, completion: completion)
+                }
+                completion(.success(UpstreamResult(status: r.status, headers: r.headers.map { ($0.0, Self.scrub($0.1, secrets)) },
+                                                   body: Self.scrub(Self.text(r.body, truncated: r.truncated), secrets),
+                                                   truncated: r.truncated, bytesTotal: r.bytesTotal, durationMs: r.durationMs,
+                                                   attempt: attempt, request: request, earlierAttempts: earlier)))
+            case .failure(let e):
+                // Connection failures may be retried (the request never got an answer); a timeout used the time up.
+                if e.kind == .upstream,
+                   let wait = retry.delay(afterAttempt: attempt, method: request.method, status: nil, headers: [], remaining: remaining) {
+                    let record = UpstreamAttempt(attempt: attempt, status: nil, error: Self.scrub(e.message, secrets), durationMs: 0,
+                                                 waitMs: wait * 1000, retryAfter: nil)
+                    return send(calls, attempt: attempt + 1, earlier: earlier + [record], after: wait, completion: completion)
+                }
+                var failed = e
+                failed.earlierAttempts = earlier
+                completion(.failure(failed))
+            }
         }
     }
 
     /// POSTs the form-encoded client-credentials request and reads `access_token`/`expires_in`.
-    private func fetchToken(_ oauth: OAuth2ClientCredentials, url: UpstreamURL, pin: String, timeoutMs: Int,
+    private func fetchToken(_ oauth: OAuth2ClientCredentials, url: UpstreamURL, pin: String, timeoutMs: Int, trace: TraceContext,
                             completion: @escaping @Sendable (Result<OAuthTokenCache.Grant, ExecutorError>) -> Void) {
-        var headers = ["Content-Type: application/x-www-form-urlencoded", "Accept: application/json"]
+        var headers = ["Content-Type: application/x-www-form-urlencoded", "Accept: application/json", "traceparent: " + trace.child().traceparent]
         if let basic = oauth.tokenAuth {
             headers.append("Authorization: \(RequestBuilder.basicAuthorization(basic.username, basic.password))")
         }
         let form = PercentEncoding.form(oauth.params.map { ($0.key, $0.value) })
         let request = CurlRequest(method: "POST", url: url.string, headers: headers, body: Array(form.utf8),
-                                  timeoutMs: timeoutMs, maxResponseBytes: 64 * 1024, resolve: pin)
+                                  timeoutMs: timeoutMs, maxResponseBytes: 64 * 1024, resolve: pin, kind: .oauthToken)
         client.send(request) { result in
             switch result {
             case .failure(let e):
@@ -193,7 +256,7 @@ public final class ExternalAPIExecutor: Sendable {
 
     /// The error with every configured secret replaced by `***` (provider messages may echo them).
     static func scrubbed(_ error: ExecutorError, _ secrets: [String]) -> ExecutorError {
-        ExecutorError(error.kind, field: error.field, scrub(error.message, secrets))
+        ExecutorError(error.kind, field: error.field, scrub(error.message, secrets), earlierAttempts: error.earlierAttempts)
     }
 
     /// `text` with each secret replaced by `***`. Secrets shorter than 4 characters are left alone:

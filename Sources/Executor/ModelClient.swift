@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NeoJSON
 
@@ -37,7 +38,7 @@ public final class ModelClient: Sendable {
     /// Sends `request` to `provider` (whose `endpoint` is passed in, built once per run), retrying;
     /// gives up when `deadline` (monotonic seconds, `ModelClient.now()`) would pass before the next attempt.
     public func complete(_ provider: ModelProvider, endpoint: ExternalAPIConfig, _ request: ModelRequest, tenant: String,
-                         takenIds: Set<String>, deadline: Double) -> Result<Outcome, Failure> {
+                         takenIds: Set<String>, deadline: Double, trace: TraceContext? = nil) -> Result<Outcome, Failure> {
         let body: JSONObject
         switch provider.wire {
         case .openAIChat: body = OpenAIChatWire.body(model: provider.model, request)
@@ -51,7 +52,7 @@ public final class ModelClient: Sendable {
             guard remainingMs > 0 else { return .failure(Failure(message: "the run's time ran out waiting for the model", attempts: retries, outOfTime: true)) }
             config.timeoutMs = min(endpoint.timeoutMs, remainingMs)
             let decision: ModelRetryPolicy.Decision
-            switch executor.invokeAndWait(config, Invocation(body: body), tenant: tenant) {
+            switch executor.invokeAndWait(config, Invocation(body: body), tenant: tenant, trace: trace, kind: .model) {
             case .success(let result) where (200..<300).contains(result.status):
                 if result.truncated {
                     return .failure(Failure(message: "the model's reply is larger than \(ModelProvider.maxReplyBytes) bytes", attempts: retries + 1))
@@ -60,6 +61,8 @@ public final class ModelClient: Sendable {
                     let turn = provider.wire == .openAIChat
                         ? try OpenAIChatWire.parse(result.body, takenIds: takenIds)
                         : try AnthropicMessagesWire.parse(result.body, takenIds: takenIds)
+                    UpstreamMetrics.modelInputTokens.add(UInt64(max(0, turn.usage.prompt)))
+                    UpstreamMetrics.modelOutputTokens.add(UInt64(max(0, turn.usage.completion)))
                     return .success(Outcome(turn: turn, attempts: retries + 1, durationMs: (Self.now() - started) * 1000))
                 } catch let e as ModelReplyError {
                     return .failure(Failure(message: e.message, attempts: retries + 1))

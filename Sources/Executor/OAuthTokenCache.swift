@@ -81,9 +81,13 @@ public final class OAuthTokenCache: Sendable {
             }
         }
         switch next {
-        case .answer(let token): completion(.success(token))
-        case .wait: return
+        case .answer(let token):
+            UpstreamMetrics.tokenCacheHits.add()
+            completion(.success(token))
+        case .wait:
+            UpstreamMetrics.tokenCacheHits.add()
         case .fetch:
+            UpstreamMetrics.tokenFetches.add()
             fetch { [self] result in
                 let waiters: [Completion] = state.withLock { state in
                     guard case .fetching(let waiting)? = state.slots[key] else { return [] }

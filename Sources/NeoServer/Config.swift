@@ -29,6 +29,8 @@ struct Config {
     var callbackRetentionDays = 30
     var testClockSpeed = 1.0
     var testClockOffset = 0.0
+    var metricsAddress: (host: String, port: Int)?
+    var metricsToken: String?
 
     struct Invalid: Error, CustomStringConvertible { let description: String }
 
@@ -82,6 +84,15 @@ struct Config {
         Setting(env: "NEO_SCHEDULE_CATCHUP", help: "seconds a slot missed while down may still run, 0 = never (default 3600)") { c, v, name in
             c.scheduleCatchup = try int(v, name, 0...31_536_000)
         },
+        Setting(env: "NEO_METRICS_ADDR", help: "HOST:PORT of a separate /metrics listener (default off)") { c, v, name in
+            c.metricsAddress = try hostPort(v, name)
+        },
+        Setting(env: "NEO_METRICS_TOKEN", help: "Bearer token for /metrics; serves it on the API port when NEO_METRICS_ADDR is unset") { c, v, name in
+            guard v.utf8.count >= 16, v.utf8.count <= 256, v.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+                throw Invalid(description: "\(name) must be 16-256 printable characters without spaces")
+            }
+            c.metricsToken = v
+        },
         Setting(env: "NEO_TEST_CLOCK_SPEED", help: "TEST ONLY: the scheduler's clock reads real x speed + offset (default 1)") { c, v, name in
             guard let n = Double(v), n > 0, n <= 100_000 else { throw Invalid(description: "\(name) must be a number in (0, 100000] (got '\(v)')") }
             c.testClockSpeed = n
@@ -131,6 +142,16 @@ struct Config {
             throw Invalid(description: "\(name) must be an integer in \(range.lowerBound)...\(range.upperBound) (got '\(v)')")
         }
         return n
+    }
+
+    /// `127.0.0.1:9464` or `[::1]:9464`; port 0 picks a free one.
+    private static func hostPort(_ v: String, _ name: String) throws -> (host: String, port: Int) {
+        let invalid = Invalid(description: "\(name) must be HOST:PORT such as 127.0.0.1:9464 or [::1]:9464 (got '\(v.prefix(100))')")
+        guard let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]), (0...65535).contains(port) else { throw invalid }
+        var host = String(v[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains("["), !host.contains("]") else { throw invalid }
+        return (host, port)
     }
 
     private static func seconds(_ v: String, _ name: String) throws -> Double {

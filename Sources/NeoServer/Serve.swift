@@ -60,6 +60,14 @@ enum Serve {
         api.version = neoServerVersion
         api.upstreamPolicy = .init(rawValue: config.upstreamPolicy)!
         api.secretBox = box
+        api.metricsToken = config.metricsToken
+        if let address = config.metricsAddress {
+            var metrics = config.httpConfiguration
+            metrics.host = address.host
+            metrics.port = address.port
+            metrics.threads = 1
+            api.metricsListener = metrics
+        }
         let loops = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount
         api.workers = config.workers > 0 ? config.workers : max(4, loops * 4)
         let service = NeoService(store: store, http: config.httpConfiguration, api: api)
@@ -79,6 +87,11 @@ enum Serve {
             try service.start()
         } catch {
             fail("\(error)", code: 1)
+        }
+        // Before "listening on": whoever waits for that line has the metrics address too.
+        if let metricsPort = service.metricsPort, let address = config.metricsAddress {
+            let host = address.host.contains(":") ? "[\(address.host)]" : address.host
+            say("metrics on http://\(host):\(metricsPort)/metrics")
         }
         say("listening on http://\(shownHost):\(port)")
         service.app.logger.info("started", ["port": .int(Int64(port)), "db": .string(config.db), "version": .string(neoServerVersion)])

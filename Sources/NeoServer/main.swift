@@ -100,8 +100,11 @@ case "routes":
         try? FileManager.default.removeItem(at: scratch)
         fail("cannot open a scratch database in \(scratch.path): \(error)", code: 1)
     }
-    // Never released before exit: its worker threads refer to it.
-    let service = NeoService(store: store, http: config.httpConfiguration, api: APIConfiguration())
+    // Never released before exit: its worker threads refer to it. A metrics token makes the listing
+    // include /metrics, which a server serves only when configured (NEO_METRICS_TOKEN or NEO_METRICS_ADDR).
+    var listing = APIConfiguration()
+    listing.metricsToken = "routes-listing-placeholder"
+    let service = NeoService(store: store, http: config.httpConfiguration, api: listing)
     for r in service.app.routes { say("\(r.method) \(r.pattern)") }
     store.close()
     try? FileManager.default.removeItem(at: scratch)

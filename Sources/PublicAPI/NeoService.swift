@@ -24,6 +24,11 @@ public struct APIConfiguration {
     public var clock: SchedulerClock = SystemClock()
     /// NEO_CALLBACK_RETENTION_DAYS: callbacks that started no run are deleted after this many days; 0 keeps them.
     public var callbackRetentionDays = 30
+    /// NEO_METRICS_TOKEN: the Bearer token `/metrics` requires.
+    public var metricsToken: String?
+    /// NEO_METRICS_ADDR: a separate listener for `/metrics` only; without it `/metrics` is on the API
+    /// listener when a token is set, and nowhere otherwise.
+    public var metricsListener: HTTPServerConfiguration?
     public init() {}
 }
 
@@ -38,6 +43,8 @@ public final class NeoService {
     let retention: CallbackRetention
     let workers: WorkerPool
     let executor: ExternalAPIExecutor
+    /// The `/metrics` listener (NEO_METRICS_ADDR), when configured.
+    let metricsHTTP: HTTPServer?
 
     public init(store: Store, http httpConfig: HTTPServerConfiguration, api: APIConfiguration) {
         self.store = store
@@ -48,6 +55,8 @@ public final class NeoService {
         var routes: [Route] = []
         routes += MetaRoutes.routes(store: store, version: api.version)
         routes += ConsoleRoutes.routes()
+        MetricsRoutes.registerCollectors(store: store)
+        if api.metricsListener == nil, let token = api.metricsToken { routes.append(MetricsRoutes.route(token: token)) }
         routes += KeyRoutes.routes(keys: keys, store: store)
         let scheduler = Scheduler(store: store, clock: api.clock, catchup: api.scheduleCatchup, logger: logger)
         routes += AgentRoutes.routes(store: store, scheduler: scheduler)
@@ -67,6 +76,7 @@ public final class NeoService {
             for _ in 0..<min(count, concurrency) { runner.poke() }
         }
         routes += ExecutionRoutes.routes(store: store, runner: runner)
+        routes += PerformanceRoutes.routes(store: store)
         routes.append(RunNowRoute.route(store: store, runner: runner))
         let webhookEndpoints = WebhookEndpointRecords(box: api.secretBox)
         routes += WebhookEndpointRoutes.routes(store: store, records: webhookEndpoints)
@@ -90,6 +100,13 @@ public final class NeoService {
         retention = CallbackRetention(store: store, clock: api.clock, days: api.callbackRetentionDays, logger: logger)
         self.executor = executor
         http = HTTPServer(configuration: httpConfig, handler: app.handle, errorResponder: app.errorResponse)
+        if let listener = api.metricsListener {
+            let metricsApp = App(routes: [MetricsRoutes.route(token: api.metricsToken)], logger: logger, workers: workers,
+                                 authenticate: keys.authenticate, rateLimit: limiter.headers)
+            metricsHTTP = HTTPServer(configuration: listener, handler: metricsApp.handle, errorResponder: metricsApp.errorResponse)
+        } else {
+            metricsHTTP = nil
+        }
         http.onLoopStart = { [logger] in
             do { try store.attachReaderToCurrentThread() } catch {
                 logger.error("event loop has no store reader of its own", ["error": .string(String(describing: error))])
@@ -101,8 +118,12 @@ public final class NeoService {
     /// A taken port fails here, before the caller bootstraps keys or prints anything.
     @discardableResult
     public func bind() throws -> Int {
-        try http.bind()
+        try metricsHTTP?.bind()
+        return try http.bind()
     }
+
+    /// The bound port of the `/metrics` listener, when there is one.
+    public var metricsPort: Int? { metricsHTTP?.port }
 
     /// Starts the execution runner and the scheduler, and serves (binding first unless `bind` already did);
     /// returns the bound port.
@@ -112,12 +133,14 @@ public final class NeoService {
         try runner.start()
         try scheduler.start()
         retention.start()
+        try metricsHTTP?.start()
         return try http.start()
     }
 
     /// Graceful stop: in-flight requests finish, the scheduler stops firing, then the store closes.
     public func shutdown() {
         http.shutdown()
+        metricsHTTP?.shutdown()
         scheduler.stop()
         retention.stop()
         runner.stop()

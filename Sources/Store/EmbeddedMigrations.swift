@@ -420,6 +420,12 @@ END;
 CREATE INDEX callbacks_prunable ON callbacks (created_at) WHERE started_executions = '[]';
 
 """#),
+            Migration(version: 14, name: "execution_traces", sql: #"""
+-- W3C trace id of the request that started an execution (design §12), so the run's upstream and model calls
+-- carry the caller's trace in their traceparent. NULL for runs no request started: they get a trace of their own.
+ALTER TABLE executions ADD COLUMN trace_id TEXT;
+
+"""#),
         ]
     }
 }

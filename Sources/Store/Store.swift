@@ -97,6 +97,8 @@ public final class Store: @unchecked Sendable {
     @discardableResult
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         if let current = currentConnection() { return try body(current) }
+        let started = monotonicNow()
+        defer { StoreMetrics.read.observe(monotonicNow() - started) }
         if let own = pthread_getspecific(dedicatedReaderKey) {
             return try inTransaction(Unmanaged<Database>.fromOpaque(own).takeUnretainedValue(), begin: "BEGIN DEFERRED", body)
         }
@@ -115,6 +117,8 @@ public final class Store: @unchecked Sendable {
             }
             return try inSavepoint(current, body)
         }
+        let started = monotonicNow()
+        defer { StoreMetrics.write.observe(monotonicNow() - started) }
         return try writer.withLock { writer in
             guard let writer else { throw StoreError(kind: .misuse, message: "store is closed") }
             return try inTransaction(writer, begin: "BEGIN IMMEDIATE", body)
@@ -267,5 +271,21 @@ public final class Store: @unchecked Sendable {
             }
             return Int(try db.queryOne("SELECT MAX(version) AS v FROM schema_migrations")?.int("v") ?? 0)
         }
+    }
+}
+
+/// Time spent in `read` and `write` (outermost calls, waits for a connection or the writer included).
+enum StoreMetrics {
+    static let read = MetricsRegistry.shared.histogram("neo_store_duration_seconds", help: "Store transactions, by kind (waiting for a connection included).",
+                                                      labels: [("op", "read")])
+    static let write = MetricsRegistry.shared.histogram("neo_store_duration_seconds", help: "Store transactions, by kind (waiting for a connection included).",
+                                                       labels: [("op", "write")])
+}
+
+extension Store {
+    /// Creates the store's metric series, so a scrape shows them before the first transaction.
+    public static func registerMetrics() {
+        _ = StoreMetrics.read
+        _ = StoreMetrics.write
     }
 }

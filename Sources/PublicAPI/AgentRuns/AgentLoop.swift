@@ -51,6 +51,8 @@ final class AgentLoop: Sendable {
         let redactor: SecretRedactor
         /// The agent-actor principal `neo_api_request` runs as, when the toolbox has that tool.
         let principal: Principal?
+        /// The run's span: model and tool calls carry children of it.
+        let trace: TraceContext
         var id: String { execution.id }
         var tenant: Int64 { execution.tenantId }
     }
@@ -120,7 +122,8 @@ final class AgentLoop: Sendable {
             }
             let request = ModelRequest(system: state.system, messages: state.messages, tools: c.tools.definitions)
             let outcome: ModelClient.Outcome
-            switch models.complete(c.provider, endpoint: c.endpoint, request, tenant: String(c.tenant), takenIds: state.callIds, deadline: deadline) {
+            switch models.complete(c.provider, endpoint: c.endpoint, request, tenant: String(c.tenant), takenIds: state.callIds, deadline: deadline,
+                                   trace: c.trace) {
             case .failure(let f):
                 let reason = f.outOfTime
                     ? "max_run_seconds (\(c.settings.maxRunSeconds)) reached while waiting for model provider '\(c.provider.name)' (\(f.message))"
@@ -216,7 +219,7 @@ final class AgentLoop: Sendable {
         }
         // Built (never sent) first: the redacted request is what the step and a TIL request show.
         let planned: ExternalCalls.Outcome
-        do { planned = try external.invoke(c.tenant, config.name, body, true) } catch let e as APIError {
+        do { planned = try external.invoke(c.tenant, config.name, body, true, c.trace) } catch let e as APIError {
             return refusal(call, toolType: type, e.message)
         }
         var callData = JSONObject([("tool", .string(call.name)), ("arguments", shown(call)), ("api_name", .string(config.name)), ("request", planned.request)])
@@ -236,7 +239,7 @@ final class AgentLoop: Sendable {
     private func send(_ call: ToolCall, _ config: ExternalAPIConfig, body: JSONObject, callData: JSON, _ c: Context) -> Answer {
         let type = AgentToolbox.externalAPITool
         let outcome: ExternalCalls.Outcome
-        do { outcome = try external.invoke(c.tenant, config.name, body, false) } catch let e as APIError {
+        do { outcome = try external.invoke(c.tenant, config.name, body, false, c.trace) } catch let e as APIError {
             return Answer(content: .object(JSONObject([("error", .string("\(e.code): \(e.message)"))])), isError: true, toolType: type,
                           callMessage: "call \(config.name)", callData: callData, resultMessage: "\(config.name): \(e.message)",
                           resultData: .object(JSONObject([("error", .object(JSONObject([("code", .string(e.code)), ("message", .string(e.message))])))])))
@@ -250,6 +253,7 @@ final class AgentLoop: Sendable {
         var data = JSONObject([("status", .int(status)), ("ok", .bool(status < 400)), ("body", .string(c.redactor.redact(text))),
                                ("truncated", .bool(truncated)), ("duration_ms", result["duration_ms"] ?? .null)])
         if let attempt = result["attempt"] { data["attempt"] = attempt }
+        if let earlier = result["earlier_attempts"] { data["earlier_attempts"] = earlier }
         return Answer(content: .object(JSONObject([("status", .int(status)), ("ok", .bool(status < 400)), ("body", .string(text)), ("truncated", .bool(truncated))])),
                       isError: status >= 400, toolType: type, callMessage: "call \(config.name)", callData: callData,
                       resultMessage: "\(config.name) answered \(status)", resultData: .object(data))
@@ -311,7 +315,7 @@ final class AgentLoop: Sendable {
         }
         let schema = c.tools.definitions.first { $0.name == call.name }?.parameters ?? JSONObject()
         guard case .success(let body) = AgentTools.invocation(call.argumentsObject, for: config, schema: schema),
-              let planned = try? external.invoke(c.tenant, config.name, body, true), planned.request == approval.request else {
+              let planned = try? external.invoke(c.tenant, config.name, body, true, c.trace), planned.request == approval.request else {
             return refusal(call, toolType: AgentToolbox.externalAPITool,
                            "external API '\(config.name)' changed after the approval, so the approved request was not sent; ask again if it is still needed")
         }
@@ -429,7 +433,7 @@ final class AgentLoop: Sendable {
                       actor: .agent, agentId: e.agentId, testMode: e.testMode)
         }
         return Context(execution: e, actionIndex: actionIndex, settings: settings, provider: provider, endpoint: provider.endpoint,
-                       tools: tools, redactor: SecretRedactor(secrets: secrets), principal: principal)
+                       tools: tools, redactor: SecretRedactor(secrets: secrets), principal: principal, trace: e.runSpan())
     }
 
     /// The model's final answer: FINAL_MESSAGE, the run succeeded, its state gone.

@@ -8,7 +8,7 @@ import NeoJSON
 /// permission checks, rate-limit headers, the envelope, and the access log.
 public final class App: Sendable {
     public let logger: Logger
-    let router: Router<Route>
+    let router: Router<RouteEntry>
     let workers: WorkerPool
     /// Authenticates a request for a protected route (set by the key service).
     let authenticate: @Sendable (RequestContext) throws -> Principal
@@ -18,8 +18,8 @@ public final class App: Sendable {
     public init(routes: [Route], logger: Logger, workers: WorkerPool,
                 authenticate: @escaping @Sendable (RequestContext) throws -> Principal,
                 rateLimit: @escaping @Sendable (Principal) throws -> [(String, String)]) {
-        var router = Router<Route>()
-        for r in routes { router.add(r.method, r.pattern, r) }
+        var router = Router<RouteEntry>()
+        for r in routes { router.add(r.method, r.pattern, RouteEntry(route: r, metrics: RouteMetrics(method: r.method, route: r.pattern))) }
         self.router = router
         self.logger = logger
         self.workers = workers
@@ -44,8 +44,10 @@ public final class App: Sendable {
                                  message: "\(request.method) is not allowed on \(request.path); allowed: \(allow.joined(separator: ", "))")
             error.headers = [("Allow", allow.joined(separator: ", "))]
             responder.send(finish(ctx, .failure(error)))
-        case .found(let route, let params, let pattern):
-            let ctx = RequestContext(request: request, requestId: requestId, params: params, pattern: pattern, started: started)
+        case .found(let entry, let params, let pattern):
+            let route = entry.route
+            let ctx = RequestContext(request: request, requestId: requestId, params: params, pattern: pattern, started: started,
+                                     metrics: entry.metrics)
             ctx.acceptedQuery = route.query
             ctx.offload = { [workers] work in
                 if !workers.submit(work) { work() }
@@ -67,11 +69,13 @@ public final class App: Sendable {
     public func serveInProcess(_ request: HTTPRequest, as principal: Principal) -> HTTPResponse {
         let started = monotonicNow()
         let requestId = App.requestId(from: request.headers["X-Request-Id"])
-        guard case .found(let route, let params, let pattern) = router.match(request.method, request.path) else {
+        guard case .found(let entry, let params, let pattern) = router.match(request.method, request.path) else {
             let ctx = RequestContext(request: request, requestId: requestId, params: [:], pattern: "", started: started)
             return finish(ctx, .failure(.notFound("no route for \(request.method) \(request.path)")))
         }
-        let ctx = RequestContext(request: request, requestId: requestId, params: params, pattern: pattern, started: started)
+        let route = entry.route
+        let ctx = RequestContext(request: request, requestId: requestId, params: params, pattern: pattern, started: started,
+                                 metrics: entry.metrics)
         ctx.acceptedQuery = route.query
         ctx.principal = principal
         ctx.offload = { [workers] work in
@@ -177,7 +181,7 @@ public final class App: Sendable {
         case .success(let (reply, extra)):
             status = reply.status
             for (k, v) in extra { headers.add(k, v) }
-            // A route serving something other than JSON (the console's files) names its own type.
+            // A route may answer another media type (the console's files, text/plain metrics); every other header adds.
             for (k, v) in reply.headers {
                 if asciiCaseInsensitiveEquals(k, "Content-Type") { headers.set(k, v) } else { headers.add(k, v) }
             }
@@ -196,6 +200,8 @@ public final class App: Sendable {
         // no-cache without a validator would only make caches store what they cannot revalidate.
         if !headers.contains("Cache-Control") { headers.add("Cache-Control", "no-store") }
         if status == 304 { body = [] }
+        headers.add("traceparent", ctx.trace.traceparent)
+        (ctx.metrics ?? RouteMetrics.unmatched).record(status: status, seconds: totalMs / 1000)
         logAccess(ctx, status: status, bytes: body.count, totalMs: totalMs)
         return HTTPResponse(status: status, headers: headers, body: body)
     }
@@ -206,6 +212,7 @@ public final class App: Sendable {
             ("request_id", .string(ctx.requestId)), ("method", .string(ctx.request.method)),
             ("path", .string(ctx.request.path)), ("status", .int(Int64(status))), ("bytes", .int(Int64(bytes))),
             ("duration_ms", .double((totalMs * 100).rounded() / 100)),
+            ("trace_id", .string(ctx.trace.traceId)), ("span_id", .string(ctx.trace.spanId)),
         ])
         if let p = ctx.principal {
             fields["tenant"] = .int(p.tenantId)
@@ -226,7 +233,7 @@ public final class App: Sendable {
 
     /// A UUIDv4 from a per-thread generator seeded by OpenSSL: request ids need to be unique, not
     /// secret, and this keeps a lock and a DRBG call off every request.
-    static func newRequestId() -> String { RequestIdGenerator.current.next() }
+    static func newRequestId() -> String { RequestIdGenerator.next() }
 }
 
 /// Where a finished response goes: a connection's responder, or an in-process caller.

@@ -65,6 +65,8 @@ public final class RateLimiter: Sendable {
         }
     }
 
+    static let refusals = MetricsRegistry.shared.counter("neo_rate_limit_refusals_total", help: "Requests refused with 429 by the per-tenant rate limit.")
+
     /// Headers for an authenticated response, or a 429 to throw.
     func headers(for principal: Principal) throws -> [(String, String)] {
         try headers(tenant: principal.tenantId, what: "this tenant")
@@ -77,6 +79,7 @@ public final class RateLimiter: Sendable {
         let headers = [("X-RateLimit-Limit", String(limit)), ("X-RateLimit-Remaining", String(d.remaining)),
                        ("X-RateLimit-Reset", String(d.reset))]
         if !d.allowed {
+            Self.refusals.add()
             throw APIError(status: 429, code: "RATE_LIMITED",
                            message: "rate limit of \(limit) requests per \(windowSeconds) s exceeded for \(what); retry after \(d.retryAfter) s",
                            headers: headers + [("Retry-After", String(d.retryAfter))])

@@ -10,6 +10,10 @@ public final class RequestContext: Sendable {
     public let params: [String: String]
     public let pattern: String
     let started: Double
+    /// The request's span (W3C `traceparent`): sent on the calls it makes, logged, and answered.
+    public let trace: TraceContext
+    /// The matched route's request counters; nil when no route matched.
+    let metrics: RouteMetrics?
 
     /// What handlers and the App fill in as the request moves from the loop to a worker and back
     /// (one thread at a time, but not always the same one).
@@ -62,12 +66,15 @@ public final class RequestContext: Sendable {
         set { mutable.withLock { $0.offload = newValue } }
     }
 
-    init(request: HTTPRequest, requestId: String, params: [String: String], pattern: String, started: Double) {
+    init(request: HTTPRequest, requestId: String, params: [String: String], pattern: String, started: Double,
+         trace: TraceContext? = nil, metrics: RouteMetrics? = nil) {
         self.request = request
         self.requestId = requestId
         self.params = params
         self.pattern = pattern
         self.started = started
+        self.trace = trace ?? TraceContext.forRequest(request.headers["traceparent"])
+        self.metrics = metrics
     }
 
     /// The authenticated caller; only nil on open routes.

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NeoJSON
 import Store
@@ -64,6 +65,8 @@ struct Execution {
     let llmCalls: Int64
     let promptTokens: Int64
     let completionTokens: Int64
+    /// The trace id of the request that started the run, when one did.
+    let traceId: String?
 
     init(row: Row) {
         id = row.string("id") ?? ""
@@ -93,6 +96,12 @@ struct Execution {
         llmCalls = row.int("llm_calls") ?? 0
         promptTokens = row.int("prompt_tokens") ?? 0
         completionTokens = row.int("completion_tokens") ?? 0
+        traceId = row.string("trace_id")
+    }
+
+    /// A span for this run's work: in the starting request's trace, else in a new one.
+    func runSpan() -> TraceContext {
+        traceId.flatMap(TraceContext.span(inTrace:)) ?? TraceContext.newRoot()
     }
 
     /// The run's input object (`{{input.field}}` reads it); empty when none was given.

@@ -104,7 +104,8 @@ enum ExecutionRoutes {
         let newId = try ctx.timed {
             try runner.enqueue(tenantId: ctx.caller.tenantId, agentId: agentId, entityId: execution.entityId,
                                instructions: execution.additionalCustomInstructions, input: execution.input,
-                               testMode: execution.testMode, retryOf: execution.id, keyId: ctx.caller.keyId, trigger: execution.trigger)
+                               testMode: execution.testMode, retryOf: execution.id, keyId: ctx.caller.keyId, trigger: execution.trigger,
+                               traceId: ctx.trace.traceId)
         }
         return Reply(status: 202, data: .object(JSONObject([("execution_id", .string(newId)), ("status", .string(ExecutionStatus.queued.rawValue))])))
     }

@@ -61,7 +61,7 @@ public final class ExecutionRunner: Sendable {
 
     /// Inserts a queued execution of `agentId`; returns its execution_id.
     func enqueue(tenantId: Int64, agentId: Int64, entityId: String?, instructions: String?, input: String?,
-                 testMode: Bool, retryOf: String? = nil, keyId: Int64?, trigger: JSON) throws -> String {
+                 testMode: Bool, retryOf: String? = nil, keyId: Int64?, trigger: JSON, traceId: String? = nil) throws -> String {
         let id = SecureRandom.uuid()
         try store.write { db in
             guard let agent = try AgentRecords.nameAndVersion(agentId, tenantId: tenantId, db) else {
@@ -69,7 +69,8 @@ public final class ExecutionRunner: Sendable {
             }
             let new = ExecutionRecords.NewExecution(tenantId: tenantId, agentId: agentId, agentName: agent.name, agentVersion: agent.version,
                                                     kind: .agentRun, status: .queued, entityId: entityId, instructions: instructions,
-                                                    input: input, testMode: testMode, retryOf: retryOf, keyId: keyId, trigger: trigger)
+                                                    input: input, testMode: testMode, retryOf: retryOf, keyId: keyId, trigger: trigger,
+                                                    traceId: traceId)
             try ExecutionRecords.insert(new, id: id, now: Timestamp.now(), db)
         }
         poke()
@@ -139,8 +140,9 @@ public final class ExecutionRunner: Sendable {
         let input = execution.inputObject
         var index = execution.nextAction
         let approved = execution.approvedAction
+        let trace = execution.runSpan()
         if execution.kind == .externalAPIInvoke {
-            return runApprovedInvoke(id, tenantId: tenantId, input: input)
+            return runApprovedInvoke(id, tenantId: tenantId, input: input, trace: trace)
         }
         do {
             let document = try execution.agentId.flatMap { agentId in
@@ -168,7 +170,7 @@ public final class ExecutionRunner: Sendable {
                 switch type {
                 case AgentSchema.externalAPIRequest:
                     let paused = try externalRequest(id, tenantId: tenantId, actionIndex: index, params: params, input: input,
-                                                     approved: approved == index, testMode: testMode, execution: execution)
+                                                     approved: approved == index, testMode: testMode, execution: execution, trace: trace)
                     if paused { return }
                 case AgentSchema.addNote:
                     try addNote(id, tenantId: tenantId, params: params, input: input, testMode: testMode)
@@ -243,16 +245,18 @@ public final class ExecutionRunner: Sendable {
     }
 
     /// A direct invoke by an agent's key that waited for approval: now approved, it is sent.
-    private func runApprovedInvoke(_ id: String, tenantId: Int64, input: JSONObject) {
+    private func runApprovedInvoke(_ id: String, tenantId: Int64, input: JSONObject, trace: TraceContext) {
         var body = input
         let apiName = body.removeValue(forKey: "api_name")?.stringValue ?? ""
         let callId = SecureRandom.uuid()
         do {
-            let outcome = try external.invoke(tenantId, apiName, body, false)
+            let outcome = try external.invoke(tenantId, apiName, body, false, trace)
             let status = outcome.result?["status"]?.intValue ?? 0
             try store.write { db in
                 try ExecutionRecords.appendStep(id, type: .toolCall, message: "call \(apiName)", toolCallId: callId, toolType: AgentSchema.externalAPIRequest,
                                                 data: ExecutionRunner.toolCallData(apiName, outcome.request), db)
+                try ExecutionRunner.appendEarlierAttempts(id, apiName: apiName, callId: callId, toolType: AgentSchema.externalAPIRequest,
+                                                          result: outcome.result, db)
                 try ExecutionRecords.appendStep(id, type: .toolResult, message: "\(apiName) answered \(status)", isError: status >= 400,
                                                 toolCallId: callId, toolType: AgentSchema.externalAPIRequest, data: outcome.result, db)
             }
@@ -266,6 +270,19 @@ public final class ExecutionRunner: Sendable {
         } catch {
             logger.error("approved invoke failed unexpectedly", ["execution_id": .string(id), "error": .string(String(describing: error))])
             try? finish(id, status: .failed, error: "internal error while calling; see the server log", message: nil)
+        }
+    }
+
+    /// One TOOL_RESULT step per attempt the executor tried again (the config's retry block), before the
+    /// final attempt's own: `{attempt, status, error?, duration_ms, wait_ms, retry_after?}`.
+    static func appendEarlierAttempts(_ executionId: String, apiName: String, callId: String, toolType: String, result: JSON?,
+                                      _ db: Database) throws {
+        for attempt in result?["earlier_attempts"]?.arrayValue ?? [] {
+            let n = attempt["attempt"]?.intValue ?? 0
+            let what = attempt["status"]?.intValue.map { "answered \($0)" } ?? (attempt["error"]?.stringValue ?? "failed")
+            let wait = attempt["wait_ms"]?.doubleValue.map { Int($0) } ?? 0
+            try ExecutionRecords.appendStep(executionId, type: .toolResult, message: "\(apiName) attempt \(n) \(what); retrying in \(wait) ms",
+                                            isError: true, toolCallId: callId, toolType: toolType, data: attempt, db)
         }
     }
 
@@ -303,7 +320,7 @@ public final class ExecutionRunner: Sendable {
 
     /// Returns true when the run now waits for an approval.
     private func externalRequest(_ id: String, tenantId: Int64, actionIndex: Int, params: JSONObject, input: JSONObject,
-                                 approved: Bool, testMode: Bool, execution: Execution) throws -> Bool {
+                                 approved: Bool, testMode: Bool, execution: Execution, trace: TraceContext) throws -> Bool {
         let filled: JSONObject
         do {
             filled = try Templates.fill(.object(params), input: input).objectValue ?? JSONObject()
@@ -319,7 +336,7 @@ public final class ExecutionRunner: Sendable {
             throw APIError.notFound("external API '\(apiName)' is not configured in this tenant")
         }
         if needsApproval && !approved && !testMode {
-            let planned = try external.invoke(tenantId, apiName, body, true)
+            let planned = try external.invoke(tenantId, apiName, body, true, trace)
             try store.write { db in
                 let now = Date()
                 let requested = ExecutionRunner.toolCallData(apiName, planned.request)
@@ -338,7 +355,7 @@ public final class ExecutionRunner: Sendable {
         let callId = SecureRandom.uuid()
         let outcome: ExternalCalls.Outcome
         do {
-            outcome = try external.invoke(tenantId, apiName, body, testMode)
+            outcome = try external.invoke(tenantId, apiName, body, testMode, trace)
         } catch let e as APIError {
             try store.write { db in
                 try ExecutionRecords.appendStep(id, type: .error, message: "\(apiName): \(e.message)", isError: true, toolCallId: callId,
@@ -350,6 +367,8 @@ public final class ExecutionRunner: Sendable {
             try ExecutionRecords.appendStep(id, type: .toolCall, message: "call \(apiName)", toolCallId: callId, toolType: AgentSchema.externalAPIRequest,
                                             data: ExecutionRunner.toolCallData(apiName, outcome.request), db)
             if let result = outcome.result {
+                try ExecutionRunner.appendEarlierAttempts(id, apiName: apiName, callId: callId, toolType: AgentSchema.externalAPIRequest,
+                                                          result: result, db)
                 let status = result["status"]?.intValue ?? 0
                 try ExecutionRecords.appendStep(id, type: .toolResult, message: "\(apiName) answered \(status)", isError: status >= 400,
                                                 toolCallId: callId, toolType: AgentSchema.externalAPIRequest, data: result, db)

@@ -1,3 +1,4 @@
+import Basics
 import NeoJSON
 
 /// What the runner needs from the external-API executor, kept to two calls so the runner
@@ -15,15 +16,16 @@ public struct ExternalCalls: Sendable {
     /// (nil when there is no such config).
     public var requiresApproval: @Sendable (_ tenantId: Int64, _ apiName: String) throws -> Bool?
     /// Performs the call (or in test mode only builds it); throws APIError for executor failures.
-    public var invoke: @Sendable (_ tenantId: Int64, _ apiName: String, _ body: JSONObject, _ testMode: Bool) throws -> Outcome
+    /// `trace` is the run's span; the call's traceparent is a child of it.
+    public var invoke: @Sendable (_ tenantId: Int64, _ apiName: String, _ body: JSONObject, _ testMode: Bool, _ trace: TraceContext?) throws -> Outcome
 
     public init(requiresApproval: @escaping @Sendable (Int64, String) throws -> Bool?,
-                invoke: @escaping @Sendable (Int64, String, JSONObject, Bool) throws -> Outcome) {
+                invoke: @escaping @Sendable (Int64, String, JSONObject, Bool, TraceContext?) throws -> Outcome) {
         self.requiresApproval = requiresApproval
         self.invoke = invoke
     }
 
     /// No executor configured: every EXTERNAL_API_REQUEST names an unknown API.
     public static let none = ExternalCalls(requiresApproval: { _, _ in nil },
-                                           invoke: { _, name, _, _ in throw APIError(status: 404, code: "NOT_FOUND", message: "external API '\(name)' not found") })
+                                           invoke: { _, name, _, _, _ in throw APIError(status: 404, code: "NOT_FOUND", message: "external API '\(name)' not found") })
 }

@@ -13,6 +13,7 @@ enum ExternalAPICalls {
     /// Maps an executor failure to the envelope: caller input → 422 naming the field; policy
     /// refusals and upstream/token failures → 502; timeouts → 504.
     static func apiError(_ e: ExecutorError, suffix: String = "") -> APIError {
+        let suffix = (e.earlierAttempts.isEmpty ? "" : " (after \(e.earlierAttempts.count + 1) attempts)") + suffix
         switch e.kind {
         case .invalidInput:
             return .validation(field: e.field ?? "(body)", e.message)
@@ -80,7 +81,7 @@ enum ExternalAPICalls {
         }
         let (sentConfig, sentCall) = (probe, call)
         return Reply.later { complete in
-            executor.invoke(sentConfig, sentCall, tenant: String(ctx.caller.tenantId)) { outcome in
+            executor.invoke(sentConfig, sentCall, tenant: String(ctx.caller.tenantId), trace: ctx.trace) { outcome in
                 switch outcome {
                 case .success(let result):
                     complete(.success(Reply(data: .object(JSONObject([
@@ -130,7 +131,8 @@ enum ExternalAPICalls {
         try ctx.timed {
             try store.write { db in
                 try ExecutionRecords.insert(.init(tenantId: tenant, agentId: nil, agentName: nil, kind: .externalAPIInvoke, status: .running,
-                                                  input: input, keyId: ctx.caller.keyId), id: executionId, now: started, started: true, db)
+                                                  input: input, keyId: ctx.caller.keyId, traceId: ctx.trace.traceId),
+                                            id: executionId, now: started, started: true, db)
                 try ExecutionRecords.appendStep(executionId, type: .toolCall, message: "\(request.method.rawValue) \(request.redactedURL)",
                                                 toolCallId: toolCallId, toolType: toolType,
                                                 data: ExecutionRunner.toolCallData(config.name, .object(request.redacted())), db)
@@ -139,7 +141,7 @@ enum ExternalAPICalls {
 
         // The call holds no thread while the upstream works; its outcome is recorded on the worker pool.
         return Reply.later { complete in
-            executor.invoke(config, call, tenant: String(tenant)) { outcome in
+            executor.invoke(config, call, tenant: String(tenant), trace: ctx.trace) { outcome in
                 ctx.offload {
                     do {
                         complete(.success(try record(outcome, ctx, config, executionId: executionId, toolCallId: toolCallId,
@@ -162,6 +164,11 @@ enum ExternalAPICalls {
         let message: String
         let resultData: JSONObject
         let failed: Bool
+        let earlier: [UpstreamAttempt]
+        switch outcome {
+        case .success(let result): earlier = result.earlierAttempts
+        case .failure(let e): earlier = e.earlierAttempts
+        }
         switch outcome {
         case .success(let result):
             failed = result.status >= 400
@@ -178,6 +185,8 @@ enum ExternalAPICalls {
         let seconds = (Timestamp.parse(finished)?.timeIntervalSince(Timestamp.parse(started) ?? Date())) ?? 0
         try ctx.timed {
             try store.write { db in
+                try ExecutionRunner.appendEarlierAttempts(executionId, apiName: config.name, callId: toolCallId, toolType: toolType,
+                                                          result: .object(JSONObject([("earlier_attempts", .array(earlier.map { .object($0.json()) }))])), db)
                 try ExecutionRecords.appendStep(executionId, type: .toolResult, message: message, isError: failed, toolCallId: toolCallId,
                                                 toolType: toolType, data: .object(resultData), db)
                 try ExecutionRecords.finishInvoke(executionId, tenantId: tenant, failed: failed, error: failed ? message : nil,
@@ -209,7 +218,8 @@ enum ExternalAPICalls {
             try store.write { db -> TilRequest in
                 let agentName = try ctx.caller.agentId.flatMap { try AgentRecords.nameAndVersion($0, tenantId: tenant, db)?.name }
                 try ExecutionRecords.insert(.init(tenantId: tenant, agentId: ctx.caller.agentId, agentName: agentName, kind: .externalAPIInvoke,
-                                                  status: .waitingApproval, input: input.serializedString(), keyId: ctx.caller.keyId),
+                                                  status: .waitingApproval, input: input.serializedString(), keyId: ctx.caller.keyId,
+                                                  traceId: ctx.trace.traceId),
                                             id: executionId, now: stamp, db)
                 try ExecutionRecords.appendStep(executionId, type: .thought, message: "waiting for approval to call \(config.name)",
                                                 toolCallId: SecureRandom.uuid(), toolType: toolType, data: requested, db)
@@ -235,7 +245,7 @@ extension ExternalAPICalls {
         }
         return ExternalCalls(
             requiresApproval: { tenant, name in try load(tenant, name)?.requiresApproval },
-            invoke: { tenant, name, body, testMode in
+            invoke: { tenant, name, body, testMode, trace in
                 guard let config = try load(tenant, name) else { throw APIError.notFound("external API '\(name.prefix(64))' not found") }
                 let v = Validation()
                 let call = invocation(FieldReader(body, validation: v))
@@ -243,7 +253,7 @@ extension ExternalAPICalls {
                 let request: UpstreamRequest
                 do { request = try executor.prepare(config, call) } catch let e as ExecutorError { throw apiError(e) }
                 if testMode { return ExternalCalls.Outcome(request: .object(request.redacted()), result: nil) }
-                switch executor.invokeAndWait(config, call, tenant: String(tenant)) {
+                switch executor.invokeAndWait(config, call, tenant: String(tenant), trace: trace) {
                 case .success(let result):
                     return ExternalCalls.Outcome(request: .object(result.request.redacted()), result: .object(result.json()))
                 case .failure(let e):

@@ -112,13 +112,41 @@ enum ExternalAPIConfigCodec {
         let requiresApproval = r.bool("requires_approval") ?? true
         let timeout = r.int("timeout_ms", range: 100...Int64(ExternalAPIConfig.maxTimeoutMs)) ?? Int64(ExternalAPIConfig.defaultTimeoutMs)
         let maxBytes = r.int("max_response_bytes", range: 1...1_048_576) ?? Int64(ExternalAPIConfig.defaultMaxResponseBytes)
+        let retry = r.isNull("retry") ? UpstreamRetry.off : r.nested("retry").map { decodeRetry($0, v) } ?? .off
         for key in ["created_at", "updated_at"] { _ = r.raw(key) }  // echoed back from a GET: not an error
         r.warnUnknown()
         guard v.ok, let name, let endpoint, let method else { return nil }
         return ExternalAPIConfig(name: name, endpointURL: endpoint, method: method, headers: headers, bodyFields: bodyFields,
                                  auth: auth, requiresApproval: requiresApproval, timeoutMs: Int(timeout),
                                  maxResponseBytes: Int(maxBytes), description: description, instructions: instructions,
-                                 docsURL: docsURL)
+                                 docsURL: docsURL, retry: retry)
+    }
+
+    /// `retry {max_attempts 1–5, backoff_ms, max_backoff_ms, on_status, include_non_idempotent}` (design §12);
+    /// omitted fields take their defaults.
+    private static func decodeRetry(_ r: FieldReader, _ v: Validation) -> UpstreamRetry {
+        let defaults = UpstreamRetry.off
+        let range = Int64(UpstreamRetry.backoffRange.lowerBound)...Int64(UpstreamRetry.backoffRange.upperBound)
+        let attempts = r.int("max_attempts", range: Int64(UpstreamRetry.attemptsRange.lowerBound)...Int64(UpstreamRetry.attemptsRange.upperBound))
+        let backoff = r.int("backoff_ms", range: range).map(Int.init) ?? defaults.backoffMs
+        let maxBackoff = r.int("max_backoff_ms", range: range).map(Int.init) ?? max(defaults.maxBackoffMs, backoff)
+        if maxBackoff < backoff { v.fail(r.field("max_backoff_ms"), "must be at least backoff_ms (\(backoff))") }
+        var onStatus: [Int] = []
+        if let items = r.array("on_status", maxCount: 20) {
+            for (i, item) in items.enumerated() {
+                guard let n = item.intValue, (400...599).contains(n) else {
+                    v.fail(r.field("on_status[\(i)]"), "must be an HTTP status from 400 to 599 (got \(item.serializedString().prefix(32)))")
+                    continue
+                }
+                if !onStatus.contains(Int(n)) { onStatus.append(Int(n)) }
+            }
+        } else {
+            onStatus = defaults.onStatus
+        }
+        let nonIdempotent = r.bool("include_non_idempotent") ?? false
+        r.warnUnknown()
+        return UpstreamRetry(maxAttempts: attempts.map(Int.init) ?? defaults.maxAttempts, backoffMs: backoff, maxBackoffMs: maxBackoff,
+                             onStatus: onStatus, includeNonIdempotent: nonIdempotent)
     }
 
     private static func decodeOAuth2(_ a: FieldReader, _ v: Validation, secret: (FieldReader, String, String) -> String?,
@@ -205,6 +233,11 @@ enum ExternalAPIConfigCodec {
             ("auth", .object(encodeAuth(transformed.auth))),
             ("requires_approval", .bool(c.requiresApproval)), ("timeout_ms", .int(Int64(c.timeoutMs))),
             ("max_response_bytes", .int(Int64(c.maxResponseBytes))),
+            ("retry", .object(JSONObject([
+                ("max_attempts", .int(Int64(c.retry.maxAttempts))), ("backoff_ms", .int(Int64(c.retry.backoffMs))),
+                ("max_backoff_ms", .int(Int64(c.retry.maxBackoffMs))), ("on_status", .array(c.retry.onStatus.map { .int(Int64($0)) })),
+                ("include_non_idempotent", .bool(c.retry.includeNonIdempotent)),
+            ]))),
         ])
         if let createdAt { out["created_at"] = .string(createdAt) }
         if let updatedAt { out["updated_at"] = .string(updatedAt) }

@@ -3407,6 +3407,61 @@ enum OpenAPIDocument {
       "minimum": 1,
       "maximum": 1048576,
       "default": 8192
+     },
+     "retry": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/UpstreamRetry"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     }
+    }
+   },
+   "UpstreamRetry": {
+    "type": "object",
+    "description": "When a call is tried again (design \u00a712); off (1 attempt) by default. All attempts share timeout_ms; Retry-After (seconds or an HTTP date) is honoured within it; each attempt is a step.",
+    "properties": {
+     "max_attempts": {
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 5,
+      "default": 1
+     },
+     "backoff_ms": {
+      "type": "integer",
+      "minimum": 0,
+      "maximum": 60000,
+      "default": 200,
+      "description": "Wait before attempt n+1 is backoff_ms * 2^(n-1), capped at max_backoff_ms."
+     },
+     "max_backoff_ms": {
+      "type": "integer",
+      "minimum": 0,
+      "maximum": 60000,
+      "default": 5000
+     },
+     "on_status": {
+      "type": "array",
+      "maxItems": 20,
+      "items": {
+       "type": "integer",
+       "minimum": 400,
+       "maximum": 599
+      },
+      "default": [
+       429,
+       502,
+       503,
+       504
+      ]
+     },
+     "include_non_idempotent": {
+      "type": "boolean",
+      "default": false,
+      "description": "Also retry POST and PATCH (GET, PUT and DELETE always may be)."
      }
     }
    },
@@ -3480,6 +3535,16 @@ enum OpenAPIDocument {
      },
      "max_response_bytes": {
       "type": "integer"
+     },
+     "retry": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/UpstreamRetry"
+       },
+       {
+        "type": "null"
+       }
+      ]
      }
     }
    },
@@ -3871,6 +3936,114 @@ enum OpenAPIDocument {
       }
      }
     ]
+   },
+   "WorkflowPerformanceRow": {
+    "type": "object",
+    "required": [
+     "agent_id",
+     "agent_name",
+     "executions",
+     "failures",
+     "psa_calls",
+     "p95_total_duration_seconds",
+     "p95_actual_work_seconds",
+     "p95_overhead_seconds",
+     "llm_calls_by_purpose"
+    ],
+    "properties": {
+     "agent_id": {
+      "type": "integer"
+     },
+     "agent_name": {
+      "type": "string"
+     },
+     "executions": {
+      "type": "integer"
+     },
+     "failures": {
+      "type": "integer"
+     },
+     "psa_calls": {
+      "type": "integer",
+      "description": "External-API calls the runs made (this server reaches a PSA through external-API configs)."
+     },
+     "p95_total_duration_seconds": {
+      "type": "number",
+      "description": "Created to finished, queueing and approval waits included."
+     },
+     "p95_actual_work_seconds": {
+      "type": "number",
+      "description": "Time the upstream and model calls took."
+     },
+     "p95_overhead_seconds": {
+      "type": "number",
+      "description": "Total less actual work."
+     },
+     "llm_calls_by_purpose": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "required": [
+        "purpose",
+        "model",
+        "count",
+        "p95_duration_seconds"
+       ],
+       "properties": {
+        "purpose": {
+         "type": "string",
+         "description": "tool_selection or final_answer"
+        },
+        "model": {
+         "type": "string"
+        },
+        "count": {
+         "type": "integer"
+        },
+        "p95_duration_seconds": {
+         "type": "number"
+        }
+       }
+      }
+     }
+    }
+   },
+   "WorkflowPerformance": {
+    "type": "object",
+    "required": [
+     "rows",
+     "window"
+    ],
+    "properties": {
+     "rows": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/WorkflowPerformanceRow"
+      }
+     },
+     "window": {
+      "type": "object",
+      "required": [
+       "since",
+       "until",
+       "timezone"
+      ],
+      "properties": {
+       "since": {
+        "type": "string",
+        "format": "date-time"
+       },
+       "until": {
+        "type": "string",
+        "format": "date-time"
+       },
+       "timezone": {
+        "type": "string",
+        "description": "The tenant's settings timezone, else UTC."
+       }
+      }
+     }
+    }
    },
    "PublicScheduledWork": {
     "type": "object",
@@ -9714,6 +9887,278 @@ enum OpenAPIDocument {
       "bearer": []
      }
     ]
+   }
+  },
+  "/public-api/performance/workflows": {
+   "get": {
+    "operationId": "getWorkflowPerformance",
+    "summary": "Per-agent execution stats for a date window",
+    "tags": [
+     "Performance"
+    ],
+    "parameters": [
+     {
+      "name": "from",
+      "in": "query",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "date-time"
+      },
+      "description": "ISO-8601 window start (inclusive)."
+     },
+     {
+      "name": "to",
+      "in": "query",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "format": "date-time"
+      },
+      "description": "ISO-8601 window end (exclusive)."
+     },
+     {
+      "name": "autonomy_type",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string",
+       "enum": [
+        "AGENTIC",
+        "CHAINED_ACTIONS"
+       ]
+      },
+      "description": "Optional filter: AGENTIC or CHAINED_ACTIONS."
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/WorkflowPerformance"
+           }
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/observability/workflow-performance": {
+   "get": {
+    "operationId": "getObservabilityWorkflowPerformance",
+    "summary": "Per-agent performance breakdown",
+    "tags": [
+     "Performance"
+    ],
+    "parameters": [
+     {
+      "name": "since",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string",
+       "format": "date-time"
+      },
+      "description": "ISO-8601 lower bound (UTC). Default = until - 24h."
+     },
+     {
+      "name": "until",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string",
+       "format": "date-time"
+      },
+      "description": "ISO-8601 upper bound (UTC). Default = now."
+     },
+     {
+      "name": "agent_id",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1
+      },
+      "description": "Narrow to one agent (workflow id)."
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "$ref": "#/components/schemas/WorkflowPerformance"
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/metrics": {
+   "get": {
+    "operationId": "getMetrics",
+    "tags": [
+     "Meta"
+    ],
+    "summary": "Prometheus metrics (text format 0.0.4); on the API port only when NEO_METRICS_TOKEN is set and NEO_METRICS_ADDR is not",
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The metrics.",
+      "content": {
+       "text/plain": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing or wrong NEO_METRICS_TOKEN.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "Metrics are not served on this listener.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
    }
   },
   "/public-api/scheduled-work": {

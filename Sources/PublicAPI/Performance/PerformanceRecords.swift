@@ -1,0 +1,87 @@
+import Foundation
+import Store
+
+/// SQL for Neo's performance rollups: one row per agent run in a window, with the time its upstream
+/// and model calls took and how many external-API calls it made, and one row per model call.
+enum PerformanceRecords {
+    /// One agent run in the window.
+    struct Run {
+        let agentId: Int64
+        let agentName: String
+        let failed: Bool
+        /// finished_at − created_at; nil while unfinished.
+        let totalSeconds: Double?
+        /// Time spent waiting for upstream and model answers (recorded step durations).
+        let workSeconds: Double
+        let externalCalls: Int64
+    }
+
+    /// One model call of an AGENTIC run: the step kind says what it was for.
+    struct ModelCall {
+        let agentId: Int64
+        let stepType: String
+        let model: String
+        let seconds: Double
+    }
+
+    /// What limits a query: tenant, [since, until), optionally one agent or one autonomy type.
+    struct Scope {
+        let tenantId: Int64
+        let since: String
+        let until: String
+        var agentId: Int64?
+        var autonomyType: String?
+
+        var sql: String {
+            var out = "e.tenant_id = ? AND e.kind = 'agent_run' AND e.agent_id IS NOT NULL AND e.created_at >= ? AND e.created_at < ?"
+            if agentId != nil { out += " AND e.agent_id = ?" }
+            if autonomyType != nil { out += " AND a.autonomy_type = ?" }
+            return out
+        }
+
+        var params: [SQLValue] {
+            var out: [SQLValue] = [.int(tenantId), .text(since), .text(until)]
+            if let agentId { out.append(.int(agentId)) }
+            if let autonomyType { out.append(.text(autonomyType)) }
+            return out
+        }
+    }
+
+    static func runs(_ scope: Scope, _ db: Database) throws -> [Run] {
+        var out: [Run] = []
+        try db.forEachRow("""
+            SELECT e.agent_id, a.name, e.status = 'failed',
+              CASE WHEN e.finished_at IS NULL THEN NULL ELSE (julianday(e.finished_at) - julianday(e.created_at)) * 86400.0 END,
+              (SELECT COALESCE(SUM(json_extract(s.data, '$.duration_ms')), 0) FROM execution_steps s
+                 WHERE s.execution_id = e.id AND s.type = 'TOOL_RESULT'),
+              (SELECT COALESCE(SUM(json_extract(s.data, '$.llm.duration_ms')), 0) FROM execution_steps s
+                 WHERE s.execution_id = e.id AND s.type IN ('THOUGHT', 'FINAL_MESSAGE')),
+              (SELECT COUNT(*) FROM execution_steps s
+                 WHERE s.execution_id = e.id AND s.type = 'TOOL_RESULT' AND s.tool_type_name = 'EXTERNAL_API_REQUEST'
+                   AND json_extract(s.data, '$.status') IS NOT NULL)
+            FROM executions e JOIN agents a ON a.id = e.agent_id AND a.tenant_id = e.tenant_id
+            WHERE \(scope.sql)
+            ORDER BY e.agent_id
+            """, scope.params) { row in
+            out.append(Run(agentId: row.int(0), agentName: row.string(1) ?? "", failed: row.int(2) != 0,
+                           totalSeconds: row.isNull(3) ? nil : max(0, row.double(3)),
+                           workSeconds: (row.double(4) + row.double(5)) / 1000, externalCalls: row.int(6)))
+        }
+        return out
+    }
+
+    static func modelCalls(_ scope: Scope, _ db: Database) throws -> [ModelCall] {
+        var out: [ModelCall] = []
+        try db.forEachRow("""
+            SELECT e.agent_id, s.type, json_extract(s.data, '$.llm.model'), json_extract(s.data, '$.llm.duration_ms')
+            FROM execution_steps s
+            JOIN executions e ON e.id = s.execution_id
+            JOIN agents a ON a.id = e.agent_id AND a.tenant_id = e.tenant_id
+            WHERE \(scope.sql) AND s.type IN ('THOUGHT', 'FINAL_MESSAGE') AND json_extract(s.data, '$.llm') IS NOT NULL
+            """, scope.params) { row in
+            out.append(ModelCall(agentId: row.int(0), stepType: row.string(1) ?? "", model: row.string(2) ?? "",
+                                 seconds: row.double(3) / 1000))
+        }
+        return out
+    }
+}
