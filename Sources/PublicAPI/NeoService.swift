@@ -35,6 +35,7 @@ public final class NeoService {
     public let scheduler: Scheduler
     let workers: WorkerPool
     let executor: ExternalAPIExecutor
+    let idempotency: IdempotencyKeys
 
     public init(store: Store, http httpConfig: HTTPServerConfiguration, api: APIConfiguration) {
         self.store = store
@@ -71,10 +72,12 @@ public final class NeoService {
             .agentUpdate: AgentRecords.heldEditApplier(scheduler),
             .configWrite: ConfigWriteApproval.applier(configs),
         ])
+        let idempotency = IdempotencyKeys(store: store, logger: logger)
         let app = App(routes: routes, logger: logger, workers: workers,
-                      authenticate: keys.authenticate, rateLimit: limiter.headers)
+                      authenticate: keys.authenticate, rateLimit: limiter.headers, idempotency: idempotency)
         agentLoop.neoAPI = { [unowned app] request, principal in app.serveInProcess(request, as: principal) }
         self.keys = keys
+        self.idempotency = idempotency
         self.app = app
         self.workers = workers
         self.runner = runner
@@ -100,6 +103,7 @@ public final class NeoService {
     @discardableResult
     public func start() throws -> Int {
         try http.bind()
+        try idempotency.pruneExpired()
         try runner.start()
         try scheduler.start()
         return try http.start()

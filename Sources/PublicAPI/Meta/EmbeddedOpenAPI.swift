@@ -86,7 +86,8 @@ enum OpenAPIDocument {
       ],
       "properties": {
        "code": {
-        "type": "string"
+        "type": "string",
+        "description": "Stable: BAD_REQUEST, validation_error, invalid_for_conversational, VALIDATION_ERROR, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED, agent_update_conflict, CONFLICT, IDEMPOTENCY_KEY_IN_USE (409), IDEMPOTENCY_KEY_REUSED (422), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMITED, INTERNAL_ERROR, UPSTREAM_ERROR, UNAVAILABLE, UPSTREAM_TIMEOUT."
        },
        "message": {
         "type": "string"
@@ -4131,6 +4132,20 @@ enum OpenAPIDocument {
      }
     }
    }
+  },
+  "parameters": {
+   "IdempotencyKey": {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": false,
+    "schema": {
+     "type": "string",
+     "minLength": 1,
+     "maxLength": 255,
+     "pattern": "^[\\x20-\\x7e]+$"
+    },
+    "description": "Makes a retry safe (Stripe's semantics): the first request with a key runs and its answer (unless 5xx) is kept 24 h per tenant; a retry with the same method, path and body gets that answer again with 'Idempotent-Replayed: true'; the same key with another request is 422 IDEMPOTENCY_KEY_REUSED; while the first is still running, 409 IDEMPOTENCY_KEY_IN_USE. Over 255 characters is 400. Not kept in test mode."
+   }
   }
  },
  "paths": {
@@ -4376,7 +4391,11 @@ enum OpenAPIDocument {
     "tags": [
      "API keys"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -4396,6 +4415,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -4431,7 +4461,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -4462,6 +4492,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -4677,6 +4717,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -4700,6 +4743,17 @@ enum OpenAPIDocument {
          }
         }
        }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
+        }
+       }
       }
      },
      "404": {
@@ -4713,7 +4767,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -4744,6 +4798,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -4917,7 +4981,11 @@ enum OpenAPIDocument {
     "tags": [
      "Agents"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -4937,6 +5005,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -4972,7 +5051,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -5003,6 +5082,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -5784,6 +5873,9 @@ enum OpenAPIDocument {
        ]
       },
       "description": "return=minimal (RFC 7240) answers a CallbackReceipt (no workflow_matches, no audit trail) with Preference-Applied."
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -5812,6 +5904,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -5847,7 +5950,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -5911,6 +6014,27 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
         }
        }
       }
@@ -6564,7 +6688,11 @@ enum OpenAPIDocument {
     "tags": [
      "Webhook endpoints"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -6584,6 +6712,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -6619,7 +6758,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -6650,6 +6789,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -7483,6 +7632,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -7506,6 +7658,17 @@ enum OpenAPIDocument {
          }
         }
        }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
+        }
+       }
       }
      },
      "404": {
@@ -7519,7 +7682,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -7550,6 +7713,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -7581,6 +7754,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -7604,6 +7780,17 @@ enum OpenAPIDocument {
          }
         }
        }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
+        }
+       }
       }
      },
      "404": {
@@ -7617,7 +7804,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -7648,6 +7835,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -8001,6 +8198,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -8022,6 +8222,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -8057,7 +8268,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -8077,7 +8288,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -8149,6 +8360,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -8170,6 +8384,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -8205,7 +8430,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -8225,7 +8450,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -8387,7 +8612,11 @@ enum OpenAPIDocument {
     "tags": [
      "External APIs"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -8407,6 +8636,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -8432,7 +8672,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -8452,7 +8692,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -8505,6 +8745,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -8888,6 +9139,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -8909,6 +9163,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -8954,7 +9219,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -8985,6 +9250,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -9026,6 +9301,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -9047,6 +9325,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -9092,7 +9381,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -9143,6 +9432,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -9274,7 +9573,11 @@ enum OpenAPIDocument {
     "tags": [
      "Model providers"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -9294,6 +9597,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -9319,7 +9633,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -9339,7 +9653,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -9839,7 +10153,11 @@ enum OpenAPIDocument {
     "tags": [
      "Scheduled work"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -9859,6 +10177,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -9894,7 +10223,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -9925,6 +10254,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
