@@ -100,12 +100,12 @@ enum Serve {
                 }
                 if try !keys.exists(key) {
                     let tenant = try keys.tenant(named: "default")
-                    _ = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"), key: key)
+                    _ = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"), key: key, audit: .command("serve bootstrap"))
                     say("installed the admin key from NEO_BOOTSTRAP_ADMIN_KEY for tenant 'default'")
                 }
             } else if try !keys.hasAdminKey() {
                 let tenant = try keys.tenant(named: "default")
-                let (_, key) = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"))
+                let (_, key) = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"), audit: .command("serve bootstrap"))
                 say("created tenant 'default' and its first admin key (shown once, store it now):")
                 say("  \(key)")
             } else {

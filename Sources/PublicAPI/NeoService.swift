@@ -49,6 +49,7 @@ public final class NeoService {
         let scheduler = Scheduler(store: store, clock: api.clock, catchup: api.scheduleCatchup, logger: logger)
         routes += AgentRoutes.routes(store: store, scheduler: scheduler)
         routes += SettingsRoutes.routes(store: store, scheduler: scheduler)
+        routes += AuditRoutes.routes(store: store)
         routes += ScheduledWorkRoutes.routes(store: store, scheduler: scheduler)
         let executor = ExternalAPIExecutor(policy: api.upstreamPolicy)
         let configs = ExternalAPIRecords(store: store, box: api.secretBox)

@@ -41,7 +41,7 @@ enum CallbackRoutes {
         let source = JSON.object(JSONObject([("type", .string("api")), ("key_id", .int(caller.keyId))]))
         let outcome = try ctx.timed {
             try callbacks.ingest(event, tenantId: caller.tenantId, keyId: caller.keyId, source: source, testMode: ctx.testMode,
-                                 receipt: wantsReceipt(ctx))
+                                 receipt: wantsReceipt(ctx), audit: .request(ctx))
         }
         return reply(outcome, ctx)
     }
@@ -108,7 +108,7 @@ enum CallbackRoutes {
         let source = JSON.object(JSONObject([("type", .string("inbound")), ("endpoint_id", .string(endpoint.id)), ("format", .string(format.rawValue))]))
         let outcome = try ctx.timed {
             try callbacks.ingest(event, tenantId: endpoint.tenantId, keyId: nil, source: source, testMode: ctx.testMode,
-                                 receipt: wantsReceipt(ctx)) { db in
+                                 receipt: wantsReceipt(ctx), audit: .request(ctx)) { db in
                 guard try WebhookEndpointRecords.consumeSignature(endpointId: endpoint.id, signature: replayKey, expiresAt: expiresAt,
                                                                   now: Timestamp.now(), db) else {
                     throw APIError(status: 409, code: "CONFLICT",

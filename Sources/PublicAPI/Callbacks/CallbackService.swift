@@ -38,8 +38,9 @@ final class CallbackService: Sendable {
     /// `inWrite` runs first inside the write transaction: the inbound route consumes its signature there, so
     /// a refused replay rolls back with everything else. Test mode reads only and answers what would be stored.
     /// `receipt` answers without `workflow_matches` and the audit trail (`Prefer: return=minimal`).
+    /// `audit`: the request whose audit row is appended with a new callback, in its transaction.
     func ingest(_ event: CallbackEvent, tenantId: Int64, keyId: Int64?, source: JSON, testMode: Bool, receipt: Bool = false,
-                inWrite: ((Database) throws -> Void)? = nil) throws -> Outcome {
+                audit: AuditSource? = nil, inWrite: ((Database) throws -> Void)? = nil) throws -> Outcome {
         func answer(_ callback: Callback, _ result: MatchResult) -> [UInt8] {
             receipt ? callback.detail(includeAuditTrail: false, workflowMatches: nil) : callback.detail(includeAuditTrail: true, workflowMatches: result)
         }
@@ -110,6 +111,7 @@ final class CallbackService: Sendable {
                 }
                 final.startedExecutions = Callback.startedExecutions(runs)
                 try CallbackRecords.insert(final, db)
+                if let audit { try AuditRecords.append(audit, tenantId: tenantId, .callback(callbackId), status: 202, before: nil, at: stamp, db) }
                 for run in runs {
                     try CallbackRecords.recordRun(tenantId: tenantId, agentId: run.workflowId, entityId: event.entityId, callbackId: callbackId,
                                                   executionId: run.executionId, now: stamp, db)

@@ -33,7 +33,13 @@ enum KeyRoutes {
             ctx.warnings.append("test mode: not persisted")
             return Reply(status: 201, data: .object(JSONObject([("name", .string(spec.name)), ("role", .string(spec.role.rawValue))])))
         }
-        var (view, key) = try ctx.timed { try keys.create(tenantId: ctx.caller.tenantId, spec: spec) }
+        var (view, key) = try ctx.timed {
+            try store.write { db in
+                let created = try keys.create(tenantId: ctx.caller.tenantId, spec: spec, in: db)
+                if let id = Int64(created.0["id"]?.stringValue ?? "") { try ctx.audit(db, status: 201, .apiKey(id), before: nil) }
+                return created
+            }
+        }
         view["key"] = .string(key)
         return Reply(status: 201, data: .object(view))
     }
@@ -46,7 +52,10 @@ enum KeyRoutes {
         }
         let updated = try ctx.timed {
             try store.write { db -> APIKey? in
-                try KeyRecords.revoke(key.id, tenantId: ctx.caller.tenantId, now: Timestamp.now(), db)
+                let before = try ctx.auditDigest(.apiKey(key.id), db)
+                if try KeyRecords.revoke(key.id, tenantId: ctx.caller.tenantId, now: Timestamp.now(), db) {
+                    try ctx.audit(db, status: 200, .apiKey(key.id), before: before)
+                }
                 return try KeyRecords.find(key.id, db)
             }
         }
@@ -68,8 +77,12 @@ enum KeyRoutes {
         let overlapEnd = Timestamp.format(Date().addingTimeInterval(24 * 3600))
         var (view, key) = try ctx.timed {
             try store.write { db -> (JSONObject, String) in
+                let before = try ctx.auditDigest(.apiKey(old.id), db)
                 try KeyRecords.expire(old.id, by: overlapEnd, db)
-                return try keys.create(tenantId: ctx.caller.tenantId, spec: old.spec, rotatedFrom: old.id, in: db)
+                try ctx.audit(db, status: 200, .apiKey(old.id), before: before)
+                let created = try keys.create(tenantId: ctx.caller.tenantId, spec: old.spec, rotatedFrom: old.id, in: db)
+                if let id = Int64(created.0["id"]?.stringValue ?? "") { try ctx.audit(db, status: 200, .apiKey(id), before: nil) }
+                return created
             }
         }
         keys.invalidateCache()

@@ -2094,6 +2094,118 @@ enum OpenAPIDocument {
      }
     }
    },
+   "AuditEntry": {
+    "type": "object",
+    "required": [
+     "id",
+     "at",
+     "key_id",
+     "actor",
+     "method",
+     "route",
+     "resource_type",
+     "resource_id",
+     "status",
+     "request_id",
+     "before_sha256",
+     "after_sha256"
+    ],
+    "properties": {
+     "id": {
+      "type": "integer"
+     },
+     "at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "key_id": {
+      "anyOf": [
+       {
+        "type": "integer",
+        "description": "The key that wrote; null for the command line and signed webhooks."
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "actor": {
+      "type": "string",
+      "description": "user or agent (the key's actor), cli (an offline command), webhook (a signed inbound post)."
+     },
+     "method": {
+      "type": "string",
+      "description": "POST, PUT, PATCH or DELETE; CLI for an offline command."
+     },
+     "route": {
+      "type": "string",
+      "description": "The route template (/public-api/agents/{agent_id}), never a raw path; the command for CLI rows."
+     },
+     "resource_type": {
+      "type": "string",
+      "enum": [
+       "agent",
+       "external_api",
+       "llm_provider",
+       "api_key",
+       "settings",
+       "scheduled_work",
+       "webhook_endpoint",
+       "execution",
+       "til_request",
+       "callback"
+      ]
+     },
+     "resource_id": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "status": {
+      "type": "integer",
+      "description": "The status the write answered."
+     },
+     "request_id": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "before_sha256": {
+      "anyOf": [
+       {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "description": "SHA-256 of the resource's stored row before the write; null when it did not exist."
+     },
+     "after_sha256": {
+      "anyOf": [
+       {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "description": "SHA-256 of the stored row after the write; null when the write removed it."
+     }
+    }
+   },
    "CallbackEvent": {
     "type": "object",
     "required": [
@@ -5808,6 +5920,162 @@ enum OpenAPIDocument {
      },
      "404": {
       "description": "No such resource in this tenant.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/public-api/audit-log": {
+   "get": {
+    "operationId": "listAuditLog",
+    "summary": "The tenant's audit log, newest first (admin keys)",
+    "tags": [
+     "Audit log"
+    ],
+    "parameters": [
+     {
+      "name": "key_id",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1
+      },
+      "description": "Only writes made with this key."
+     },
+     {
+      "name": "resource_type",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "enum": [
+        "agent",
+        "external_api",
+        "llm_provider",
+        "api_key",
+        "settings",
+        "scheduled_work",
+        "webhook_endpoint",
+        "execution",
+        "til_request",
+        "callback"
+       ]
+      },
+      "description": "Only this kind of resource."
+     },
+     {
+      "name": "resource_id",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "maxLength": 200
+      },
+      "description": "Only this resource (with resource_type)."
+     },
+     {
+      "name": "since",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "format": "date-time"
+      },
+      "description": "Only writes at or after this instant."
+     },
+     {
+      "name": "until",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "format": "date-time"
+      },
+      "description": "Only writes before this instant."
+     },
+     {
+      "name": "page_size",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 200,
+       "default": 50
+      }
+     },
+     {
+      "name": "cursor",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/AuditEntry"
+           }
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
       "content": {
        "application/json": {
         "schema": {
