@@ -28,6 +28,7 @@ struct Config {
     var scheduleCatchup = 3600
     var testClockSpeed = 1.0
     var testClockOffset = 0.0
+    var seed: String?
 
     struct Invalid: Error, CustomStringConvertible { let description: String }
 
@@ -77,6 +78,10 @@ struct Config {
         Setting(env: "NEO_RUNNER_CONCURRENCY", help: "executions run at once (default 4)") { c, v, name in c.runnerConcurrency = try int(v, name, 1...256) },
         Setting(env: "NEO_SCHEDULE_CATCHUP", help: "seconds a slot missed while down may still run, 0 = never (default 3600)") { c, v, name in
             c.scheduleCatchup = try int(v, name, 0...31_536_000)
+        },
+        Setting(env: "NEO_SEED", help: "serve: load this JSON fixture before listening (see neo-server seed)") { c, v, name in
+            guard !v.isEmpty else { throw Invalid(description: "\(name) must name a JSON fixture file") }
+            c.seed = v
         },
         Setting(env: "NEO_TEST_CLOCK_SPEED", help: "TEST ONLY: the scheduler's clock reads real x speed + offset (default 1)") { c, v, name in
             guard let n = Double(v), n > 0, n <= 100_000 else { throw Invalid(description: "\(name) must be a number in (0, 100000] (got '\(v)')") }

@@ -22,6 +22,8 @@ enum Serve {
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
+        // A bad fixture stops the start before the database is touched.
+        let fixture = config.seed.map { SeedCommand.parse($0, config: config) }
         var created = CreatedFiles(database: config.db)
         let store: Store
         do {
@@ -71,6 +73,14 @@ enum Serve {
                   + "choose another port with --port N or NEO_PORT=N (0 picks a free one)")
         } catch {
             abort("\(error); check --host/NEO_HOST and --port/NEO_PORT")
+        }
+        if let fixture, let path = config.seed {
+            do {
+                let report = try fixture.load(into: store, box: box, scheduler: service.scheduler, source: .command("serve --seed"))
+                SeedCommand.announce(report, path: path)
+            } catch {
+                abort("fixture \(path): \(error)")
+            }
         }
         created.announceKeyFile()
         bootstrap(store, config)

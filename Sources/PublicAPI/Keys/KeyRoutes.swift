@@ -103,10 +103,23 @@ enum KeyRoutes {
         let body = try ctx.jsonBody()
         let v = Validation()
         let r = FieldReader(body, validation: v)
+        let spec = try readSpec(r) { agentId in
+            try ctx.timed { try store.read { try AgentRecords.exists(agentId, tenantId: ctx.caller.tenantId, $0) } }
+        }
+        r.warnUnknown()
+        ctx.warnings += v.warnings
+        try v.check()
+        return spec
+    }
+
+    /// The fields of a key create body, problems reported to `r`'s validation (the API's body and a fixture's
+    /// `keys[i]`); `agentExists` checks an agent actor's agent_id in the caller's tenant.
+    static func readSpec(_ r: FieldReader, agentExists: (Int64) throws -> Bool) rethrows -> KeySpec {
+        let v = r.validation
         let name = r.string("name", required: true, maxLength: 200, minLength: 1)
         var spec = KeySpec(name: name ?? "")
         if let exp = r.timestamp("expires_at") {
-            if let d = Timestamp.parse(exp), d <= Date() { v.fail("expires_at", "must be in the future") }
+            if let d = Timestamp.parse(exp), d <= Date() { v.fail(r.field("expires_at"), "must be in the future") }
             spec.expiresAt = exp
         }
         if let role = r.enumValue("role", ["admin", "member"]) { spec.role = Principal.Role(rawValue: role)! }
@@ -128,20 +141,16 @@ enum KeyRoutes {
         let agentId = r.int("agent_id", range: 1...Int64.max)
         if spec.actor == .agent {
             if let agentId {
-                let exists = try ctx.timed { try store.read { try AgentRecords.exists(agentId, tenantId: ctx.caller.tenantId, $0) } }
-                if !exists { v.fail("agent_id", "no agent \(agentId) in this tenant") }
+                if try !agentExists(agentId) { v.fail(r.field("agent_id"), "no agent \(agentId) in this tenant") }
                 spec.agentId = agentId
             } else if !r.has("agent_id") || r.isNull("agent_id") {
-                v.fail("agent_id", "is required when actor is 'agent'")
+                v.fail(r.field("agent_id"), "is required when actor is 'agent'")
             }
         } else if agentId != nil {
-            v.fail("agent_id", "is only allowed when actor is 'agent'")
+            v.fail(r.field("agent_id"), "is only allowed when actor is 'agent'")
         }
         if let t = r.bool("test_mode") { spec.testMode = t }
         if let env = r.enumValue("env", ["prod", "test"]) { spec.env = env }
-        r.warnUnknown()
-        ctx.warnings += v.warnings
-        try v.check()
         return spec
     }
 }
