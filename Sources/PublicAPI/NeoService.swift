@@ -73,7 +73,7 @@ public final class NeoService {
             .agentUpdate: AgentRecords.heldEditApplier(scheduler),
             .configWrite: ConfigWriteApproval.applier(configs),
         ])
-        let idempotency = IdempotencyKeys(store: store, logger: logger)
+        let idempotency = IdempotencyKeys(store: store, logger: logger, box: api.secretBox)
         let app = App(routes: routes, logger: logger, workers: workers,
                       authenticate: keys.authenticate, rateLimit: limiter.headers, idempotency: idempotency)
         agentLoop.neoAPI = { [unowned app] request, principal in app.serveInProcess(request, as: principal) }

@@ -394,7 +394,7 @@ CREATE TABLE agent_loops (
 
 -- One row per (tenant, Idempotency-Key) for 24 h. While the first request runs, status is NULL and
 -- locked_until bounds how long a crashed node can hold the key; then the answer is kept (status, headers,
--- body) and a replay returns it. fingerprint = SHA-256 of method, path, test mode and body (hex).
+-- body sealed with the secret key: an answer may hold a secret shown once) and a replay returns it. fingerprint = SHA-256 of method, path, test mode and body (hex).
 -- 5xx answers are not kept: the row is deleted and the key is free again.
 CREATE TABLE idempotency_keys (
     tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
@@ -406,7 +406,7 @@ CREATE TABLE idempotency_keys (
     locked_until TEXT,
     status       INTEGER,
     headers      TEXT,
-    body         BLOB,
+    body         TEXT,
     PRIMARY KEY (tenant_id, key)
 ) WITHOUT ROWID;
 

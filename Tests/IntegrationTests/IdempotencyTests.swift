@@ -88,6 +88,20 @@ final class IdempotencyTests: SharedServerTestCase {
         XCTAssertEqual(refusedAgain.json?["error"], refused.json?["error"])
     }
 
+    func test_keptAnswers_areSealedAtRest_evenWhenTheyShowASecretOnce() throws {
+        let first = try server.request("POST", "/public-api/api-keys", json: ["name": "idem key"], headers: ["Idempotency-Key": "key-1"])
+        XCTAssertEqual(first.status, 201)
+        let secret = try XCTUnwrap(first.data?["key"]?.stringValue)
+        let replay = try server.request("POST", "/public-api/api-keys", json: ["name": "idem key"], headers: ["Idempotency-Key": "key-1"])
+        XCTAssertEqual(replay.data?["key"]?.stringValue, secret, "a client that lost the answer gets it again, not a second key")
+        let keys = try server.request("GET", "/public-api/api-keys?page_size=200").data?.arrayValue ?? []
+        XCTAssertEqual(keys.filter { $0["name"]?.stringValue == "idem key" }.count, 1)
+        for file in ["neo.db", "neo.db-wal"] {
+            let bytes = (try? Data(contentsOf: server.directory.appendingPathComponent(file))) ?? Data()
+            XCTAssertNil(bytes.range(of: Data(secret.utf8)), "the kept answer is sealed (\(file))")
+        }
+    }
+
     func test_keyHeader_boundsAndTestMode() throws {
         let agent = try createAgent("idem bounds")
         let long = String(repeating: "k", count: 256)
@@ -180,6 +194,36 @@ final class IdempotencyLifecycleTests: XCTestCase {
             XCTAssertEqual(r.status, 502, r.text)
             XCTAssertNil(r.headers["idempotent-replayed"], "a 5xx is never replayed: the key was released")
         }
+    }
+
+    func test_expiredKeys_arePrunedAtStart_andTheKeyIsFreeAgain() throws {
+        let first = try TestServer(environment: ["NEO_RATE_LIMIT": "0"])
+        let created = try first.request("POST", "/public-api/agents", json: ["name": "expiry idem", "trigger_type": "NONE", "actions": []])
+        let agent = try XCTUnwrap(created.data?["id"]?.stringValue)
+        let run = try first.request("POST", "/public-api/agents/\(agent)/run-now", json: [:], headers: ["Idempotency-Key": "day-old"])
+        XCTAssertEqual(run.status, 202)
+        XCTAssertEqual(first.stop(), 0)
+        let db = first.directory.appendingPathComponent("neo.db").path
+        func sql(_ statement: String) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            p.arguments = [db, statement]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        XCTAssertEqual(try sql("SELECT count(*) FROM idempotency_keys"), "1")
+        _ = try sql("UPDATE idempotency_keys SET expires_at = '2026-01-01T00:00:00.000Z'")
+        let second = try TestServer(environment: ["NEO_RATE_LIMIT": "0"], directory: first.directory)
+        defer { second.stop() }
+        XCTAssertEqual(try sql("SELECT count(*) FROM idempotency_keys"), "0", "expired keys are deleted at start")
+        let again = try second.request("POST", "/public-api/agents/\(agent)/run-now", json: [:], headers: ["Idempotency-Key": "day-old"])
+        XCTAssertEqual(again.status, 202)
+        XCTAssertNil(again.headers["idempotent-replayed"])
+        XCTAssertNotEqual(again.data?["execution_id"], run.data?["execution_id"])
     }
 
     func test_keySurvivesARestart() throws {

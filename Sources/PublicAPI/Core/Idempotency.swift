@@ -45,12 +45,17 @@ public final class IdempotencyKeys: Sendable {
 
     private let store: Store
     private let logger: Logger
+    /// Seals kept bodies: an answer may carry a secret shown once (a new API key, a webhook secret).
+    private let box: SecretBox
     private let lastPrune = Lock<Double>(0)
 
-    public init(store: Store, logger: Logger) {
+    public init(store: Store, logger: Logger, box: SecretBox) {
         self.store = store
         self.logger = logger
+        self.box = box
     }
+
+    private static func sealContext(tenantId: Int64, key: String) -> String { "idempotency/\(tenantId)/\(key)" }
 
     /// The request's key: nil when absent; 400 naming the header when empty, over 255 characters, not
     /// printable ASCII, or sent more than once.
@@ -117,7 +122,14 @@ public final class IdempotencyKeys: Sendable {
                            details: [.init(field: Self.headerName, issue: "in use by a request in progress")],
                            headers: [("Retry-After", "1")])
         case .inFlight, .done:
-            if case .done(let kept, let stored) = existing, kept == fingerprint { return .replay(stored) }
+            if case .done(let kept, let stored) = existing, kept == fingerprint {
+                guard let body = try? box.open(stored.sealedBody, context: Self.sealContext(tenantId: tenantId, key: key)) else {
+                    logger.error("kept idempotent answer does not open", JSONObject([("request_id", .string(ctx.requestId))]))
+                    throw APIError.internalError()
+                }
+                return .replay(Stored(status: stored.status, headers: Self.decodeHeaders(stored.headers), body: Array(body.utf8),
+                                      requestId: stored.requestId))
+            }
             throw APIError(status: 422, code: "IDEMPOTENCY_KEY_REUSED",
                            message: "this \(Self.headerName) was used with another request (method, path or body differ); "
                                + "use a new key for a new request",
@@ -134,9 +146,11 @@ public final class IdempotencyKeys: Sendable {
                     try IdempotencyRecords.release(tenantId: claim.tenantId, key: claim.key, requestId: claim.requestId, db)
                 } else {
                     let headers = response.headers.fields.filter { !Self.notKept.contains($0.name.lowercased()) }
+                    let sealed = box.seal(String(decoding: response.body, as: UTF8.self),
+                                          context: Self.sealContext(tenantId: claim.tenantId, key: claim.key))
                     try IdempotencyRecords.complete(tenantId: claim.tenantId, key: claim.key, requestId: claim.requestId,
-                                                    Stored(status: response.status, headers: headers.map { ($0.name, $0.value) },
-                                                           body: response.body, requestId: claim.requestId), db)
+                                                    .init(status: response.status, headers: Self.encodeHeaders(headers.map { ($0.name, $0.value) }),
+                                                          sealedBody: sealed, requestId: claim.requestId), db)
                 }
             }
         } catch {

@@ -7,7 +7,15 @@ enum IdempotencyRecords {
         case none
         /// The first request with this key is still running (its lease has not run out).
         case inFlight(fingerprint: String)
-        case done(fingerprint: String, IdempotencyKeys.Stored)
+        case done(fingerprint: String, Kept)
+    }
+
+    /// A kept answer as stored: its body sealed (`IdempotencyKeys` opens it).
+    struct Kept {
+        let status: Int
+        let headers: String
+        let sealedBody: String
+        let requestId: String
     }
 
     /// Reads the key's live row, or takes the key for `requestId`: an expired row, or an in-flight one whose
@@ -20,9 +28,9 @@ enum IdempotencyRecords {
             """, [.int(tenantId), .text(key)]) {
             let expired = (row.string("expires_at") ?? "") <= now
             if !expired, let status = row.int("status") {
-                return .done(fingerprint: row.string("fingerprint") ?? "", IdempotencyKeys.Stored(
-                    status: Int(status), headers: IdempotencyKeys.decodeHeaders(row.string("headers") ?? "[]"),
-                    body: row.blob("body") ?? Array((row.string("body") ?? "").utf8), requestId: row.string("request_id") ?? ""))
+                return .done(fingerprint: row.string("fingerprint") ?? "", Kept(
+                    status: Int(status), headers: row.string("headers") ?? "[]", sealedBody: row.string("body") ?? "",
+                    requestId: row.string("request_id") ?? ""))
             }
             if !expired, (row.string("locked_until") ?? "") > now {
                 return .inFlight(fingerprint: row.string("fingerprint") ?? "")
@@ -38,12 +46,11 @@ enum IdempotencyRecords {
 
     /// Keeps the answer of the request that holds the key (fenced by its request id: a request whose lease
     /// ran out and whose key another took stores nothing).
-    static func complete(tenantId: Int64, key: String, requestId: String, _ stored: IdempotencyKeys.Stored, _ db: Database) throws {
+    static func complete(tenantId: Int64, key: String, requestId: String, _ kept: Kept, _ db: Database) throws {
         try db.execute("""
             UPDATE idempotency_keys SET status = ?, headers = ?, body = ?, locked_until = NULL
             WHERE tenant_id = ? AND key = ? AND request_id = ?
-            """, [.int(Int64(stored.status)), .text(IdempotencyKeys.encodeHeaders(stored.headers)), .blob(stored.body),
-                  .int(tenantId), .text(key), .text(requestId)])
+            """, [.int(Int64(kept.status)), .text(kept.headers), .text(kept.sealedBody), .int(tenantId), .text(key), .text(requestId)])
     }
 
     /// Frees the key (a 5xx answer is not kept).
