@@ -152,6 +152,9 @@ for path, item in paths.items():
     if not post or "security" not in post:
         continue
     post["parameters"].append({"$ref": "#/components/parameters/IdempotencyKey"})
+    # A malformed key is 400 on every POST, also on those that take no body.
+    post["responses"].setdefault("400", {"description": "Malformed request or Idempotency-Key.",
+                                         "content": {"application/json": {"schema": ref("Error")}}})
     for code, text in IDEMPOTENCY_CODES.items():
         if code in post["responses"]:
             post["responses"][code]["description"] += " Or " + text

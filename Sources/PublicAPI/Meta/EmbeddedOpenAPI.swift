@@ -4918,6 +4918,16 @@ enum OpenAPIDocument {
        }
       }
      },
+     "400": {
+      "description": "Malformed request or Idempotency-Key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
      "422": {
       "description": "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
@@ -7989,6 +7999,16 @@ enum OpenAPIDocument {
        }
       }
      },
+     "400": {
+      "description": "Malformed request or Idempotency-Key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
      "422": {
       "description": "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
@@ -8103,6 +8123,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request or Idempotency-Key.",
       "content": {
        "application/json": {
         "schema": {
