@@ -117,10 +117,7 @@ public final class IdempotencyKeys: Sendable {
         case .none:
             return .proceed(Claim(tenantId: tenantId, key: key, requestId: ctx.requestId))
         case .inFlight(let kept) where kept == fingerprint:
-            throw APIError(status: 409, code: "IDEMPOTENCY_KEY_IN_USE",
-                           message: "a request with this \(Self.headerName) is still being processed; retry when it has finished",
-                           details: [.init(field: Self.headerName, issue: "in use by a request in progress")],
-                           headers: [("Retry-After", "1")])
+            throw APIError.idempotencyKeyInUse(Self.headerName)
         case .inFlight, .done:
             if case .done(let kept, let stored) = existing, kept == fingerprint {
                 guard let body = try? box.open(stored.sealedBody, context: Self.sealContext(tenantId: tenantId, key: key)) else {
@@ -130,10 +127,7 @@ public final class IdempotencyKeys: Sendable {
                 return .replay(Stored(status: stored.status, headers: Self.decodeHeaders(stored.headers), body: Array(body.utf8),
                                       requestId: stored.requestId))
             }
-            throw APIError(status: 422, code: "IDEMPOTENCY_KEY_REUSED",
-                           message: "this \(Self.headerName) was used with another request (method, path or body differ); "
-                               + "use a new key for a new request",
-                           details: [.init(field: Self.headerName, issue: "already used with another request")])
+            throw APIError.idempotencyKeyReused(Self.headerName)
         }
     }
 
