@@ -8,7 +8,7 @@ NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test
+	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test seed-bench
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
 	@echo "make schedule-durability  SIGKILL the server around schedule slot boundaries, DURABILITY_ROUNDS (default 20) times"
 	@echo "make schedule-bench  release build; scheduler lag p99 with 10,000 agents due in the same minute"
+	@echo "make seed-bench      release build; cold start to listening with a 100-agent --seed fixture vs none"
 	@echo "make fuzz-cron     libFuzzer on the cron parser and next() for FUZZ_SECONDS (default 60)"
 	@echo "make fuzz-conditions  libFuzzer on the conditions evaluator (check, evaluate, the operators) for FUZZ_SECONDS (default 60)"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
@@ -129,6 +130,11 @@ console-test:
 	$(MAKE) deps EXTRA_PACKAGES="chromium"
 	$(SWIFT) build
 	bash bench/console-test.sh
+
+# Cold start to listening with a 100-agent fixture, against no fixture in the same run (README, Operating it).
+seed-bench:
+	$(SWIFT) build -c release
+	bash bench/seed-start.sh
 
 # swift-format (in the toolchain) with the house settings in .swift-format.
 lint:

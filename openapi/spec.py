@@ -31,7 +31,11 @@ schemas = {
         "has_more": {"type": "boolean"}, "next_cursor": nullable({"type": "string"})}},
     "Error": {"type": "object", "required": ["error", "meta"], "properties": {
         "error": {"type": "object", "required": ["code", "message"], "properties": {
-            "code": {"type": "string"}, "message": {"type": "string"},
+            "code": {"type": "string", "description": "Stable: BAD_REQUEST, validation_error, invalid_for_conversational, "
+                     "VALIDATION_ERROR, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED, agent_update_conflict, CONFLICT, "
+                     "IDEMPOTENCY_KEY_IN_USE (409), IDEMPOTENCY_KEY_REUSED (422), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, "
+                     "RATE_LIMITED, INTERNAL_ERROR, UPSTREAM_ERROR, UNAVAILABLE, UPSTREAM_TIMEOUT."},
+            "message": {"type": "string"},
             "details": {"type": "array", "items": {"type": "object", "required": ["field", "issue"], "properties": {
                 "field": {"type": "string"}, "issue": {"type": "string"}}}}}},
         "meta": {"type": "object", "required": ["request_id"], "properties": {
@@ -133,6 +137,35 @@ for extra in sorted(os.listdir(HERE)):
         exec(open(os.path.join(HERE, extra)).read(), scope)
         scopes[extra] = scope
 
+# Idempotency-Key (design §12) on every authenticated POST: one reusable header parameter, the two codes it adds,
+# and the replay header on the success answer.
+IDEMPOTENCY_PARAM = {"name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+    "description": "Makes a retry safe (Stripe's semantics): the first request with a key runs and its answer (unless "
+                   "5xx) is kept 24 h per tenant; a retry with the same method, path and body gets that answer again with "
+                   "'Idempotent-Replayed: true'; the same key with another request is 422 IDEMPOTENCY_KEY_REUSED; while the "
+                   "first is still running, 409 IDEMPOTENCY_KEY_IN_USE. Over 255 characters is 400. Not kept in test mode."}
+IDEMPOTENCY_CODES = {"409": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
+                     "422": "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request."}
+for path, item in paths.items():
+    post = item.get("post")
+    if not post or "security" not in post:
+        continue
+    post["parameters"].append({"$ref": "#/components/parameters/IdempotencyKey"})
+    # A malformed key is 400 on every POST, also on those that take no body.
+    post["responses"].setdefault("400", {"description": "Malformed request or Idempotency-Key.",
+                                         "content": {"application/json": {"schema": ref("Error")}}})
+    for code, text in IDEMPOTENCY_CODES.items():
+        if code in post["responses"]:
+            post["responses"][code]["description"] += " Or " + text
+        else:
+            post["responses"][code] = {"description": text, "content": {"application/json": {"schema": ref("Error")}}}
+    for status, answer in post["responses"].items():
+        if status.startswith("2"):
+            answer.setdefault("headers", {})["Idempotent-Replayed"] = {
+                "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+                "schema": {"type": "string", "enum": ["true"]}}
+
 # Every operation has an operationId, unique and camelCase: generated clients name their functions after it.
 seen = {}
 for path, item in paths.items():
@@ -149,7 +182,8 @@ doc = {
                             "{data, meta} envelope; errors are {error: {code, message, details?}, meta: {request_id, warnings?}}. "
                             "Authenticate with 'Authorization: Bearer neo_sk_<env>_<secret>'."},
     "servers": [{"url": "http://127.0.0.1:8080"}],
-    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas,
+                   "parameters": {"IdempotencyKey": IDEMPOTENCY_PARAM}},
     "paths": paths,
 }
 

@@ -41,6 +41,18 @@ public enum SHA256 {
         }
         return digest
     }
+
+    /// The digest of `data` as 64 lowercase hex digits (fingerprints and audit hashes).
+    public static func hexDigest(_ data: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in hash(data) {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }
 
 /// Compares two byte strings in time independent of where they differ (lengths are not secret).

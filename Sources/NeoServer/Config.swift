@@ -31,6 +31,7 @@ struct Config {
     var testClockOffset = 0.0
     var metricsAddress: (host: String, port: Int)?
     var metricsToken: String?
+    var seed: String?
 
     struct Invalid: Error, CustomStringConvertible { let description: String }
 
@@ -92,6 +93,10 @@ struct Config {
                 throw Invalid(description: "\(name) must be 16-256 printable characters without spaces")
             }
             c.metricsToken = v
+        },
+        Setting(env: "NEO_SEED", help: "serve: load this JSON fixture before listening (see neo-server seed)") { c, v, name in
+            guard !v.isEmpty else { throw Invalid(description: "\(name) must name a JSON fixture file") }
+            c.seed = v
         },
         Setting(env: "NEO_TEST_CLOCK_SPEED", help: "TEST ONLY: the scheduler's clock reads real x speed + offset (default 1)") { c, v, name in
             guard let n = Double(v), n > 0, n <= 100_000 else { throw Invalid(description: "\(name) must be a number in (0, 100000] (got '\(v)')") }

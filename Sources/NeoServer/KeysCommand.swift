@@ -55,7 +55,7 @@ enum KeysCommand {
                 } else {
                     fail("\(try missingTenant(tenantName, keys, config)); add --create-tenant to create it", code: 1)
                 }
-                let (view, key) = try keys.create(tenantId: tenant, spec: spec)
+                let (view, key) = try keys.create(tenantId: tenant, spec: spec, audit: .command("keys create"))
                 say("created \(role) key \(view["id"]?.stringValue ?? "?") for tenant '\(tenantName)' (shown once, store it now):")
                 say(key)
             }
@@ -74,7 +74,7 @@ enum KeysCommand {
         case .revoke:
             guard let id = Int64(arguments[0]) else { fail("keys revoke needs a numeric key ID (got '\(arguments[0])')") }
             work = { store in
-                guard try KeyService(store: store).revoke(id) else {
+                guard try KeyService(store: store).revoke(id, audit: .command("keys revoke")) else {
                     fail("no key with ID \(id) in \(config.dbPath); see the IDs with: neo-server keys list --tenant NAME", code: 1)
                 }
                 say("revoked key \(id)")

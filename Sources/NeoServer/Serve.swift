@@ -22,6 +22,8 @@ enum Serve {
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
+        // A bad fixture stops the start before the database is touched.
+        let fixture = config.seed.map { SeedCommand.parse($0, config: config) }
         var created = CreatedFiles(database: config.db)
         let store: Store
         do {
@@ -81,6 +83,14 @@ enum Serve {
         } catch {
             abort("\(error); check --host/NEO_HOST and --port/NEO_PORT")
         }
+        if let fixture, let path = config.seed {
+            do {
+                let report = try fixture.load(into: store, box: box, scheduler: service.scheduler, source: .command("serve --seed"))
+                SeedCommand.announce(report, path: path)
+            } catch {
+                abort("fixture \(path): \(error)")
+            }
+        }
         created.announceKeyFile()
         bootstrap(store, config)
         do {
@@ -114,12 +124,12 @@ enum Serve {
                 }
                 if try !keys.exists(key) {
                     let tenant = try keys.tenant(named: "default")
-                    _ = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"), key: key)
+                    _ = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"), key: key, audit: .command("serve bootstrap"))
                     say("installed the admin key from NEO_BOOTSTRAP_ADMIN_KEY for tenant 'default'")
                 }
             } else if try !keys.hasAdminKey() {
                 let tenant = try keys.tenant(named: "default")
-                let (_, key) = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"))
+                let (_, key) = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"), audit: .command("serve bootstrap"))
                 say("created tenant 'default' and its first admin key (shown once, store it now):")
                 say("  \(key)")
             } else {

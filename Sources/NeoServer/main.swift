@@ -13,6 +13,7 @@ let usage = """
     usage:
       neo-server serve [flags]                       run the server (creates and migrates the DB first)
       neo-server migrate [flags]                     create the DB if missing, apply pending migrations and exit
+      neo-server seed FILE [flags]                   load a JSON fixture (tenants, settings, keys, external APIs, agents) and exit
       neo-server keys create --tenant NAME [--create-tenant] [--role admin|member] [--name N] [--env prod|test] [--db PATH]
       neo-server keys list --tenant NAME [--db PATH]
       neo-server keys revoke ID [--db PATH]
@@ -23,6 +24,11 @@ let usage = """
     is relative to the current directory). It never creates a database, nor a tenant unless --create-tenant
     is given, and prints the database it used as "database: PATH" on stderr. keys create prints the new
     key, shown once, alone on the last line of stdout.
+
+    seed FILE (and serve --seed FILE) loads {"tenant", "settings"?, "keys"?, "external_apis"?, "agents"?} or
+    {"tenants": [...]} idempotently: external APIs and agents matched by name, keys by their hash; equal entries
+    are left alone, different ones updated. Every entry is validated as the API validates it before anything is
+    written; a bad one stops, naming it (agents[3].trigger_type), with nothing stored and no key printed.
 
     flags (each mirrors an environment variable; a flag wins over its variable):
     \(Config.usage)
@@ -85,6 +91,8 @@ case "migrate":
     }
 case "keys":
     KeysCommand.run(rest, config: config)
+case "seed":
+    SeedCommand.run(rest, config: config)
 case "routes":
     guard rest.isEmpty else { fail("unknown arguments: \(rest.joined(separator: " "))\n\n\(usage)") }
     // Every route the router serves, one "METHOD /path" per line (checked against the OpenAPI spec).

@@ -45,6 +45,7 @@ public final class NeoService {
     let executor: ExternalAPIExecutor
     /// The `/metrics` listener (NEO_METRICS_ADDR), when configured.
     let metricsHTTP: HTTPServer?
+    let idempotency: IdempotencyKeys
 
     public init(store: Store, http httpConfig: HTTPServerConfiguration, api: APIConfiguration) {
         self.store = store
@@ -61,6 +62,7 @@ public final class NeoService {
         let scheduler = Scheduler(store: store, clock: api.clock, catchup: api.scheduleCatchup, logger: logger)
         routes += AgentRoutes.routes(store: store, scheduler: scheduler)
         routes += SettingsRoutes.routes(store: store, scheduler: scheduler)
+        routes += AuditRoutes.routes(store: store)
         routes += ScheduledWorkRoutes.routes(store: store, scheduler: scheduler)
         let executor = ExternalAPIExecutor(policy: api.upstreamPolicy)
         let configs = ExternalAPIRecords(store: store, box: api.secretBox)
@@ -89,10 +91,12 @@ public final class NeoService {
             .agentUpdate: AgentRecords.heldEditApplier(scheduler),
             .configWrite: ConfigWriteApproval.applier(configs),
         ])
+        let idempotency = IdempotencyKeys(store: store, logger: logger, box: api.secretBox)
         let app = App(routes: routes, logger: logger, workers: workers,
-                      authenticate: keys.authenticate, rateLimit: limiter.headers)
+                      authenticate: keys.authenticate, rateLimit: limiter.headers, idempotency: idempotency)
         agentLoop.neoAPI = { [unowned app] request, principal in app.serveInProcess(request, as: principal) }
         self.keys = keys
+        self.idempotency = idempotency
         self.app = app
         self.workers = workers
         self.runner = runner
@@ -130,6 +134,7 @@ public final class NeoService {
     @discardableResult
     public func start() throws -> Int {
         try http.bind()
+        try idempotency.pruneExpired()
         try runner.start()
         try scheduler.start()
         retention.start()

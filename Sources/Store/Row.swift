@@ -15,6 +15,9 @@ public struct Row: Sendable {
     let columns: [String]
     let values: [SQLValue]
 
+    /// Every column's name and value, in select order.
+    public var fields: [(name: String, value: SQLValue)] { Array(zip(columns, values)) }
+
     /// The value at `index`; `.null` when out of range.
     public subscript(_ index: Int) -> SQLValue {
         values.indices.contains(index) ? values[index] : .null

@@ -132,6 +132,12 @@ enum AgentRecords {
         return (row.string("name") ?? "", row.int("version") ?? 0)
     }
 
+    /// The ids of the tenant's agents named `name` that are not DELETED (a fixture matches agents by name).
+    static func liveIds(named name: String, tenantId: Int64, _ db: Database) throws -> [Int64] {
+        try db.query("SELECT id FROM agents WHERE tenant_id = ? AND name = ? AND state != 'DELETED' ORDER BY id",
+                     [.int(tenantId), .text(name)]).compactMap { $0.int("id") }
+    }
+
     static func exists(_ id: Int64, tenantId: Int64, _ db: Database) throws -> Bool {
         try db.queryOne("SELECT 1 FROM agents WHERE id = ? AND tenant_id = ?", [.int(id), .int(tenantId)]) != nil
     }

@@ -54,6 +54,7 @@ enum AgentRoutes {
                 ctx.warnings += try runWarnings(document, tenantId: tenantId, db)
                 let stored = try AgentRecords.insert(document, tenantId: tenantId, actor: AgentRecords.actor(ctx.caller), now: now, db)
                 let id = Int64(stored["id"]?.stringValue ?? "") ?? 0
+                try ctx.audit(db, status: 201, .agent(id), before: nil)
                 return (stored, try scheduler.agentWritten(id, tenantId: tenantId, document: stored, db))
             }
         }
@@ -94,6 +95,7 @@ enum AgentRoutes {
             if caller.actor == .agent && result.isDestructive {
                 let til = try AgentRecords.holdForApproval(agent: current, agentId: id, baseVersion: version, patch: patch,
                                                            touched: result.touched, caller: caller, persist: persist, db)
+                if persist, let tilId = til.id { try ctx.audit(db, status: 202, .tilRequest(tilId), before: nil) }
                 return Reply(status: 202, data: til.json)
             }
             guard persist else {
@@ -103,8 +105,10 @@ enum AgentRoutes {
                 let nextRun = try scheduler.plannedNextRun(result.agent, agentId: id, tenantId: caller.tenantId, db)
                 return Reply(data: .object(summary(wouldBe, nextRunAt: nextRun)), headers: [("ETag", "\"\(version + 1)\"")])
             }
+            let before = try ctx.auditDigest(.agent(id), db)
             let stored = try AgentRecords.update(id, tenantId: caller.tenantId, expectedVersion: version, document: result.agent,
                                                  actor: AgentRecords.actor(caller), now: now, db)
+            try ctx.audit(db, status: 200, .agent(id), before: before)
             let nextRun = try scheduler.agentWritten(id, tenantId: caller.tenantId, document: stored, db)
             return Reply(data: .object(summary(stored, nextRunAt: nextRun)), headers: [("ETag", "\"\(version + 1)\"")])
         }

@@ -68,11 +68,17 @@ enum ApprovalRoutes {
         do {
             let updated = try ctx.timed {
                 try store.write { db -> TilRequest in
+                    let before = try ctx.auditDigest(.tilRequest(id), db)
+                    // What an approval applies is audited too, as the decision's write.
+                    let applied = approve ? appliedResource(request) : nil
+                    let appliedBefore = try applied.map { try ctx.auditDigest($0, db) } ?? nil
                     guard try ApprovalRecords.decide(id, tenantId: caller.tenantId, as: approve ? .approved : .rejected, decidedBy: decidedBy,
                                                      note: note, now: Timestamp.now(), db) else {
                         throw APIError.conflict("TIL request \(id) was decided concurrently")
                     }
                     try settle(db, request: request, approve: approve, note: note, caller: caller, runner: runner, appliers: appliers)
+                    try ctx.audit(db, status: 200, .tilRequest(id), before: before)
+                    if let applied { try ctx.audit(db, status: 200, applied, before: appliedBefore) }
                     return try ApprovalRecords.find(id, tenantId: caller.tenantId, db)!
                 }
             }
@@ -81,10 +87,22 @@ enum ApprovalRoutes {
         } catch let refusal as APIError where approve && (refusal.status != 409 || refusal.code == "agent_update_conflict") {
             // The held change no longer applies: the request fails with the reason, nothing else changes.
             try store.write { db in
+                let before = try ctx.auditDigest(.tilRequest(id), db)
                 _ = try ApprovalRecords.decide(id, tenantId: caller.tenantId, as: .rejected, decidedBy: decidedBy,
                                                note: "could not apply: \(refusal.message)", now: Timestamp.now(), db)
+                try ctx.audit(db, status: refusal.status, .tilRequest(id), before: before)
             }
             throw refusal
+        }
+    }
+
+    /// The resource an approval of `request` changes: the held agent edit's agent, the held config write's config
+    /// (a held external-API call changes its execution, which the runner records).
+    private static func appliedResource(_ request: TilRequest) -> AuditResource? {
+        switch request.kind {
+        case .agentUpdate: return request.agentId.map { .agent($0) }
+        case .configWrite: return request.requestedFor["name"]?.stringValue.map { .externalAPI($0) }
+        default: return nil
         }
     }
 

@@ -43,7 +43,7 @@ enum CallbackRoutes {
         let source = JSON.object(JSONObject([("type", .string("api")), ("key_id", .int(caller.keyId))]))
         let outcome = try ctx.timed {
             try callbacks.ingest(event, tenantId: caller.tenantId, keyId: caller.keyId, source: source, testMode: ctx.testMode,
-                                 receipt: wantsReceipt(ctx))
+                                 receipt: wantsReceipt(ctx), audit: .request(ctx))
         }
         return reply(outcome, ctx)
     }
@@ -132,7 +132,7 @@ enum CallbackRoutes {
                                 details: [.init(field: "X-Neo-Signature", issue: "already used")])
         let outcome = try ctx.timed {
             try callbacks.ingest(event, tenantId: endpoint.tenantId, keyId: nil, source: source, testMode: ctx.testMode,
-                                 receipt: wantsReceipt(ctx), inWrite: { db in
+                                 receipt: wantsReceipt(ctx), audit: .request(ctx), inWrite: { db in
                 guard try WebhookEndpointRecords.consumeSignature(endpointId: endpoint.id, signature: replayKey, expiresAt: expiresAt,
                                                                   now: Timestamp.now(), db) else { throw replayed }
             }, inTestRead: { db in

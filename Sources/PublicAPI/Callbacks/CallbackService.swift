@@ -40,8 +40,10 @@ final class CallbackService: Sendable {
     /// `receipt` answers without `workflow_matches` and the audit trail (`Prefer: return=minimal`). In test mode
     /// `inTestRead` runs first in the read instead (the inbound route refuses a replayed signature there without
     /// consuming it), and a known event id is answered as a duplicate, as a real ingest would.
+    /// `audit`: the request whose audit row is appended with a new callback, in its transaction.
     func ingest(_ event: CallbackEvent, tenantId: Int64, keyId: Int64?, source: JSON, testMode: Bool, receipt: Bool = false,
-                inWrite: ((Database) throws -> Void)? = nil, inTestRead: ((Database) throws -> Void)? = nil) throws -> Outcome {
+                audit: AuditSource? = nil, inWrite: ((Database) throws -> Void)? = nil,
+                inTestRead: ((Database) throws -> Void)? = nil) throws -> Outcome {
         func answer(_ callback: Callback, _ result: MatchResult) -> [UInt8] {
             receipt ? callback.detail(includeAuditTrail: false, workflowMatches: nil) : callback.detail(includeAuditTrail: true, workflowMatches: result)
         }
@@ -113,6 +115,7 @@ final class CallbackService: Sendable {
                 }
                 final.startedExecutions = Callback.startedExecutions(runs)
                 try CallbackRecords.insert(final, db)
+                if let audit { try AuditRecords.append(audit, tenantId: tenantId, .callback(callbackId), status: 202, before: nil, at: stamp, db) }
                 for run in runs {
                     try CallbackRecords.recordRun(tenantId: tenantId, agentId: run.workflowId, entityId: event.entityId, callbackId: callbackId,
                                                   executionId: run.executionId, now: stamp, db)

@@ -66,6 +66,18 @@ public struct APIError: Error, Equatable {
     public static func conflict(_ message: String) -> APIError {
         APIError(status: 409, code: "CONFLICT", message: message)
     }
+    /// Idempotency-Key (design §12): the first request with this key is still running.
+    public static func idempotencyKeyInUse(_ header: String) -> APIError {
+        APIError(status: 409, code: "IDEMPOTENCY_KEY_IN_USE",
+                 message: "a request with this \(header) is still being processed; retry when it has finished",
+                 details: [.init(field: header, issue: "in use by a request in progress")], headers: [("Retry-After", "1")])
+    }
+    /// Idempotency-Key (design §12): the key was used with another method, path or body.
+    public static func idempotencyKeyReused(_ header: String) -> APIError {
+        APIError(status: 422, code: "IDEMPOTENCY_KEY_REUSED",
+                 message: "this \(header) was used with another request (method, path or body differ); use a new key for a new request",
+                 details: [.init(field: header, issue: "already used with another request")])
+    }
     public static func unsupportedMediaType(_ message: String) -> APIError {
         APIError(status: 415, code: "UNSUPPORTED_MEDIA_TYPE", message: message)
     }

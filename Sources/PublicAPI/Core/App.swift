@@ -14,10 +14,13 @@ public final class App: Sendable {
     let authenticate: @Sendable (RequestContext) throws -> Principal
     /// Rate-limit headers to add, or a 429 to throw, per tenant.
     let rateLimit: @Sendable (Principal) throws -> [(String, String)]
+    /// Idempotency-Key on authenticated POSTs; nil serves without it (router-only uses).
+    let idempotency: IdempotencyKeys?
 
     public init(routes: [Route], logger: Logger, workers: WorkerPool,
                 authenticate: @escaping @Sendable (RequestContext) throws -> Principal,
-                rateLimit: @escaping @Sendable (Principal) throws -> [(String, String)]) {
+                rateLimit: @escaping @Sendable (Principal) throws -> [(String, String)],
+                idempotency: IdempotencyKeys? = nil) {
         var router = Router<RouteEntry>()
         for r in routes { router.add(r.method, r.pattern, RouteEntry(route: r, metrics: RouteMetrics(method: r.method, route: r.pattern))) }
         self.router = router
@@ -25,6 +28,7 @@ public final class App: Sendable {
         self.workers = workers
         self.authenticate = authenticate
         self.rateLimit = rateLimit
+        self.idempotency = idempotency
     }
 
     /// Every (method, pattern) the router serves.
@@ -115,11 +119,22 @@ public final class App: Sendable {
             return
         }
         start { [self] outcome in
+            let result: Result<(Reply, [(String, String)]), APIError>
             switch outcome {
-            case .success(let r): responder.send(finish(ctx, .success((r, extra))))
+            case .success(let r): result = .success((r, extra))
             case .failure(var e):
                 e.headers += extra
-                responder.send(finish(ctx, .failure(e)))
+                result = .failure(e)
+            }
+            // Keeping the answer of an idempotent request writes to the store: not on the thread that delivered it.
+            guard let claim = ctx.takeIdempotencyClaim() else {
+                responder.send(finish(ctx, result))
+                return
+            }
+            let response = finish(ctx, result)
+            ctx.offload { [self] in
+                idempotency?.settle(claim, response)
+                responder.send(response)
             }
         }
     }
@@ -140,6 +155,7 @@ public final class App: Sendable {
                 try authorize(principal, route.access)
             }
             do {
+                if let replay = try beginIdempotent(route, ctx) { return .success((replay, extra)) }
                 return .success((try route.handler(ctx), extra))
             } catch var e as APIError {
                 e.headers += extra
@@ -153,6 +169,21 @@ public final class App: Sendable {
         } catch {
             logger.error("unhandled error", JSONObject([("request_id", .string(ctx.requestId)), ("error", .string(String(describing: error)))]))
             return .failure(.internalError())
+        }
+    }
+
+    /// Idempotency-Key on an authenticated POST (design §12): takes the key for this request, or returns the
+    /// kept answer to replay, or throws 409/422. In test mode the key is checked but not kept: nothing is.
+    /// Open routes (the inbound webhook, whose events carry their own ids) have no tenant to keep it under.
+    private func beginIdempotent(_ route: Route, _ ctx: RequestContext) throws -> Reply? {
+        guard route.method == "POST", let idempotency, let principal = ctx.principal,
+              let key = try IdempotencyKeys.key(in: ctx.request.headers), !ctx.testMode else { return nil }
+        switch try idempotency.begin(ctx, key: key, tenantId: principal.tenantId) {
+        case .replay(let stored):
+            return IdempotencyKeys.replayReply(stored, requestId: ctx.requestId)
+        case .proceed(let claim):
+            ctx.idempotencyClaim = claim
+            return nil
         }
     }
 
@@ -203,7 +234,10 @@ public final class App: Sendable {
         headers.add("traceparent", ctx.trace.traceparent)
         (ctx.metrics ?? RouteMetrics.unmatched).record(status: status, seconds: totalMs / 1000)
         logAccess(ctx, status: status, bytes: body.count, totalMs: totalMs)
-        return HTTPResponse(status: status, headers: headers, body: body)
+        let response = HTTPResponse(status: status, headers: headers, body: body)
+        // Before the answer is sent, so a retry that follows it at once finds it kept.
+        if let claim = ctx.takeIdempotencyClaim() { idempotency?.settle(claim, response) }
+        return response
     }
 
     private func logAccess(_ ctx: RequestContext, status: Int, bytes: Int, totalMs: Double) {

@@ -26,6 +26,7 @@ public final class RequestContext: Sendable {
         var offload: @Sendable (@escaping @Sendable () -> Void) -> Void = { $0() }
         var testModeRequested = false
         var logFields: [(String, JSON)] = []
+        var idempotencyClaim: IdempotencyKeys.Claim?
     }
     private let mutable = Lock(Mutable())
 
@@ -81,6 +82,20 @@ public final class RequestContext: Sendable {
     public var caller: Principal {
         guard let p = principal else { preconditionFailure("caller read on an unauthenticated route") }
         return p
+    }
+
+    /// The Idempotency-Key this request holds until its answer is kept (`IdempotencyKeys`).
+    var idempotencyClaim: IdempotencyKeys.Claim? {
+        get { mutable.withLock { $0.idempotencyClaim } }
+        set { mutable.withLock { $0.idempotencyClaim = newValue } }
+    }
+
+    /// The claim, once: whoever takes it settles it.
+    func takeIdempotencyClaim() -> IdempotencyKeys.Claim? {
+        mutable.withLock { m in
+            defer { m.idempotencyClaim = nil }
+            return m.idempotencyClaim
+        }
     }
 
     /// `X-Neo-Test-Mode` as parsed before the handler ran (`testModeHeader`).

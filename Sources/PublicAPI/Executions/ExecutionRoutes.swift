@@ -83,7 +83,7 @@ enum ExecutionRoutes {
             ctx.warnings.append("test mode: not persisted")
             return Reply(data: execution.json)
         }
-        guard let updated = try ctx.timed({ try runner.cancel(executionId: execution.id, tenantId: ctx.caller.tenantId) }) else {
+        guard let updated = try ctx.timed({ try runner.cancel(executionId: execution.id, tenantId: ctx.caller.tenantId, audit: .request(ctx)) }) else {
             throw APIError.conflict("execution \(execution.id) finished before it could be cancelled")
         }
         return Reply(data: updated.json)
@@ -105,7 +105,7 @@ enum ExecutionRoutes {
             try runner.enqueue(tenantId: ctx.caller.tenantId, agentId: agentId, entityId: execution.entityId,
                                instructions: execution.additionalCustomInstructions, input: execution.input,
                                testMode: execution.testMode, retryOf: execution.id, keyId: ctx.caller.keyId, trigger: execution.trigger,
-                               traceId: ctx.trace.traceId)
+                               traceId: ctx.trace.traceId, audit: .request(ctx))
         }
         return Reply(status: 202, data: .object(JSONObject([("execution_id", .string(newId)), ("status", .string(ExecutionStatus.queued.rawValue))])))
     }

@@ -60,8 +60,10 @@ public final class ExecutionRunner: Sendable {
     // MARK: queueing
 
     /// Inserts a queued execution of `agentId`; returns its execution_id.
+    /// `audit`: the request that asked, whose audit row is appended in the same transaction (status 202).
     func enqueue(tenantId: Int64, agentId: Int64, entityId: String?, instructions: String?, input: String?,
-                 testMode: Bool, retryOf: String? = nil, keyId: Int64?, trigger: JSON, traceId: String? = nil) throws -> String {
+                 testMode: Bool, retryOf: String? = nil, keyId: Int64?, trigger: JSON, traceId: String? = nil,
+                 audit: AuditSource? = nil) throws -> String {
         let id = SecureRandom.uuid()
         try store.write { db in
             guard let agent = try AgentRecords.nameAndVersion(agentId, tenantId: tenantId, db) else {
@@ -72,6 +74,7 @@ public final class ExecutionRunner: Sendable {
                                                     input: input, testMode: testMode, retryOf: retryOf, keyId: keyId, trigger: trigger,
                                                     traceId: traceId)
             try ExecutionRecords.insert(new, id: id, now: Timestamp.now(), db)
+            if let audit { try AuditRecords.append(audit, tenantId: tenantId, .execution(id), status: 202, before: nil, db) }
         }
         poke()
         return id
@@ -79,12 +82,14 @@ public final class ExecutionRunner: Sendable {
 
     /// Cancels a queued, running or waiting run (its pending approvals expire); returns the updated
     /// execution, or nil when it had finished.
-    func cancel(executionId: String, tenantId: Int64) throws -> Execution? {
+    func cancel(executionId: String, tenantId: Int64, audit: AuditSource? = nil) throws -> Execution? {
         try store.write { db in
             let now = Timestamp.now()
+            let before = try audit.map { _ in try AuditRecords.digest(.execution(executionId), tenantId: tenantId, db) }
             guard try ExecutionRecords.cancel(executionId, tenantId: tenantId, now: now, db) else { return nil }
             try ApprovalRecords.expire(forExecution: executionId, note: "execution cancelled", now: now, db)
             try AgentLoopRecords.delete(executionId, db)
+            if let audit { try AuditRecords.append(audit, tenantId: tenantId, .execution(executionId), status: 200, before: before ?? nil, db) }
             return try ExecutionRecords.find(executionId, db)
         }
     }

@@ -191,6 +191,10 @@ enum ExternalAPICalls {
                                                 toolType: toolType, data: .object(resultData), db)
                 try ExecutionRecords.finishInvoke(executionId, tenantId: tenant, failed: failed, error: failed ? message : nil,
                                                   message: "external API '\(config.name)': \(message)", now: finished, seconds: seconds, db)
+                // The invoke's own execution, recorded with the status this request answers.
+                var status = 200
+                if case .failure(let e) = outcome { status = apiError(e).status }
+                try ctx.audit(db, status: status, .execution(executionId), before: nil)
             }
         }
         switch outcome {
@@ -228,6 +232,7 @@ enum ExternalAPICalls {
                     comment: "API key \(ctx.caller.keyId) (agent actor) wants to call external API '\(config.name)'", requestedFor: requested,
                     payload: #"{"action_index":0}"#, executionId: executionId, stepSeq: 1, requestedByKeyId: ctx.caller.keyId), now: now, db)
                 try ExecutionRecords.setMessage(executionId, ExecutionRunner.waitingMessage(tilId: til.id ?? 0, apiName: config.name), db)
+                if let id = til.id { try ctx.audit(db, status: 202, .tilRequest(id), before: nil) }
                 return til
             }
         }

@@ -23,7 +23,13 @@ enum ExternalAPIRoutes {
                 if ctx.caller.actor == .agent {
                     return try ConfigWriteApproval.hold(ctx, operation: "create", config: config, configs: configs)
                 }
-                let stored = try ctx.timed { try store.write { try configs.insert(config, tenant: ctx.caller.tenantId, in: $0) } }
+                let stored = try ctx.timed {
+                    try store.write { db in
+                        let stored = try configs.insert(config, tenant: ctx.caller.tenantId, in: db)
+                        if stored != nil { try ctx.audit(db, status: 201, .externalAPI(config.name), before: nil) }
+                        return stored
+                    }
+                }
                 guard let stored else { throw APIError.conflict("an external API named '\(config.name)' already exists") }
                 return Reply(status: 201, data: .object(stored.view))
             },
@@ -46,7 +52,14 @@ enum ExternalAPIRoutes {
                 if ctx.caller.actor == .agent {
                     return try ConfigWriteApproval.hold(ctx, operation: "update", config: config, configs: configs)
                 }
-                let updated = try ctx.timed { try store.write { try configs.update(existing, to: config, tenant: ctx.caller.tenantId, in: $0) } }
+                let updated = try ctx.timed {
+                    try store.write { db in
+                        let before = try ctx.auditDigest(.externalAPI(config.name), db)
+                        let updated = try configs.update(existing, to: config, tenant: ctx.caller.tenantId, in: db)
+                        try ctx.audit(db, status: 200, .externalAPI(config.name), before: before)
+                        return updated
+                    }
+                }
                 return Reply(data: .object(updated.view))
             },
             Route("DELETE", "/public-api/external-apis/{name}", access: write) { ctx in
@@ -55,7 +68,13 @@ enum ExternalAPIRoutes {
                 if ctx.caller.actor == .agent {
                     return try ConfigWriteApproval.hold(ctx, operation: "delete", config: existing.config, configs: configs)
                 }
-                try ctx.timed { try store.write { try configs.delete(existing, tenant: ctx.caller.tenantId, in: $0) } }
+                try ctx.timed {
+                    try store.write { db in
+                        let before = try ctx.auditDigest(.externalAPI(existing.config.name), db)
+                        try configs.delete(existing, tenant: ctx.caller.tenantId, in: db)
+                        try ctx.audit(db, status: 200, .externalAPI(existing.config.name), before: before)
+                    }
+                }
                 return Reply(data: .object(existing.view))
             },
             Route("POST", "/public-api/external-apis/{name}/test", access: write) { ctx in
@@ -105,10 +124,12 @@ enum ConfigWriteApproval {
         let til = try ctx.timed {
             try configs.store.write { db -> TilRequest in
                 let agentName = try caller.agentId.flatMap { try AgentRecords.nameAndVersion($0, tenantId: caller.tenantId, db)?.name }
-                return try ApprovalRecords.insert(TilRequestDraft(
+                let til = try ApprovalRecords.insert(TilRequestDraft(
                     tenantId: caller.tenantId, agentId: caller.agentId, agentName: agentName, kind: .configWrite,
                     comment: "An agent key asks to \(operation) external API '\(config.name)'.", requestedFor: .object(requestedFor),
                     payload: sealed, requestedByKeyId: caller.keyId), now: Date(), db)
+                if let id = til.id { try ctx.audit(db, status: 202, .tilRequest(id), before: nil) }
+                return til
             }
         }
         return Reply(status: 202, data: til.json)

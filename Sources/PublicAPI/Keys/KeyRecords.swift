@@ -89,6 +89,21 @@ enum KeyRecords {
                         [.text(now)]) != nil
     }
 
+    /// The key with this hash, in any tenant (a fixture's `keys[i].key`).
+    static func find(hash: [UInt8], _ db: Database) throws -> APIKey? {
+        try db.queryOne("SELECT \(columns) FROM api_keys WHERE key_hash = ?", [.blob(hash)]).map(APIKey.init)
+    }
+
+    /// Sets a key's name and rights to `spec` (a fixture that declares them otherwise).
+    static func updateRights(_ id: Int64, to spec: KeySpec, _ db: Database) throws {
+        try db.execute("""
+            UPDATE api_keys SET name = ?, role = ?, perm_agents = ?, perm_executions = ?, perm_approvals = ?, perm_external_apis = ?,
+              perm_callbacks = ?, actor = ?, agent_id = ?, test_mode = ?, expires_at = ? WHERE id = ?
+            """, [.text(spec.name), .text(spec.role.rawValue)] + PermissionGroup.allCases.map { .text(spec.permissions[$0, default: .none].rawValue) }
+                + [.text(spec.actor.rawValue), spec.agentId.map { .int($0) } ?? .null, .int(spec.testMode ? 1 : 0),
+                   spec.expiresAt.map { .text($0) } ?? .null, .int(id)])
+    }
+
     static func exists(hash: [UInt8], _ db: Database) throws -> Bool {
         try db.queryOne("SELECT 1 FROM api_keys WHERE key_hash = ?", [.blob(hash)]) != nil
     }

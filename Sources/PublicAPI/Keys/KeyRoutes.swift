@@ -33,7 +33,13 @@ enum KeyRoutes {
             ctx.warnings.append("test mode: not persisted")
             return Reply(status: 201, data: .object(JSONObject([("name", .string(spec.name)), ("role", .string(spec.role.rawValue))])))
         }
-        var (view, key) = try ctx.timed { try keys.create(tenantId: ctx.caller.tenantId, spec: spec) }
+        var (view, key) = try ctx.timed {
+            try store.write { db in
+                let created = try keys.create(tenantId: ctx.caller.tenantId, spec: spec, in: db)
+                if let id = Int64(created.0["id"]?.stringValue ?? "") { try ctx.audit(db, status: 201, .apiKey(id), before: nil) }
+                return created
+            }
+        }
         view["key"] = .string(key)
         return Reply(status: 201, data: .object(view))
     }
@@ -46,7 +52,10 @@ enum KeyRoutes {
         }
         let updated = try ctx.timed {
             try store.write { db -> APIKey? in
-                try KeyRecords.revoke(key.id, tenantId: ctx.caller.tenantId, now: Timestamp.now(), db)
+                let before = try ctx.auditDigest(.apiKey(key.id), db)
+                if try KeyRecords.revoke(key.id, tenantId: ctx.caller.tenantId, now: Timestamp.now(), db) {
+                    try ctx.audit(db, status: 200, .apiKey(key.id), before: before)
+                }
                 return try KeyRecords.find(key.id, db)
             }
         }
@@ -68,8 +77,12 @@ enum KeyRoutes {
         let overlapEnd = Timestamp.format(Date().addingTimeInterval(24 * 3600))
         var (view, key) = try ctx.timed {
             try store.write { db -> (JSONObject, String) in
+                let before = try ctx.auditDigest(.apiKey(old.id), db)
                 try KeyRecords.expire(old.id, by: overlapEnd, db)
-                return try keys.create(tenantId: ctx.caller.tenantId, spec: old.spec, rotatedFrom: old.id, in: db)
+                try ctx.audit(db, status: 200, .apiKey(old.id), before: before)
+                let created = try keys.create(tenantId: ctx.caller.tenantId, spec: old.spec, rotatedFrom: old.id, in: db)
+                if let id = Int64(created.0["id"]?.stringValue ?? "") { try ctx.audit(db, status: 200, .apiKey(id), before: nil) }
+                return created
             }
         }
         keys.invalidateCache()
@@ -90,10 +103,23 @@ enum KeyRoutes {
         let body = try ctx.jsonBody()
         let v = Validation()
         let r = FieldReader(body, validation: v)
+        let spec = try readSpec(r) { agentId in
+            try ctx.timed { try store.read { try AgentRecords.exists(agentId, tenantId: ctx.caller.tenantId, $0) } }
+        }
+        r.warnUnknown()
+        ctx.warnings += v.warnings
+        try v.check()
+        return spec
+    }
+
+    /// The fields of a key create body, problems reported to `r`'s validation (the API's body and a fixture's
+    /// `keys[i]`); `agentExists` checks an agent actor's agent_id in the caller's tenant.
+    static func readSpec(_ r: FieldReader, agentExists: (Int64) throws -> Bool) rethrows -> KeySpec {
+        let v = r.validation
         let name = r.string("name", required: true, maxLength: 200, minLength: 1)
         var spec = KeySpec(name: name ?? "")
         if let exp = r.timestamp("expires_at") {
-            if let d = Timestamp.parse(exp), d <= Date() { v.fail("expires_at", "must be in the future") }
+            if let d = Timestamp.parse(exp), d <= Date() { v.fail(r.field("expires_at"), "must be in the future") }
             spec.expiresAt = exp
         }
         if let role = r.enumValue("role", ["admin", "member"]) { spec.role = Principal.Role(rawValue: role)! }
@@ -115,20 +141,16 @@ enum KeyRoutes {
         let agentId = r.int("agent_id", range: 1...Int64.max)
         if spec.actor == .agent {
             if let agentId {
-                let exists = try ctx.timed { try store.read { try AgentRecords.exists(agentId, tenantId: ctx.caller.tenantId, $0) } }
-                if !exists { v.fail("agent_id", "no agent \(agentId) in this tenant") }
+                if try !agentExists(agentId) { v.fail(r.field("agent_id"), "no agent \(agentId) in this tenant") }
                 spec.agentId = agentId
             } else if !r.has("agent_id") || r.isNull("agent_id") {
-                v.fail("agent_id", "is required when actor is 'agent'")
+                v.fail(r.field("agent_id"), "is required when actor is 'agent'")
             }
         } else if agentId != nil {
-            v.fail("agent_id", "is only allowed when actor is 'agent'")
+            v.fail(r.field("agent_id"), "is only allowed when actor is 'agent'")
         }
         if let t = r.bool("test_mode") { spec.testMode = t }
         if let env = r.enumValue("env", ["prod", "test"]) { spec.env = env }
-        r.warnUnknown()
-        ctx.warnings += v.warnings
-        try v.check()
         return spec
     }
 }

@@ -74,12 +74,15 @@ public final class KeyService: Sendable {
         }
     }
 
-    /// Inserts a key for `tenantId`; returns its view and the full key (shown once).
+    /// Inserts a key for `tenantId`; returns its view and the full key (shown once). `audit` appends the
+    /// audit row of an offline operation in the same transaction (API routes audit their own writes).
     public func create(tenantId: Int64, spec: KeySpec, key explicitKey: String? = nil, rotatedFrom: Int64? = nil,
-                       in db: Database? = nil) throws -> (JSONObject, String) {
+                       in db: Database? = nil, audit: AuditSource? = nil) throws -> (JSONObject, String) {
         let key = explicitKey ?? KeyService.newKey(env: spec.env)
         let insert = { (db: Database) throws -> APIKey in
-            try KeyRecords.insert(spec, tenantId: tenantId, key: key, rotatedFrom: rotatedFrom, now: Timestamp.now(), db)
+            let stored = try KeyRecords.insert(spec, tenantId: tenantId, key: key, rotatedFrom: rotatedFrom, now: Timestamp.now(), db)
+            if let audit { try AuditRecords.append(audit, tenantId: tenantId, .apiKey(stored.id), status: 201, before: nil, db) }
+            return stored
         }
         let stored = try db.map(insert) ?? store.write(insert)
         return (stored.json, key)
@@ -91,8 +94,14 @@ public final class KeyService: Sendable {
     }
 
     /// Revokes a key of any tenant (the offline CLI); false when there is no such key.
-    public func revoke(_ id: Int64) throws -> Bool {
-        let revoked = try store.write { try KeyRecords.revoke(id, now: Timestamp.now(), $0) }
+    public func revoke(_ id: Int64, audit: AuditSource? = nil) throws -> Bool {
+        let revoked = try store.write { db -> Bool in
+            guard let tenantId = try KeyRecords.find(id, db)?.tenantId else { return false }
+            let before = try AuditRecords.digest(.apiKey(id), tenantId: tenantId, db)
+            guard try KeyRecords.revoke(id, now: Timestamp.now(), db) else { return false }
+            if let audit { try AuditRecords.append(audit, tenantId: tenantId, .apiKey(id), status: 200, before: before, db) }
+            return true
+        }
         invalidateCache()
         return revoked
     }

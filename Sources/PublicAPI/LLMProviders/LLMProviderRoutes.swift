@@ -22,7 +22,11 @@ enum LLMProviderRoutes {
                 try refuseAgentActor(ctx)
                 if ctx.testMode { return notPersisted(ctx, status: 201, LLMProviderCodec.view(provider)) }
                 let stored = try ctx.timed {
-                    try store.write { try providers.insert(provider, defaultSent: body["default"] != nil, tenant: ctx.caller.tenantId, in: $0) }
+                    try store.write { db in
+                        let stored = try providers.insert(provider, defaultSent: body["default"] != nil, tenant: ctx.caller.tenantId, in: db)
+                        if stored != nil { try ctx.audit(db, status: 201, .llmProvider(provider.provider.name), before: nil) }
+                        return stored
+                    }
                 }
                 guard let stored else { throw APIError.conflict("a model provider named '\(provider.provider.name)' already exists") }
                 return Reply(status: 201, data: .object(stored.view))
@@ -44,14 +48,29 @@ enum LLMProviderRoutes {
                 if ctx.testMode {
                     return notPersisted(ctx, status: 200, LLMProviderCodec.view(provider, createdAt: existing.createdAt, updatedAt: existing.updatedAt))
                 }
-                let updated = try ctx.timed { try store.write { try providers.update(existing, to: provider, tenant: ctx.caller.tenantId, in: $0) } }
+                let name = existing.provider.provider.name
+                let updated = try ctx.timed {
+                    try store.write { db in
+                        let before = try ctx.auditDigest(.llmProvider(name), db)
+                        let updated = try providers.update(existing, to: provider, tenant: ctx.caller.tenantId, in: db)
+                        try ctx.audit(db, status: 200, .llmProvider(name), before: before)
+                        return updated
+                    }
+                }
                 return Reply(data: .object(updated.view))
             },
             Route("DELETE", "/public-api/llm-providers/{name}", access: write) { ctx in
                 let existing = try find(ctx, providers)
                 try refuseAgentActor(ctx)
                 if ctx.testMode { return notPersisted(ctx, status: 200, existing.view) }
-                try ctx.timed { try store.write { try providers.delete(existing, tenant: ctx.caller.tenantId, in: $0) } }
+                let name = existing.provider.provider.name
+                try ctx.timed {
+                    try store.write { db in
+                        let before = try ctx.auditDigest(.llmProvider(name), db)
+                        try providers.delete(existing, tenant: ctx.caller.tenantId, in: db)
+                        try ctx.audit(db, status: 200, .llmProvider(name), before: before)
+                    }
+                }
                 return Reply(data: .object(existing.view))
             },
         ]

@@ -86,7 +86,8 @@ enum OpenAPIDocument {
       ],
       "properties": {
        "code": {
-        "type": "string"
+        "type": "string",
+        "description": "Stable: BAD_REQUEST, validation_error, invalid_for_conversational, VALIDATION_ERROR, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED, agent_update_conflict, CONFLICT, IDEMPOTENCY_KEY_IN_USE (409), IDEMPOTENCY_KEY_REUSED (422), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMITED, INTERNAL_ERROR, UPSTREAM_ERROR, UNAVAILABLE, UPSTREAM_TIMEOUT."
        },
        "message": {
         "type": "string"
@@ -2090,6 +2091,118 @@ enum OpenAPIDocument {
      "expires_at": {
       "type": "string",
       "format": "date-time"
+     }
+    }
+   },
+   "AuditEntry": {
+    "type": "object",
+    "required": [
+     "id",
+     "at",
+     "key_id",
+     "actor",
+     "method",
+     "route",
+     "resource_type",
+     "resource_id",
+     "status",
+     "request_id",
+     "before_sha256",
+     "after_sha256"
+    ],
+    "properties": {
+     "id": {
+      "type": "integer"
+     },
+     "at": {
+      "type": "string",
+      "format": "date-time"
+     },
+     "key_id": {
+      "anyOf": [
+       {
+        "type": "integer",
+        "description": "The key that wrote; null for the command line and signed webhooks."
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "actor": {
+      "type": "string",
+      "description": "user or agent (the key's actor), cli (an offline command), webhook (a signed inbound post)."
+     },
+     "method": {
+      "type": "string",
+      "description": "POST, PUT, PATCH or DELETE; CLI for an offline command."
+     },
+     "route": {
+      "type": "string",
+      "description": "The route template (/public-api/agents/{agent_id}), never a raw path; the command for CLI rows."
+     },
+     "resource_type": {
+      "type": "string",
+      "enum": [
+       "agent",
+       "external_api",
+       "llm_provider",
+       "api_key",
+       "settings",
+       "scheduled_work",
+       "webhook_endpoint",
+       "execution",
+       "til_request",
+       "callback"
+      ]
+     },
+     "resource_id": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "status": {
+      "type": "integer",
+      "description": "The status the write answered."
+     },
+     "request_id": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "before_sha256": {
+      "anyOf": [
+       {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "description": "SHA-256 of the resource's stored row before the write; null when it did not exist."
+     },
+     "after_sha256": {
+      "anyOf": [
+       {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+       },
+       {
+        "type": "null"
+       }
+      ],
+      "description": "SHA-256 of the stored row after the write; null when the write removed it."
      }
     }
    },
@@ -4304,6 +4417,20 @@ enum OpenAPIDocument {
      }
     }
    }
+  },
+  "parameters": {
+   "IdempotencyKey": {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": false,
+    "schema": {
+     "type": "string",
+     "minLength": 1,
+     "maxLength": 255,
+     "pattern": "^[\\x20-\\x7e]+$"
+    },
+    "description": "Makes a retry safe (Stripe's semantics): the first request with a key runs and its answer (unless 5xx) is kept 24 h per tenant; a retry with the same method, path and body gets that answer again with 'Idempotent-Replayed: true'; the same key with another request is 422 IDEMPOTENCY_KEY_REUSED; while the first is still running, 409 IDEMPOTENCY_KEY_IN_USE. Over 255 characters is 400. Not kept in test mode."
+   }
   }
  },
  "paths": {
@@ -4549,7 +4676,11 @@ enum OpenAPIDocument {
     "tags": [
      "API keys"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -4569,6 +4700,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -4604,7 +4746,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -4635,6 +4777,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -4850,6 +5002,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -4873,6 +5028,17 @@ enum OpenAPIDocument {
          }
         }
        }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
+        }
+       }
       }
      },
      "404": {
@@ -4886,7 +5052,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -4917,6 +5083,26 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request or Idempotency-Key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -5090,7 +5276,11 @@ enum OpenAPIDocument {
     "tags": [
      "Agents"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -5110,6 +5300,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -5145,7 +5346,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -5176,6 +5377,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -5938,6 +6149,162 @@ enum OpenAPIDocument {
     ]
    }
   },
+  "/public-api/audit-log": {
+   "get": {
+    "operationId": "listAuditLog",
+    "summary": "The tenant's audit log, newest first (admin keys)",
+    "tags": [
+     "Audit log"
+    ],
+    "parameters": [
+     {
+      "name": "key_id",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1
+      },
+      "description": "Only writes made with this key."
+     },
+     {
+      "name": "resource_type",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "enum": [
+        "agent",
+        "external_api",
+        "llm_provider",
+        "api_key",
+        "settings",
+        "scheduled_work",
+        "webhook_endpoint",
+        "execution",
+        "til_request",
+        "callback"
+       ]
+      },
+      "description": "Only this kind of resource."
+     },
+     {
+      "name": "resource_id",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "maxLength": 200
+      },
+      "description": "Only this resource (with resource_type)."
+     },
+     {
+      "name": "since",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "format": "date-time"
+      },
+      "description": "Only writes at or after this instant."
+     },
+     {
+      "name": "until",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "format": "date-time"
+      },
+      "description": "Only writes before this instant."
+     },
+     {
+      "name": "page_size",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 200,
+       "default": 50
+      }
+     },
+     {
+      "name": "cursor",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Success.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "data",
+          "meta"
+         ],
+         "properties": {
+          "data": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/AuditEntry"
+           }
+          },
+          "meta": {
+           "$ref": "#/components/schemas/Meta"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request, JSON or query parameter.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing, malformed, unknown, expired or revoked key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The key lacks the role or permission-group level.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
   "/public-api/callbacks": {
    "post": {
     "operationId": "ingestCallback",
@@ -5957,6 +6324,9 @@ enum OpenAPIDocument {
        ]
       },
       "description": "return=minimal (RFC 7240) answers a CallbackReceipt (no workflow_matches, no audit trail) with Preference-Applied."
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -5985,6 +6355,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -6020,7 +6401,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -6084,6 +6465,27 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
         }
        }
       }
@@ -6747,7 +7149,11 @@ enum OpenAPIDocument {
     "tags": [
      "Webhook endpoints"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -6767,6 +7173,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -6802,7 +7219,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -6833,6 +7250,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -7666,6 +8093,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -7689,6 +8119,17 @@ enum OpenAPIDocument {
          }
         }
        }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
+        }
+       }
       }
      },
      "404": {
@@ -7702,7 +8143,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -7733,6 +8174,26 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request or Idempotency-Key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -7764,6 +8225,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -7787,6 +8251,17 @@ enum OpenAPIDocument {
          }
         }
        }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
+        }
+       }
       }
      },
      "404": {
@@ -7800,7 +8275,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -7831,6 +8306,26 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request or Idempotency-Key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -8184,6 +8679,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -8205,6 +8703,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -8240,7 +8749,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -8260,7 +8769,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -8332,6 +8841,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -8353,6 +8865,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -8388,7 +8911,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -8408,7 +8931,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -8570,7 +9093,11 @@ enum OpenAPIDocument {
     "tags": [
      "External APIs"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -8590,6 +9117,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -8615,7 +9153,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -8635,7 +9173,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -8688,6 +9226,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -9071,6 +9620,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -9092,6 +9644,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -9137,7 +9700,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -9168,6 +9731,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -9209,6 +9782,9 @@ enum OpenAPIDocument {
       "schema": {
        "type": "string"
       }
+     },
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
      }
     ],
     "responses": {
@@ -9230,6 +9806,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -9275,7 +9862,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -9326,6 +9913,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -9457,7 +10054,11 @@ enum OpenAPIDocument {
     "tags": [
      "Model providers"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -9477,6 +10078,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -9502,7 +10114,7 @@ enum OpenAPIDocument {
       }
      },
      "409": {
-      "description": "State conflict.",
+      "description": "State conflict. Or IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {
@@ -9522,7 +10134,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -10294,7 +10906,11 @@ enum OpenAPIDocument {
     "tags": [
      "Scheduled work"
     ],
-    "parameters": [],
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/IdempotencyKey"
+     }
+    ],
     "responses": {
      "201": {
       "description": "Success.",
@@ -10314,6 +10930,17 @@ enum OpenAPIDocument {
            "$ref": "#/components/schemas/Meta"
           }
          }
+        }
+       }
+      },
+      "headers": {
+       "Idempotent-Replayed": {
+        "description": "'true' when this is the kept answer of an earlier request with the same Idempotency-Key.",
+        "schema": {
+         "type": "string",
+         "enum": [
+          "true"
+         ]
         }
        }
       }
@@ -10349,7 +10976,7 @@ enum OpenAPIDocument {
       }
      },
      "422": {
-      "description": "A field is missing, of the wrong type or out of range.",
+      "description": "A field is missing, of the wrong type or out of range. Or IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another request.",
       "content": {
        "application/json": {
         "schema": {
@@ -10380,6 +11007,16 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "Tenant over its rate limit.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still running.",
       "content": {
        "application/json": {
         "schema": {

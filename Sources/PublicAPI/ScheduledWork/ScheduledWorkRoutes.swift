@@ -80,7 +80,13 @@ enum ScheduledWorkRoutes {
             ctx.warnings.append(testModeWarning)
             return Reply(status: 201, data: ScheduledWork(unsaved: draft, now: Timestamp.now()).json)
         }
-        let stored = try ctx.timed { try store.write { try ScheduledWorkRecords.insert(draft, now: Timestamp.now(), $0) } }
+        let stored = try ctx.timed {
+            try store.write { db in
+                let stored = try ScheduledWorkRecords.insert(draft, now: Timestamp.now(), db)
+                try ctx.audit(db, status: 201, .scheduledWork(stored.id), before: nil)
+                return stored
+            }
+        }
         scheduler.poke()
         return Reply(status: 201, data: stored.json)
     }
@@ -121,7 +127,9 @@ enum ScheduledWorkRoutes {
                 throw APIError.conflict("scheduled work \(id) is \(work.status.rawValue); only PENDING work can be cancelled")
             }
             guard persist else { return work }
+            let before = try ctx.auditDigest(.scheduledWork(id), db)
             _ = try ScheduledWorkRecords.cancel(id, tenantId: tenantId, now: Timestamp.now(), db)
+            try ctx.audit(db, status: 200, .scheduledWork(id), before: before)
             return try ScheduledWorkRecords.find(id, tenantId: tenantId, db) ?? work
         }
         let work = try ctx.timed { persist ? try store.write(body) : try store.read(body) }

@@ -21,8 +21,10 @@ enum SettingsRoutes {
                     ctx.warnings += v.warnings
                     try v.check()
                     if persist {
+                        let before = try ctx.auditDigest(.settings, db)
                         try SettingsRecords.save(updated, tenantId: tenant, now: Timestamp.now(), db)
                         if updated.timezone != current.timezone { try scheduler.tenantTimeZoneChanged(tenant, db) }
+                        if updated.json != current.json { try ctx.audit(db, status: 200, .settings, before: before) }
                     }
                     return updated
                 }

@@ -37,8 +37,10 @@ enum WebhookEndpointRoutes {
         let persist = !ctx.testMode
         let caller = ctx.caller
         let work = { (db: Database) throws -> WebhookEndpoint in
-            try records.create(tenantId: caller.tenantId, name: name, description: description, secret: secret, keyId: caller.keyId,
-                               persist: persist, db)
+            let endpoint = try records.create(tenantId: caller.tenantId, name: name, description: description, secret: secret,
+                                              keyId: caller.keyId, persist: persist, db)
+            if persist { try ctx.audit(db, status: 201, .webhookEndpoint(endpoint.id), before: nil) }
+            return endpoint
         }
         let endpoint = try ctx.timed { persist ? try store.write(work) : try store.read(work) }
         if !persist { ctx.warnings.append(testModeWarning) }
@@ -56,7 +58,9 @@ enum WebhookEndpointRoutes {
         }
         let updated = try ctx.timed {
             try store.write { db -> WebhookEndpoint? in
+                let before = try ctx.auditDigest(.webhookEndpoint(endpoint.id), db)
                 try WebhookEndpointRecords.revoke(endpoint.id, tenantId: ctx.caller.tenantId, now: Timestamp.now(), db)
+                try ctx.audit(db, status: 200, .webhookEndpoint(endpoint.id), before: before)
                 return try WebhookEndpointRecords.find(endpoint.id, tenantId: ctx.caller.tenantId, db)
             }
         }
