@@ -2,13 +2,13 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= debug
-DEB_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev sqlite3 tzdata
+DEB_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev sqlite3 tzdata
 NEO_PORT ?= 8080
 NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability schedule-bench fuzz-cron
+	schedule-durability schedule-bench fuzz-cron test-pg
 
 all: build
 
@@ -25,6 +25,7 @@ help:
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
 	@echo "make openapi-client  generate a Python client from the spec (openapi-python-client) and drive a server with it"
+	@echo "make test-pg the integration suite against a throw-away PostgreSQL (scripts/pg-harness.sh; PG_TESTS=filter)"
 	@echo "make clean   remove build output"
 
 # Installs missing Debian packages (apt-get update first, once).
@@ -63,6 +64,14 @@ test:
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
 	SCHEMATHESIS_SEED=20261129 bash bench/schemathesis.sh 5
 	bash bench/openapi-client.sh
+
+# The integration suite with the server on PostgreSQL: a throw-away cluster (initdb as the unprivileged neo-pg user,
+# 127.0.0.1 and a random port, fsync off for speed), a schema per test. PG_TESTS narrows it (an XCTest filter).
+PG_TESTS ?= IntegrationTests
+test-pg:
+	$(MAKE) deps EXTRA_PACKAGES="postgresql"
+	$(SWIFT) build --build-tests
+	PG_HARNESS_FSYNC=off scripts/pg-harness.sh run $(SWIFT) test --skip-build --filter $(PG_TESTS)
 
 bench:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"

@@ -2,6 +2,7 @@ import Basics
 import Foundation
 import HTTPServer
 import PublicAPI
+import Store
 
 /// The one place configuration is read: environment variables (design §8), overridden by flags
 /// that mirror them (`--port 0` = `NEO_PORT=0`). A bad value stops startup with a message naming
@@ -46,7 +47,7 @@ struct Config {
             c.host = v
         },
         Setting(env: "NEO_PORT", help: "TCP port, 0 = ephemeral (default 8080)") { c, v, name in c.port = try int(v, name, 0...65535) },
-        Setting(env: "NEO_DB", help: "SQLite file (default ./data/neo.db)") { c, v, name in
+        Setting(env: "NEO_DB", help: "SQLite file (default ./data/neo.db), or postgres://… for PostgreSQL") { c, v, name in
             guard !v.isEmpty else { throw Invalid(description: "\(name) must not be empty") }
             c.db = v
         },
@@ -137,7 +138,10 @@ struct Config {
     }
 
     /// `db` made absolute, for messages: a relative `NEO_DB` names a different file in every directory.
-    var dbPath: String { URL(fileURLWithPath: db).standardizedFileURL.path }
+    /// A PostgreSQL URL is shown with its password masked.
+    var dbPath: String {
+        isPostgresURL(db) ? redactedDatabaseURL(db) : URL(fileURLWithPath: db).standardizedFileURL.path
+    }
 
     var httpConfiguration: HTTPServerConfiguration {
         var h = HTTPServerConfiguration()
