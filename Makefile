@@ -8,7 +8,7 @@ NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability schedule-bench fuzz-cron test-pg
+	schedule-durability schedule-bench fuzz-cron test-pg bench-pg
 
 all: build
 
@@ -26,6 +26,7 @@ help:
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
 	@echo "make openapi-client  generate a Python client from the spec (openapi-python-client) and drive a server with it"
 	@echo "make test-pg the integration suite against a throw-away PostgreSQL (scripts/pg-harness.sh; PG_TESTS=filter)"
+	@echo "make bench-pg  release build; writes/s on one node, SQLite beside PostgreSQL, beside pgbench"
 	@echo "make clean   remove build output"
 
 # Installs missing Debian packages (apt-get update first, once).
@@ -67,11 +68,16 @@ test:
 
 # The integration suite with the server on PostgreSQL: a throw-away cluster (initdb as the unprivileged neo-pg user,
 # 127.0.0.1 and a random port, fsync off for speed), a schema per test. PG_TESTS narrows it (an XCTest filter).
-PG_TESTS ?= IntegrationTests
+PG_TESTS ?= IntegrationTests|StoreTests
 test-pg:
 	$(MAKE) deps EXTRA_PACKAGES="postgresql"
 	$(SWIFT) build --build-tests
-	PG_HARNESS_FSYNC=off scripts/pg-harness.sh run $(SWIFT) test --skip-build --filter $(PG_TESTS)
+	PG_HARNESS_FSYNC=off scripts/pg-harness.sh run $(SWIFT) test --skip-build --filter '$(PG_TESTS)'
+
+# Writes/s on one node, SQLite beside PostgreSQL, beside pgbench on the same PostgreSQL (release build).
+bench-pg:
+	$(MAKE) deps EXTRA_PACKAGES="wrk postgresql"
+	bash bench/pg-writes.sh
 
 bench:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"
