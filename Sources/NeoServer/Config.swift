@@ -26,6 +26,8 @@ struct Config {
     var bodyTimeout = 30.0
     var maxConnections = 10_000
     var runnerConcurrency = 4
+    var dbSerialWrites = false
+    var dbConnections = 16
     var scheduleCatchup = 3600
     var testClockSpeed = 1.0
     var testClockOffset = 0.0
@@ -75,6 +77,11 @@ struct Config {
         Setting(env: "NEO_IDLE_TIMEOUT", help: "seconds an idle keep-alive connection stays open (default 60)") { c, v, name in c.idleTimeout = try seconds(v, name) },
         Setting(env: "NEO_BODY_TIMEOUT", help: "seconds to receive a request body (default 30)") { c, v, name in c.bodyTimeout = try seconds(v, name) },
         Setting(env: "NEO_MAX_CONNECTIONS", help: "open connections before refusing (default 10000)") { c, v, name in c.maxConnections = try int(v, name, 1...1_000_000) },
+        Setting(env: "NEO_DB_CONNECTIONS", help: "PostgreSQL: connections per process (default 16)") { c, v, name in c.dbConnections = try int(v, name, 1...1000) },
+        Setting(env: "NEO_DB_SERIAL_WRITES", help: "PostgreSQL: on|off, one write transaction at a time per process (default off)") { c, v, name in
+            guard v == "on" || v == "off" else { throw Invalid(description: "\(name) must be one of on, off (got '\(v)')") }
+            c.dbSerialWrites = v == "on"
+        },
         Setting(env: "NEO_RUNNER_CONCURRENCY", help: "executions run at once (default 4)") { c, v, name in c.runnerConcurrency = try int(v, name, 1...256) },
         Setting(env: "NEO_SCHEDULE_CATCHUP", help: "seconds a slot missed while down may still run, 0 = never (default 3600)") { c, v, name in
             c.scheduleCatchup = try int(v, name, 0...31_536_000)
@@ -138,6 +145,13 @@ struct Config {
     }
 
     /// `db` made absolute, for messages: a relative `NEO_DB` names a different file in every directory.
+    var storeOptions: Store.Options {
+        var options = Store.Options(path: db)
+        options.postgresConnections = dbConnections
+        options.postgresSerialWrites = dbSerialWrites
+        return options
+    }
+
     /// A PostgreSQL URL is shown with its password masked.
     var dbPath: String {
         isPostgresURL(db) ? redactedDatabaseURL(db) : URL(fileURLWithPath: db).standardizedFileURL.path
