@@ -52,10 +52,11 @@ run: build
 	NEO_PORT=$(NEO_PORT) NEO_DB=$(NEO_DB) .build/$(CONFIG)/neo-server serve
 
 test:
-	$(MAKE) deps EXTRA_PACKAGES="wrk python3-venv"
+	$(MAKE) deps EXTRA_PACKAGES="wrk python3-venv postgresql"
 	python3 openapi/spec.py --check
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) test-pg
 	$(MAKE) tsan
 	bash fuzz/run.sh 10
 	bash fuzz/run-cron.sh 10
