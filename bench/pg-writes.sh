@@ -27,16 +27,19 @@ pgbench_url="${NEO_TEST_DB%/postgres}/pgbench"
 "$PG_HARNESS_BIN/pgbench" -q -i -s 10 "$pgbench_url" >/dev/null 2>&1
 psql -qAt "$NEO_TEST_DB" -c "CREATE SCHEMA bench" >/dev/null
 
-start() {  # start NAME NEO_DB: a server; prints its URL
-  local out="$work/$1.out"
+start() {  # start NAME NEO_DB: a server (not in a subshell, so cleanup knows its pid)
   NEO_HOST=127.0.0.1 NEO_PORT=0 NEO_DB="$2" NEO_BOOTSTRAP_ADMIN_KEY="$key" NEO_RATE_LIMIT=0 NEO_LOG_LEVEL=warn NEO_THREADS=2 \
-    NEO_SECRET_KEY_FILE="$work/secret.key" "$bin" serve >"$out" 2>"$work/$1.err" &
+    NEO_SECRET_KEY_FILE="$work/secret.key" "$bin" serve >"$work/$1.out" 2>"$work/$1.err" &
   pids+=($!)
-  for _ in $(seq 1 200); do grep -q "listening on" "$out" 2>/dev/null && break; sleep 0.1; done
-  grep -o 'http://[0-9.:]*' "$out" | head -1
 }
-sqlite_url=$(start sqlite "$work/neo.db")
-pg_url=$(start postgres "$NEO_TEST_DB?options=-csearch_path%3Dbench")
+url_of() {  # url_of NAME: the URL the server printed
+  for _ in $(seq 1 200); do grep -q "listening on" "$work/$1.out" 2>/dev/null && break; sleep 0.1; done
+  grep -o 'http://[0-9.:]*' "$work/$1.out" | head -1
+}
+start sqlite "$work/neo.db"
+start postgres "$NEO_TEST_DB?options=-csearch_path%3Dbench"
+sqlite_url=$(url_of sqlite)
+pg_url=$(url_of postgres)
 [ -n "$sqlite_url" ] && [ -n "$pg_url" ] || { cat "$work"/*.err >&2; exit 1; }
 
 writes() {  # writes URL RUN: "<req/s> <non-2xx> <p99>"
