@@ -2,13 +2,13 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= debug
-DEB_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev sqlite3 tzdata
+DEB_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev sqlite3 tzdata
 NEO_PORT ?= 8080
 NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test seed-bench
+	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test seed-bench test-pg bench-pg
 
 all: build
 
@@ -28,6 +28,8 @@ help:
 	@echo "make schemathesis  schema fuzzing of /public-api/openapi.json (SCHEMATHESIS_EXAMPLES per operation)"
 	@echo "make openapi-client  generate a Python client from the spec (openapi-python-client) and drive a server with it"
 	@echo "make console-test  the console in headless Chromium against a real server; screenshots in bench/out/console/"
+	@echo "make test-pg the integration suite against a throw-away PostgreSQL (scripts/pg-harness.sh; PG_TESTS=filter)"
+	@echo "make bench-pg  release build; writes/s on one node, SQLite beside PostgreSQL, beside pgbench"
 	@echo "make clean   remove build output"
 
 # Installs missing Debian packages (apt-get update first, once).
@@ -55,13 +57,14 @@ run: build
 	NEO_PORT=$(NEO_PORT) NEO_DB=$(NEO_DB) .build/$(CONFIG)/neo-server serve
 
 test:
-	$(MAKE) deps EXTRA_PACKAGES="wrk python3-venv"
+	$(MAKE) deps EXTRA_PACKAGES="wrk python3-venv postgresql"
 	python3 openapi/spec.py --check
 	@# The metrics tests parse /metrics with PyPI prometheus-client's own parser, kept in .venv-metrics.
 	@.venv-metrics/bin/python -c 'import prometheus_client' 2>/dev/null || \
 	  { python3 -m venv .venv-metrics && .venv-metrics/bin/pip install -q prometheus-client; }
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) test-pg
 	$(MAKE) tsan
 	bash fuzz/run.sh 10
 	bash fuzz/run-cron.sh 10
@@ -73,6 +76,19 @@ test:
 	SCHEMATHESIS_SEED=20261129 bash bench/schemathesis.sh 5
 	bash bench/openapi-client.sh
 	$(MAKE) console-test
+
+# The integration suite with the server on PostgreSQL: a throw-away cluster (initdb as the unprivileged neo-pg user,
+# 127.0.0.1 and a random port, fsync off for speed), a schema per test. PG_TESTS narrows it (an XCTest filter).
+PG_TESTS ?= IntegrationTests|StoreTests
+test-pg:
+	$(MAKE) deps EXTRA_PACKAGES="postgresql"
+	$(SWIFT) build --build-tests
+	PG_HARNESS_FSYNC=off scripts/pg-harness.sh run $(SWIFT) test --skip-build --filter '$(PG_TESTS)'
+
+# Writes/s on one node, SQLite beside PostgreSQL, beside pgbench on the same PostgreSQL (release build).
+bench-pg:
+	$(MAKE) deps EXTRA_PACKAGES="wrk postgresql"
+	bash bench/pg-writes.sh
 
 bench:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"

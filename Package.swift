@@ -14,7 +14,7 @@ let package = Package(
         .target(
             name: "CShim",
             cSettings: cFlags,
-            linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("sqlite3"), .linkedLibrary("crypto")]
+            linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("sqlite3"), .linkedLibrary("pq"), .linkedLibrary("crypto")]
         ),
         .target(name: "NeoJSON"),
         // What several modules share: crypto, time, the logger, the lock.

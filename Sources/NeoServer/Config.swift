@@ -2,6 +2,7 @@ import Basics
 import Foundation
 import HTTPServer
 import PublicAPI
+import Store
 
 /// The one place configuration is read: environment variables (design §8), overridden by flags
 /// that mirror them (`--port 0` = `NEO_PORT=0`). A bad value stops startup with a message naming
@@ -25,6 +26,8 @@ struct Config {
     var bodyTimeout = 30.0
     var maxConnections = 10_000
     var runnerConcurrency = 4
+    var dbSerialWrites = false
+    var dbConnections = 16
     var scheduleCatchup = 3600
     var callbackRetentionDays = 30
     var testClockSpeed = 1.0
@@ -50,7 +53,7 @@ struct Config {
             c.host = v
         },
         Setting(env: "NEO_PORT", help: "TCP port, 0 = ephemeral (default 8080)") { c, v, name in c.port = try int(v, name, 0...65535) },
-        Setting(env: "NEO_DB", help: "SQLite file (default ./data/neo.db)") { c, v, name in
+        Setting(env: "NEO_DB", help: "SQLite file (default ./data/neo.db), or postgres://… for PostgreSQL") { c, v, name in
             guard !v.isEmpty else { throw Invalid(description: "\(name) must not be empty") }
             c.db = v
         },
@@ -78,6 +81,11 @@ struct Config {
         Setting(env: "NEO_IDLE_TIMEOUT", help: "seconds an idle keep-alive connection stays open (default 60)") { c, v, name in c.idleTimeout = try seconds(v, name) },
         Setting(env: "NEO_BODY_TIMEOUT", help: "seconds to receive a request body (default 30)") { c, v, name in c.bodyTimeout = try seconds(v, name) },
         Setting(env: "NEO_MAX_CONNECTIONS", help: "open connections before refusing (default 10000)") { c, v, name in c.maxConnections = try int(v, name, 1...1_000_000) },
+        Setting(env: "NEO_DB_CONNECTIONS", help: "PostgreSQL: connections per process (default 16)") { c, v, name in c.dbConnections = try int(v, name, 1...1000) },
+        Setting(env: "NEO_DB_SERIAL_WRITES", help: "PostgreSQL: on|off, one write transaction at a time per process (default off)") { c, v, name in
+            guard v == "on" || v == "off" else { throw Invalid(description: "\(name) must be one of on, off (got '\(v)')") }
+            c.dbSerialWrites = v == "on"
+        },
         Setting(env: "NEO_RUNNER_CONCURRENCY", help: "executions run at once (default 4)") { c, v, name in c.runnerConcurrency = try int(v, name, 1...256) },
         Setting(env: "NEO_CALLBACK_RETENTION_DAYS", help: "days a callback that started no run is kept, 0 = forever (default 30)") { c, v, name in
             c.callbackRetentionDays = try int(v, name, 0...36_500)
@@ -167,7 +175,17 @@ struct Config {
     }
 
     /// `db` made absolute, for messages: a relative `NEO_DB` names a different file in every directory.
-    var dbPath: String { URL(fileURLWithPath: db).standardizedFileURL.path }
+    var storeOptions: Store.Options {
+        var options = Store.Options(path: db)
+        options.postgresConnections = dbConnections
+        options.postgresSerialWrites = dbSerialWrites
+        return options
+    }
+
+    /// A PostgreSQL URL is shown with its password masked.
+    var dbPath: String {
+        isPostgresURL(db) ? redactedDatabaseURL(db) : URL(fileURLWithPath: db).standardizedFileURL.path
+    }
 
     var httpConfiguration: HTTPServerConfiguration {
         var h = HTTPServerConfiguration()

@@ -92,7 +92,7 @@ enum KeysCommand {
 
     /// Opens the configured database only if it exists, and names it on stderr.
     static func openExistingStore(_ config: Config) -> Store {
-        guard FileManager.default.fileExists(atPath: config.db) else {
+        guard isPostgresURL(config.db) || FileManager.default.fileExists(atPath: config.db) else {
             fail("no database at \(config.dbPath) (keys never creates one); point at the server's database with "
                  + "--db PATH or NEO_DB=PATH (the default ./data/neo.db is relative to the current directory)", code: 1)
         }

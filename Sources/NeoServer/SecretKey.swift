@@ -19,6 +19,10 @@ enum SecretKey {
             }
             return (key, nil)
         }
+        if config.secretKeyFile == nil && isPostgresURL(config.db) {
+            throw Problem(description: "NEO_DB is a PostgreSQL database: set NEO_SECRET_KEY or NEO_SECRET_KEY_FILE "
+                          + "(every node sharing the database needs the same key; there is no file beside the database to create one in)")
+        }
         let path = config.secretKeyFile
             ?? URL(fileURLWithPath: config.db).deletingLastPathComponent().appendingPathComponent("secret.key").path
         var info = stat()

@@ -30,7 +30,8 @@ enum Serve {
             store = try openStore(config)
         } catch {
             created.undo()
-            fail("cannot open database \(config.dbPath): \(error)", code: 1)
+            fail(isPostgresURL(config.db) ? "cannot open the PostgreSQL database NEO_DB=\(config.dbPath): \(error)"
+                                           : "cannot open database \(config.dbPath): \(error)", code: 1)
         }
         /// Stops a start that has not served yet: closes the store, undoes what this start created.
         func abort(_ message: String) -> Never {
@@ -104,7 +105,7 @@ enum Serve {
             say("metrics on http://\(host):\(metricsPort)/metrics")
         }
         say("listening on http://\(shownHost):\(port)")
-        service.app.logger.info("started", ["port": .int(Int64(port)), "db": .string(config.db), "version": .string(neoServerVersion)])
+        service.app.logger.info("started", ["port": .int(Int64(port)), "db": .string(config.dbPath), "version": .string(neoServerVersion)])
 
         var received: Int32 = 0
         sigwait(&set, &received)
@@ -155,7 +156,7 @@ struct CreatedFiles {
 
     /// Records which of the database's paths do not exist yet.
     init(database: String) {
-        isNewDatabase = !FileManager.default.fileExists(atPath: database)
+        isNewDatabase = !isPostgresURL(database) && !FileManager.default.fileExists(atPath: database)
         guard isNewDatabase else { return }
         var dir = URL(fileURLWithPath: database).standardizedFileURL.deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: dir.path) {

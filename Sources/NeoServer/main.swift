@@ -50,7 +50,7 @@ func note(_ message: String) {
 
 /// Opens the configured database, creating it when missing, and applies pending migrations.
 func openStore(_ config: Config) throws -> Store {
-    let store = try Store(Store.Options(path: config.db))
+    let store = try Store(config.storeOptions)
     try store.migrate()
     return store
 }
@@ -81,7 +81,7 @@ case "migrate":
     guard rest.isEmpty else { fail("unknown arguments: \(rest.joined(separator: " "))\n\n\(usage)") }
     note("database: \(config.dbPath)")
     do {
-        let store = try Store(Store.Options(path: config.db))
+        let store = try Store(config.storeOptions)
         let applied = try store.migrate()
         say(applied.isEmpty ? "database is up to date (version \(try store.schemaVersion()))"
             : "applied migrations \(applied.map(String.init).joined(separator: ", ")); now at version \(try store.schemaVersion())")

@@ -1,16 +1,29 @@
 import CShim
 
-/// One SQLite connection. Not thread-safe; the Store hands it out to one closure at a time.
+/// One database connection, SQLite or PostgreSQL: the same calls, `?` placeholders and SQLValue parameters on both.
+/// Not thread-safe; the Store hands it out to one closure at a time.
 public final class Database {
     private var handle: OpaquePointer?
+    /// The PostgreSQL connection when this is one; nil for SQLite.
+    private let pg: PGConnection?
+    /// Which SQL this connection speaks, for the few statements that differ.
+    public var dialect: SQLDialect { pg == nil ? .sqlite : .postgres }
+    /// Set by the Store while a PostgreSQL connection runs a read-only transaction (a nested write is refused).
+    var inReadOnlyTransaction = false
     /// Prepared statements keyed by SQL text. A statement is taken out while in use, so a nested use of the
     /// same SQL (e.g. inside a `forEachRow` callback) prepares its own copy instead of clobbering the first.
     private var statements: [String: OpaquePointer] = [:]
     /// True for the Store's single writer connection.
     let isWriter: Bool
 
+    init(postgres: PGConnection) {
+        pg = postgres
+        isWriter = true
+    }
+
     init(path: String, flags: Int32, isWriter: Bool, busyTimeoutMs: Int32) throws {
         self.isWriter = isWriter
+        pg = nil
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK, let db else {
@@ -27,6 +40,7 @@ public final class Database {
 
     /// Finalizes cached statements and closes the connection; later calls throw `.misuse`.
     func close() {
+        pg?.close()
         for statement in statements.values { sqlite3_finalize(statement) }
         statements.removeAll()
         if let handle { sqlite3_close_v2(handle) }
@@ -36,7 +50,8 @@ public final class Database {
     /// Runs a statement (prepared once per connection and cached by SQL text), binding parameters in order.
     @discardableResult
     public func execute(_ sql: String, _ params: [SQLValue] = []) throws -> Int {
-        try withStatement(sql, params) { statement in
+        if let pg { return try pg.run(sql, params).affected }
+        return try withStatement(sql, params) { statement in
             while try step(statement, sql) {}
             return Int(sqlite3_changes(handle))
         }
@@ -44,7 +59,12 @@ public final class Database {
 
     /// All rows of a query, materialized.
     public func query(_ sql: String, _ params: [SQLValue] = []) throws -> [Row] {
-        try withStatement(sql, params) { statement in
+        if let pg {
+            let result = try pg.run(sql, params)
+            let columns = result.columnNames()
+            return (0..<result.rowCount).map { r in Row(columns: columns, values: (0..<columns.count).map { result.value(r, $0) }) }
+        }
+        return try withStatement(sql, params) { statement in
             let columns = columnNames(statement)
             var rows: [Row] = []
             while try step(statement, sql) {
@@ -56,7 +76,13 @@ public final class Database {
 
     /// The first row of a query, or nil when it returns none.
     public func queryOne(_ sql: String, _ params: [SQLValue] = []) throws -> Row? {
-        try withStatement(sql, params) { statement in
+        if let pg {
+            let result = try pg.run(sql, params)
+            guard result.rowCount > 0 else { return nil }
+            let columns = result.columnNames()
+            return Row(columns: columns, values: (0..<columns.count).map { result.value(0, $0) })
+        }
+        return try withStatement(sql, params) { statement in
             guard try step(statement, sql) else { return nil }
             let columns = columnNames(statement)
             return Row(columns: columns, values: rowValues(statement, count: columns.count))
@@ -65,19 +91,35 @@ public final class Database {
 
     /// Calls `body` for each row without materializing all rows (hot path for list endpoints).
     public func forEachRow(_ sql: String, _ params: [SQLValue], _ body: (RowCursor) throws -> Void) throws {
+        if let pg {
+            let result = try pg.run(sql, params)
+            for r in 0..<result.rowCount { try body(RowCursor(result: result, row: r)) }
+            return
+        }
         try withStatement(sql, params) { statement in
             let cursor = RowCursor(statement: statement)
             while try step(statement, sql) { try body(cursor) }
         }
     }
 
-    /// The rowid of the most recent successful INSERT on this connection.
+    /// Runs an `INSERT` into a table with an integer `id` key and returns the new row's id
+    /// (`… RETURNING id`, which SQLite ≥ 3.35 and PostgreSQL both run).
+    public func insertReturningID(_ sql: String, _ params: [SQLValue] = []) throws -> Int64 {
+        guard let id = try queryOne(sql + " RETURNING id", params)?.int("id") else {
+            throw StoreError(kind: .misuse, message: "INSERT returned no id (\(Database.excerpt(sql)))")
+        }
+        return id
+    }
+
+    /// The rowid of the most recent successful INSERT on this connection (SQLite only: Records use
+    /// `INSERT … RETURNING id`, which both engines run; 0 on PostgreSQL).
     public var lastInsertRowID: Int64 {
         handle.map { sqlite3_last_insert_rowid($0) } ?? 0
     }
 
     /// Runs multi-statement SQL with `sqlite3_exec` (migrations only: no parameters, no caching).
     public func executeScript(_ sql: String) throws {
+        if let pg { return try pg.simple(sql) }
         let db = try openHandle()
         var errorMessage: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(db, sql, nil, nil, &errorMessage)
@@ -92,7 +134,21 @@ public final class Database {
     }
 
     /// Whether the connection is outside any transaction.
-    var isAutocommit: Bool { handle.map { sqlite3_get_autocommit($0) != 0 } ?? true }
+    var isAutocommit: Bool {
+        if let pg { return pg.isIdle }
+        return handle.map { sqlite3_get_autocommit($0) != 0 } ?? true
+    }
+
+    /// Transaction control (BEGIN, COMMIT, SAVEPOINT…): PostgreSQL's simple protocol, never a prepared statement.
+    func control(_ sql: String) throws {
+        if let pg { return try pg.simple(sql) }
+        try execute(sql)
+    }
+
+    /// PostgreSQL only: whether the connection is known to be gone, and reconnecting it (the same URL, so a
+    /// multi-host URL finds the new primary after a failover).
+    var isBroken: Bool { pg?.isBroken ?? false }
+    func reconnect() throws { try pg?.reconnect() }
 
     // MARK: - Statements
 

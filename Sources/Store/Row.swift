@@ -1,6 +1,6 @@
 import CShim
 
-/// A value stored in or read from SQLite: one case per SQLite storage class.
+/// A value stored in or read from the database: one case per SQLite storage class (PostgreSQL values map onto them).
 public enum SQLValue: Equatable, Sendable {
     case null
     case int(Int64)
@@ -69,18 +69,44 @@ public struct Row: Sendable {
     }
 }
 
-/// Zero-copy access to the current row inside `forEachRow` (valid only during the callback).
+/// Zero-copy access to the current row inside `forEachRow` (valid only during the callback): a SQLite statement
+/// positioned on a row, or one row of a PostgreSQL result (text values, converted here).
 public struct RowCursor {
-    let statement: OpaquePointer
+    let statement: OpaquePointer?
+    let result: PGResult?
+    let row: Int
+
+    init(statement: OpaquePointer) {
+        self.statement = statement
+        result = nil
+        row = 0
+    }
+
+    init(result: PGResult, row: Int) {
+        statement = nil
+        self.result = result
+        self.row = row
+    }
 
     /// The column as an integer (0 when NULL, SQLite's conversion otherwise).
-    public func int(_ index: Int) -> Int64 { sqlite3_column_int64(statement, Int32(index)) }
+    public func int(_ index: Int) -> Int64 {
+        if let statement { return sqlite3_column_int64(statement, Int32(index)) }
+        guard let text = result?.text(row, index) else { return 0 }
+        if text == "t" { return 1 }
+        return Int64(text) ?? Double(text).map { Int64($0) } ?? 0
+    }
 
     /// The column as a double (0 when NULL).
-    public func double(_ index: Int) -> Double { sqlite3_column_double(statement, Int32(index)) }
+    public func double(_ index: Int) -> Double {
+        if let statement { return sqlite3_column_double(statement, Int32(index)) }
+        return result?.text(row, index).flatMap(Double.init) ?? 0
+    }
 
     /// Whether the column is NULL.
-    public func isNull(_ index: Int) -> Bool { sqlite3_column_type(statement, Int32(index)) == SQLITE_NULL }
+    public func isNull(_ index: Int) -> Bool {
+        if let statement { return sqlite3_column_type(statement, Int32(index)) == SQLITE_NULL }
+        return result?.isNull(row, index) ?? true
+    }
 
     /// The column as a String; nil when NULL.
     public func string(_ index: Int) -> String? {
@@ -92,8 +118,9 @@ public struct RowCursor {
         if let bytes = textBytes(index) { out.append(contentsOf: bytes) }
     }
 
-    /// The column's UTF-8 bytes, owned by SQLite until the cursor moves; nil when NULL.
+    /// The column's UTF-8 bytes, owned by SQLite (or the PostgreSQL result) until the cursor moves; nil when NULL.
     public func textBytes(_ index: Int) -> UnsafeRawBufferPointer? {
+        guard let statement else { return result?.bytes(row, index) }
         let column = Int32(index)
         guard sqlite3_column_type(statement, column) != SQLITE_NULL else { return nil }
         // column_text must come before column_bytes: it performs the conversion whose size bytes reports.

@@ -2,14 +2,23 @@ import Basics
 import CShim
 import Foundation
 
-/// The store: one writer connection (serialized) and a small pool of reader connections, WAL mode.
+/// The store: on SQLite one writer connection (serialized) and a small pool of reader connections, WAL mode;
+/// on PostgreSQL (`path` is a `postgres://` URL) a pool of connections, each read or write on any of them.
 // unchecked: a Database is not Sendable; each is used by one thread at a time (the writer under its lock,
 // a pooled reader between check-out and check-in, a dedicated reader by the thread it belongs to).
 public final class Store: @unchecked Sendable {
     /// Where the database lives and how many connections to open.
     public struct Options {
-        /// Path of the database file; its parent directory is created when missing.
+        /// Path of the database file (its parent directory is created when missing), or a `postgres://` /
+        /// `postgresql://` URL (libpq's: several hosts, `target_session_attrs`, `sslmode`… pass through).
         public var path: String
+        /// PostgreSQL: connections opened at most (each serves one read or write at a time).
+        public var postgresConnections: Int = 16
+        /// PostgreSQL: write transactions of this process run one at a time (see `write`); off, they run
+        /// concurrently and a serialization failure between them is retried like one with another node.
+        public var postgresSerialWrites = false
+        /// PostgreSQL: how long a caller waits for a free connection before `.busy`.
+        public var postgresWaitSeconds: Double = 10
         /// Number of pooled reader connections (at least 1).
         public var readers: Int = 4
         /// How long a connection waits on a lock held by another connection or process.
@@ -36,6 +45,15 @@ public final class Store: @unchecked Sendable {
     /// Per-thread reader owned by one thread (an event loop), so its reads never wait for the pool.
     private let dedicatedReaderKey: pthread_key_t
     private let options: Options
+    /// The PostgreSQL connections; nil on SQLite.
+    private let postgres: PostgresPool?
+    /// Serializes this process's PostgreSQL write transactions when `postgresSerialWrites` is on.
+    private let postgresWriteGate = Lock(())
+    /// Which engine this store runs on.
+    public let dialect: SQLDialect
+    /// Attempts of a PostgreSQL write rolled back by a serialization failure or deadlock before the error is returned.
+    /// (Many: eight concurrent agent creates on one node fail ~0.1 % of their transactions ten times in a row.)
+    static let writeAttempts = 30
 
     /// Opens (creating the parent directory of path if needed), sets PRAGMAs on every connection:
     /// journal_mode=WAL (writer), synchronous=FULL, foreign_keys=ON, busy_timeout.
@@ -46,6 +64,13 @@ public final class Store: @unchecked Sendable {
         pthread_key_create(&keys.0, nil)
         pthread_key_create(&keys.1, nil)
         (currentConnectionKey, dedicatedReaderKey) = keys
+        if isPostgresURL(options.path) {
+            dialect = .postgres
+            postgres = try PostgresPool(conninfo: options.path, limit: options.postgresConnections, waitSeconds: options.postgresWaitSeconds)
+            return
+        }
+        dialect = .sqlite
+        postgres = nil
         let directory = (options.path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -99,6 +124,7 @@ public final class Store: @unchecked Sendable {
         if let current = currentConnection() { return try body(current) }
         let started = monotonicNow()
         defer { StoreMetrics.read.observe(monotonicNow() - started) }
+        if let postgres { return try postgresTransaction(postgres, readOnly: true, body) }
         if let own = pthread_getspecific(dedicatedReaderKey) {
             return try inTransaction(Unmanaged<Database>.fromOpaque(own).takeUnretainedValue(), begin: "BEGIN DEFERRED", body)
         }
@@ -112,13 +138,19 @@ public final class Store: @unchecked Sendable {
     @discardableResult
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
         if let current = currentConnection() {
-            guard current.isWriter else {
+            guard current.isWriter && !current.inReadOnlyTransaction else {
                 throw StoreError(kind: .misuse, message: "write() called inside read(); finish the read first")
             }
             return try inSavepoint(current, body)
         }
         let started = monotonicNow()
         defer { StoreMetrics.write.observe(monotonicNow() - started) }
+        if let postgres {
+            // One write transaction at a time per process (as SQLite's single writer): the process's own writers never
+            // fail each other's serialization checks; writers on other nodes still can, and are run again.
+            guard options.postgresSerialWrites else { return try postgresTransaction(postgres, readOnly: false, body) }
+            return try postgresWriteGate.withLock { _ in try postgresTransaction(postgres, readOnly: false, body) }
+        }
         return try writer.withLock { writer in
             guard let writer else { throw StoreError(kind: .misuse, message: "store is closed") }
             return try inTransaction(writer, begin: "BEGIN IMMEDIATE", body)
@@ -129,6 +161,7 @@ public final class Store: @unchecked Sendable {
     /// the shared pool (in WAL mode a reader does not wait for the writer either). For long-lived
     /// threads such as event loops; the connection closes with the store.
     public func attachReaderToCurrentThread() throws {
+        guard postgres == nil else { return }  // PostgreSQL reads take any pooled connection
         guard pthread_getspecific(dedicatedReaderKey) == nil else { return }
         let reader = try Database(path: options.path, flags: SQLITE_OPEN_READWRITE, isWriter: false, busyTimeoutMs: options.busyTimeoutMs)
         try Store.configure(reader)
@@ -139,6 +172,7 @@ public final class Store: @unchecked Sendable {
 
     /// Closes every connection, waiting for readers in use to come back. Must not be called inside read/write.
     public func close() {
+        if let postgres { return postgres.close() }
         pool.withLock { pool in
             for reader in pool.dedicated { reader.close() }
             pool.dedicated.removeAll()
@@ -158,32 +192,75 @@ public final class Store: @unchecked Sendable {
 
     // MARK: - Transactions
 
+    /// A PostgreSQL transaction on a pooled connection. Reads: REPEATABLE READ READ ONLY (one snapshot, like a
+    /// SQLite read). Writes: SERIALIZABLE, so concurrent writers (threads or nodes) behave as SQLite's single
+    /// writer does; a serialization failure or deadlock rolls back and runs `body` again (jittered backoff).
+    /// A connection found broken before COMMIT is reconnected and the transaction run again; broken during
+    /// COMMIT the outcome is unknown, so the error (`.unavailable`, a 503) goes to the caller.
+    private func postgresTransaction<T>(_ pool: PostgresPool, readOnly: Bool, _ body: (Database) throws -> T) throws -> T {
+        let db = try pool.checkOut()
+        defer { pool.checkIn(db) }
+        var attempt = 0
+        while true {
+            attempt += 1
+            var committing = false
+            do {
+                if db.isBroken { try db.reconnect() }
+                try db.control(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN ISOLATION LEVEL SERIALIZABLE")
+                db.inReadOnlyTransaction = readOnly
+                setCurrentConnection(db)
+                defer {
+                    setCurrentConnection(nil)
+                    db.inReadOnlyTransaction = false
+                }
+                let result = try body(db)
+                committing = true
+                try db.control("COMMIT")
+                return result
+            } catch let error as StoreError {
+                if !db.isAutocommit && !db.isBroken { _ = try? db.control("ROLLBACK") }
+                switch error.kind {
+                case .retry where attempt < Store.writeAttempts:
+                    usleep(UInt32.random(in: 500...(1_000 << min(attempt, 6))))  // up to 64 ms
+                case .unavailable where !committing && attempt < 3:
+                    if attempt > 1 { usleep(200_000) }
+                    _ = try? db.reconnect()
+                default:
+                    throw error
+                }
+            } catch {
+                if !db.isAutocommit && !db.isBroken { _ = try? db.control("ROLLBACK") }
+                throw error
+            }
+        }
+    }
+
     private func inTransaction<T>(_ db: Database, begin: String, _ body: (Database) throws -> T) throws -> T {
-        try db.execute(begin)
+        try db.control(begin)
         setCurrentConnection(db)
         defer { setCurrentConnection(nil) }
         let result: T
         do {
             result = try body(db)
-            try db.execute("COMMIT")
+            try db.control("COMMIT")
         } catch {
             // SQLite may already have rolled back (e.g. on SQLITE_FULL); ROLLBACK would then fail.
-            if !db.isAutocommit { _ = try? db.execute("ROLLBACK") }
+            if !db.isAutocommit { _ = try? db.control("ROLLBACK") }
             throw error
         }
         return result
     }
 
     private func inSavepoint<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
-        try db.execute("SAVEPOINT neo_nested_write")
+        try db.control("SAVEPOINT neo_nested_write")
         do {
             let result = try body(db)
-            try db.execute("RELEASE SAVEPOINT neo_nested_write")
+            try db.control("RELEASE SAVEPOINT neo_nested_write")
             return result
         } catch {
             if !db.isAutocommit {
-                _ = try? db.execute("ROLLBACK TO SAVEPOINT neo_nested_write")
-                _ = try? db.execute("RELEASE SAVEPOINT neo_nested_write")
+                _ = try? db.control("ROLLBACK TO SAVEPOINT neo_nested_write")
+                _ = try? db.control("RELEASE SAVEPOINT neo_nested_write")
             }
             throw error
         }
@@ -217,24 +294,42 @@ public final class Store: @unchecked Sendable {
     /// Applies pending migrations (each in its own transaction, recorded in schema_migrations(version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)).
     /// Throws StoreError(kind: .schemaTooNew) when the DB has a version the binary lacks.
     /// Returns the versions applied.
+    /// On PostgreSQL the whole run holds `pg_advisory_lock` on one session, so nodes starting together migrate
+    /// once: the others wait, then find every version applied. `migrations` defaults to the store's dialect's set.
     @discardableResult
-    public func migrate(_ migrations: [Migration] = Migration.embedded) throws -> [Int] {
+    public func migrate(_ migrations: [Migration]? = nil) throws -> [Int] {
+        let migrations = migrations ?? (dialect == .postgres ? Migration.embeddedPostgres : Migration.embedded)
+        if let postgres {
+            let db = try postgres.checkOut()
+            defer { postgres.checkIn(db) }
+            try db.control("SELECT pg_advisory_lock(\(Store.migrationLockKey))")
+            defer { _ = try? db.control("SELECT pg_advisory_unlock(\(Store.migrationLockKey))") }
+            return try migrate(migrations) { body in try inTransaction(db, begin: "BEGIN", body) }
+        }
+        return try migrate(migrations) { body in try write(body) }
+    }
+
+    /// The advisory lock migrations hold on PostgreSQL ("neo-migr" as a number).
+    static let migrationLockKey: Int64 = 0x6e65_6f2d_6d69_6772
+
+    private func migrate(_ migrations: [Migration], transaction: ((Database) throws -> Bool) throws -> Bool) throws -> [Int] {
         let ordered = migrations.sorted { $0.version < $1.version }
         for (previous, next) in zip(ordered, ordered.dropFirst()) where previous.version == next.version {
             throw StoreError(kind: .misuse, message: "duplicate migration version \(next.version)")
         }
         let latest = ordered.last?.version ?? 0
-        try write { db in
+        _ = try transaction { db in
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS schema_migrations(
                     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)
                 """)
             try Store.checkNotNewer(db, latest: latest)
+            return true
         }
         var applied: [Int] = []
         for migration in ordered {
             // Check and apply in one transaction so two processes migrating at once cannot both apply.
-            let didApply = try write { db -> Bool in
+            let didApply = try transaction { db -> Bool in
                 try Store.checkNotNewer(db, latest: latest)
                 if try db.queryOne("SELECT 1 FROM schema_migrations WHERE version = ?", [.int(Int64(migration.version))]) != nil {
                     return false
@@ -246,7 +341,7 @@ public final class Store: @unchecked Sendable {
                 } catch let error as StoreError {
                     throw StoreError(kind: .migrationFailed,
                                      message: "migration \(migration.version) (\(migration.name)) failed: \(error.message)",
-                                     sqliteCode: error.sqliteCode)
+                                     sqliteCode: error.sqliteCode, sqlState: error.sqlState)
                 }
                 return true
             }
@@ -266,7 +361,10 @@ public final class Store: @unchecked Sendable {
     /// The highest applied migration version, 0 for a database never migrated.
     public func schemaVersion() throws -> Int {
         try read { db in
-            guard try db.queryOne("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'") != nil else {
+            let exists = db.dialect == .postgres
+                ? "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
+                : "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            guard try db.queryOne(exists) != nil else {
                 return 0
             }
             return Int(try db.queryOne("SELECT MAX(version) AS v FROM schema_migrations")?.int("v") ?? 0)

@@ -149,7 +149,9 @@ final class CLITests: XCTestCase {
     }
 
     func test_keys_everySubcommandNamesItsDatabase_andCreatePrintsAKeyTheServerAccepts() throws {
-        let server = try TestServer()
+        // About database files and relative paths: SQLite even under make test-pg.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neo-it-\(UUID().uuidString)")
+        let server = try TestServer(environment: ["NEO_DB": directory.appendingPathComponent("neo.db").path], directory: directory)
         defer { server.stop() }
         let db = server.directory.appendingPathComponent("neo.db").path
         let create = try runNeoServer(["keys", "create", "--tenant", "default", "--role", "admin", "--db", db], in: scratch)

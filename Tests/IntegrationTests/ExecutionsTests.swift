@@ -317,20 +317,14 @@ final class RunnerRestartTests: XCTestCase {
         let b = try XCTUnwrap(try first.request("POST", "/public-api/agents/\(agent)/run-now", json: ["target_entity_id": "B"]).data?["execution_id"]?.stringValue)
         XCTAssertEqual(first.stop(signal: SIGKILL), 9)
         // Put the store in the state a crash mid-run leaves: one run running, one still queued.
-        let db = first.directory.appendingPathComponent("neo.db").path
-        let py = Process()
-        py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        py.arguments = ["python3", "-c", """
-            import sqlite3, sys
-            c = sqlite3.connect(sys.argv[1])
-            c.execute("UPDATE executions SET status='running', started_at=created_at WHERE id=?", (sys.argv[2],))
-            c.execute("UPDATE executions SET status='queued', started_at=NULL, finished_at=NULL, next_action=0 WHERE id=?", (sys.argv[3],))
-            c.execute("DELETE FROM execution_steps WHERE execution_id=?", (sys.argv[3],))
-            c.commit()
-            """, db, a, b]
-        try py.run()
-        py.waitUntilExit()
-        XCTAssertEqual(py.terminationStatus, 0)
+        // (a and b are UUIDs the server made: safe to splice into the SQL.)
+        try first.sql("""
+            BEGIN;
+            UPDATE executions SET status='running', started_at=created_at WHERE id='\(a)';
+            UPDATE executions SET status='queued', started_at=NULL, finished_at=NULL, next_action=0 WHERE id='\(b)';
+            DELETE FROM execution_steps WHERE execution_id='\(b)';
+            COMMIT;
+            """)
         let second = try TestServer(environment: ["NEO_RATE_LIMIT": "0"], directory: first.directory)
         defer { second.stop() }
         let deadline = Date().addingTimeInterval(10)

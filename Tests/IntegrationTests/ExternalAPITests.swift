@@ -44,17 +44,7 @@ final class ExternalAPITests: XCTestCase {
 
     func create(_ body: JSON) throws -> TestResponse { try call("POST", "/public-api/external-apis", body) }
 
-    func sql(_ query: String) throws -> [JSON] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = ["-json", server.directory.appendingPathComponent("neo.db").path, query]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return data.isEmpty ? [] : (try JSON.parse([UInt8](data))).arrayValue ?? []
-    }
+    func sql(_ query: String) throws -> [JSON] { try server.sql(query) }
 
     static func auth(_ kind: String) -> JSON {
         switch kind {

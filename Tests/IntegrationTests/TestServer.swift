@@ -41,6 +41,12 @@ final class TestServer: @unchecked Sendable {
         env["NEO_PORT"] = "0"
         env["NEO_HOST"] = "127.0.0.1"
         env["NEO_DB"] = self.directory.appendingPathComponent("neo.db").path
+        if extra["NEO_DB"] == nil, let postgres = try TestServer.postgresDatabase(for: self.directory) {
+            env["NEO_DB"] = postgres
+            if extra["NEO_SECRET_KEY"] == nil && extra["NEO_SECRET_KEY_FILE"] == nil {
+                env["NEO_SECRET_KEY_FILE"] = self.directory.appendingPathComponent("secret.key").path
+            }
+        }
         env["NEO_BOOTSTRAP_ADMIN_KEY"] = TestServer.adminKey
         env["NEO_LOG_LEVEL"] = "info"
         env["NEO_THREADS"] = "2"
@@ -83,6 +89,30 @@ final class TestServer: @unchecked Sendable {
         }
     }
 
+    /// With NEO_TEST_DB=postgres://… (make test-pg), each test directory gets a schema of its own in that database
+    /// (made on first use, remembered in the directory so a restarted server finds it again), and the server runs
+    /// on PostgreSQL with its search_path there. nil when NEO_TEST_DB is unset: SQLite, as always.
+    static func postgresDatabase(for directory: URL) throws -> String? {
+        guard let base = ProcessInfo.processInfo.environment["NEO_TEST_DB"], !base.isEmpty else { return nil }
+        let marker = directory.appendingPathComponent("pg-schema")
+        let schema: String
+        if let known = try? String(contentsOf: marker, encoding: .utf8) {
+            schema = known
+        } else {
+            schema = "neo_it_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+            let psql = Process()
+            psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+            psql.arguments = ["-q", "-v", "ON_ERROR_STOP=1", base, "-c", "CREATE SCHEMA \(schema)"]
+            try psql.run()
+            psql.waitUntilExit()
+            guard psql.terminationStatus == 0 else {
+                throw NSError(domain: "TestServer", code: 4, userInfo: [NSLocalizedDescriptionKey: "CREATE SCHEMA failed on \(base)"])
+            }
+            try schema.write(to: marker, atomically: true, encoding: .utf8)
+        }
+        return base + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D" + schema
+    }
+
     private let stdoutLock = NSLock()
     private var stdout: String
     private func appendStdout(_ s: String) { stdoutLock.lock(); stdout += s; stdoutLock.unlock() }
@@ -120,6 +150,33 @@ final class TestServer: @unchecked Sendable {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs SQL straight on this server's database (sqlite3, or psql when it runs on PostgreSQL); a SELECT's rows
+    /// come back as JSON objects. For tests that inspect or stage stored state.
+    @discardableResult
+    func sql(_ query: String) throws -> [JSON] {
+        let p = Process()
+        if let url = environment["NEO_DB"], url.hasPrefix("postgres") {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+            let isSelect = query.trimmingCharacters(in: .whitespaces).uppercased().hasPrefix("SELECT")
+            p.arguments = ["-qAt", "-v", "ON_ERROR_STOP=1", url, "-c", isSelect ? "SELECT COALESCE(json_agg(q), '[]') FROM (\(query)) q" : query]
+        } else {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            p.arguments = ["-json", directory.appendingPathComponent("neo.db").path, query]
+        }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let problem = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw NSError(domain: "TestServer", code: 5, userInfo: [NSLocalizedDescriptionKey: "SQL failed: \(query): \(problem)"])
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? [] : (try JSON.parse(Array(text.utf8))).arrayValue ?? []
     }
 
     /// Creates tenant `tenant` (if needed) and an admin key for it through the CLI.

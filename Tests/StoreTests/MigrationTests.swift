@@ -72,8 +72,23 @@ final class MigrationTests: StoreTestCase {
     }
 
     func test_embeddedMigrations_matchMigrationsDirectory() throws {
+        try checkEmbedded(Migration.embedded, directory: "migrations")
+    }
+
+    func test_embeddedPostgresMigrations_matchTheirDirectory() throws {
+        try checkEmbedded(Migration.embeddedPostgres, directory: "migrations/postgres")
+    }
+
+    /// Every schema version exists in both dialects under the same number and name (design §11): a migration
+    /// added for SQLite needs its PostgreSQL twin in migrations/postgres/.
+    func test_bothDialects_haveTheSameVersions() {
+        XCTAssertEqual(Migration.embeddedPostgres.map(\.version), Migration.embedded.map(\.version), "migrations/postgres/ lacks a twin")
+        XCTAssertEqual(Migration.embeddedPostgres.map(\.name), Migration.embedded.map(\.name))
+    }
+
+    private func checkEmbedded(_ embedded: [Migration], directory relative: String) throws {
         let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let directory = repoRoot.appendingPathComponent("migrations")
+        let directory = repoRoot.appendingPathComponent(relative)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }.sorted()
         XCTAssertFalse(files.isEmpty)
         let onDisk = try files.map { file -> (Int, String, String) in
@@ -81,7 +96,6 @@ final class MigrationTests: StoreTestCase {
             let version = try XCTUnwrap(Int(base.prefix(4)))
             return (version, String(base.dropFirst(5)), try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8))
         }
-        let embedded = Migration.embedded
         let hint = "Sources/Store/EmbeddedMigrations.swift is stale: run scripts/embed-migrations.sh"
         XCTAssertEqual(embedded.map(\.version), onDisk.map(\.0), hint)
         XCTAssertEqual(embedded.map(\.name), onDisk.map(\.1), hint)

@@ -144,7 +144,12 @@ enum AgentRecords {
 
     /// Inserts a new agent at version 1 and its first snapshot; returns the stored document.
     static func insert(_ document: JSONObject, tenantId: Int64, actor: JSON, now: String, _ db: Database) throws -> JSONObject {
-        let id = try db.queryOne("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM agents")?.int("next") ?? 1
+        // The id goes into the document before the row exists. SQLite: the next rowid (its single writer makes
+        // MAX + 1 safe). PostgreSQL: the identity sequence, so concurrent creates on several nodes never collide
+        // (a rolled-back create leaves a gap).
+        let next = db.dialect == .postgres ? "SELECT nextval(pg_get_serial_sequence('agents', 'id')) AS next"
+                                           : "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM agents"
+        let id = try db.queryOne(next)?.int("next") ?? 1
         var stored = document
         stored["id"] = .string(String(id))
         stored["created_at"] = .string(now)

@@ -11,7 +11,7 @@ enum ApprovalRecords {
     /// which has no key row.
     static func insert(_ draft: TilRequestDraft, now: Date, _ db: Database) throws -> TilRequest {
         let stamp = Timestamp.format(now)
-        try db.execute("""
+        let id = try db.insertReturningID("""
             INSERT INTO til_requests (tenant_id, agent_id, agent_name, kind, status, comment, requested_for, payload, approvers,
               execution_id, step_seq, ticket_id, base_version, requested_by_key_id, created_at, updated_at, expires_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, ?, ?)
@@ -22,7 +22,7 @@ enum ApprovalRecords {
                   draft.ticketId.map { .text($0) } ?? .null, draft.baseVersion.map { .int($0) } ?? .null,
                   draft.requestedByKeyId.flatMap { $0 > 0 ? SQLValue.int($0) : nil } ?? .null, .text(stamp), .text(stamp),
                   .text(Timestamp.format(now.addingTimeInterval(tilRequestLifetime)))])
-        return try find(db.lastInsertRowID, tenantId: draft.tenantId, db)!
+        return try find(id, tenantId: draft.tenantId, db)!
     }
 
     /// One request with its payload (what approval applies).
@@ -46,7 +46,9 @@ enum ApprovalRecords {
         query.oneOf("status", filter.statuses)
         if let agent = filter.agentId { query.filter("agent_id = ?", [.int(agent)]) }
         if let approver = filter.approver {
-            query.filter("(EXISTS (SELECT 1 FROM json_each(approvers) WHERE json_extract(value, '$.user_id') = ?) OR json_extract(decided_by, '$.id') = ?)",
+            query.filter(db.dialect == .postgres
+                ? "(EXISTS (SELECT 1 FROM jsonb_array_elements(CAST(approvers AS jsonb)) AS a(value) WHERE a.value->>'user_id' = ?) OR CAST(decided_by AS jsonb)->>'id' = ?)"
+                : "(EXISTS (SELECT 1 FROM json_each(approvers) WHERE json_extract(value, '$.user_id') = ?) OR json_extract(decided_by, '$.id') = ?)",
                          [.text(approver), .text(approver)])
         }
         try query.search(["comment", "agent_name"], filter.search)

@@ -40,7 +40,8 @@ enum CallbackRecords {
     /// The error `insert` throws for an `event_id` the tenant already used.
     static func isDuplicateEvent(_ error: Error) -> Bool {
         guard let e = error as? StoreError, e.kind == .constraint else { return false }
-        return e.message.contains("callbacks.tenant_id, callbacks.event_id")
+        return e.message.contains("callbacks.tenant_id, callbacks.event_id")       // SQLite
+            || e.message.contains("constraint callbacks_tenant_id_event_id_key")  // PostgreSQL
     }
 
     /// The filters of `GET /callbacks`; the route makes sure one of them is indexed.
@@ -64,7 +65,10 @@ enum CallbackRecords {
         query.oneOf("change_type", filter.changeTypes)
         if let agent = filter.agentId {
             // Callbacks that considered the agent: it started, or it is in the failed-to-match list.
-            query.filter("""
+            query.filter(db.dialect == .postgres ? """
+                (EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST(started_workflow_ids AS jsonb)) AS w(value) WHERE w.value = ?)
+                 OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST(failed_to_match_workflow_ids AS jsonb)) AS w(value) WHERE w.value = ?))
+                """ : """
                 (EXISTS (SELECT 1 FROM json_each(started_workflow_ids) WHERE value = ?)
                  OR EXISTS (SELECT 1 FROM json_each(failed_to_match_workflow_ids) WHERE value = ?))
                 """, [.int(agent), .int(agent)])
@@ -119,8 +123,9 @@ enum CallbackRecords {
     /// (id, version) of the tenant's ENABLED TRIGGERED agents of one entity type, from the covering index.
     static func triggeredAgentVersions(tenantId: Int64, entityType: String, _ db: Database) throws -> [(id: Int64, version: Int64)] {
         var out: [(Int64, Int64)] = []
+        let hint = db.dialect == .sqlite ? " INDEXED BY agents_triggered" : ""  // SQLite's planner hint
         try db.forEachRow("""
-            SELECT id, version FROM agents INDEXED BY agents_triggered
+            SELECT id, version FROM agents\(hint)
             WHERE tenant_id = ? AND trigger_type = 'TRIGGERED' AND state = 'ENABLED' AND entity_type = ?
             """, [.int(tenantId), .text(entityType)]) { out.append(($0.int(0), $0.int(1))) }
         return out

@@ -163,7 +163,10 @@ public final class App: Sendable {
             }
         } catch let e as APIError {
             return .failure(e)
-        } catch let e as StoreError where e.kind == .busy {
+        } catch let e as StoreError where e.kind == .unavailable {
+            logger.warn("database unavailable", JSONObject([("request_id", .string(ctx.requestId)), ("error", .string(e.description))]))
+            return .failure(.unavailable("the database is unavailable; retry shortly"))
+        } catch let e as StoreError where e.kind == .busy || e.kind == .retry {
             logger.warn("store busy", JSONObject([("request_id", .string(ctx.requestId)), ("error", .string(e.description))]))
             return .failure(.unavailable("the database is busy; retry shortly"))
         } catch {

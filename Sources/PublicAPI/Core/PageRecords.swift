@@ -35,13 +35,14 @@ struct ListQuery {
         filter("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))", values.map { .text($0) })
     }
 
-    /// A case-insensitive substring search over `columns` (the `q` parameter), LIKE wildcards escaped.
+    /// A case-insensitive substring search over `columns` (the `q` parameter), LIKE wildcards escaped. Both sides
+    /// lowered: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
     mutating func search(_ columns: [String], _ text: String?) throws {
         guard let text, !text.isEmpty else { return }
         guard text.count <= 200 else { throw APIError.badRequest("q must be at most 200 characters") }
         let pattern = "%" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_") + "%"
-        filter("(" + columns.map { "\($0) LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")",
+        filter("(" + columns.map { "LOWER(\($0)) LIKE LOWER(?) ESCAPE '\\'" }.joined(separator: " OR ") + ")",
                Array(repeating: .text(pattern), count: columns.count))
     }
 

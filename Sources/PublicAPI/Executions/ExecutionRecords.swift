@@ -10,7 +10,11 @@ enum ExecutionRecords {
     static let stepColumns = "id, execution_id, seq, type, message, is_error, tool_call_id, tool_type_name, data, created_at"
     static let artifactColumns = "id, execution_id, kind, name, content, created_at"
     /// Seconds from started_at to `?` (bound to the finishing time); 0 when it never started.
-    private static let secondsSpent = "COALESCE((julianday(?) - julianday(started_at)) * 86400.0, 0)"
+    private static func secondsSpent(_ db: Database) -> String {
+        db.dialect == .postgres
+            ? "COALESCE(CAST(EXTRACT(EPOCH FROM CAST(? AS timestamptz) - CAST(started_at AS timestamptz)) AS DOUBLE PRECISION), 0)"
+            : "COALESCE((julianday(?) - julianday(started_at)) * 86400.0, 0)"
+    }
 
     // MARK: reads
 
@@ -64,7 +68,7 @@ enum ExecutionRecords {
             sql += " AND type IN (\(Array(repeating: "?", count: types.count).joined(separator: ",")))"
             params += types.map { .text($0) }
         }
-        if let tool = filter.toolTypeName { sql += " AND tool_type_name = ? COLLATE NOCASE"; params.append(.text(tool)) }
+        if let tool = filter.toolTypeName { sql += " AND LOWER(tool_type_name) = LOWER(?)"; params.append(.text(tool)) }
         if let step = filter.stepId { sql += " AND id = ?"; params.append(.int(step)) }
         let (clause, cursorParams) = page.keysetClause(ascending: true)
         sql += clause + " ORDER BY created_at ASC, id ASC LIMIT ?"
@@ -89,7 +93,7 @@ enum ExecutionRecords {
     static func stats(agentId: Int64, tenantId: Int64, since: String, until: String, _ db: Database) throws -> (executions: Int64, failures: Int64, durations: [Double]) {
         let scope = "FROM executions WHERE tenant_id = ? AND agent_id = ? AND created_at >= ? AND created_at < ?"
         let params: [SQLValue] = [.int(tenantId), .int(agentId), .text(since), .text(until)]
-        let counts = try db.queryOne("SELECT COUNT(*) AS n, COALESCE(SUM(status = \(ExecutionStatus.failed.sql)), 0) AS failed \(scope)", params)
+        let counts = try db.queryOne("SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status = \(ExecutionStatus.failed.sql) THEN 1 ELSE 0 END), 0) AS failed \(scope)", params)
         var durations: [Double] = []
         try db.forEachRow("SELECT seconds_spent \(scope) AND seconds_spent IS NOT NULL ORDER BY seconds_spent", params) {
             durations.append($0.double(0))
@@ -160,8 +164,10 @@ enum ExecutionRecords {
     /// running; returns it. Runs queued in the same millisecond start in insertion (rowid) order, so a
     /// callback's matches start in execution_order. The partial index executions_runnable serves this.
     static func claimNext(now: String, _ db: Database) throws -> Execution? {
+        // INDEXED BY is SQLite's planner hint; PostgreSQL picks the partial index itself.
+        let hint = db.dialect == .sqlite ? " INDEXED BY executions_runnable" : ""
         guard let next = try db.queryOne("""
-            SELECT id FROM executions INDEXED BY executions_runnable
+            SELECT id FROM executions\(hint)
             WHERE status = \(ExecutionStatus.queued.sql) AND COALESCE(run_after, created_at) <= ?
             ORDER BY COALESCE(run_after, created_at), rowid LIMIT 1
             """, [.text(now)])?.string("id") else {
@@ -175,7 +181,7 @@ enum ExecutionRecords {
     /// Cancels a run that is still active; false when it had finished.
     static func cancel(_ id: String, tenantId: Int64, now: String, _ db: Database) throws -> Bool {
         try db.execute("""
-            UPDATE executions SET status = \(ExecutionStatus.cancelled.sql), finished_at = ?, updated_at = ?, seconds_spent = \(secondsSpent)
+            UPDATE executions SET status = \(ExecutionStatus.cancelled.sql), finished_at = ?, updated_at = ?, seconds_spent = \(secondsSpent(db))
             WHERE id = ? AND tenant_id = ? AND status IN \(ExecutionStatus.sql(ExecutionStatus.active))
             """, [.text(now), .text(now), .text(now), .text(id), .int(tenantId)]) > 0
     }
@@ -208,7 +214,7 @@ enum ExecutionRecords {
     static func finish(_ id: String, as status: ExecutionStatus, error: String?, message: String, now: String,
                        from current: ExecutionStatus, _ db: Database) throws {
         try db.execute("""
-            UPDATE executions SET status = ?, error = ?, message_for_dashboard = ?, finished_at = ?, updated_at = ?, seconds_spent = \(secondsSpent)
+            UPDATE executions SET status = ?, error = ?, message_for_dashboard = ?, finished_at = ?, updated_at = ?, seconds_spent = \(secondsSpent(db))
             WHERE id = ? AND status = ?
             """, [.text(status.rawValue), error.map { .text($0) } ?? .null, .text(message), .text(now), .text(now), .text(now),
                   .text(id), .text(current.rawValue)])

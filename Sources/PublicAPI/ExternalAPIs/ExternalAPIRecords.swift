@@ -70,9 +70,9 @@ final class ExternalAPIRecords: Sendable {
             return nil
         }
         let now = Timestamp.now()
-        try db.execute("INSERT INTO external_apis (tenant_id, name, document, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        let id = try db.insertReturningID("INSERT INTO external_apis (tenant_id, name, document, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                        [.int(tenant), .text(config.name), .text(document(config, tenant: tenant)), .text(now), .text(now)])
-        return Stored(id: db.lastInsertRowID, config: config, createdAt: now, updatedAt: now)
+        return Stored(id: id, config: config, createdAt: now, updatedAt: now)
     }
 
     func update(_ existing: Stored, to config: ExternalAPIConfig, tenant: Int64, in db: Database) throws -> Stored {

@@ -21,8 +21,7 @@ enum KeyRecords {
     }
 
     static func insertTenant(named name: String, now: String, _ db: Database) throws -> Int64 {
-        try db.execute("INSERT INTO tenants (name, created_at) VALUES (?, ?)", [.text(name), .text(now)])
-        return db.lastInsertRowID
+        try db.insertReturningID("INSERT INTO tenants (name, created_at) VALUES (?, ?)", [.text(name), .text(now)])
     }
 
     /// Every tenant's name, oldest first.
@@ -35,7 +34,7 @@ enum KeyRecords {
     /// Stores a key (its hash and last 4 characters only); returns the stored row.
     static func insert(_ spec: KeySpec, tenantId: Int64, key: String, rotatedFrom: Int64?, now: String, _ db: Database) throws -> APIKey {
         let env = String(key.split(separator: "_")[2])
-        try db.execute("""
+        let id = try db.insertReturningID("""
             INSERT INTO api_keys (tenant_id, name, env, key_hash, last4, role, perm_agents, perm_executions,
               perm_approvals, perm_external_apis, perm_callbacks, actor, agent_id, test_mode, created_at, expires_at, rotated_from)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -43,7 +42,7 @@ enum KeyRecords {
                   .text(spec.role.rawValue)] + PermissionGroup.allCases.map { .text(spec.permissions[$0, default: .none].rawValue) }
                 + [.text(spec.actor.rawValue), spec.agentId.map { .int($0) } ?? .null, .int(spec.testMode ? 1 : 0),
                    .text(now), spec.expiresAt.map { .text($0) } ?? .null, rotatedFrom.map { .int($0) } ?? .null])
-        return try find(db.lastInsertRowID, db)!
+        return try find(id, db)!
     }
 
     /// A key by id, in any tenant (the offline CLI) or in `tenantId`.

@@ -87,9 +87,9 @@ final class LLMProviderRecords: Sendable {
         }
         if p.isDefault { try clearDefault(tenant: tenant, db) }
         let now = Timestamp.now()
-        try db.execute("INSERT INTO llm_providers (tenant_id, name, document, is_default, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        let id = try db.insertReturningID("INSERT INTO llm_providers (tenant_id, name, document, is_default, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                        [.int(tenant), .text(p.provider.name), .text(document(p, tenant: tenant)), .int(p.isDefault ? 1 : 0), .text(now), .text(now)])
-        return Stored(id: db.lastInsertRowID, provider: p, createdAt: now, updatedAt: now)
+        return Stored(id: id, provider: p, createdAt: now, updatedAt: now)
     }
 
     func update(_ existing: Stored, to p: LLMProvider, tenant: Int64, in db: Database) throws -> Stored {

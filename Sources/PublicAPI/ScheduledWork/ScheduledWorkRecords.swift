@@ -20,14 +20,14 @@ enum ScheduledWorkRecords {
 
     /// Inserts a PENDING entry; the ticket number is the ticket id (no PSA is attached, as for executions).
     static func insert(_ draft: Draft, now: String, _ db: Database) throws -> ScheduledWork {
-        try db.execute("""
+        let id = try db.insertReturningID("""
             INSERT INTO scheduled_work (tenant_id, workflow_id, workflow_name, scheduled_for, ticket_id, ticket_number,
               additional_custom_instructions, created_by, status, created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, \(ScheduledWorkStatus.pending.sql), ?, ?)
             """, [.int(draft.tenantId), .int(draft.workflowId), .text(draft.workflowName), .text(draft.scheduledFor),
                   draft.ticketId.map { .text($0) } ?? .null, draft.ticketId.map { .text($0) } ?? .null,
                   draft.instructions.map { .text($0) } ?? .null, .text(draft.createdBy), .text(now), .text(now)])
-        guard let stored = try find(db.lastInsertRowID, tenantId: draft.tenantId, db) else { throw APIError.internalError() }
+        guard let stored = try find(id, tenantId: draft.tenantId, db) else { throw APIError.internalError() }
         return stored
     }
 
@@ -94,11 +94,12 @@ enum ScheduledWorkRecords {
     }
 
     /// PROCESSING entries whose execution has ended: the entry's id, how the run ended and its message. CROSS JOIN
-    /// fixes the join order: the few running entries drive, never the executions table's finished rows.
+    /// fixes the join order on SQLite: the few running entries drive, never the executions table's finished rows
+    /// (PostgreSQL's planner orders the join itself and has no CROSS JOIN … ON).
     static func endedRuns(limit: Int, _ db: Database) throws -> [(id: Int64, status: ExecutionStatus, message: String?)] {
         try db.query("""
             SELECT w.id AS id, e.status AS status, COALESCE(e.error, e.message_for_dashboard) AS message
-            FROM scheduled_work w CROSS JOIN executions e ON e.id = w.execution_id
+            FROM scheduled_work w \(db.dialect == .sqlite ? "CROSS JOIN" : "JOIN") executions e ON e.id = w.execution_id
             WHERE w.status = \(ScheduledWorkStatus.processing.sql)
               AND e.status IN (\(ExecutionStatus.succeeded.sql), \(ExecutionStatus.failed.sql), \(ExecutionStatus.cancelled.sql))
             LIMIT ?
