@@ -17,17 +17,14 @@ final class AuditLogTests: SharedServerTestCase {
         return try XCTUnwrap(r.data?["id"]?.stringValue)
     }
 
+    /// SQL straight on the server's database (sqlite3 or psql): the exit status and what it printed.
     func sql(_ statement: String) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = [server.directory.appendingPathComponent("neo.db").path, statement]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        do {
+            try server.sql(statement)
+            return (0, "")
+        } catch {
+            return (1, (error as NSError).localizedDescription)
+        }
     }
 
     func test_agentWrites_appendOneRowEachWithTemplateAndChainedHashes() throws {

@@ -203,23 +203,15 @@ final class IdempotencyLifecycleTests: XCTestCase {
         let run = try first.request("POST", "/public-api/agents/\(agent)/run-now", json: [:], headers: ["Idempotency-Key": "day-old"])
         XCTAssertEqual(run.status, 202)
         XCTAssertEqual(first.stop(), 0)
-        let db = first.directory.appendingPathComponent("neo.db").path
         func sql(_ statement: String) throws -> String {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-            p.arguments = [db, statement]
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let rows = try first.sql(statement)
+            return rows.first?["n"].map { "\($0.intValue ?? -1)" } ?? ""
         }
-        XCTAssertEqual(try sql("SELECT count(*) FROM idempotency_keys"), "1")
+        XCTAssertEqual(try sql("SELECT count(*) AS n FROM idempotency_keys"), "1")
         _ = try sql("UPDATE idempotency_keys SET expires_at = '2026-01-01T00:00:00.000Z'")
         let second = try TestServer(environment: ["NEO_RATE_LIMIT": "0"], directory: first.directory)
         defer { second.stop() }
-        XCTAssertEqual(try sql("SELECT count(*) FROM idempotency_keys"), "0", "expired keys are deleted at start")
+        XCTAssertEqual(try sql("SELECT count(*) AS n FROM idempotency_keys"), "0", "expired keys are deleted at start")
         let again = try second.request("POST", "/public-api/agents/\(agent)/run-now", json: [:], headers: ["Idempotency-Key": "day-old"])
         XCTAssertEqual(again.status, 202)
         XCTAssertNil(again.headers["idempotent-replayed"])

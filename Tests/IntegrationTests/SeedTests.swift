@@ -81,7 +81,8 @@ final class SeedTests: XCTestCase {
         let second = try runNeoServer(["seed", changed], in: dir, environment: env)
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssertTrue(second.stdout.contains("0 created, 3 updated, 3 unchanged"), second.stdout)
-        let server = try TestServer(environment: ["NEO_RATE_LIMIT": "0"], directory: dir)
+        // The offline command works on the file it names, so the server opens that file too (under make test-pg as well).
+        let server = try TestServer(environment: ["NEO_RATE_LIMIT": "0"].merging(env) { $1 }, directory: dir)
         defer { server.stop() }
         let list = try server.request("GET", "/public-api/agents?q=seeded")
         XCTAssertEqual(list.data?.arrayValue?.map { $0["description"]?.stringValue ?? "" }, ["changed", "changed"])
@@ -107,7 +108,8 @@ final class SeedTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("db").path), "no database was created")
 
         // An existing database: a problem only the store can show (a key of another tenant) stores nothing either.
-        let server = try TestServer(environment: ["NEO_RATE_LIMIT": "0"], directory: dir)
+        let file = ["NEO_DB": dir.appendingPathComponent("neo.db").path]  // the offline seed below names this file
+        let server = try TestServer(environment: ["NEO_RATE_LIMIT": "0"].merging(file) { $1 }, directory: dir)
         let other = try server.adminKey(forTenant: "elsewhere")
         server.stop()
         var stolen = fixture(agents: 2).objectValue!
@@ -116,7 +118,7 @@ final class SeedTests: XCTestCase {
         let refused = try runNeoServer(["seed", stolenPath], in: dir, environment: ["NEO_DB": dir.appendingPathComponent("neo.db").path])
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.stderr.contains("keys[0].key: is a key of another tenant"), refused.stderr)
-        let after = try TestServer(environment: ["NEO_RATE_LIMIT": "0"], directory: dir)
+        let after = try TestServer(environment: ["NEO_RATE_LIMIT": "0"].merging(file) { $1 }, directory: dir)
         defer { after.stop() }
         XCTAssertEqual(try after.request("GET", "/public-api/agents?q=seeded").data?.arrayValue?.count, 0, "the agents before it were not stored")
         XCTAssertEqual(try after.request("GET", "/public-api/external-apis").data?.arrayValue?.count, 0)
