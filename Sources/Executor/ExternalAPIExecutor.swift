@@ -58,6 +58,7 @@ public final class ExternalAPIExecutor: Sendable {
     /// Runs one call; `completion` runs on the curl thread or, for early refusals, on this one.
     /// DNS is resolved here, on the calling thread, so the curl thread never blocks on it.
     public func invoke(_ config: ExternalAPIConfig, _ call: Invocation, tenant: String,
+                       onBody: (@Sendable ([UInt8]) -> Void)? = nil,
                        completion: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void) {
         let secrets = config.secretValues
         let done: @Sendable (Result<UpstreamResult, ExecutorError>) -> Void = { result in
@@ -73,7 +74,7 @@ public final class ExternalAPIExecutor: Sendable {
             return
         }
         guard case .oauth2ClientCredentials(let oauth) = config.auth else {
-            send(request, pin: pin, config: config, secrets: secrets, attempt: 1, completion: done)
+            send(request, pin: pin, config: config, secrets: secrets, attempt: 1, onBody: onBody, completion: done)
             return
         }
         let key = OAuthTokenCache.Key(tenant: tenant, config: config.name, settings: oauth)
@@ -93,23 +94,24 @@ public final class ExternalAPIExecutor: Sendable {
         withToken(key, fetch: fetch, done) { [self] token in
             var first = request
             first.setAuthorization("Bearer \(token)")
-            send(first, pin: pin, config: config, secrets: secrets, attempt: 1) { [self] result in
+            send(first, pin: pin, config: config, secrets: secrets, attempt: 1, onBody: onBody) { [self] result in
                 guard case .success(let r) = result, r.status == 401 else { return done(result) }
                 // The provider may have revoked the token early: fetch a new one and retry once.
                 tokens.invalidate(key, token: token)
                 withToken(key, fetch: fetch, done) { [self] fresh in
                     var second = request
                     second.setAuthorization("Bearer \(fresh)")
-                    send(second, pin: pin, config: config, secrets: secrets, attempt: 2, completion: done)
+                    send(second, pin: pin, config: config, secrets: secrets, attempt: 2, onBody: onBody, completion: done)
                 }
             }
         }
     }
 
     /// `invoke`, waiting for the answer (for synchronous handlers on a worker thread).
-    public func invokeAndWait(_ config: ExternalAPIConfig, _ call: Invocation, tenant: String) -> Result<UpstreamResult, ExecutorError> {
+    public func invokeAndWait(_ config: ExternalAPIConfig, _ call: Invocation, tenant: String,
+                              onBody: (@Sendable ([UInt8]) -> Void)? = nil) -> Result<UpstreamResult, ExecutorError> {
         let box = ResultBox()
-        invoke(config, call, tenant: tenant) { box.put($0) }
+        invoke(config, call, tenant: tenant, onBody: onBody) { box.put($0) }
         return box.take()
     }
 
@@ -141,10 +143,12 @@ public final class ExternalAPIExecutor: Sendable {
 
     /// `secrets` are the config's (`secretValues`), computed once per call.
     private func send(_ request: UpstreamRequest, pin: String, config: ExternalAPIConfig, secrets: [String], attempt: Int,
+                      onBody: (@Sendable ([UInt8]) -> Void)? = nil,
                       completion: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void) {
-        let curl = CurlRequest(method: request.method.rawValue, url: request.url,
+        var curl = CurlRequest(method: request.method.rawValue, url: request.url,
                                headers: request.headers.map { $0.name + ": " + $0.value }, body: request.body,
                                timeoutMs: config.timeoutMs, maxResponseBytes: config.maxResponseBytes, resolve: pin)
+        curl.onBody = onBody
         // An upstream that echoes the request (httpbin-style) must not hand our credentials back.
         let secrets = Self.scrubList(secrets, request)
         client.send(curl) { result in

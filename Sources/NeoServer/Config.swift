@@ -26,6 +26,10 @@ struct Config {
     var maxConnections = 10_000
     var runnerConcurrency = 4
     var scheduleCatchup = 3600
+    var chatKeepAlive = 15.0
+    var chatMaxStreams = 4096
+    var chatMaxStreamsPerKey = 256
+    var streamBuffer = 4 << 20
     var testClockSpeed = 1.0
     var testClockOffset = 0.0
 
@@ -77,6 +81,16 @@ struct Config {
         Setting(env: "NEO_RUNNER_CONCURRENCY", help: "executions run at once (default 4)") { c, v, name in c.runnerConcurrency = try int(v, name, 1...256) },
         Setting(env: "NEO_SCHEDULE_CATCHUP", help: "seconds a slot missed while down may still run, 0 = never (default 3600)") { c, v, name in
             c.scheduleCatchup = try int(v, name, 0...31_536_000)
+        },
+        Setting(env: "NEO_CHAT_KEEPALIVE_SECONDS", help: "seconds of quiet before a chat event stream gets a keep-alive comment (default 15)") { c, v, name in
+            c.chatKeepAlive = try seconds(v, name)
+        },
+        Setting(env: "NEO_CHAT_MAX_STREAMS", help: "open chat event streams in total (default 4096)") { c, v, name in c.chatMaxStreams = try int(v, name, 1...1_000_000) },
+        Setting(env: "NEO_CHAT_MAX_STREAMS_PER_KEY", help: "open chat event streams per API key (default 256)") { c, v, name in
+            c.chatMaxStreamsPerKey = try int(v, name, 1...1_000_000)
+        },
+        Setting(env: "NEO_STREAM_BUFFER", help: "bytes a streaming response may queue for a slow reader before it is dropped (default 4194304)") { c, v, name in
+            c.streamBuffer = try int(v, name, 4096...(1 << 30))
         },
         Setting(env: "NEO_TEST_CLOCK_SPEED", help: "TEST ONLY: the scheduler's clock reads real x speed + offset (default 1)") { c, v, name in
             guard let n = Double(v), n > 0, n <= 100_000 else { throw Invalid(description: "\(name) must be a number in (0, 100000] (got '\(v)')") }
@@ -149,6 +163,7 @@ struct Config {
         h.idleTimeout = idleTimeout
         h.bodyTimeout = bodyTimeout
         h.maxConnections = maxConnections
+        h.maxStreamBuffer = streamBuffer
         h.serverName = "neo-server/\(neoServerVersion)"
         return h
     }

@@ -22,6 +22,11 @@ public struct APIConfiguration {
     public var scheduleCatchup: TimeInterval = 3600
     /// The scheduler's clock (the system's; a scaled one in durability tests).
     public var clock: SchedulerClock = SystemClock()
+    /// NEO_CHAT_KEEPALIVE_SECONDS: a chat event stream quiet this long gets a `: keep-alive` comment.
+    public var chatKeepAlive: Double = 15
+    /// NEO_CHAT_MAX_STREAMS and NEO_CHAT_MAX_STREAMS_PER_KEY: open chat event streams in total and per key.
+    public var chatMaxStreams = 4096
+    public var chatMaxStreamsPerKey = 256
     public init() {}
 }
 
@@ -33,6 +38,8 @@ public final class NeoService {
     public let http: HTTPServer
     public let runner: ExecutionRunner
     public let scheduler: Scheduler
+    let chatEvents: ChatEventHub
+    let chatTurns: ChatTurns
     let workers: WorkerPool
     let executor: ExternalAPIExecutor
 
@@ -62,6 +69,12 @@ public final class NeoService {
         scheduler.queued = { [concurrency = api.runnerConcurrency] count in
             for _ in 0..<min(count, concurrency) { runner.poke() }
         }
+        let chatEvents = ChatEventHub(store: store, logger: logger)
+        let chatTurns = ChatTurns(store: store, hub: chatEvents, logger: logger, poke: { runner.poke() })
+        chatTurns.runLoop = { execution, agent, observer in agentLoop.run(execution, agent: agent, actionIndex: 0, observer: observer) }
+        runner.chatTurns = chatTurns
+        routes += ChatRoutes.routes(store: store, turns: chatTurns,
+                                    limits: .init(keepAlive: api.chatKeepAlive, maxTotal: api.chatMaxStreams, maxPerKey: api.chatMaxStreamsPerKey))
         routes += ExecutionRoutes.routes(store: store, runner: runner)
         routes.append(RunNowRoute.route(store: store, runner: runner))
         let webhookEndpoints = WebhookEndpointRecords(box: api.secretBox)
@@ -80,6 +93,8 @@ public final class NeoService {
         self.runner = runner
         self.scheduler = scheduler
         self.executor = executor
+        self.chatEvents = chatEvents
+        self.chatTurns = chatTurns
         http = HTTPServer(configuration: httpConfig, handler: app.handle, errorResponder: app.errorResponse)
         http.onLoopStart = { [logger] in
             do { try store.attachReaderToCurrentThread() } catch {
@@ -100,7 +115,9 @@ public final class NeoService {
     @discardableResult
     public func start() throws -> Int {
         try http.bind()
+        chatEvents.start()
         try runner.start()
+        chatTurns.recover()
         try scheduler.start()
         return try http.start()
     }
@@ -110,6 +127,7 @@ public final class NeoService {
         http.shutdown()
         scheduler.stop()
         runner.stop()
+        chatEvents.stop()
         workers.shutdown()
         executor.shutdown()
         store.close()

@@ -178,6 +178,12 @@ public final class App: Sendable {
             status = reply.status
             for (k, v) in extra { headers.add(k, v) }
             for (k, v) in reply.headers { headers.add(k, v) }
+            if let stream = reply.stream {
+                headers.set("Content-Type", "text/event-stream")
+                headers.set("Cache-Control", "no-store")
+                logAccess(ctx, status: status, bytes: 0, totalMs: totalMs)
+                return HTTPResponse(status: status, headers: headers, stream: stream)
+            }
             if let raw = reply.rawBody {
                 body = raw
             } else {
