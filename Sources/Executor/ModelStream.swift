@@ -9,6 +9,10 @@ public struct SSEDecoder: Sendable {
     public struct Event: Sendable, Equatable {
         public var name: String
         public var data: String
+        public init(name: String, data: String) {
+            self.name = name
+            self.data = data
+        }
     }
 
     /// A line longer than this is refused (a model's event is a few KiB; this bounds the buffer).
@@ -36,6 +40,13 @@ public struct SSEDecoder: Sendable {
             line.append(b)
         }
         return out
+    }
+
+    /// The end of the body: a line cut off before its line end is dropped, and an event whose lines all
+    /// ended but whose blank line never came is still dispatched.
+    public mutating func finish() -> Event? {
+        line.removeAll()
+        return endLine()
     }
 
     private mutating func endLine() -> Event? {
@@ -91,7 +102,13 @@ public struct ModelStreamAssembler: Sendable {
 
     /// The whole turn, once the stream ended; throws when it ended before the provider said it was done.
     public mutating func finish(takenIds: Set<String>, freshId: () -> String = ToolCallNormalizer.randomId) throws -> ModelTurn {
-        _ = try feed([10, 10])   // a last event without its blank line still counts
+        if !done, let last = decoder.finish() {
+            var ignored: [String] = []
+            switch wire {
+            case .openAIChat: try openAI(last, &ignored)
+            case .anthropicMessages: try anthropic(last, &ignored)
+            }
+        }
         if let failure { throw ModelReplyError(failure) }
         guard done else { throw ModelReplyError("the model's stream ended before the model finished its answer") }
         var taken = takenIds

@@ -367,12 +367,14 @@ final class Connection {
         }
         active.lastWrite = loop.now
         stream = active
+        flush()
+        if closed { return }
+        // What the socket would not take stays queued here; past the cap the reader is too slow to keep.
         if outBytes > loop.config.maxStreamBuffer {
             loop.server.logger.warn("dropping a streaming response: its reader let \(outBytes) bytes pile up (limit \(loop.config.maxStreamBuffer))")
             close()
             return
         }
-        flush()
         updateInterest()
     }
 
