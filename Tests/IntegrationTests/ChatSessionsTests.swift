@@ -17,8 +17,8 @@ final class SSETail {
     /// Bytes of the head and errors, for messages.
     var text: String { String(decoding: raw, as: UTF8.self) }
 
-    init(port: Int, path: String, key: String, lastEventId: String? = nil) throws {
-        client = try RawClient(port: port)
+    init(port: Int, path: String, key: String, lastEventId: String? = nil, receiveBuffer: Int32? = nil) throws {
+        client = try RawClient(port: port, receiveBuffer: receiveBuffer)
         var head = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\nAccept: text/event-stream\r\n"
         if let lastEventId { head += "Last-Event-Id: \(lastEventId)\r\n" }
         try client.send(head + "\r\n")
@@ -335,5 +335,68 @@ final class ChatSessionsTests: AgenticTestCase {
         model.add(openAI(text: "to all"))
         _ = try say(id, "hello")
         for t in open + [again] { XCTAssertTrue(t.waitFor("finish"), "every tailer gets the turn: \(t.types)") }
+    }
+}
+
+/// The HTTP server's streaming responses under load and shutdown: a reader that stops reading is dropped past
+/// NEO_STREAM_BUFFER while the others (and the non-streaming routes) carry on; SIGTERM ends every stream with
+/// its last chunk; HEAD gets the head only.
+final class ChatStreamServerTests: AgenticTestCase {
+    override class func setUp() {
+        server = try! TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback", "NEO_STREAM_BUFFER": "65536"])
+        upstream = try! PythonUpstream(expect: canaries, directory: server.directory)
+    }
+
+    private func chatSession() throws -> String {
+        let a = try call("POST", "/public-api/agents", ["name": "stream-desk", "trigger_type": "NONE", "autonomy_type": "CONVERSATIONAL", "actions": []])
+        XCTAssertEqual(a.status, 201, a.text)
+        let s = try call("POST", "/public-api/chat/sessions", ["agent_id": .int(Int64(a.data?["id"]?.stringValue ?? "") ?? 0)])
+        XCTAssertEqual(s.status, 201, s.text)
+        return s.data?["id"]?.stringValue ?? ""
+    }
+
+    func test_slowReaderIsDroppedPastTheBuffer_othersAndHealthUnaffected() throws {
+        try provider()
+        let id = try chatSession()
+        // 3 MB of text (3.7 MB of stream, under the 4 MiB reply cap), far past the 64 KiB buffer and what the sockets hold.
+        let piece = String(repeating: "x", count: 500)
+        model.add(ScriptedModelServer.openAIStream(Array(repeating: piece, count: 6000)))
+        let stalled = try SSETail(port: server.port, path: "/public-api/chat/sessions/\(id)/events", key: key, receiveBuffer: 4096)   // never read
+        let reader = try SSETail(port: server.port, path: "/public-api/chat/sessions/\(id)/events", key: key)
+        reader.read(until: { $0.status != 0 }, timeout: 5)
+        let r = try call("POST", "/public-api/chat/sessions/\(id)/messages", ["message": "write a lot"])
+        XCTAssertEqual(r.status, 202, r.text)
+        XCTAssertTrue(reader.waitFor("finish", timeout: 60), "the reading tailer gets the whole turn: \(reader.events.count) events")
+        XCTAssertEqual(reader.text_.count, 3_000_000)
+        XCTAssertEqual(try call("GET", "/public-api/health", key: nil).status, 200)
+        // The stalled one was cut off: what the kernel buffered arrives, then the connection ends without a finish.
+        stalled.read(until: { $0.closed }, timeout: 30)
+        XCTAssertTrue(stalled.closed, "the slow reader's connection was closed")
+        XCTAssertFalse(stalled.types.contains("finish"))
+        XCTAssertTrue(try String(contentsOf: server.logURL, encoding: .utf8).contains("dropping a streaming response"))
+    }
+
+    func test_head_getsTheStreamHeadOnly() throws {
+        let id = try chatSession()
+        let r = try call("HEAD", "/public-api/chat/sessions/\(id)/events")
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.headers["content-type"], "text/event-stream")
+        XCTAssertEqual(r.body.count, 0)
+    }
+
+    func test_sigterm_endsEveryStreamWithItsLastChunk() throws {
+        let own = try TestServer(environment: ["NEO_RATE_LIMIT": "0"])
+        let a = try own.request("POST", "/public-api/agents", json: ["name": "desk", "trigger_type": "NONE", "autonomy_type": "CONVERSATIONAL", "actions": []])
+        let s = try own.request("POST", "/public-api/chat/sessions", json: ["agent_id": .int(Int64(a.data?["id"]?.stringValue ?? "") ?? 0)])
+        let id = s.data?["id"]?.stringValue ?? ""
+        let tails = try (0..<3).map { _ in try SSETail(port: own.port, path: "/public-api/chat/sessions/\(id)/events", key: TestServer.adminKey) }
+        for t in tails { t.read(until: { $0.status == 200 }, timeout: 5) }
+        let started = Date()
+        XCTAssertEqual(own.stop(signal: SIGTERM), 0)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "streams do not hold shutdown up to its deadline")
+        for t in tails {
+            t.read(until: { $0.ended }, timeout: 5)
+            XCTAssertTrue(t.ended, "each stream got its last chunk")
+        }
     }
 }
