@@ -119,3 +119,8 @@ lint:
 
 clean:
 	rm -rf .build .build-tsan fuzz/out
+
+chat-bench:
+	$(MAKE) deps EXTRA_PACKAGES="wrk"
+	$(SWIFT) build -c release
+	bash bench/chat-stream.sh

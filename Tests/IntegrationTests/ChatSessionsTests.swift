@@ -264,6 +264,31 @@ final class ChatSessionsTests: AgenticTestCase {
         XCTAssertEqual(try call("GET", "/public-api/chat/sessions/\(id)/events?since=abc").status, 400)
     }
 
+    func test_turnsOfOneSession_runOneAtATimeInOrder() throws {
+        try provider()
+        let id = try session(try conversational())
+        var slow = openAI(text: "first answer")
+        slow.delay = 0.4
+        model.add(slow, openAI(text: "second answer", expect: { seen in
+            let contents = seen.messages.compactMap { $0["content"]?.stringValue }
+            return contents.suffix(3) == ["one", "first answer", "two"] ? nil : "the second turn ran before the first ended: history \(contents)"
+        }))
+        let first = try say(id, "one")
+        let second = try say(id, "two")   // queued while the first still waits for its model
+        XCTAssertEqual(second["since_cursor"]?.stringValue.flatMap(Int.init).map { $0 < 10 }, true)
+        XCTAssertNotEqual(first["chat_turn_id"], second["chat_turn_id"])
+        let t = try tail(id, since: "0")
+        XCTAssertTrue(t.waitFor("finish", count: 2), "events: \(t.types)")
+        XCTAssertEqual(t.types.filter { $0 == "start" }.count, 2)
+        XCTAssertEqual(t.text_, "first answersecond answer")
+        XCTAssertEqual(try history(id).map { $0["content"]?.stringValue ?? "" }, ["one", "first answer", "two", "second answer"],
+                       "the history reads in conversation order")
+        let page = try call("GET", "/public-api/chat/sessions/\(id)/messages?page_size=3")
+        let cursor = try XCTUnwrap(page.json?["meta"]?["pagination"]?["next_cursor"]?.stringValue, page.text)
+        XCTAssertEqual(try call("GET", "/public-api/chat/sessions/\(id)/messages?page_size=3&cursor=\(cursor)").data?.arrayValue?.map { $0["content"] },
+                       ["second answer"])
+    }
+
     func test_turn_anthropicStream_andSmartTierModel() throws {
         try provider(kind: "anthropic_messages")
         let id = try session(try conversational(settings: ["smart_model": "claude-big"]))

@@ -43,33 +43,40 @@ enum ChatRecords {
                         [.text(session), .text(clientMessageId)])?.string("id")
     }
 
-    static func insertMessage(id: String, session: ChatSession, role: String, content: String, turnId: String?,
+    /// A message at its place in the conversation: turn n's user message is seq 2n, its answer 2n + 1, so the
+    /// history reads as the conversation went even while later messages wait for their turn.
+    static func insertMessage(id: String, session: ChatSession, role: String, content: String, turnId: String, turnSeq: Int64,
                               clientMessageId: String?, now: String, _ db: Database) throws {
-        let seq = (try db.queryOne("SELECT MAX(seq) AS m FROM chat_messages WHERE session_id = ?", [.text(session.id)])?.int("m") ?? 0) + 1
+        let seq = turnSeq * 2 + (role == "assistant" ? 1 : 0)
         try db.execute("""
             INSERT INTO chat_messages (id, session_id, tenant_id, seq, role, content, turn_id, client_message_id, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(id), .text(session.id), .int(session.tenantId), .int(seq), .text(role), .text(content),
-                  turnId.map { .text($0) } ?? .null, clientMessageId.map { .text($0) } ?? .null, .text(now)])
+                  .text(turnId), clientMessageId.map { .text($0) } ?? .null, .text(now)])
         try db.execute("UPDATE chat_sessions SET updated_at = ? WHERE id = ?", [.text(now), .text(session.id)])
     }
 
+    /// The seq the session's next turn gets.
+    static func nextTurnSeq(session: String, _ db: Database) throws -> Int64 {
+        (try db.queryOne("SELECT MAX(seq) AS m FROM chat_turns WHERE session_id = ?", [.text(session)])?.int("m") ?? 0) + 1
+    }
+
     static func insertTurn(_ turn: ChatTurn, _ db: Database) throws {
-        let seq = (try db.queryOne("SELECT MAX(seq) AS m FROM chat_turns WHERE session_id = ?", [.text(turn.sessionId)])?.int("m") ?? 0) + 1
         try db.execute("""
             INSERT INTO chat_turns (id, session_id, tenant_id, seq, user_message_id, assistant_message_id, model_tier, status, created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
-            """, [.text(turn.id), .text(turn.sessionId), .int(turn.tenantId), .int(seq), .text(turn.userMessageId),
+            """, [.text(turn.id), .text(turn.sessionId), .int(turn.tenantId), .int(turn.seq), .text(turn.userMessageId),
                   .text(turn.assistantMessageId), .text(turn.modelTier), .text(turn.createdAt), .text(turn.createdAt)])
     }
 
-    /// One page of the history, oldest first.
+    /// One page of the history in conversation order (oldest first), keyed by seq alone: an answer can be
+    /// written after a later question, so created_at does not order it.
     static func messages(session: String, _ page: Page, _ db: Database) throws -> ([JSONObject], PageInfo) {
-        let (clause, keyset) = page.keysetClause(createdAt: "created_at", id: "seq", ascending: true)
+        let after = page.after.flatMap { Int64($0.id) } ?? -1
         let rows = try db.query("""
-            SELECT id, seq, role, content, turn_id, client_message_id, created_at FROM chat_messages WHERE session_id = ?\(clause)
+            SELECT id, seq, role, content, turn_id, client_message_id, created_at FROM chat_messages WHERE session_id = ? AND seq > ?
             ORDER BY seq LIMIT ?
-            """, [.text(session)] + keyset + [.int(Int64(page.size + 1))])
+            """, [.text(session), .int(after), .int(Int64(page.size + 1))])
         let (items, info) = page.finish(rows) { ($0.string("created_at") ?? "", String($0.int("seq") ?? 0)) }
         return (items.map { row in
             JSONObject([("id", .string(row.string("id") ?? "")), ("session_id", .string(session)), ("role", .string(row.string("role") ?? "")),
@@ -79,17 +86,16 @@ enum ChatRecords {
         }, info)
     }
 
-    /// The newest `limit` messages up to and including message seq `upTo`'s, oldest first.
-    static func history(session: String, upToMessage id: String, limit: Int, _ db: Database) throws -> [(role: String, content: String)] {
+    /// The newest `limit` messages of the conversation up to turn `turnSeq`'s user message, oldest first.
+    static func history(session: String, upToTurn turnSeq: Int64, limit: Int, _ db: Database) throws -> [(role: String, content: String)] {
         try db.query("""
             SELECT role, content FROM (
-              SELECT seq, role, content FROM chat_messages
-              WHERE session_id = ? AND seq <= (SELECT seq FROM chat_messages WHERE id = ?)
+              SELECT seq, role, content FROM chat_messages WHERE session_id = ? AND seq <= ?
               ORDER BY seq DESC LIMIT ?) ORDER BY seq
-            """, [.text(session), .text(id), .int(Int64(limit))]).map { ($0.string("role") ?? "user", $0.string("content") ?? "") }
+            """, [.text(session), .int(turnSeq * 2), .int(Int64(limit))]).map { ($0.string("role") ?? "user", $0.string("content") ?? "") }
     }
 
-    static let turnColumns = "id, session_id, tenant_id, user_message_id, assistant_message_id, model_tier, status, execution_id, created_at"
+    static let turnColumns = "id, session_id, tenant_id, seq, user_message_id, assistant_message_id, model_tier, status, execution_id, created_at"
 
     /// The session's oldest queued turn, when none of its turns is running.
     static func nextTurnToStart(session: String, _ db: Database) throws -> ChatTurn? {
@@ -116,7 +122,7 @@ enum ChatRecords {
     /// Turns left running whose execution has ended (a restart marks interrupted executions failed).
     static func orphanedTurns(_ db: Database) throws -> [(turn: ChatTurn, status: String, error: String?)] {
         try db.query("""
-            SELECT t.id, t.session_id, t.tenant_id, t.user_message_id, t.assistant_message_id, t.model_tier, t.status, t.execution_id, t.created_at,
+            SELECT t.id, t.session_id, t.tenant_id, t.seq, t.user_message_id, t.assistant_message_id, t.model_tier, t.status, t.execution_id, t.created_at,
                    e.status AS execution_status, e.error AS execution_error
             FROM chat_turns t JOIN executions e ON e.id = t.execution_id
             WHERE t.status = 'running' AND e.status IN ('succeeded', 'failed', 'cancelled')

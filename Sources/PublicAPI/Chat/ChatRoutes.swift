@@ -153,10 +153,8 @@ enum ChatRoutes {
         turns.settleOrphans(s.id)
         let since = try turns.hub.lastSeq(s.id)
         let now = Timestamp.now()
-        let turn = ChatTurn(id: SecureRandom.uuid(), sessionId: s.id, tenantId: s.tenantId, userMessageId: SecureRandom.uuid(),
-                            assistantMessageId: SecureRandom.uuid(), modelTier: tier, createdAt: now)
-        try ctx.timed {
-            try store.write { db in
+        let turn = try ctx.timed {
+            try store.write { db -> ChatTurn in
                 if let clientMessageId, let original = try ChatRecords.messageId(clientMessageId: clientMessageId, session: s.id, db) {
                     var e = APIError.conflict("client_message_id '\(clientMessageId.prefix(64))' was already sent in this session as user message \(original); no new turn was queued")
                     e.fields = [("user_message_id", .string(original))]
@@ -166,9 +164,12 @@ enum ChatRoutes {
                 guard try ChatRecords.session(s.id, tenantId: s.tenantId, db)?.archivedAt == nil else {
                     throw APIError.conflict("chat session \(s.id) is archived; archived sessions take no messages")
                 }
-                try ChatRecords.insertMessage(id: turn.userMessageId, session: s, role: "user", content: message, turnId: turn.id,
+                let turn = ChatTurn(id: SecureRandom.uuid(), sessionId: s.id, tenantId: s.tenantId, seq: try ChatRecords.nextTurnSeq(session: s.id, db),
+                                    userMessageId: SecureRandom.uuid(), assistantMessageId: SecureRandom.uuid(), modelTier: tier, createdAt: now)
+                try ChatRecords.insertMessage(id: turn.userMessageId, session: s, role: "user", content: message, turnId: turn.id, turnSeq: turn.seq,
                                               clientMessageId: clientMessageId, now: now, db)
                 try ChatRecords.insertTurn(turn, db)
+                return turn
             }
         }
         turns.startNext(s.id)

@@ -55,6 +55,8 @@ struct ChatTurn {
     var id: String
     var sessionId: String
     var tenantId: Int64
+    /// 1, 2, 3… per session: the order turns run in.
+    var seq: Int64
     var userMessageId: String
     var assistantMessageId: String
     /// FAST or SMART.
@@ -63,11 +65,12 @@ struct ChatTurn {
     var executionId: String?
     var createdAt: String
 
-    init(id: String, sessionId: String, tenantId: Int64, userMessageId: String, assistantMessageId: String, modelTier: String,
+    init(id: String, sessionId: String, tenantId: Int64, seq: Int64, userMessageId: String, assistantMessageId: String, modelTier: String,
          status: String = "queued", executionId: String? = nil, createdAt: String) {
         self.id = id
         self.sessionId = sessionId
         self.tenantId = tenantId
+        self.seq = seq
         self.userMessageId = userMessageId
         self.assistantMessageId = assistantMessageId
         self.modelTier = modelTier
@@ -78,7 +81,7 @@ struct ChatTurn {
 
     init(row: Row) {
         self.init(id: row.string("id") ?? "", sessionId: row.string("session_id") ?? "", tenantId: row.int("tenant_id") ?? 0,
-                  userMessageId: row.string("user_message_id") ?? "", assistantMessageId: row.string("assistant_message_id") ?? "",
+                  seq: row.int("seq") ?? 0, userMessageId: row.string("user_message_id") ?? "", assistantMessageId: row.string("assistant_message_id") ?? "",
                   modelTier: row.string("model_tier") ?? "FAST", status: row.string("status") ?? "queued",
                   executionId: row.string("execution_id"), createdAt: row.string("created_at") ?? "")
     }

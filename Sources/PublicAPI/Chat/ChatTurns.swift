@@ -105,7 +105,7 @@ final class ChatTurns: Sendable {
     /// The session's history for a fresh turn, bounded by `max_history_messages` and (roughly, at four bytes
     /// a token) by `max_total_tokens`; it always keeps the turn's own message and begins with a user message.
     func opening(_ turn: ChatTurn, settings: AgentRunSettings) -> [ChatMessage] {
-        let rows = (try? store.read { try ChatRecords.history(session: turn.sessionId, upToMessage: turn.userMessageId,
+        let rows = (try? store.read { try ChatRecords.history(session: turn.sessionId, upToTurn: turn.seq,
                                                              limit: settings.maxHistoryMessages, $0) }) ?? []
         var budget = settings.maxTotalTokens
         var kept: [(role: String, content: String)] = []
@@ -126,7 +126,7 @@ final class ChatTurns: Sendable {
                 guard try ChatRecords.finishTurn(turn.id, succeeded: succeeded, error: error, now: Timestamp.now(), db) else { return false }
                 if succeeded, let s = try ChatRecords.session(turn.sessionId, tenantId: turn.tenantId, db) {
                     try ChatRecords.insertMessage(id: turn.assistantMessageId, session: s, role: "assistant", content: text ?? "", turnId: turn.id,
-                                                  clientMessageId: nil, now: Timestamp.now(), db)
+                                                  turnSeq: turn.seq, clientMessageId: nil, now: Timestamp.now(), db)
                 }
                 return true
             }
