@@ -289,6 +289,22 @@ final class ChatSessionsTests: AgenticTestCase {
                        ["second answer"])
     }
 
+    func test_history_boundedByMaxHistoryMessages_andStartsWithAUserMessage() throws {
+        try provider()
+        let id = try session(try conversational(settings: ["max_history_messages": 2]))
+        model.add(openAI(text: "a1"), openAI(text: "a2", expect: { seen in
+            // The newest two are [a1, q2]; a history never opens with the assistant, so only q2 goes (after the system prompt).
+            let sent = seen.messages.map { "\($0["role"]?.stringValue ?? ""):\($0["content"]?.stringValue ?? "")" }
+            return sent.dropFirst() == ["user:q2"] && sent.first?.hasPrefix("system:") == true ? nil : "sent \(sent)"
+        }))
+        _ = try say(id, "q1")
+        _ = try say(id, "q2")
+        let t = try tail(id)
+        XCTAssertTrue(t.waitFor("finish", count: 2), "events: \(t.types)")
+        let bad = try call("PUT", "/public-api/agents/\(try conversational("bad-history"))", ["agent_settings": ["max_history_messages": 0]])
+        XCTAssertEqual(bad.status, 422, bad.text)
+    }
+
     func test_turn_anthropicStream_andSmartTierModel() throws {
         try provider(kind: "anthropic_messages")
         let id = try session(try conversational(settings: ["smart_model": "claude-big"]))

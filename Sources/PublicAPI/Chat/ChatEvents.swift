@@ -201,6 +201,7 @@ final class ChatTail: Sendable {
     /// The head is out: the replay, then what arrived meanwhile, then live.
     private func open() {
         state.withLock { s in
+            guard !s.closed else { stream.finish(); return }
             var out: [UInt8] = []
             for event in s.replay + s.held where event.seq > s.lastSent {
                 out += event.sse
