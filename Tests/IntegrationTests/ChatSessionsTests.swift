@@ -357,6 +357,24 @@ final class ChatSessionsTests: AgenticTestCase {
         XCTAssertEqual(try history(id).last?["content"], "Ada's password was reset.")
     }
 
+    func test_turnCancelledWhileWaitingForApproval_endsFailed_andTheNextTurnRuns() throws {
+        try provider()
+        try api(["name": "wipe_disk", "description": "Wipes a disk.", "endpoint_url": .string(upstreamBase + "/echo/wipe"),
+                 "method": "POST", "auth": ["type": "none"], "requires_approval": true])
+        let id = try session(try conversational(apis: ["wipe_disk"]))
+        model.add(openAI(calls: [(id: "call_w", name: "wipe_disk", arguments: "{}")]), openAI(text: "Understood."))
+        _ = try say(id, "Wipe it.")
+        let t = try tail(id)
+        XCTAssertTrue(t.waitFor("tool-approval-request"), "events: \(t.types)")
+        let til = try XCTUnwrap(try call("GET", "/public-api/til-requests?status=pending").data?.arrayValue?.first)
+        let execution = try XCTUnwrap(til["execution_id"]?.stringValue)
+        XCTAssertEqual(try call("POST", "/public-api/executions/\(execution)/cancel").status, 200)
+        _ = try say(id, "Never mind.")
+        XCTAssertTrue(t.waitFor("finish", count: 2), "events: \(t.types)")
+        XCTAssertEqual(t.types.filter { $0 == "error" }.count, 1, "the cancelled turn ended failed: \(t.types)")
+        XCTAssertEqual(try history(id).map { $0["content"]?.stringValue ?? "" }, ["Wipe it.", "Never mind.", "Understood."])
+    }
+
     func test_streams_capPerKey_429_andSeveralTailers() throws {
         let id = try session(try conversational())
         var open: [SSETail] = []
@@ -423,6 +441,34 @@ final class ChatStreamServerTests: AgenticTestCase {
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.headers["content-type"], "text/event-stream")
         XCTAssertEqual(r.body.count, 0)
+    }
+
+    func test_killedMidTurn_restartEndsTheTurnFailed_andTheSessionGoesOn() throws {
+        let first = try TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback"])
+        func post(_ s: TestServer, _ path: String, _ body: JSON) throws -> JSON {
+            let r = try s.request("POST", path, json: body)
+            XCTAssertTrue((200..<300).contains(r.status), r.text)
+            return r.data ?? .null
+        }
+        var slow = openAI(text: "never heard")
+        slow.delay = 5
+        model.add(slow, openAI(text: "after the restart"))
+        _ = try post(first, "/public-api/llm-providers", ["name": "m", "kind": "openai_chat", "base_url": .string(model.baseURL), "model": "m",
+                                                         "max_retries": 0, "timeout_ms": 20000])
+        let agent = try post(first, "/public-api/agents", ["name": "desk", "trigger_type": "NONE", "autonomy_type": "CONVERSATIONAL", "actions": []])
+        let id = try post(first, "/public-api/chat/sessions", ["agent_id": .int(Int64(agent["id"]?.stringValue ?? "") ?? 0)])["id"]?.stringValue ?? ""
+        _ = try post(first, "/public-api/chat/sessions/\(id)/messages", ["message": "hello"])
+        let deadline = Date().addingTimeInterval(5)
+        while model.requests.isEmpty && Date() < deadline { usleep(20_000) }
+        _ = first.stop(signal: SIGKILL)
+        let second = try TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback"], directory: first.directory)
+        defer { _ = second.stop() }
+        _ = try post(second, "/public-api/chat/sessions/\(id)/messages", ["message": "still there?"])
+        let t = try SSETail(port: second.port, path: "/public-api/chat/sessions/\(id)/events?since=0", key: TestServer.adminKey)
+        XCTAssertTrue(t.read(until: { $0.events.filter { $0.part["type"] == "finish" }.count >= 2 }, timeout: 15), "events: \(t.types)")
+        XCTAssertTrue(t.types.contains("error"), "the interrupted turn ended failed: \(t.types)")
+        let history = try second.request("GET", "/public-api/chat/sessions/\(id)/messages").data?.arrayValue ?? []
+        XCTAssertEqual(history.map { $0["content"]?.stringValue ?? "" }, ["hello", "still there?", "after the restart"])
     }
 
     func test_sigterm_endsEveryStreamWithItsLastChunk() throws {

@@ -38,13 +38,16 @@ final class ChatEventHub: Sendable {
     /// under the lock (once per channel, an indexed MAX) so no seq can be handed out twice.
     private func withChannel<T>(_ session: String, _ body: (inout Channel) throws -> T) throws -> T {
         try state.withLock { s in
-            if s.channels[session] == nil {
-                let last = try store.read { try ChatRecords.lastEventSeq(session: session, $0) }
-                s.channels[session] = Channel(nextSeq: last + 1)
-            }
+            try openChannel(session, &s)
             defer { if s.channels[session]?.idle == true { s.channels[session] = nil } }
             return try body(&s.channels[session]!)
         }
+    }
+
+    private func openChannel(_ session: String, _ s: inout State) throws {
+        guard s.channels[session] == nil else { return }
+        let last = try store.read { try ChatRecords.lastEventSeq(session: session, $0) }
+        s.channels[session] = Channel(nextSeq: last + 1)
     }
 
     /// A turn of `session` starts (or resumes): its channel stays while it runs.
@@ -60,10 +63,7 @@ final class ChatEventHub: Sendable {
     func publish(_ session: String, turnId: String?, _ part: JSONObject) -> Int64 {
         let text = JSON.object(part).serializedString()
         let seq = (try? state.withLock { s -> Int64 in
-            if s.channels[session] == nil {
-                let last = try store.read { try ChatRecords.lastEventSeq(session: session, $0) }
-                s.channels[session] = Channel(nextSeq: last + 1)
-            }
+            try openChannel(session, &s)
             let event = ChatEvent(sessionId: session, seq: s.channels[session]!.nextSeq, turnId: turnId, part: text, createdAt: Timestamp.now())
             s.channels[session]!.nextSeq += 1
             s.channels[session]!.unwritten.append(event)

@@ -120,13 +120,13 @@ enum ChatRecords {
     }
 
     /// Turns left running whose execution has ended (a restart marks interrupted executions failed).
-    static func orphanedTurns(_ db: Database) throws -> [(turn: ChatTurn, status: String, error: String?)] {
+    static func orphanedTurns(session: String?, _ db: Database) throws -> [(turn: ChatTurn, status: String, error: String?)] {
         try db.query("""
             SELECT t.id, t.session_id, t.tenant_id, t.seq, t.user_message_id, t.assistant_message_id, t.model_tier, t.status, t.execution_id, t.created_at,
                    e.status AS execution_status, e.error AS execution_error
             FROM chat_turns t JOIN executions e ON e.id = t.execution_id
-            WHERE t.status = 'running' AND e.status IN ('succeeded', 'failed', 'cancelled')
-            """).map { (ChatTurn(row: $0), $0.string("execution_status") ?? "failed", $0.string("execution_error")) }
+            WHERE t.status = 'running' AND e.status IN ('succeeded', 'failed', 'cancelled') AND (? IS NULL OR t.session_id = ?)
+            """, [session.map { .text($0) } ?? .null, session.map { .text($0) } ?? .null]).map { (ChatTurn(row: $0), $0.string("execution_status") ?? "failed", $0.string("execution_error")) }
     }
 
     /// Sessions with a queued turn and none running.

@@ -61,21 +61,18 @@ final class ChatTurns: Sendable {
     /// After a restart: turns whose execution ended without the turn ending (the process died mid-turn, or
     /// the execution was cancelled while it waited) end as failed, and waiting sessions start their next turn.
     func recover() {
+        settleOrphans()
         do {
-            let orphans = try store.read { try ChatRecords.orphanedTurns($0) }
-            for (turn, status, error) in orphans {
-                end(turn, succeeded: false, text: nil, error: error ?? "the turn's execution ended \(status)")
-            }
             for session in try store.read({ try ChatRecords.sessionsWaitingToStart($0) }) { startNext(session) }
         } catch {
             logger.error("could not recover chat turns", ["error": .string(String(describing: error))])
         }
     }
 
-    /// Ends `session`'s turns whose execution already ended (a cancel while waiting for approval).
-    func settleOrphans(_ session: String) {
-        guard let orphans = try? store.read({ try ChatRecords.orphanedTurns($0) }) else { return }
-        for (turn, status, error) in orphans where turn.sessionId == session {
+    /// Ends the turns (of `session`, or all) whose execution already ended: a cancel while waiting for approval.
+    func settleOrphans(_ session: String? = nil) {
+        guard let orphans = try? store.read({ try ChatRecords.orphanedTurns(session: session, $0) }) else { return }
+        for (turn, status, error) in orphans {
             end(turn, succeeded: false, text: nil, error: error ?? "the turn's execution ended \(status)")
         }
     }
