@@ -359,9 +359,12 @@ final class Connection {
     func streamWrite(_ bytes: [UInt8]) {
         guard !closed, var active = stream else { return }
         if active.chunked {
-            enqueue(Array((String(bytes.count, radix: 16) + "\r\n").utf8))
-            enqueue(bytes)
-            enqueue([13, 10])
+            // One buffer per chunk (size line, data, CRLF): parts are small, and one iovec each keeps writev full.
+            var framed = Array((String(bytes.count, radix: 16) + "\r\n").utf8)
+            framed.reserveCapacity(framed.count + bytes.count + 2)
+            framed.append(contentsOf: bytes)
+            framed.append(contentsOf: [13, 10])
+            enqueue(framed)
         } else {
             enqueue(bytes)
         }
