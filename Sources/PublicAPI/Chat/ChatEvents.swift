@@ -19,7 +19,6 @@ final class ChatEventHub: Sendable {
     private struct State {
         var channels: [String: Channel] = [:]
         var dirty: Set<String> = []
-        var writing = false
         var stopping = false
         var writerRunning = false
     }
@@ -97,9 +96,6 @@ final class ChatEventHub: Sendable {
         _ = try? withChannel(session) { $0.tails[ObjectIdentifier(tail)] = nil }
     }
 
-    /// Tailers of all sessions (for the stream caps' gauge).
-    var tailCount: Int { state.withLock { $0.channels.values.reduce(0) { $0 + $1.tails.count } } }
-
     // MARK: the writer
 
     func start() {
@@ -116,16 +112,10 @@ final class ChatEventHub: Sendable {
         state.withLock(waitingUntil: { !$0.writerRunning }, timeout: 10) { _, _ in }
     }
 
-    /// Waits until every part published so far is in the table.
-    func flush(timeout: Double = 10) {
-        state.withLock(waitingUntil: { $0.dirty.isEmpty && !$0.writing }, timeout: timeout) { _, _ in }
-    }
-
     private func write() {
         while true {
             let batch = state.withLock(waitingUntil: { !$0.dirty.isEmpty || $0.stopping }) { s -> [ChatEvent]? in
                 if s.dirty.isEmpty { s.writerRunning = false; return nil }
-                s.writing = true
                 defer { s.dirty = [] }
                 return s.dirty.flatMap { s.channels[$0]?.unwritten ?? [] }
             }
@@ -136,14 +126,12 @@ final class ChatEventHub: Sendable {
                 logger.error("could not store chat events; retrying", ["count": .int(Int64(batch.count)), "error": .string(String(describing: error))])
                 Thread.sleep(forTimeInterval: 0.2)
                 state.withLock { s in
-                    s.writing = false
                     for e in batch { s.dirty.insert(e.sessionId) }
                 }
                 continue
             }
             let written = Dictionary(grouping: batch, by: \.sessionId).mapValues { $0.last!.seq }
             state.withLock { s in
-                s.writing = false
                 for (session, upTo) in written {
                     s.channels[session]?.unwritten.removeAll { $0.seq <= upTo }
                     if s.channels[session]?.idle == true { s.channels[session] = nil }
