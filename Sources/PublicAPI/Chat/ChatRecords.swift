@@ -119,14 +119,19 @@ enum ChatRecords {
                        [.text(succeeded ? "succeeded" : "failed"), error.map { .text($0) } ?? .null, .text(now), .text(turnId)]) == 1
     }
 
-    /// Turns left running whose execution has ended (a restart marks interrupted executions failed).
-    static func orphanedTurns(session: String?, _ db: Database) throws -> [(turn: ChatTurn, status: String, error: String?)] {
+    /// Turns left running whose execution has ended (a restart marks interrupted executions failed, and a crash
+    /// can fall between a run's success and its turn's end): the execution's status, error and final text.
+    static func orphanedTurns(session: String?, _ db: Database) throws -> [(turn: ChatTurn, status: String, error: String?, text: String?)] {
         try db.query("""
             SELECT t.id, t.session_id, t.tenant_id, t.seq, t.user_message_id, t.assistant_message_id, t.model_tier, t.status, t.execution_id, t.created_at,
-                   e.status AS execution_status, e.error AS execution_error
+                   e.status AS execution_status, e.error AS execution_error,
+                   (SELECT json_extract(s.data, '$.text') FROM execution_steps s
+                    WHERE s.execution_id = e.id AND s.type = 'FINAL_MESSAGE' ORDER BY s.seq DESC LIMIT 1) AS final_text
             FROM chat_turns t JOIN executions e ON e.id = t.execution_id
             WHERE t.status = 'running' AND e.status IN ('succeeded', 'failed', 'cancelled') AND (? IS NULL OR t.session_id = ?)
-            """, [session.map { .text($0) } ?? .null, session.map { .text($0) } ?? .null]).map { (ChatTurn(row: $0), $0.string("execution_status") ?? "failed", $0.string("execution_error")) }
+            """, [session.map { .text($0) } ?? .null, session.map { .text($0) } ?? .null]).map {
+            (ChatTurn(row: $0), $0.string("execution_status") ?? "failed", $0.string("execution_error"), $0.string("final_text"))
+        }
     }
 
     /// Sessions with a queued turn and none running.

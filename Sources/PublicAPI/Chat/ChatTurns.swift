@@ -72,8 +72,12 @@ final class ChatTurns: Sendable {
     /// Ends the turns (of `session`, or all) whose execution already ended: a cancel while waiting for approval.
     func settleOrphans(_ session: String? = nil) {
         guard let orphans = try? store.read({ try ChatRecords.orphanedTurns(session: session, $0) }) else { return }
-        for (turn, status, error) in orphans {
-            end(turn, succeeded: false, text: nil, error: error ?? "the turn's execution ended \(status)")
+        for (turn, status, error, text) in orphans {
+            if status == "succeeded" {
+                end(turn, succeeded: true, text: text, error: nil)
+            } else {
+                end(turn, succeeded: false, text: nil, error: error ?? "the turn's execution ended \(status)")
+            }
         }
     }
 
