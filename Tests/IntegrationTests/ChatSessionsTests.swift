@@ -375,6 +375,17 @@ final class ChatSessionsTests: AgenticTestCase {
         XCTAssertEqual(try history(id).map { $0["content"]?.stringValue ?? "" }, ["Wipe it.", "Never mind.", "Understood."])
     }
 
+    func test_neoAPITool_cannotOpenAnEventStreamInProcess() throws {
+        try provider()
+        let sessionId = try session(try conversational())
+        let agentic = try agent("stream-peeker", neo: ["executions": "read"])
+        model.add(openAI(calls: [(id: "call_s", name: "neo_api_request",
+                                  arguments: #"{"method": "GET", "path": "/public-api/chat/sessions/\#(sessionId)/events"}"#)]),
+                  openAI(text: "could not tail", expect: ScriptedModelServer.lastToolResult(contains: "cannot be called in process")))
+        let done = try wait(try run(agentic))
+        XCTAssertEqual(done["status"], "succeeded", "\(done)")
+    }
+
     func test_streams_capPerKey_429_andSeveralTailers() throws {
         let id = try session(try conversational())
         var open: [SSETail] = []

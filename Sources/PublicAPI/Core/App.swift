@@ -82,7 +82,11 @@ public final class App: Sendable {
             box.withLock { $0 = response }
             box.notifyAll()
         })
-        return box.withLock(waitingUntil: { $0 != nil }) { $0! }
+        let response = box.withLock(waitingUntil: { $0 != nil }) { $0! }
+        guard let stream = response.stream else { return response }
+        // A stream has no in-process reader: end it (its subscription and stream slot go with it) and say so.
+        stream.detachUnopened()
+        return finish(ctx, .failure(.badRequest("\(request.method) \(request.path) streams Server-Sent Events to a client; it cannot be called in process")))
     }
 
     /// The HTTPServer error responder (malformed requests, limits, timeouts).
