@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # The non-streaming path before and after a change, in one run: wrk on /public-api/health against two release
-# binaries (BASE_BIN, NEW_BIN), alternating ROUNDS (5) times so machine noise lands on both; prints each round and
+# binaries (BASE_BIN, NEW_BIN), alternating ROUNDS (7) times so machine noise lands on both; prints each round and
 # the median ratio NEW/BASE of req/s, p99 and server CPU time per request (the steadiest on a busy machine). NEO_THREADS=1, rate limit off, log level warn, as `make bench`.
 # usage: bench/health-ab.sh BASE_BIN NEW_BIN. Only 127.0.0.1; every wrk run is bounded by -d.
 set -euo pipefail
 base="$1"; new="$2"
-rounds="${ROUNDS:-5}"; duration="${BENCH_SECONDS:-10}"; conns="${BENCH_CONNS:-64}"
+rounds="${ROUNDS:-7}"; duration="${BENCH_SECONDS:-10}"; conns="${BENCH_CONNS:-64}"
 key="neo_sk_test_BenchKey0123456789abcdefghijklmnopqrstuvwxyzAB"
 command -v wrk >/dev/null || { echo "wrk missing: make deps EXTRA_PACKAGES=wrk" >&2; exit 1; }
+# Server on CPU 0, wrk on CPU 1 (as ../shared/peers/run.sh does), when taskset is there.
+pin_server=(env); pin_wrk=(env)
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin_server=(taskset -c 0); pin_wrk=(taskset -c 1); fi
 measure() {
   local bin="$1" work pid url out
   work="$(mktemp -d /tmp/neo-health-ab.XXXXXX)"
   NEO_HOST=127.0.0.1 NEO_PORT=0 NEO_DB="$work/neo.db" NEO_BOOTSTRAP_ADMIN_KEY="$key" NEO_RATE_LIMIT=0 NEO_LOG_LEVEL=warn NEO_THREADS=1 \
-    "$bin" serve >"$work/out.log" 2>"$work/err.log" &
+    "${pin_server[@]}" "$bin" serve >"$work/out.log" 2>"$work/err.log" &
   pid=$!
   for _ in $(seq 1 100); do grep -q "listening on" "$work/out.log" 2>/dev/null && break; sleep 0.1; done
   url=$(grep -o 'http://[0-9.:]*' "$work/out.log" | head -1)
   local cpu0 cpu1 reqs
   cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  out=$(wrk -t1 -c"$conns" -d"${duration}s" --latency "$url/public-api/health" 2>&1)
+  out=$("${pin_wrk[@]}" wrk -t1 -c"$conns" -d"${duration}s" --latency "$url/public-api/health" 2>&1)
   cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$work"
