@@ -18,35 +18,21 @@ struct ChatSession {
     var createdAt: String
     var updatedAt: String
 
-    init(id: String, tenantId: Int64, agentId: Int64, title: String?, channel: String, clientId: String?, botId: String?,
-         inboundTenantId: String?, showAgentProgressSteps: Bool, archivedAt: String?, createdAt: String, updatedAt: String) {
-        self.id = id
-        self.tenantId = tenantId
-        self.agentId = agentId
-        self.title = title
-        self.channel = channel
-        self.clientId = clientId
-        self.botId = botId
-        self.inboundTenantId = inboundTenantId
-        self.showAgentProgressSteps = showAgentProgressSteps
-        self.archivedAt = archivedAt
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-    }
-
-    init(row: Row) {
-        self.init(id: row.string("id") ?? "", tenantId: row.int("tenant_id") ?? 0, agentId: row.int("agent_id") ?? 0, title: row.string("title"),
-                  channel: row.string("channel") ?? "API", clientId: row.string("client_id"), botId: row.string("bot_id"),
-                  inboundTenantId: row.string("inbound_tenant_id"), showAgentProgressSteps: row.int("show_agent_progress_steps") != 0,
-                  archivedAt: row.string("archived_at"), createdAt: row.string("created_at") ?? "", updatedAt: row.string("updated_at") ?? "")
-    }
-
     /// Neo's fields, in its order.
     var json: JSON {
         func text(_ s: String?) -> JSON { s.map(JSON.string) ?? .null }
         return .object(JSONObject([("id", .string(id)), ("agent_id", .int(agentId)), ("archived_at", text(archivedAt)), ("channel", .string(channel)),
                                    ("client_id", text(clientId)), ("created_at", .string(createdAt)), ("title", text(title)),
                                    ("updated_at", .string(updatedAt)), ("show_agent_progress_steps", .bool(showAgentProgressSteps))]))
+    }
+}
+
+extension ChatSession {
+    init(row: Row) {
+        self.init(id: row.string("id") ?? "", tenantId: row.int("tenant_id") ?? 0, agentId: row.int("agent_id") ?? 0, title: row.string("title"),
+                  channel: row.string("channel") ?? "API", clientId: row.string("client_id"), botId: row.string("bot_id"),
+                  inboundTenantId: row.string("inbound_tenant_id"), showAgentProgressSteps: row.int("show_agent_progress_steps") != 0,
+                  archivedAt: row.string("archived_at"), createdAt: row.string("created_at") ?? "", updatedAt: row.string("updated_at") ?? "")
     }
 }
 
@@ -61,24 +47,12 @@ struct ChatTurn {
     var assistantMessageId: String
     /// FAST or SMART.
     var modelTier: String
-    var status: String
-    var executionId: String?
+    var status = "queued"
+    var executionId: String? = nil
     var createdAt: String
+}
 
-    init(id: String, sessionId: String, tenantId: Int64, seq: Int64, userMessageId: String, assistantMessageId: String, modelTier: String,
-         status: String = "queued", executionId: String? = nil, createdAt: String) {
-        self.id = id
-        self.sessionId = sessionId
-        self.tenantId = tenantId
-        self.seq = seq
-        self.userMessageId = userMessageId
-        self.assistantMessageId = assistantMessageId
-        self.modelTier = modelTier
-        self.status = status
-        self.executionId = executionId
-        self.createdAt = createdAt
-    }
-
+extension ChatTurn {
     init(row: Row) {
         self.init(id: row.string("id") ?? "", sessionId: row.string("session_id") ?? "", tenantId: row.int("tenant_id") ?? 0,
                   seq: row.int("seq") ?? 0, userMessageId: row.string("user_message_id") ?? "", assistantMessageId: row.string("assistant_message_id") ?? "",
