@@ -130,10 +130,12 @@ public final class ModelClient: Sendable {
         }
 
         func finish(takenIds: Set<String>) throws -> ModelTurn {
-            try assembler.withLock { state in
+            let late = try assembler.withLock { state -> [String] in
                 if let error = state.error { throw error }
-                return try state.0.finish(takenIds: takenIds)
+                return try state.0.flush()
             }
+            for delta in late { onText(delta) }
+            return try assembler.withLock { try $0.0.finish(takenIds: takenIds) }
         }
     }
 

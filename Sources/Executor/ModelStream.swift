@@ -100,15 +100,20 @@ public struct ModelStreamAssembler: Sendable {
         return deltas
     }
 
-    /// The whole turn, once the stream ended; throws when it ended before the provider said it was done.
-    public mutating func finish(takenIds: Set<String>, freshId: () -> String = ToolCallNormalizer.randomId) throws -> ModelTurn {
-        if !done, let last = decoder.finish() {
-            var ignored: [String] = []
-            switch wire {
-            case .openAIChat: try openAI(last, &ignored)
-            case .anthropicMessages: try anthropic(last, &ignored)
-            }
+    /// At the end of the body: the deltas of a last event whose lines ended but whose blank line never came.
+    public mutating func flush() throws -> [String] {
+        guard !done, let last = decoder.finish() else { return [] }
+        var deltas: [String] = []
+        switch wire {
+        case .openAIChat: try openAI(last, &deltas)
+        case .anthropicMessages: try anthropic(last, &deltas)
         }
+        return deltas
+    }
+
+    /// The whole turn, once the stream ended (after `flush`); throws when it ended before the provider said it was done.
+    public mutating func finish(takenIds: Set<String>, freshId: () -> String = ToolCallNormalizer.randomId) throws -> ModelTurn {
+        _ = try flush()
         if let failure { throw ModelReplyError(failure) }
         guard done else { throw ModelReplyError("the model's stream ended before the model finished its answer") }
         var taken = takenIds

@@ -124,6 +124,22 @@ final class ModelStreamTests: XCTestCase {
         XCTAssertThrowsError(try read(.anthropicMessages, anthropicCut))
     }
 
+    func test_lastEventWithoutItsBlankLine_stillCounts_andItsDeltaIsFlushed() throws {
+        var a = ModelStreamAssembler(wire: .openAIChat)
+        let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" there\"}}]}\n\ndata: [DONE]\n"
+        XCTAssertEqual(try a.feed(Array(body.utf8)), ["hi", " there"])
+        XCTAssertEqual(try a.flush(), [])
+        XCTAssertEqual(try a.finish(takenIds: []).text, "hi there")
+        var b = ModelStreamAssembler(wire: .openAIChat)
+        let late = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"late\"}}]}\ndata: [DONE]\n"
+        _ = try b.feed(Array(late.utf8))
+        XCTAssertThrowsError(try b.flush(), "two data lines of one event join into text that is no JSON chunk")
+        var c = ModelStreamAssembler(wire: .openAIChat)
+        _ = try c.feed(Array("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"late\"}}]}\n".utf8))
+        XCTAssertEqual(try c.flush(), ["late"], "a last event missing only its blank line is still read, its delta handed out")
+        XCTAssertThrowsError(try c.finish(takenIds: []), "no [DONE]: the stream did not finish")
+    }
+
     func test_providerErrorEvents_failWithTheirMessage() {
         let overloaded = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"
         XCTAssertThrowsError(try read(.anthropicMessages, overloaded)) { XCTAssertTrue("\($0)".contains("Overloaded"), "\($0)") }
