@@ -8,7 +8,7 @@ NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test seed-bench test-pg bench-pg
+	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test seed-bench test-pg bench-pg chat-bench
 
 all: build
 
@@ -30,6 +30,7 @@ help:
 	@echo "make console-test  the console in headless Chromium against a real server; screenshots in bench/out/console/"
 	@echo "make test-pg the integration suite against a throw-away PostgreSQL (scripts/pg-harness.sh; PG_TESTS=filter)"
 	@echo "make bench-pg  release build; writes/s on one node, SQLite beside PostgreSQL, beside pgbench"
+	@echo "make chat-bench  release build; chat streams: first text-delta latency, 1,000 idle tailers' RSS, health p99 beside 500 active streams"
 	@echo "make clean   remove build output"
 
 # Installs missing Debian packages (apt-get update first, once).
@@ -75,6 +76,7 @@ test:
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
 	SCHEMATHESIS_SEED=20261129 bash bench/schemathesis.sh 5
 	bash bench/openapi-client.sh
+	bash bench/chat-sse-client.sh
 	$(MAKE) console-test
 
 # The integration suite with the server on PostgreSQL: a throw-away cluster (initdb as the unprivileged neo-pg user,
@@ -158,3 +160,8 @@ lint:
 
 clean:
 	rm -rf .build .build-tsan fuzz/out
+
+chat-bench:
+	$(MAKE) deps EXTRA_PACKAGES="wrk"
+	$(SWIFT) build -c release
+	bash bench/chat-stream.sh

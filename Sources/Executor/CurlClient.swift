@@ -15,6 +15,9 @@ public struct CurlRequest: Sendable {
     public var resolve: String?
     /// What the call is for, the `kind` label of the upstream metrics.
     public var kind: UpstreamKind
+    /// Gets the body of a 2xx response piece by piece as it arrives (on the curl thread; keep it short),
+    /// for streamed replies. The whole body is still collected up to the cap.
+    public var onBody: (@Sendable ([UInt8]) -> Void)?
 
     public init(method: String, url: String, headers: [String], body: [UInt8]?, timeoutMs: Int,
                 maxResponseBytes: Int, resolve: String?, kind: UpstreamKind = .externalAPI) {
@@ -194,6 +197,9 @@ private final class Transfer {
     private let cap: Int
     private let timeoutMs: Int
     private let kind: UpstreamKind
+    private let onBody: (@Sendable ([UInt8]) -> Void)?
+    /// Whether the final response is a 2xx (asked once, at its first body byte).
+    private var streamsBody: Bool?
     private var body: [UInt8] = []
     private var total = 0
     private var cutOff = false
@@ -209,6 +215,7 @@ private final class Transfer {
         cap = r.maxResponseBytes
         timeoutMs = r.timeoutMs
         kind = r.kind
+        onBody = r.onBody
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         var ok = true
         func check(_ rc: Int32) { if rc != 0 { ok = false } }
@@ -257,7 +264,12 @@ private final class Transfer {
         let room = cap - body.count
         if room > 0 {
             data.withMemoryRebound(to: UInt8.self, capacity: count) {
-                body.append(contentsOf: UnsafeBufferPointer(start: $0, count: min(room, count)))
+                let piece = UnsafeBufferPointer(start: $0, count: min(room, count))
+                body.append(contentsOf: piece)
+                if let onBody {
+                    if streamsBody == nil { streamsBody = (200...299).contains(cshim_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE)) }
+                    if streamsBody == true { onBody(Array(piece)) }
+                }
             }
         }
         if total > cap + CurlClient.countBeyondCap {

@@ -62,8 +62,9 @@ public final class ExternalAPIExecutor: Sendable {
     /// Runs one call; `completion` runs on the curl thread or, for early refusals, on this one.
     /// DNS is resolved here, on the calling thread, so the curl thread never blocks on it. `trace`
     /// is the caller's span: each attempt carries a child of it in `traceparent` (a new trace when nil).
+    /// `onBody` gets a 2xx body piece by piece as it arrives (streamed model replies).
     public func invoke(_ config: ExternalAPIConfig, _ call: Invocation, tenant: String, trace: TraceContext? = nil,
-                       kind: UpstreamKind = .externalAPI,
+                       kind: UpstreamKind = .externalAPI, onBody: (@Sendable ([UInt8]) -> Void)? = nil,
                        completion: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void) {
         let secrets = config.secretValues
         let trace = trace ?? TraceContext.newRoot()
@@ -80,7 +81,7 @@ public final class ExternalAPIExecutor: Sendable {
             return
         }
         guard case .oauth2ClientCredentials(let oauth) = config.auth else {
-            let call = Attempts(request: request, pin: pin, config: config, secrets: secrets, trace: trace, kind: kind)
+            let call = Attempts(request: request, pin: pin, config: config, secrets: secrets, trace: trace, kind: kind, onBody: onBody)
             send(call, attempt: 1, earlier: [], completion: done)
             return
         }
@@ -101,7 +102,7 @@ public final class ExternalAPIExecutor: Sendable {
         withToken(key, fetch: fetch, done) { [self] token in
             var first = request
             first.setAuthorization("Bearer \(token)")
-            let calls = Attempts(request: first, pin: pin, config: config, secrets: secrets, trace: trace, kind: kind)
+            let calls = Attempts(request: first, pin: pin, config: config, secrets: secrets, trace: trace, kind: kind, onBody: onBody)
             send(calls, attempt: 1, earlier: []) { [self] result in
                 guard case .success(let r) = result, r.status == 401 else { return done(result) }
                 // The provider may have revoked the token early: fetch a new one and retry once.
@@ -110,7 +111,7 @@ public final class ExternalAPIExecutor: Sendable {
                 withToken(key, fetch: fetch, done) { [self] fresh in
                     var second = request
                     second.setAuthorization("Bearer \(fresh)")
-                    var again = Attempts(request: second, pin: pin, config: config, secrets: secrets, trace: trace, kind: kind)
+                    var again = Attempts(request: second, pin: pin, config: config, secrets: secrets, trace: trace, kind: kind, onBody: onBody)
                     again.deadline = calls.deadline
                     send(again, attempt: r.attempt + 1, earlier: r.earlierAttempts + [refused], completion: done)
                 }
@@ -120,9 +121,10 @@ public final class ExternalAPIExecutor: Sendable {
 
     /// `invoke`, waiting for the answer (for synchronous handlers on a worker thread).
     public func invokeAndWait(_ config: ExternalAPIConfig, _ call: Invocation, tenant: String, trace: TraceContext? = nil,
-                              kind: UpstreamKind = .externalAPI) -> Result<UpstreamResult, ExecutorError> {
+                              kind: UpstreamKind = .externalAPI,
+                              onBody: (@Sendable ([UInt8]) -> Void)? = nil) -> Result<UpstreamResult, ExecutorError> {
         let box = ResultBox()
-        invoke(config, call, tenant: tenant, trace: trace, kind: kind) { box.put($0) }
+        invoke(config, call, tenant: tenant, trace: trace, kind: kind, onBody: onBody) { box.put($0) }
         return box.take()
     }
 
@@ -162,15 +164,19 @@ public final class ExternalAPIExecutor: Sendable {
         let secrets: [String]
         let trace: TraceContext
         let kind: UpstreamKind
+        /// Gets a 2xx body piece by piece (streamed replies).
+        let onBody: (@Sendable ([UInt8]) -> Void)?
         var deadline: Double
 
-        init(request: UpstreamRequest, pin: String, config: ExternalAPIConfig, secrets: [String], trace: TraceContext, kind: UpstreamKind) {
+        init(request: UpstreamRequest, pin: String, config: ExternalAPIConfig, secrets: [String], trace: TraceContext, kind: UpstreamKind,
+             onBody: (@Sendable ([UInt8]) -> Void)? = nil) {
             self.request = request
             self.pin = pin
             self.config = config
             self.secrets = secrets
             self.trace = trace
             self.kind = kind
+            self.onBody = onBody
             deadline = monotonicNow() + Double(config.timeoutMs) / 1000
         }
     }
@@ -186,9 +192,10 @@ public final class ExternalAPIExecutor: Sendable {
         // Our traceparent replaces any the caller put among the headers: the trace is the server's to state.
         var headers = request.headers.filter { $0.name.lowercased() != "traceparent" }.map { $0.name + ": " + $0.value }
         headers.append("traceparent: " + calls.trace.child().traceparent)
-        let curl = CurlRequest(method: request.method.rawValue, url: request.url, headers: headers, body: request.body,
+        var curl = CurlRequest(method: request.method.rawValue, url: request.url, headers: headers, body: request.body,
                                timeoutMs: max(1, min(calls.config.timeoutMs, remainingMs)), maxResponseBytes: calls.config.maxResponseBytes,
                                resolve: calls.pin, kind: calls.kind)
+        curl.onBody = calls.onBody
         // An upstream that echoes the request (httpbin-style) must not hand our credentials back.
         let secrets = Self.scrubList(calls.secrets, request)
         client.send(curl, after: delay) { [self] result in

@@ -14,6 +14,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxConnections = 10_000
     public var maxPipelined = 16
     public var shutdownDeadline = 10.0
+    /// A streaming response whose unsent bytes exceed this is dropped (its reader is too slow).
+    public var maxStreamBuffer = 4 << 20
     /// The `Server` header value.
     public var serverName = "neo-server"
 

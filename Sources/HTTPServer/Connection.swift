@@ -42,6 +42,7 @@ final class Connection {
     /// Bytes waiting to be written, in order: response heads, and bodies as they came (no copy).
     private var outQueue: [[UInt8]] = []
     private var outOffset = 0                   // bytes of outQueue[0] already written
+    private var outBytes = 0                    // bytes queued and not yet written
     private var hasOutput: Bool { !outQueue.isEmpty }
     private var slots: [Slot] = []
     private var nextSeq: UInt64 = 0
@@ -58,6 +59,16 @@ final class Connection {
     private var interest: UInt32 = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
     private var closed = false
     private var parsing = false                 // inside process(): no re-entrant parse
+
+    /// A streaming response being sent: later responses wait until it finishes.
+    private struct ActiveStream {
+        let body: ResponseStream
+        /// HTTP/1.1 gets chunked framing; a 1.0 client reads until the close.
+        let chunked: Bool
+        let keepAlive: Bool
+        var lastWrite: Double
+    }
+    private var stream: ActiveStream?
 
     init(id: UInt64, fd: Int32, loop: EventLoop) {
         self.id = id
@@ -115,6 +126,8 @@ final class Connection {
     }
 
     private func peerClosed() {
+        // A streaming reader that leaves is done: nothing more it asked for can be sent after the stream.
+        if stream != nil { close(); return }
         // The client is gone or half-closed: finish what it asked for, then close.
         stopParsing = true
         closeAfterFlush = true
@@ -190,7 +203,7 @@ final class Connection {
     private func sendContinueIfReady() {
         guard continuePending, slots.isEmpty, current != nil else { return }
         continuePending = false
-        outQueue.append(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        enqueue(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         flush()
     }
 
@@ -249,19 +262,32 @@ final class Connection {
     // MARK: responses
 
     func deliver(seq: UInt64, response: HTTPResponse) {
-        guard !closed, let first = slots.first, seq >= first.seq else { return }
+        guard !closed, let first = slots.first, seq >= first.seq, Int(seq - first.seq) < slots.count else {
+            response.stream?.detach()
+            return
+        }
         let index = Int(seq - first.seq)
-        guard index < slots.count else { return }
         slots[index].response = response
         drainSlots()
     }
 
     private func drainSlots() {
         var wrote = false
-        while let first = slots.first, let response = first.response {
+        while stream == nil, let first = slots.first, let response = first.response {
             slots.removeFirst()
             serialize(response, slot: first)
             wrote = true
+            if let body = response.stream {
+                if first.isHead || !(200...299).contains(response.status) {
+                    body.detach()
+                } else {
+                    stream = ActiveStream(body: body, chunked: first.versionMinor == 1, keepAlive: first.keepAlive, lastWrite: loop.now)
+                    flush()
+                    if closed { return }
+                    body.attach(loop: loop, connection: id)
+                    break
+                }
+            }
             if !first.keepAlive {
                 closeAfterFlush = true
                 slots.removeAll()
@@ -295,7 +321,10 @@ final class Connection {
         out.append(contentsOf: loop.statusLine(status))
         out.append(contentsOf: loop.httpDate())
         let bodyAllowed = status != 204 && status != 304 && !(100...199).contains(status)
-        if bodyAllowed {
+        let streaming = response.stream != nil && (200...299).contains(status) && !slot.isHead
+        if streaming {
+            if slot.versionMinor == 1 { out.append(contentsOf: "\r\nTransfer-Encoding: chunked".utf8) }
+        } else if bodyAllowed {
             out.append(contentsOf: "\r\nContent-Length: ".utf8)
             out.append(contentsOf: String(response.body.count).utf8)
         }
@@ -305,17 +334,67 @@ final class Connection {
             out.append(58); out.append(32)
             out.append(contentsOf: value.utf8)
         }
-        if !slot.keepAlive {
+        if !slot.keepAlive || (streaming && slot.versionMinor == 0) {
             out.append(contentsOf: "\r\nConnection: close".utf8)
         } else if slot.versionMinor == 0 {
             out.append(contentsOf: "\r\nConnection: keep-alive".utf8)
         }
         out.append(contentsOf: "\r\n\r\n".utf8)
-        let sendBody = bodyAllowed && !slot.isHead && !response.body.isEmpty
+        let sendBody = bodyAllowed && !slot.isHead && !response.body.isEmpty && !streaming
         // Small bodies ride in the head's buffer; large ones are queued as they are (writev, no copy).
         if sendBody && response.body.count < 4096 { out.append(contentsOf: response.body) }
-        outQueue.append(out)
-        if sendBody && response.body.count >= 4096 { outQueue.append(response.body) }
+        enqueue(out)
+        if sendBody && response.body.count >= 4096 { enqueue(response.body) }
+    }
+
+    private func enqueue(_ bytes: [UInt8]) {
+        outBytes += bytes.count
+        outQueue.append(bytes)
+    }
+
+    // MARK: streaming responses
+
+    /// One write of the active stream, framed as a chunk. A reader that lets more than the buffer cap
+    /// pile up is dropped: the event loop never waits for it, and memory stays bounded.
+    func streamWrite(_ bytes: [UInt8]) {
+        guard !closed, var active = stream else { return }
+        if active.chunked {
+            // One buffer per chunk (size line, data, CRLF): parts are small, and one iovec each keeps writev full.
+            var framed = Array((String(bytes.count, radix: 16) + "\r\n").utf8)
+            framed.reserveCapacity(framed.count + bytes.count + 2)
+            framed.append(contentsOf: bytes)
+            framed.append(contentsOf: [13, 10])
+            enqueue(framed)
+        } else {
+            enqueue(bytes)
+        }
+        active.lastWrite = loop.now
+        stream = active
+        flush()
+        if closed { return }
+        // What the socket would not take stays queued here; past the cap the reader is too slow to keep.
+        if outBytes > loop.config.maxStreamBuffer {
+            loop.server.logger.warn("dropping a streaming response: its reader let \(outBytes) bytes pile up (limit \(loop.config.maxStreamBuffer))")
+            close()
+            return
+        }
+        updateInterest()
+    }
+
+    /// Ends the active stream with the last chunk; the next response (if any) follows.
+    func streamFinish() {
+        guard !closed, let active = stream else { return }
+        stream = nil
+        if active.chunked { enqueue(Array("0\r\n\r\n".utf8)) }
+        if !active.keepAlive || !active.chunked {
+            closeAfterFlush = true
+            stopParsing = true
+            slots.removeAll()
+        }
+        active.body.detach()
+        flush()
+        if closed { return }
+        drainSlots()
     }
 
     func onWritable() { flush(); updateInterest() }
@@ -365,8 +444,10 @@ final class Connection {
                 n -= left
                 outQueue.removeFirst()
                 outOffset = 0
+                outBytes -= left
             } else {
                 outOffset += n
+                outBytes -= n
                 n = 0
             }
         }
@@ -405,6 +486,10 @@ final class Connection {
             if now - lastWriteProgress > config.idleTimeout { close() }
             return
         }
+        if let active = stream {
+            if let beat = active.body.heartbeat, now - active.lastWrite >= active.body.heartbeatInterval { streamWrite(beat) }
+            return
+        }
         if !slots.isEmpty { return }   // the application is working on it
         if let started = bodyStarted, current != nil {
             if now - started > config.bodyTimeout {
@@ -422,6 +507,13 @@ final class Connection {
     }
 
     func drain() {
+        // Shutdown ends every stream cleanly (the last chunk), then the connection closes.
+        if stream != nil {
+            stopParsing = true
+            closeAfterFlush = true
+            streamFinish()
+            return
+        }
         if slots.isEmpty && current == nil && headStarted == nil && !hasOutput {
             close()
         }
@@ -430,6 +522,8 @@ final class Connection {
     func close() {
         guard !closed else { return }
         closed = true
+        stream?.body.detach()
+        stream = nil
         _ = cshim_epoll_ctl(loop.epfd, EPOLL_CTL_DEL, fd, 0, 0)
         Glibc.close(fd)
         loop.removed(self)

@@ -150,7 +150,11 @@ final class EventLoop: @unchecked Sendable {
 
     /// Delivers a finished response to the connection that asked for it (if it still exists).
     func deliver(connection id: UInt64, seq: UInt64, response: HTTPResponse) {
-        connections[id]?.deliver(seq: seq, response: response)
+        guard let conn = connections[id] else {
+            response.stream?.detach()   // the client left first: the stream never opens
+            return
+        }
+        conn.deliver(seq: seq, response: response)
     }
 
     private func tick() {

@@ -92,15 +92,18 @@ public struct HTTPRequest: Sendable {
     }
 }
 
-/// A response to send. The server adds Date, Server, Content-Length and Connection.
+/// A response to send. The server adds Date, Server, Content-Length and Connection; with a `stream`
+/// the body is what the stream writes, chunked, and `body` is ignored.
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    public var stream: ResponseStream?
 
-    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], stream: ResponseStream? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.stream = stream
     }
 }

@@ -30,6 +30,10 @@ struct Config {
     var dbConnections = 16
     var scheduleCatchup = 3600
     var callbackRetentionDays = 30
+    var chatKeepAlive = 15.0
+    var chatMaxStreams = 4096
+    var chatMaxStreamsPerKey = 256
+    var streamBuffer = 4 << 20
     var testClockSpeed = 1.0
     var testClockOffset = 0.0
     var metricsAddress: (host: String, port: Int)?
@@ -105,6 +109,16 @@ struct Config {
         Setting(env: "NEO_SEED", help: "serve: load this JSON fixture before listening (see neo-server seed)") { c, v, name in
             guard !v.isEmpty else { throw Invalid(description: "\(name) must name a JSON fixture file") }
             c.seed = v
+        },
+        Setting(env: "NEO_CHAT_KEEPALIVE_SECONDS", help: "seconds of quiet before a chat event stream gets a keep-alive comment (default 15)") { c, v, name in
+            c.chatKeepAlive = try seconds(v, name)
+        },
+        Setting(env: "NEO_CHAT_MAX_STREAMS", help: "open chat event streams in total (default 4096)") { c, v, name in c.chatMaxStreams = try int(v, name, 1...1_000_000) },
+        Setting(env: "NEO_CHAT_MAX_STREAMS_PER_KEY", help: "open chat event streams per API key (default 256)") { c, v, name in
+            c.chatMaxStreamsPerKey = try int(v, name, 1...1_000_000)
+        },
+        Setting(env: "NEO_STREAM_BUFFER", help: "bytes a streaming response may queue for a slow reader before it is dropped (default 4194304)") { c, v, name in
+            c.streamBuffer = try int(v, name, 4096...(1 << 30))
         },
         Setting(env: "NEO_TEST_CLOCK_SPEED", help: "TEST ONLY: the scheduler's clock reads real x speed + offset (default 1)") { c, v, name in
             guard let n = Double(v), n > 0, n <= 100_000 else { throw Invalid(description: "\(name) must be a number in (0, 100000] (got '\(v)')") }
@@ -197,6 +211,7 @@ struct Config {
         h.idleTimeout = idleTimeout
         h.bodyTimeout = bodyTimeout
         h.maxConnections = maxConnections
+        h.maxStreamBuffer = streamBuffer
         h.serverName = "neo-server/\(neoServerVersion)"
         return h
     }

@@ -55,6 +55,9 @@ enum Serve {
         api.runnerConcurrency = config.runnerConcurrency
         api.scheduleCatchup = TimeInterval(config.scheduleCatchup)
         api.callbackRetentionDays = config.callbackRetentionDays
+        api.chatKeepAlive = config.chatKeepAlive
+        api.chatMaxStreams = config.chatMaxStreams
+        api.chatMaxStreamsPerKey = config.chatMaxStreamsPerKey
         if config.testClockSpeed != 1 || config.testClockOffset != 0 {
             api.clock = ScaledClock(speed: config.testClockSpeed, offset: config.testClockOffset)
             note("neo-server: NEO_TEST_CLOCK_SPEED/NEO_TEST_CLOCK_OFFSET set: the scheduler runs on a test clock, not the real time")

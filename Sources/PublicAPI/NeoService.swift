@@ -29,6 +29,11 @@ public struct APIConfiguration {
     /// NEO_METRICS_ADDR: a separate listener for `/metrics` only; without it `/metrics` is on the API
     /// listener when a token is set, and nowhere otherwise.
     public var metricsListener: HTTPServerConfiguration?
+    /// NEO_CHAT_KEEPALIVE_SECONDS: a chat event stream quiet this long gets a `: keep-alive` comment.
+    public var chatKeepAlive: Double = 15
+    /// NEO_CHAT_MAX_STREAMS and NEO_CHAT_MAX_STREAMS_PER_KEY: open chat event streams in total and per key.
+    public var chatMaxStreams = 4096
+    public var chatMaxStreamsPerKey = 256
     public init() {}
 }
 
@@ -41,6 +46,8 @@ public final class NeoService {
     public let runner: ExecutionRunner
     public let scheduler: Scheduler
     let retention: CallbackRetention
+    let chatEvents: ChatEventHub
+    let chatTurns: ChatTurns
     let workers: WorkerPool
     let executor: ExternalAPIExecutor
     /// The `/metrics` listener (NEO_METRICS_ADDR), when configured.
@@ -77,6 +84,12 @@ public final class NeoService {
         scheduler.queued = { [concurrency = api.runnerConcurrency] count in
             for _ in 0..<min(count, concurrency) { runner.poke() }
         }
+        let chatEvents = ChatEventHub(store: store, logger: logger)
+        let chatTurns = ChatTurns(store: store, hub: chatEvents, logger: logger, poke: { runner.poke() })
+        chatTurns.runLoop = { execution, agent, observer in agentLoop.run(execution, agent: agent, actionIndex: 0, observer: observer) }
+        runner.chatTurns = chatTurns
+        routes += ChatRoutes.routes(store: store, turns: chatTurns,
+                                    limits: .init(keepAlive: api.chatKeepAlive, maxTotal: api.chatMaxStreams, maxPerKey: api.chatMaxStreamsPerKey))
         routes += ExecutionRoutes.routes(store: store, runner: runner)
         routes += PerformanceRoutes.routes(store: store)
         routes.append(RunNowRoute.route(store: store, runner: runner))
@@ -103,6 +116,8 @@ public final class NeoService {
         self.scheduler = scheduler
         retention = CallbackRetention(store: store, clock: api.clock, days: api.callbackRetentionDays, logger: logger)
         self.executor = executor
+        self.chatEvents = chatEvents
+        self.chatTurns = chatTurns
         http = HTTPServer(configuration: httpConfig, handler: app.handle, errorResponder: app.errorResponse)
         if let listener = api.metricsListener {
             let metricsApp = App(routes: [MetricsRoutes.route(token: api.metricsToken)], logger: logger, workers: workers,
@@ -135,7 +150,9 @@ public final class NeoService {
     public func start() throws -> Int {
         try http.bind()
         try idempotency.pruneExpired()
+        chatEvents.start()
         try runner.start()
+        chatTurns.recover()
         try scheduler.start()
         retention.start()
         try metricsHTTP?.start()
@@ -149,6 +166,7 @@ public final class NeoService {
         scheduler.stop()
         retention.stop()
         runner.stop()
+        chatEvents.stop()
         workers.shutdown()
         executor.shutdown()
         store.close()

@@ -15,6 +15,8 @@ final class ScriptedModelServer: @unchecked Sendable {
         var headers: [(String, String)] = []
         var body: String
         var delay = 0.0
+        /// A streamed reply (`text/event-stream`): each piece is written after its delay, then the stream ends.
+        var chunks: [(delay: Double, text: String)]?
         /// Returns why the request is not the one expected, or nil.
         var expect: (@Sendable (Seen) -> String?)?
     }
@@ -69,10 +71,23 @@ final class ScriptedModelServer: @unchecked Sendable {
                 }
             }
             state.lock.unlock()
-            let response = HTTPResponse(status: reply.status, headers: HTTPHeaders([("Content-Type", "application/json")] + reply.headers),
+            var response = HTTPResponse(status: reply.status, headers: HTTPHeaders([("Content-Type", "application/json")] + reply.headers),
                                         body: Array(reply.body.utf8))
+            if let chunks = reply.chunks {
+                response.headers.set("Content-Type", "text/event-stream")
+                let stream = ResponseStream()
+                response.stream = stream
+                DispatchQueue.global().async {
+                    while !stream.isOpen { usleep(500) }
+                    for chunk in chunks {
+                        if chunk.delay > 0 { usleep(UInt32(chunk.delay * 1_000_000)) }
+                        stream.write(Array(chunk.text.utf8))
+                    }
+                    stream.finish()
+                }
+            }
             if reply.delay > 0 {
-                DispatchQueue.global().asyncAfter(deadline: .now() + reply.delay) { responder.send(response) }
+                DispatchQueue.global().asyncAfter(deadline: .now() + reply.delay) { [response] in responder.send(response) }
             } else {
                 responder.send(response)
             }
@@ -135,6 +150,52 @@ final class ScriptedModelServer: @unchecked Sendable {
                                ("stop_reason", .string(calls.isEmpty ? "end_turn" : "tool_use")),
                                ("usage", .object(JSONObject([("input_tokens", .int(Int64(input))), ("output_tokens", .int(Int64(output)))])))])
         return Reply(body: JSON.object(body).serializedString(), expect: expect)
+    }
+
+    /// A streamed OpenAI answer: `pieces` of text as content deltas, then optional tool calls (each split in
+    /// two argument pieces), usage, `[DONE]`. `pause` seconds pass before each piece; `breakAfter` cuts the
+    /// stream after that many pieces with no `[DONE]` (a model failing mid-stream).
+    static func openAIStream(_ pieces: [String], calls: [(id: String, name: String, arguments: String)] = [], pause: Double = 0,
+                             breakAfter: Int? = nil, expect: (@Sendable (Seen) -> String?)? = nil) -> Reply {
+        func chunk(_ delta: JSONObject, finish: String? = nil) -> String {
+            let choice = JSONObject([("index", 0), ("delta", .object(delta)), ("finish_reason", finish.map(JSON.string) ?? .null)])
+            return "data: " + JSON.object(JSONObject([("id", "chatcmpl-s"), ("object", "chat.completion.chunk"), ("choices", [.object(choice)])])).serializedString() + "\n\n"
+        }
+        var out: [(Double, String)] = [(0, chunk(JSONObject([("role", "assistant"), ("content", "")])))]
+        for (i, piece) in pieces.enumerated() {
+            if let cut = breakAfter, i >= cut { return Reply(body: "", chunks: out, expect: expect) }
+            out.append((pause, chunk(JSONObject([("content", .string(piece))]))))
+        }
+        for (i, call) in calls.enumerated() {
+            let half = call.arguments.index(call.arguments.startIndex, offsetBy: call.arguments.count / 2)
+            out.append((0, chunk(JSONObject([("tool_calls", [.object(JSONObject([("index", .int(Int64(i))), ("id", .string(call.id)), ("type", "function"),
+                ("function", .object(JSONObject([("name", .string(call.name)), ("arguments", .string(String(call.arguments[..<half])))])))]))])]))))
+            out.append((0, chunk(JSONObject([("tool_calls", [.object(JSONObject([("index", .int(Int64(i))),
+                ("function", .object(JSONObject([("arguments", .string(String(call.arguments[half...])))])))]))])]))))
+        }
+        out.append((0, chunk(JSONObject(), finish: calls.isEmpty ? "stop" : "tool_calls")))
+        out.append((0, "data: " + JSON.object(JSONObject([("id", "chatcmpl-s"), ("choices", []),
+                                                          ("usage", .object(JSONObject([("prompt_tokens", 50), ("completion_tokens", 7)])))])).serializedString() + "\n\n"))
+        out.append((0, "data: [DONE]\n\n"))
+        return Reply(body: "", chunks: out, expect: expect)
+    }
+
+    /// A streamed Anthropic answer: text deltas in one text block, then message_stop.
+    static func anthropicStream(_ pieces: [String], pause: Double = 0) -> Reply {
+        func event(_ name: String, _ body: JSONObject) -> String { "event: \(name)\ndata: \(JSON.object(body).serializedString())\n\n" }
+        var out: [(Double, String)] = [
+            (0, event("message_start", JSONObject([("type", "message_start"), ("message", .object(JSONObject([("id", "msg_s"), ("usage", .object(JSONObject([("input_tokens", 40)])))])))]))),
+            (0, event("content_block_start", JSONObject([("type", "content_block_start"), ("index", 0), ("content_block", .object(JSONObject([("type", "text"), ("text", "")])))]))),
+        ]
+        for piece in pieces {
+            out.append((pause, event("content_block_delta", JSONObject([("type", "content_block_delta"), ("index", 0),
+                                                                         ("delta", .object(JSONObject([("type", "text_delta"), ("text", .string(piece))])))]))))
+        }
+        out.append((0, event("content_block_stop", JSONObject([("type", "content_block_stop"), ("index", 0)]))))
+        out.append((0, event("message_delta", JSONObject([("type", "message_delta"), ("delta", .object(JSONObject([("stop_reason", "end_turn")]))),
+                                                         ("usage", .object(JSONObject([("output_tokens", 9)])))]))))
+        out.append((0, event("message_stop", JSONObject([("type", "message_stop")]))))
+        return Reply(body: "", chunks: out)
     }
 
     /// An error answer in OpenAI's shape.

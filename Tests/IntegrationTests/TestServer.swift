@@ -279,8 +279,10 @@ struct TestResponse {
 final class RawClient {
     let fd: Int32
 
-    init(port: Int, host: String = "127.0.0.1") throws {
+    /// `receiveBuffer` sets SO_RCVBUF before connecting (a small one makes a reader that stops reading fill up fast).
+    init(port: Int, host: String = "127.0.0.1", receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = UInt16(port).bigEndian

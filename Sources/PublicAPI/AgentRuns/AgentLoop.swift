@@ -53,6 +53,8 @@ final class AgentLoop: Sendable {
         let principal: Principal?
         /// The run's span: model and tool calls carry children of it.
         let trace: TraceContext
+        /// Watches the run (a chat turn); nil for AGENTIC executions.
+        let observer: AgentRunObserver?
         var id: String { execution.id }
         var tenant: Int64 { execution.tenantId }
     }
@@ -75,23 +77,37 @@ final class AgentLoop: Sendable {
         var resultData: JSON
     }
 
-    /// Runs (or resumes) one claimed AGENTIC execution to its end, a pause, or a cancel.
-    func run(_ execution: Execution, agent: JSONObject, actionIndex: Int) {
+    /// Runs (or resumes) one claimed AGENTIC execution (or chat turn, with its `observer`) to its end, a
+    /// pause, or a cancel.
+    func run(_ execution: Execution, agent: JSONObject, actionIndex: Int, observer: AgentRunObserver? = nil) {
         do {
-            let context = try prepare(execution, agent: agent, actionIndex: actionIndex)
-            var state = try store.read { try AgentLoopRecords.load(execution.id, $0) }
-                ?? AgentLoopState(system: context.redactor.redact(AgentPrompt.system(customInstructions: context.settings.customInstructions)),
-                                  messages: [.user(context.redactor.redact(task(execution, agent: agent)))])
+            let context = try prepare(execution, agent: agent, actionIndex: actionIndex, observer: observer)
+            var state: AgentLoopState
+            if let saved = try store.read({ try AgentLoopRecords.load(execution.id, $0) }) {
+                state = saved
+            } else {
+                let opening: [ChatMessage] = observer.map { $0.opening().map { message in
+                    if case .user(let text) = message { return .user(context.redactor.redact(text)) }
+                    return message
+                } } ?? [.user(context.redactor.redact(task(execution, agent: agent)))]
+                state = AgentLoopState(system: context.redactor.redact(AgentPrompt.system(customInstructions: context.settings.customInstructions)),
+                                       messages: opening)
+            }
             try loop(&state, context)
         } catch Stop.failed(let message, let data) {
             fail(execution.id, message, data: data)
-        } catch Stop.paused, Stop.cancelled {
+            observer?.failed(message)
+        } catch Stop.paused {
             return
+        } catch Stop.cancelled {
+            observer?.failed("the run was cancelled")
         } catch let e as APIError {
             fail(execution.id, e.message, data: nil)
+            observer?.failed(e.message)
         } catch {
             logger.error("AGENTIC run failed unexpectedly", ["execution_id": .string(execution.id), "error": .string(String(describing: error))])
             fail(execution.id, "internal error while running; see the server log", data: nil)
+            observer?.failed("internal error while running; see the server log")
         }
     }
 
@@ -122,8 +138,11 @@ final class AgentLoop: Sendable {
             }
             let request = ModelRequest(system: state.system, messages: state.messages, tools: c.tools.definitions)
             let outcome: ModelClient.Outcome
+            c.observer?.modelCallStarted()
+            var onText: (@Sendable (String) -> Void)?
+            if let observer = c.observer { onText = { observer.textDelta($0) } }
             switch models.complete(c.provider, endpoint: c.endpoint, request, tenant: String(c.tenant), takenIds: state.callIds, deadline: deadline,
-                                   trace: c.trace) {
+                                   trace: c.trace, model: c.observer?.model, onText: onText) {
             case .failure(let f):
                 let reason = f.outOfTime
                     ? "max_run_seconds (\(c.settings.maxRunSeconds)) reached while waiting for model provider '\(c.provider.name)' (\(f.message))"
@@ -136,6 +155,7 @@ final class AgentLoop: Sendable {
                 outcome = o
             }
             let turn = outcome.turn
+            c.observer?.modelAnswered(text: turn.text, calls: turn.calls)
             state.modelCalls += 1
             state.tokens = TokenUsage(prompt: state.tokens.prompt + turn.usage.prompt, completion: state.tokens.completion + turn.usage.completion)
             let llm = llmData(c, outcome)
@@ -204,6 +224,7 @@ final class AgentLoop: Sendable {
                                             toolType: answer.toolType, data: answer.resultData, db)
             try AgentLoopRecords.save(c.id, tenantId: c.tenant, state, db)
         }
+        c.observer?.toolAnswered(call, output: content, isError: answer.isError)
     }
 
     // MARK: external APIs
@@ -268,7 +289,7 @@ final class AgentLoop: Sendable {
         let requested = JSONObject([("api_name", .string(config.name)), ("request", request), ("tool", .string(call.name)),
                                     ("tool_call_id", .string(call.id)), ("arguments", shown(call))])
         let payload = JSON.object(JSONObject([("action_index", .int(Int64(c.actionIndex))), ("tool_call_id", .string(call.id))])).serializedString()
-        try store.write { [state] db in
+        let tilId = try store.write { [state] db -> Int64 in
             let now = Date()
             let seq = try ExecutionRecords.appendStep(c.id, type: .toolCall, message: "call \(config.name): waiting for approval", toolCallId: call.id,
                                                       toolType: AgentToolbox.externalAPITool, data: .object(callData), db)
@@ -281,7 +302,9 @@ final class AgentLoop: Sendable {
             try AgentLoopRecords.save(c.id, tenantId: c.tenant, waiting, db)
             try ExecutionRecords.waitForApproval(c.id, atAction: c.actionIndex,
                                                  message: ExecutionRunner.waitingMessage(tilId: til.id ?? 0, apiName: config.name), now: Timestamp.format(now), db)
+            return til.id ?? 0
         }
+        c.observer?.waitingForApproval(call, tilId: tilId)
         throw Stop.paused
     }
 
@@ -408,7 +431,7 @@ final class AgentLoop: Sendable {
 
     /// Everything fixed for the run, or why it cannot start: bad settings, no provider, a toolbox naming
     /// an API the tenant lacks.
-    private func prepare(_ e: Execution, agent: JSONObject, actionIndex: Int) throws -> Context {
+    private func prepare(_ e: Execution, agent: JSONObject, actionIndex: Int, observer: AgentRunObserver?) throws -> Context {
         let v = Validation()
         let settings = AgentRunSettings.read(agent["agent_settings"], validation: v)
         let toolbox = AgentToolbox.read(agent["toolbox"], validation: v)
@@ -433,7 +456,8 @@ final class AgentLoop: Sendable {
                       actor: .agent, agentId: e.agentId, testMode: e.testMode)
         }
         return Context(execution: e, actionIndex: actionIndex, settings: settings, provider: provider, endpoint: provider.endpoint,
-                       tools: tools, redactor: SecretRedactor(secrets: secrets), principal: principal, trace: e.runSpan())
+                       tools: tools, redactor: SecretRedactor(secrets: secrets), principal: principal, trace: e.runSpan(),
+                       observer: observer)
     }
 
     /// The model's final answer: FINAL_MESSAGE, the run succeeded, its state gone.
@@ -446,6 +470,7 @@ final class AgentLoop: Sendable {
             try ExecutionRecords.finish(c.id, as: .succeeded, error: nil, message: String(message.prefix(2000)), now: Timestamp.now(), from: .running, db)
             try AgentLoopRecords.delete(c.id, db)
         }
+        c.observer?.finished(text: text)
     }
 
     /// An ERROR step naming why, the run failed, its state gone.

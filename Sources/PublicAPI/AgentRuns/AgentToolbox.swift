@@ -93,10 +93,15 @@ struct AgentRunSettings: Equatable {
     var maxToolCalls = 20
     var maxRunSeconds = 600
     var maxTotalTokens = 200_000
+    /// Chat turns (design §13): how many messages of the session's history a turn sends.
+    var maxHistoryMessages = 40
+    /// Chat turns asked for with `model_tier: SMART` use this model of the provider, when set.
+    var smartModel: String?
 
     static var caps: [(key: String, range: ClosedRange<Int64>, path: WritableKeyPath<AgentRunSettings, Int>)] {
         [("max_iterations", 1...200, \.maxIterations), ("max_tool_calls", 1...1000, \.maxToolCalls),
-         ("max_run_seconds", 1...86_400, \.maxRunSeconds), ("max_total_tokens", 1...100_000_000, \.maxTotalTokens)]
+         ("max_run_seconds", 1...86_400, \.maxRunSeconds), ("max_total_tokens", 1...100_000_000, \.maxTotalTokens),
+         ("max_history_messages", 1...1000, \.maxHistoryMessages)]
     }
 
     /// Reads `agent_settings`; other keys are Neo's and left alone.
@@ -112,6 +117,11 @@ struct AgentRunSettings: Equatable {
         case .string(let s)? where ExternalAPIConfigCodec.isValidName(s): out.llmProvider = s
         case nil, .null?: break
         case let other?: v.fail("agent_settings.llm_provider", "must be the name of a model provider (got \(other.stringValue.map { "'\($0.prefix(64))'" } ?? other.typeName))")
+        }
+        switch object["smart_model"] {
+        case .string(let s)? where !s.isEmpty && s.utf8.count <= 200: out.smartModel = s
+        case nil, .null?: break
+        case let other?: v.fail("agent_settings.smart_model", "must be a model name of 1 to 200 characters (got \(other.typeName))")
         }
         for cap in caps {
             guard let value = object[cap.key], !value.isNull else { continue }

@@ -22,6 +22,7 @@ enum AgentSchema {
 
     static let findEntities = "FIND_ENTITIES"
     static let agentic = "AGENTIC"
+    static let conversational = "CONVERSATIONAL"
     static let externalAPIRequest = "EXTERNAL_API_REQUEST"
     static let addNote = "ADD_NOTE"
     /// Pipeline actions this server executes; Neo has many more, which are stored but refused at run time.

@@ -18,6 +18,8 @@ public struct APIError: Error, Equatable {
     public var headers: [(String, String)] = []
     /// `meta.warnings` found before the error (unknown fields ignored), so the envelope still lists them.
     public var warnings: [String] = []
+    /// Extra members of the `error` object (a 409's `user_message_id`), after code and message.
+    public var fields: [(String, JSON)] = []
 
     public init(status: Int, code: String, message: String, details: [Detail] = [], headers: [(String, String)] = []) {
         self.status = status

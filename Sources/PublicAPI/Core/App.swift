@@ -90,7 +90,11 @@ public final class App: Sendable {
             box.withLock { $0 = response }
             box.notifyAll()
         })
-        return box.withLock(waitingUntil: { $0 != nil }) { $0! }
+        let response = box.withLock(waitingUntil: { $0 != nil }) { $0! }
+        guard let stream = response.stream else { return response }
+        // A stream has no in-process reader: end it (its subscription and stream slot go with it) and say so.
+        stream.detachUnopened()
+        return finish(ctx, .failure(.badRequest("\(request.method) \(request.path) streams Server-Sent Events to a client; it cannot be called in process")))
     }
 
     /// The HTTPServer error responder (malformed requests, limits, timeouts).
@@ -218,6 +222,12 @@ public final class App: Sendable {
             // A route may answer another media type (the console's files, text/plain metrics); every other header adds.
             for (k, v) in reply.headers {
                 if asciiCaseInsensitiveEquals(k, "Content-Type") { headers.set(k, v) } else { headers.add(k, v) }
+            }
+            if let stream = reply.stream {
+                headers.set("Content-Type", "text/event-stream")
+                headers.set("Cache-Control", "no-store")
+                logAccess(ctx, status: status, bytes: 0, totalMs: totalMs)
+                return HTTPResponse(status: status, headers: headers, stream: stream)
             }
             if let raw = reply.rawBody {
                 body = raw

@@ -12,6 +12,9 @@ public struct Reply {
     public var headers: [(String, String)] = []
     /// A non-envelope body (the OpenAPI document); wins over everything else.
     public var rawBody: [UInt8]?
+    /// A streamed body (Server-Sent Events): the head goes out with this reply's status and headers, then
+    /// whatever the stream writes.
+    public var stream: ResponseStream?
     /// Set by `later`: the real reply arrives through the callback, from any thread, so a handler
     /// waiting on an upstream holds no worker thread.
     var deferred: (@Sendable (@escaping @Sendable (Result<Reply, APIError>) -> Void) -> Void)?
@@ -76,6 +79,7 @@ enum Envelope {
     /// `{"error": …, "meta": {"request_id": …, "warnings": […]}}`, warnings only when there are any.
     static func error(_ error: APIError, requestId: String, warnings: [String] = []) -> [UInt8] {
         var e = JSONObject([("code", .string(error.code)), ("message", .string(error.message))])
+        for (k, v) in error.fields { e[k] = v }
         if !error.details.isEmpty {
             e["details"] = .array(error.details.map { .object(JSONObject([("field", .string($0.field)), ("issue", .string($0.issue))])) })
         }

@@ -15,6 +15,12 @@ public final class ExecutionRunner: Sendable {
     let external: ExternalCalls
     /// Runs AGENTIC agents (design §10); without it their runs fail saying so.
     let agentLoop: AgentLoop?
+    /// Runs the executions of chat turns (design §13); set once the chat service exists.
+    private let chat = Lock<ChatTurns?>(nil)
+    var chatTurns: ChatTurns? {
+        get { chat.withLock { $0 } }
+        set { chat.withLock { $0 = newValue } }
+    }
     /// Whether to stop, a count of pokes (new work) that idle workers wait on, and how many workers run.
     private let state = Lock<(stopping: Bool, pokes: Int, workers: Int)>((false, 0, 0))
 
@@ -159,6 +165,10 @@ public final class ExecutionRunner: Sendable {
             let actions = agent["actions"]?.arrayValue ?? []
             if AgentLoop.runs(agent) {
                 return try runAgentic(execution, agent: agent, actions: actions)
+            }
+            if agent["autonomy_type"]?.stringValue == AgentSchema.conversational {
+                guard let chat = chatTurns else { throw Stop(failure: "this server was started without chat sessions") }
+                return try chat.run(execution, agent: agent)
             }
             if index == 0, let refusal = try preflight(actions, input: input, tenantId: tenantId) {
                 throw Stop(failure: refusal)
