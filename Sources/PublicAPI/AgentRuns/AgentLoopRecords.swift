@@ -30,9 +30,7 @@ enum AgentLoopRecords {
 
     /// Whether the run is an AGENTIC loop holding a call for approval (a rejection then resumes it).
     static func isWaitingForApproval(_ executionId: String, _ db: Database) throws -> Bool {
-        try db.queryOne(db.dialect == .postgres
-                            ? "SELECT 1 FROM agent_loops WHERE execution_id = ? AND CAST(state AS jsonb)->>'approval' IS NOT NULL"
-                            : "SELECT 1 FROM agent_loops WHERE execution_id = ? AND json_extract(state, '$.approval') IS NOT NULL",
+        try db.queryOne("SELECT 1 FROM agent_loops WHERE execution_id = ? AND \(db.jsonValue("state", "$.approval")) IS NOT NULL",
                         [.text(executionId)]) != nil
     }
 

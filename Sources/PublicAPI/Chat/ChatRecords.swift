@@ -125,10 +125,10 @@ enum ChatRecords {
         try db.query("""
             SELECT t.id, t.session_id, t.tenant_id, t.seq, t.user_message_id, t.assistant_message_id, t.model_tier, t.status, t.execution_id, t.created_at,
                    e.status AS execution_status, e.error AS execution_error,
-                   (SELECT json_extract(s.data, '$.text') FROM execution_steps s
+                   (SELECT \(db.jsonValue("s.data", "$.text")) FROM execution_steps s
                     WHERE s.execution_id = e.id AND s.type = 'FINAL_MESSAGE' ORDER BY s.seq DESC LIMIT 1) AS final_text
             FROM chat_turns t JOIN executions e ON e.id = t.execution_id
-            WHERE t.status = 'running' AND e.status IN ('succeeded', 'failed', 'cancelled') AND (? IS NULL OR t.session_id = ?)
+            WHERE t.status = 'running' AND e.status IN ('succeeded', 'failed', 'cancelled') AND (CAST(? AS TEXT) IS NULL OR t.session_id = ?)
             """, [session.map { .text($0) } ?? .null, session.map { .text($0) } ?? .null]).map {
             (ChatTurn(row: $0), $0.string("execution_status") ?? "failed", $0.string("execution_error"), $0.string("final_text"))
         }
@@ -146,7 +146,7 @@ enum ChatRecords {
 
     static func insertEvents(_ events: [ChatEvent], _ db: Database) throws {
         for e in events {
-            try db.execute("INSERT OR IGNORE INTO chat_events (session_id, seq, turn_id, part, created_at) VALUES (?, ?, ?, ?, ?)",
+            try db.execute("INSERT INTO chat_events (session_id, seq, turn_id, part, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                            [.text(e.sessionId), .int(e.seq), e.turnId.map { .text($0) } ?? .null, .text(e.part), .text(e.createdAt)])
         }
     }

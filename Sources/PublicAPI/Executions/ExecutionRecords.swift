@@ -11,9 +11,7 @@ enum ExecutionRecords {
     static let artifactColumns = "id, execution_id, kind, name, content, created_at"
     /// Seconds from started_at to `?` (bound to the finishing time); 0 when it never started.
     private static func secondsSpent(_ db: Database) -> String {
-        db.dialect == .postgres
-            ? "COALESCE(CAST(EXTRACT(EPOCH FROM CAST(? AS timestamptz) - CAST(started_at AS timestamptz)) AS DOUBLE PRECISION), 0)"
-            : "COALESCE((julianday(?) - julianday(started_at)) * 86400.0, 0)"
+        "COALESCE(\(db.secondsBetween("started_at", "?")), 0)"
     }
 
     // MARK: reads

@@ -47,38 +47,20 @@ enum PerformanceRecords {
         }
     }
 
-    // MARK: the two dialects
-
-    /// The JSON value at `path` (`$.a.b`) of a JSON text column: SQLite's json_extract, or jsonb on PostgreSQL
-    /// (`number`: cast to a double; else the text).
-    private static func json(_ column: String, _ path: String, number: Bool = false, _ db: Database) -> String {
-        guard db.dialect == .postgres else { return "json_extract(\(column), '\(path)')" }
-        let keys = path.dropFirst(2).split(separator: ".").map { "'\($0)'" }
-        let text = "(CAST(\(column) AS jsonb) #>> ARRAY[\(keys.joined(separator: ", "))])"
-        return number ? "CAST(\(text) AS DOUBLE PRECISION)" : text
-    }
-
-    /// Seconds from the timestamp column `from` to `to` (both ISO-8601 text).
-    private static func seconds(from: String, to: String, _ db: Database) -> String {
-        db.dialect == .postgres
-            ? "CAST(EXTRACT(EPOCH FROM CAST(\(to) AS timestamptz) - CAST(\(from) AS timestamptz)) AS DOUBLE PRECISION)"
-            : "(julianday(\(to)) - julianday(\(from))) * 86400.0"
-    }
-
     // MARK: reads
 
     static func runs(_ scope: Scope, _ db: Database) throws -> [Run] {
         var out: [Run] = []
         try db.forEachRow("""
             SELECT e.agent_id, a.name, CASE WHEN e.status = 'failed' THEN 1 ELSE 0 END,
-              CASE WHEN e.finished_at IS NULL THEN NULL ELSE \(seconds(from: "e.created_at", to: "e.finished_at", db)) END,
-              (SELECT COALESCE(SUM(\(json("s.data", "$.duration_ms", number: true, db))), 0) FROM execution_steps s
+              CASE WHEN e.finished_at IS NULL THEN NULL ELSE \(db.secondsBetween("e.created_at", "e.finished_at")) END,
+              (SELECT COALESCE(SUM(\(db.jsonValue("s.data", "$.duration_ms", number: true))), 0) FROM execution_steps s
                  WHERE s.execution_id = e.id AND s.type = 'TOOL_RESULT'),
-              (SELECT COALESCE(SUM(\(json("s.data", "$.llm.duration_ms", number: true, db))), 0) FROM execution_steps s
+              (SELECT COALESCE(SUM(\(db.jsonValue("s.data", "$.llm.duration_ms", number: true))), 0) FROM execution_steps s
                  WHERE s.execution_id = e.id AND s.type IN ('THOUGHT', 'FINAL_MESSAGE')),
               (SELECT COUNT(*) FROM execution_steps s
                  WHERE s.execution_id = e.id AND s.type = 'TOOL_RESULT' AND s.tool_type_name = 'EXTERNAL_API_REQUEST'
-                   AND \(json("s.data", "$.status", db)) IS NOT NULL)
+                   AND \(db.jsonValue("s.data", "$.status")) IS NOT NULL)
             FROM executions e JOIN agents a ON a.id = e.agent_id AND a.tenant_id = e.tenant_id
             WHERE \(scope.sql)
             ORDER BY e.agent_id
@@ -93,11 +75,11 @@ enum PerformanceRecords {
     static func modelCalls(_ scope: Scope, _ db: Database) throws -> [ModelCall] {
         var out: [ModelCall] = []
         try db.forEachRow("""
-            SELECT e.agent_id, s.type, \(json("s.data", "$.llm.model", db)), \(json("s.data", "$.llm.duration_ms", number: true, db))
+            SELECT e.agent_id, s.type, \(db.jsonValue("s.data", "$.llm.model")), \(db.jsonValue("s.data", "$.llm.duration_ms", number: true))
             FROM execution_steps s
             JOIN executions e ON e.id = s.execution_id
             JOIN agents a ON a.id = e.agent_id AND a.tenant_id = e.tenant_id
-            WHERE \(scope.sql) AND s.type IN ('THOUGHT', 'FINAL_MESSAGE') AND \(json("s.data", "$.llm", db)) IS NOT NULL
+            WHERE \(scope.sql) AND s.type IN ('THOUGHT', 'FINAL_MESSAGE') AND \(db.jsonValue("s.data", "$.llm")) IS NOT NULL
             """, scope.params) { row in
             out.append(ModelCall(agentId: row.int(0), stepType: row.string(1) ?? "", model: row.string(2) ?? "",
                                  seconds: row.double(3) / 1000))
