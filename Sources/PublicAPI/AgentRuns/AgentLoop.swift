@@ -86,10 +86,15 @@ final class AgentLoop: Sendable {
             if let saved = try store.read({ try AgentLoopRecords.load(execution.id, $0) }) {
                 state = saved
             } else {
-                let opening: [ChatMessage] = observer.map { $0.opening().map { message in
-                    if case .user(let text) = message { return .user(context.redactor.redact(text)) }
-                    return message
-                } } ?? [.user(context.redactor.redact(task(execution, agent: agent)))]
+                let opening: [ChatMessage]
+                if let observer {
+                    opening = try observer.opening().map { message in
+                        if case .user(let text) = message { return .user(context.redactor.redact(text)) }
+                        return message
+                    }
+                } else {
+                    opening = [.user(context.redactor.redact(task(execution, agent: agent)))]
+                }
                 state = AgentLoopState(system: context.redactor.redact(AgentPrompt.system(customInstructions: context.settings.customInstructions)),
                                        messages: opening)
             }

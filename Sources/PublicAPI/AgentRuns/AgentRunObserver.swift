@@ -5,8 +5,9 @@ import NeoJSON
 /// with the session's history instead of a task message, may ask a stronger model, and streams what happens
 /// to the session's tailers. Calls come from the runner's thread, except `textDelta` (the curl thread).
 protocol AgentRunObserver: Sendable {
-    /// The conversation a fresh run starts from instead of the task message.
-    func opening() -> [ChatMessage]
+    /// The conversation a fresh run starts from instead of the task message; throws when it cannot be read
+    /// (the run fails rather than starting without its history).
+    func opening() throws -> [ChatMessage]
     /// The model to ask instead of the provider's own (nil: the provider's).
     var model: String? { get }
     /// A model call is about to be made.

@@ -91,7 +91,7 @@ enum ChatRecords {
         try db.query("""
             SELECT role, content FROM (
               SELECT seq, role, content FROM chat_messages WHERE session_id = ? AND seq <= ?
-              ORDER BY seq DESC LIMIT ?) ORDER BY seq
+              ORDER BY seq DESC LIMIT ?) AS recent ORDER BY seq
             """, [.text(session), .int(turnSeq * 2), .int(Int64(limit))]).map { ($0.string("role") ?? "user", $0.string("content") ?? "") }
     }
 

@@ -105,9 +105,9 @@ final class ChatTurns: Sendable {
 
     /// The session's history for a fresh turn, bounded by `max_history_messages` and (roughly, at four bytes
     /// a token) by `max_total_tokens`; it always keeps the turn's own message and begins with a user message.
-    func opening(_ turn: ChatTurn, settings: AgentRunSettings) -> [ChatMessage] {
-        let rows = (try? store.read { try ChatRecords.history(session: turn.sessionId, upToTurn: turn.seq,
-                                                             limit: settings.maxHistoryMessages, $0) }) ?? []
+    func opening(_ turn: ChatTurn, settings: AgentRunSettings) throws -> [ChatMessage] {
+        let rows = try store.read { try ChatRecords.history(session: turn.sessionId, upToTurn: turn.seq,
+                                                           limit: settings.maxHistoryMessages, $0) }
         var budget = settings.maxTotalTokens
         var kept: [(role: String, content: String)] = []
         for row in rows.reversed() {
@@ -194,9 +194,9 @@ final class ChatTurnObserver: AgentRunObserver {
         if first { publish(ChatParts.start(messageId: turn.assistantMessageId)) }
     }
 
-    func opening() -> [ChatMessage] {
+    func opening() throws -> [ChatMessage] {
         ensureStarted()
-        return turns.opening(turn, settings: settings)
+        return try turns.opening(turn, settings: settings)
     }
 
     func modelCallStarted() {
