@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer + ASan harness for the conditions evaluator (fuzz/conditions_fuzz.swift compiled, as one
 # module, with Sources/PublicAPI/Callbacks/Conditions.swift and CompiledConditions.swift, Sources/NeoJSON, Basics'
-# Timestamp.swift and the Validation class and APIError.Detail cut from their files) and runs it for N seconds
+# Timestamp.swift, CivilCalendar.swift and the Validation class and APIError.Detail cut from their files) and runs it for N seconds
 # (default 60) from fuzz/conditions-corpus (seeds) and fuzz/conditions-corpus-min (the minimized corpus of the 1 h
 # run) with the tokens in fuzz/conditions.dict. Exits non-zero on any crash or broken property (see the harness's
 # header). Each run logs to its own file. fuzz/conditions.sh is the other fuzz loop (random trees, in XCTest).
@@ -12,7 +12,7 @@ out="$root/fuzz/out/conditions"
 mkdir -p "$out/corpus" "$out/src"
 swiftc="$(command -v swiftc || true)"
 [ -n "$swiftc" ] || { echo "fuzz-conditions: swiftc not found" >&2; exit 1; }
-sources=("$root"/Sources/NeoJSON/*.swift "$root/Sources/Basics/Timestamp.swift" "$root/Sources/PublicAPI/Callbacks/Conditions.swift"
+sources=("$root"/Sources/NeoJSON/*.swift "$root/Sources/Basics/Timestamp.swift" "$root/Sources/Basics/CivilCalendar.swift" "$root/Sources/PublicAPI/Callbacks/Conditions.swift"
          "$root/Sources/PublicAPI/Callbacks/CompiledConditions.swift" "$root/Sources/PublicAPI/Core/Validation.swift"
          "$root/Sources/PublicAPI/Core/APIError.swift" "$root/fuzz/conditions_fuzz.swift")
 # Rebuilt only when a source is newer than the harness.
@@ -20,7 +20,7 @@ if [ ! -x "$out/conditions_fuzz" ] || [ -n "$(find "${sources[@]}" -newer "$out/
   rm -f "$out"/src/*.swift
   # One module: the imports of our own modules go, and only the parts the evaluator uses are cut from the two
   # files that also hold server code (the class Validation less its throwing check(); APIError's Detail).
-  for f in "$root"/Sources/NeoJSON/*.swift "$root/Sources/Basics/Timestamp.swift" "$root/Sources/PublicAPI/Callbacks/Conditions.swift" \
+  for f in "$root"/Sources/NeoJSON/*.swift "$root/Sources/Basics/Timestamp.swift" "$root/Sources/Basics/CivilCalendar.swift" "$root/Sources/PublicAPI/Callbacks/Conditions.swift" \
            "$root/Sources/PublicAPI/Callbacks/CompiledConditions.swift"; do
     sed -E '/^import (Basics|NeoJSON|Store)$/d' "$f" >"$out/src/$(basename "$f")"
   done
