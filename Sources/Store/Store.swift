@@ -318,22 +318,19 @@ public final class Store: @unchecked Sendable {
             throw StoreError(kind: .misuse, message: "duplicate migration version \(next.version)")
         }
         let latest = ordered.last?.version ?? 0
+        // Every pending migration in one transaction: a new database is made with one commit (one fsync, not one
+        // per version: most of a first start's time), an upgrade applies all or nothing, and two processes
+        // migrating at once cannot both apply one.
+        var applied: [Int] = []
         _ = try transaction { db in
+            applied = []  // the body may run again (a retried PostgreSQL transaction)
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS schema_migrations(
                     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)
                 """)
             try Store.checkNotNewer(db, latest: latest)
-            return true
-        }
-        var applied: [Int] = []
-        for migration in ordered {
-            // Check and apply in one transaction so two processes migrating at once cannot both apply.
-            let didApply = try transaction { db -> Bool in
-                try Store.checkNotNewer(db, latest: latest)
-                if try db.queryOne("SELECT 1 FROM schema_migrations WHERE version = ?", [.int(Int64(migration.version))]) != nil {
-                    return false
-                }
+            let done = Set(try db.query("SELECT version FROM schema_migrations").compactMap { $0.int("version") })
+            for migration in ordered where !done.contains(Int64(migration.version)) {
                 do {
                     try db.executeScript(migration.sql)
                     try db.execute("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
@@ -343,9 +340,9 @@ public final class Store: @unchecked Sendable {
                                      message: "migration \(migration.version) (\(migration.name)) failed: \(error.message)",
                                      sqliteCode: error.sqliteCode, sqlState: error.sqlState)
                 }
-                return true
+                applied.append(migration.version)
             }
-            if didApply { applied.append(migration.version) }
+            return true
         }
         return applied
     }

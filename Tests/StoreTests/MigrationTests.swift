@@ -47,12 +47,19 @@ final class MigrationTests: StoreTestCase {
     }
 
     func test_migrate_failingMigration_rollsBackCompletely() throws {
-        let store = try makeStore()
         let latest = Migration.embedded.map(\.version).max()!
         let next = latest + 1
         let migrations = Migration.embedded + [
             Migration(version: next, name: "broken", sql: "CREATE TABLE half_done(x INTEGER); CREATE TABLE nope(;"),
         ]
+        // Pending migrations apply all or nothing: a new database with a broken last one stays empty.
+        let fresh = try makeStore()
+        _ = assertStoreError(.migrationFailed, try fresh.migrate(migrations))
+        XCTAssertEqual(try fresh.schemaVersion(), 0)
+        XCTAssertNil(try fresh.read { try $0.queryOne("SELECT name FROM sqlite_master WHERE name = 'agents'") })
+
+        let store = try makeStore()
+        try store.migrate()
         let error = assertStoreError(.migrationFailed, try store.migrate(migrations))
         XCTAssertTrue(error?.message.contains("migration \(next) (broken)") ?? false, error?.message ?? "")
         XCTAssertEqual(try store.schemaVersion(), latest)
