@@ -248,7 +248,8 @@ private final class Transfer {
             check(cshim_curl_setopt_slist(easy, CURLOPT_RESOLVE, resolveList))
         }
         // "Expect:" stops curl from waiting for 100-continue on larger bodies.
-        for line in r.headers + ["Expect:"] { headerList = curl_slist_append(headerList, line) }
+        for line in r.headers { headerList = curl_slist_append(headerList, line) }
+        headerList = curl_slist_append(headerList, "Expect:")
         check(cshim_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList))
         switch (r.method, r.body) {
         case ("GET", nil):
