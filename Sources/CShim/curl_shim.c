@@ -32,3 +32,7 @@ int cshim_curl_multi_next_done(CURLM *m, CURL **easy, int *result) {
     }
     return 0;
 }
+
+int cshim_curl_multi_setopt_long(CURLM *m, CURLMoption opt, long value) {
+    return (int)curl_multi_setopt(m, opt, value);
+}

@@ -65,10 +65,21 @@ public struct ExternalAPIConfig: Sendable, Equatable {
     var parsedEndpoint: ParsedEndpoint { endpointCache.value }
 
     /// Every secret value in plaintext, for scrubbing messages that might echo one.
+    /// (Computed on every call: collected in place rather than through `mapSecrets`, which copies the config.)
     public var secretValues: [String] {
         var out: [String] = []
-        _ = mapSecrets { _, v in out.append(v); return v }
-        return out.filter { !$0.isEmpty }
+        for h in headers where h.secret && !h.value.isEmpty { out.append(h.value) }
+        func add(_ v: String) { if !v.isEmpty { out.append(v) } }
+        switch auth {
+        case .none: break
+        case .bearer(let token): add(token)
+        case .basic(_, let password): add(password)
+        case .apiKeyHeader(_, let key), .apiKeyQuery(_, let key): add(key)
+        case .oauth2ClientCredentials(let o):
+            for p in o.params where p.secret { add(p.value) }
+            if let basic = o.tokenAuth { add(basic.password) }
+        }
+        return out
     }
 }
 

@@ -190,7 +190,9 @@ public final class ExternalAPIExecutor: Sendable {
         let remainingMs = attempt == 1 && delay == 0 ? calls.config.timeoutMs
             : Int(((calls.deadline - monotonicNow() - delay) * 1000).rounded(.down))
         // Our traceparent replaces any the caller put among the headers: the trace is the server's to state.
-        var headers = request.headers.filter { $0.name.lowercased() != "traceparent" }.map { $0.name + ": " + $0.value }
+        var headers: [String] = []
+        headers.reserveCapacity(request.headers.count + 1)
+        for h in request.headers where !asciiEqualsIgnoringCase(h.name.utf8, "traceparent") { headers.append(h.name + ": " + h.value) }
         headers.append("traceparent: " + calls.trace.child().traceparent)
         var curl = CurlRequest(method: request.method.rawValue, url: request.url, headers: headers, body: request.body,
                                timeoutMs: max(1, min(calls.config.timeoutMs, remainingMs)), maxResponseBytes: calls.config.maxResponseBytes,
@@ -208,7 +210,7 @@ public final class ExternalAPIExecutor: Sendable {
                                                  retryAfter: r.headers.first { $0.0.lowercased() == "retry-after" }?.1)
                     return send(calls, attempt: attempt + 1, earlier: earlier + [record], after: wait, completion: completion)
                 }
-                completion(.success(UpstreamResult(status: r.status, headers: r.headers.map { ($0.0, Self.scrub($0.1, secrets)) },
+                completion(.success(UpstreamResult(status: r.status, headers: secrets.isEmpty ? r.headers : r.headers.map { ($0.0, Self.scrub($0.1, secrets)) },
                                                    body: Self.scrub(Self.text(r.body, truncated: r.truncated), secrets),
                                                    truncated: r.truncated, bytesTotal: r.bytesTotal, durationMs: r.durationMs,
                                                    attempt: attempt, request: request, earlierAttempts: earlier)))
@@ -278,12 +280,15 @@ public final class ExternalAPIExecutor: Sendable {
     /// the bare OAuth2 token), longest first so a secret containing another is replaced whole.
     static func scrubList(_ configSecrets: [String], _ request: UpstreamRequest) -> [String] {
         var out = configSecrets
+        // Each value once: a bearer config's token comes back as the header's bare token.
+        func add(_ s: Substring) { if !s.isEmpty && !out.contains(where: { $0 == s }) { out.append(String(s)) } }
         for h in request.headers where h.secret {
-            out.append(h.value)
-            for scheme in ["Bearer ", "Basic "] where h.value.hasPrefix(scheme) { out.append(String(h.value.dropFirst(scheme.count))) }
+            add(h.value[...])
+            for scheme in ["Bearer ", "Basic "] where h.value.hasPrefix(scheme) { add(h.value.dropFirst(scheme.count)) }
         }
-        out += request.queryItems.filter(\.secret).map(\.value)
-        return out.sorted { $0.count > $1.count }
+        for q in request.queryItems where q.secret { add(q.value[...]) }
+        if out.count > 1 { out.sort { $0.utf8.count > $1.utf8.count } }
+        return out
     }
 }
 

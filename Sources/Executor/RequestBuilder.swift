@@ -38,7 +38,8 @@ public enum RequestBuilder {
         }
 
         var headers = config.headers.map { UpstreamRequest.Header(name: $0.name, value: $0.value, secret: $0.secret) }
-        let reserved = Set(headers.map { asciiLowercased($0.name) } + [config.auth.headerName].compactMap { $0.map(asciiLowercased) })
+        let reserved = call.headers.isEmpty ? []
+            : Set(headers.map { asciiLowercased($0.name) } + [config.auth.headerName].compactMap { $0.map(asciiLowercased) })
         for (name, value) in call.headers {
             if let problem = headerProblem(name: name, value: value) { throw ExecutorError.invalid("headers.\(name)", problem) }
             if reserved.contains(asciiLowercased(name)) {

@@ -52,7 +52,12 @@ public enum UpstreamMetrics {
     }
 
     static func record(_ kind: UpstreamKind, outcome: Outcome, seconds: Double) {
-        let k = UpstreamKind.allCases.firstIndex(of: kind)!
+        let k: Int  // the position in allCases, without building that array on every call
+        switch kind {
+        case .externalAPI: k = 0
+        case .model: k = 1
+        case .oauthToken: k = 2
+        }
         calls[k][outcome.rawValue].add()
         latency[k].observe(seconds)
     }

@@ -18,4 +18,7 @@ int cshim_curl_set_header_callback(CURL *h, cshim_curl_data_cb cb, void *userdat
 /* The next finished transfer of `m`: returns 1 and fills `easy` and `result` (a CURLcode), or 0
  * when no finished transfer is left. */
 int cshim_curl_multi_next_done(CURLM *m, CURL **easy, int *result);
+
+/* curl_multi_setopt with a long value (variadic too). */
+int cshim_curl_multi_setopt_long(CURLM *m, CURLMoption opt, long value);
 #endif
