@@ -96,6 +96,15 @@ final class AgentToolsTests: XCTestCase {
              "external APIs are called through their own tools"),
             ("test through the Neo API", #"{"method": "POST", "path": "/public-api//external-apis/x/test"}"#, "external APIs are called through their own tools"),
             ("a GET with a body", #"{"method": "GET", "path": "/public-api/agents", "body": {}}"#, "carries no body"),
+            ("run-now", #"{"method": "POST", "path": "/public-api/agents/3/run-now", "body": {}}"#, "does not start runs"),
+            ("run-now, doubled slash", #"{"method": "POST", "path": "/public-api//agents/3/run-now?x=1"}"#, "does not start runs"),
+            ("retry", #"{"method": "POST", "path": "/public-api/executions/e1/retry"}"#, "does not start runs"),
+            ("a callback", #"{"method": "POST", "path": "/public-api/callbacks", "body": {}}"#, "does not start runs"),
+            ("scheduled work", #"{"method": "POST", "path": "/public-api/scheduled-work", "body": {}}"#, "does not start runs"),
+            ("a chat message", #"{"method": "POST", "path": "/public-api/chat/sessions/s1/messages", "body": {}}"#, "does not start runs"),
+            ("reading runs", #"{"method": "GET", "path": "/public-api/executions/e1"}"#, nil),
+            ("cancelling a run", #"{"method": "POST", "path": "/public-api/executions/e1/cancel"}"#, nil),
+            ("creating an agent", #"{"method": "POST", "path": "/public-api/agents", "body": {}}"#, nil),
         ]
         for (name, arguments, problem) in cases {
             switch AgentTools.neoAPICall(parse(arguments).objectValue!, schema: schema) {
