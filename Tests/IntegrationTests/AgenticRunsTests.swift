@@ -168,6 +168,29 @@ final class AgenticRunsTests: AgenticTestCase {
         XCTAssertEqual(replay[3]["tool_call_id"], "call_1")
     }
 
+    /// Cancelled while the model is answering: the answer that arrives records nothing more — no THOUGHT, no
+    /// loop state to resume, no call sent, no approval request — and the run stays cancelled.
+    func test_cancelDuringAModelCall_recordsNothingAfterIt() throws {
+        try provider()
+        try lookupAPI()
+        let agent = try agent(apis: ["crm_lookup"])
+        var slow = openAI(text: "Looking up the caller.", calls: [(id: "call_1", name: "crm_lookup", arguments: #"{"contact_id": "42"}"#)])
+        slow.delay = 1.5
+        model.add(slow)
+        let id = try run(agent)
+        let deadline = Date().addingTimeInterval(10)
+        while model.requests.isEmpty && Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(model.requests.count, 1, "the model was asked")
+        XCTAssertEqual(try call("POST", "/public-api/executions/\(id)/cancel").status, 200)
+        usleep(2_500_000)  // the model's answer has arrived meanwhile
+        XCTAssertEqual(try call("GET", "/public-api/executions/\(id)").data?["status"], "cancelled")
+        XCTAssertFalse(types(try steps(id)).contains("THOUGHT"), "nothing recorded after the cancel")
+        XCTAssertEqual(try server.sql("SELECT COUNT(*) AS n FROM agent_loops WHERE execution_id = '\(id)'").first?["n"], 0,
+                       "no loop state left behind")
+        XCTAssertEqual(try server.sql("SELECT COUNT(*) AS n FROM til_requests WHERE execution_id = '\(id)'").first?["n"], 0)
+        XCTAssertEqual(model.requests.count, 1, "the model was not asked again")
+    }
+
     func test_twoTurns_anthropicWire() throws {
         try provider("claude", kind: "anthropic_messages", apiKey: "sk-ant-test-key-0002")
         try lookupAPI()

@@ -176,6 +176,7 @@ final class AgentLoop: Sendable {
                                           .object(JSONObject([("id", .string(call.id)), ("name", .string(call.name)), ("arguments", shown(call))]))
                                       })), ("llm", llm)])
             try store.write { [state] db in
+                try Self.stillRunning(c.id, db)
                 try AgentLoopRecords.addUsage(c.id, turn.usage, db)
                 try ExecutionRecords.appendStep(c.id, type: .thought, message: turn.text ?? "asked for \(turn.calls.count) tool call(s): \(names)",
                                                 data: .object(thought), db)
@@ -221,6 +222,7 @@ final class AgentLoop: Sendable {
         state.pendingCalls.removeFirst()
         state.activeSeconds = elapsed()
         try store.write { [state] db in
+            try Self.stillRunning(c.id, db)
             if callStep {
                 try ExecutionRecords.appendStep(c.id, type: .toolCall, message: answer.callMessage, toolCallId: call.id, toolType: answer.toolType,
                                                 data: answer.callData, db)
@@ -295,6 +297,7 @@ final class AgentLoop: Sendable {
                                     ("tool_call_id", .string(call.id)), ("arguments", shown(call))])
         let payload = JSON.object(JSONObject([("action_index", .int(Int64(c.actionIndex))), ("tool_call_id", .string(call.id))])).serializedString()
         let tilId = try store.write { [state] db -> Int64 in
+            try Self.stillRunning(c.id, db)
             let now = Date()
             let seq = try ExecutionRecords.appendStep(c.id, type: .toolCall, message: "call \(config.name): waiting for approval", toolCallId: call.id,
                                                       toolType: AgentToolbox.externalAPITool, data: .object(callData), db)
@@ -421,6 +424,12 @@ final class AgentLoop: Sendable {
 
     private func checkRunning(_ id: String) throws {
         if try store.read({ try ExecutionRecords.status(of: id, $0) }) != .running { throw Stop.cancelled }
+    }
+
+    /// Inside the transaction that records a step: a run cancelled meanwhile (while the model or an upstream
+    /// answered) records nothing more, no loop state and no approval request.
+    private static func stillRunning(_ id: String, _ db: Database) throws {
+        if try ExecutionRecords.status(of: id, db) != .running { throw Stop.cancelled }
     }
 
     private func task(_ e: Execution, agent: JSONObject) -> String {
