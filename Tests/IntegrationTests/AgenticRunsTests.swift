@@ -405,6 +405,36 @@ final class AgenticRunsTests: AgenticTestCase {
         XCTAssertTrue(server.log.contains("\"request_id\":\"agentic-n1\""), "in-process calls are in the access log")
     }
 
+    /// Every route that queues a run, decides a TIL request or calls an external API refuses an in-process
+    /// caller, whatever the toolbox grants: a model could otherwise start runs without bound (itself
+    /// included) or approve its own held calls.
+    func test_neoAPIRequest_cannotStartRunsDecideApprovalsOrCallAPIs() throws {
+        try provider()
+        let agent = try agent("runner", neo: ["agents": "read_write", "executions": "read_write", "approvals": "read_write",
+                                              "external_apis": "read_write", "callbacks": "read_write"])
+        let paths = ["/public-api/agents/\(agent)/run-now", "/public-api/executions/e1/retry", "/public-api/callbacks",
+                     "/public-api/scheduled-work", "/public-api/chat/sessions/s1/messages", "/public-api/til-requests/1/decision",
+                     "/public-api/external-apis/crm/invoke", "/public-api/external-apis/crm/test", "/public-api/inbound/ep1"]
+        let calls = paths.enumerated().map { i, path in
+            (id: "q\(i)", name: "neo_api_request", arguments: #"{"method": "POST", "path": "\#(path)", "body": {"target_entity_id": "T-9"}}"#)
+        }
+        model.add(openAI(calls: calls),
+                  openAI(text: "refused", expect: { seen in
+                      let contents = seen.messages.suffix(paths.count).map { (try? JSON.parse($0["content"]?.stringValue ?? "")) ?? .null }
+                      for (path, content) in zip(paths, contents) {
+                          guard content["status"]?.intValue == 403,
+                                content["body"]?["error"]?["message"]?.stringValue?.contains("neo_api_request") == true else {
+                              return "\(path): \(content)"
+                          }
+                      }
+                      return nil
+                  }))
+        let id = try run(agent)
+        XCTAssertEqual(try wait(id)["status"], "succeeded")
+        let runs = try call("GET", "/public-api/executions?agent_id=\(agent)").data?.arrayValue ?? []
+        XCTAssertEqual(runs.count, 1, "the run started no other run: \(runs)")
+    }
+
     func test_neoAPIRequest_destructiveEditsAreHeld_andTestModePersistsNothing() throws {
         try provider()
         let target = try agent("target", instructions: "x")

@@ -104,8 +104,9 @@ enum AgentTools {
         var body: JSONObject?
     }
 
-    /// The call, or what is wrong with it: paths outside /public-api/, dot segments, and the routes that
-    /// would let the model reach an external API outside its allowlist.
+    /// The call, or what is wrong with it: paths outside /public-api/, escapes and dot segments. The routes a
+    /// run may not call in process (those that queue runs or call external APIs) say so themselves
+    /// (`Route.refusedInProcess`), checked by the App.
     static func neoAPICall(_ arguments: JSONObject, schema: JSONObject) -> Result<NeoAPICall, ToolArgumentError> {
         if let problem = SchemaCheck.problems(arguments, schema).first { return .failure(ToolArgumentError(problem)) }
         let method = arguments["method"]?.stringValue ?? ""
@@ -120,31 +121,11 @@ enum AgentTools {
         if route.contains("%") || segments.contains(where: { $0 == "." || $0 == ".." }) {
             return .failure(ToolArgumentError("the path (before '?') must not contain '%' escapes or '.' or '..' segments"))
         }
-        if segments.count >= 4, segments[1] == "external-apis", segments[3] == "invoke" || segments[3] == "test" {
-            return .failure(ToolArgumentError("external APIs are called through their own tools, not through neo_api_request"))
-        }
-        if method == "POST", startsRuns(segments) {
-            return .failure(ToolArgumentError("a run does not start runs through neo_api_request (run-now, retry, callbacks, scheduled work, "
-                                              + "chat messages): a model could otherwise start runs without bound, itself included"))
-        }
         let body = arguments["body"]?.objectValue
         if body != nil && (method == "GET" || method == "DELETE") {
             return .failure(ToolArgumentError("a \(method) request carries no body; remove body"))
         }
         return .success(NeoAPICall(method: method, path: path, body: body))
-    }
-
-    /// Whether a POST to the path with these segments (`public-api`, noun, …) queues a run: run-now, retry, a
-    /// callback, scheduled work or a chat message.
-    private static func startsRuns(_ segments: [Substring]) -> Bool {
-        guard segments.count >= 2 else { return false }
-        switch segments[1] {
-        case "agents": return segments.count == 4 && segments[3] == "run-now"
-        case "executions": return segments.count == 4 && segments[3] == "retry"
-        case "callbacks", "scheduled-work": return segments.count == 2
-        case "chat": return segments.count == 5 && segments[2] == "sessions" && segments[4] == "messages"
-        default: return false
-        }
     }
 
     static func jsonType(_ type: BodyField.FieldType) -> String {

@@ -19,7 +19,8 @@ enum ApprovalRoutes {
                 try expireOverdue(store)
                 return Reply(data: try find(ctx, store).json)
             },
-            Route("POST", "/public-api/til-requests/{request_id}/decision", access: .group(.approvals, .read_write)) { ctx in
+            Route("POST", "/public-api/til-requests/{request_id}/decision", access: .group(.approvals, .read_write),
+                  refusedInProcess: Route.decidesApprovals) { ctx in
                 try decide(ctx, store, runner, appliers)
             },
         ]

@@ -16,7 +16,7 @@ enum CallbackRoutes {
     static func routes(store: Store, callbacks: CallbackService, endpoints: WebhookEndpointRecords, inboundLimiter: RateLimiter) -> [Route] {
         let read = Access.group(.callbacks, .read), write = Access.group(.callbacks, .read_write)
         return [
-            Route("POST", "/public-api/callbacks", access: write) { try post($0, callbacks) },
+            Route("POST", "/public-api/callbacks", access: write, refusedInProcess: Route.queuesRuns) { try post($0, callbacks) },
             Route("GET", "/public-api/callbacks", access: read, query: Page.parameters + listFilters) { try list($0, store, callbacks) },
             Route("GET", "/public-api/callbacks/{callback_id}", access: read) { ctx in
                 let id = ctx.params["callback_id"] ?? ""
@@ -30,7 +30,7 @@ enum CallbackRoutes {
                 return Reply.raw(data: detail)
             },
             Route("GET", "/public-api/executions/{execution_id}/callback", access: read) { try executionCallback($0, store, callbacks) },
-            Route("POST", "/public-api/inbound/{endpoint_id}", access: .open, query: ["format"]) { try inbound($0, store, callbacks, endpoints, inboundLimiter) },
+            Route("POST", "/public-api/inbound/{endpoint_id}", access: .open, query: ["format"], refusedInProcess: Route.queuesRuns) { try inbound($0, store, callbacks, endpoints, inboundLimiter) },
         ]
     }
 

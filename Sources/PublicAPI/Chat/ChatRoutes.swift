@@ -30,7 +30,7 @@ enum ChatRoutes {
                 Reply(data: try session(ctx, store).json)
             },
             Route("DELETE", "/public-api/chat/sessions/{session_id}", access: write) { try archive($0, store) },
-            Route("POST", "/public-api/chat/sessions/{session_id}/messages", access: write) { try append($0, store, turns) },
+            Route("POST", "/public-api/chat/sessions/{session_id}/messages", access: write, refusedInProcess: Route.queuesRuns) { try append($0, store, turns) },
             Route("GET", "/public-api/chat/sessions/{session_id}/messages", access: read, query: Page.parameters) { ctx in
                 let s = try session(ctx, store)
                 let page = try Page.parse(ctx)

@@ -82,6 +82,9 @@ public final class App: Sendable {
                                  metrics: entry.metrics)
         ctx.acceptedQuery = route.query
         ctx.principal = principal
+        if let refusal = route.refusedInProcess {
+            return finish(ctx, .failure(.forbidden("\(request.method) \(pattern): " + refusal)))
+        }
         ctx.offload = { [workers] work in
             if !workers.submit(work) { work() }
         }

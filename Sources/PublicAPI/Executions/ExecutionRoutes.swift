@@ -42,7 +42,7 @@ enum ExecutionRoutes {
                 return Reply(data: artifact.json)
             },
             Route("POST", "/public-api/executions/{execution_id}/cancel", access: write) { try cancel($0, store, runner) },
-            Route("POST", "/public-api/executions/{execution_id}/retry", access: write) { try retry($0, store, runner) },
+            Route("POST", "/public-api/executions/{execution_id}/retry", access: write, refusedInProcess: Route.queuesRuns) { try retry($0, store, runner) },
         ]
     }
 

@@ -5,7 +5,7 @@ import Store
 /// `POST /agents/{agent_id}/run-now` (Neo): queue a run of the agent.
 enum RunNowRoute {
     static func route(store: Store, runner: ExecutionRunner) -> Route {
-        Route("POST", "/public-api/agents/{agent_id}/run-now", access: .group(.executions, .read_write)) { try runNow($0, store, runner) }
+        Route("POST", "/public-api/agents/{agent_id}/run-now", access: .group(.executions, .read_write), refusedInProcess: Route.queuesRuns) { try runNow($0, store, runner) }
     }
 
     private static func runNow(_ ctx: RequestContext, _ store: Store, _ runner: ExecutionRunner) throws -> Reply {

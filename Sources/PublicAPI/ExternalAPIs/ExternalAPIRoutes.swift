@@ -77,10 +77,10 @@ enum ExternalAPIRoutes {
                 }
                 return Reply(data: .object(existing.view))
             },
-            Route("POST", "/public-api/external-apis/{name}/test", access: write) { ctx in
+            Route("POST", "/public-api/external-apis/{name}/test", access: write, refusedInProcess: Route.callsExternalAPIs) { ctx in
                 try ExternalAPICalls.test(ctx, try find(ctx, configs).config, executor: executor)
             },
-            Route("POST", "/public-api/external-apis/{name}/invoke", access: write) { ctx in
+            Route("POST", "/public-api/external-apis/{name}/invoke", access: write, refusedInProcess: Route.callsExternalAPIs) { ctx in
                 try ExternalAPICalls.invoke(ctx, try find(ctx, configs).config, executor: executor, store: store)
             },
         ]

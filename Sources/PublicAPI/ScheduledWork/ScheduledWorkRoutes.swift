@@ -9,7 +9,7 @@ enum ScheduledWorkRoutes {
     static func routes(store: Store, scheduler: Scheduler) -> [Route] {
         let read = Access.group(.agents, .read), write = Access.group(.agents, .read_write)
         return [
-            Route("POST", "/public-api/scheduled-work", access: write) { try create($0, store, scheduler) },
+            Route("POST", "/public-api/scheduled-work", access: write, refusedInProcess: Route.queuesRuns) { try create($0, store, scheduler) },
             Route("GET", "/public-api/scheduled-work", access: read,
                   query: ["status", "ticket_id", "q", "page", "page_size"]) { try list($0, store) },
             Route("GET", "/public-api/scheduled-work/{scheduled_work_id}", access: read) { ctx in
