@@ -254,7 +254,10 @@ final class ExecutionsTests: SharedServerTestCase {
         XCTAssertEqual(approved.status, 200, approved.text)
         XCTAssertEqual(approved.data?["status"], "approved")
         XCTAssertEqual(approved.data?["note"], "ok")
-        XCTAssertNotNil(approved.data?["decided_by"]?["id"])
+        let decider = try XCTUnwrap(approved.data?["decided_by"]?["id"]?.stringValue)
+        XCTAssertEqual(try server.request("GET", "/public-api/til-requests?approver=\(decider)").data?.arrayValue?.compactMap { $0["id"]?.intValue }, [til],
+                       "approver matches the key that decided")
+        XCTAssertEqual(try server.request("GET", "/public-api/til-requests?approver=nobody").data?.arrayValue?.count, 0)
         let after = try server.request("GET", "/public-api/agents/\(agent)")
         XCTAssertEqual(after.data?["version"], 2)
         XCTAssertEqual(after.data?["actions"]?.arrayValue?.last?["input_as_dict"]?["template"], "v2")

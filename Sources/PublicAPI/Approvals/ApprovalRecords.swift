@@ -46,9 +46,7 @@ enum ApprovalRecords {
         query.oneOf("status", filter.statuses)
         if let agent = filter.agentId { query.filter("agent_id = ?", [.int(agent)]) }
         if let approver = filter.approver {
-            query.filter(db.dialect == .postgres
-                ? "(EXISTS (SELECT 1 FROM jsonb_array_elements(CAST(approvers AS jsonb)) AS a(value) WHERE a.value->>'user_id' = ?) OR CAST(decided_by AS jsonb)->>'id' = ?)"
-                : "(EXISTS (SELECT 1 FROM json_each(approvers) WHERE json_extract(value, '$.user_id') = ?) OR json_extract(decided_by, '$.id') = ?)",
+            query.filter("(\(db.jsonArrayHasElement("approvers", key: "user_id")) OR \(db.jsonValue("decided_by", "$.id")) = ?)",
                          [.text(approver), .text(approver)])
         }
         try query.search(["comment", "agent_name"], filter.search)

@@ -17,4 +17,11 @@ extension Database {
             ? "CAST(EXTRACT(EPOCH FROM CAST(\(to) AS timestamptz) - CAST(\(from) AS timestamptz)) AS DOUBLE PRECISION)"
             : "(julianday(\(to)) - julianday(\(from))) * 86400.0"
     }
+
+    /// Whether the JSON array text `column` has an object element whose `key` equals the next `?`.
+    func jsonArrayHasElement(_ column: String, key: String) -> String {
+        dialect == .postgres
+            ? "EXISTS (SELECT 1 FROM jsonb_array_elements(CAST(\(column) AS jsonb)) AS e(value) WHERE e.value->>'\(key)' = ?)"
+            : "EXISTS (SELECT 1 FROM json_each(\(column)) WHERE json_extract(value, '$.\(key)') = ?)"
+    }
 }
