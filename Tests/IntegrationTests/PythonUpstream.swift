@@ -5,30 +5,17 @@ import NeoJSON
 /// A fake external API (Python, 127.0.0.1, ephemeral port) for the external-API integration tests.
 /// The script lives here rather than as a resource file so the test target needs no resource rules.
 final class PythonUpstream {
-    let process = Process()
-    let port: Int
+    let python: PythonProcess
+    var port: Int { python.port }
     var base: String { "http://127.0.0.1:\(port)" }
 
     /// `expect` holds the credential values the /check and /token routes accept.
     init(expect: [String: String], directory: URL) throws {
-        let script = directory.appendingPathComponent("upstream.py")
-        try PythonUpstream.source.write(to: script, atomically: true, encoding: .utf8)
         let expectJSON = JSON.object(JSONObject(expect.map { ($0.key, JSON.string($0.value)) })).serializedString()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, expectJSON]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let port = Int(line) else { throw NSError(domain: "PythonUpstream", code: 1, userInfo: [NSLocalizedDescriptionKey: "no port: \(line)"]) }
-        self.port = port
+        python = try PythonProcess("upstream.py", source: PythonUpstream.source, arguments: [expectJSON], directory: directory)
     }
 
-    deinit { stop() }
-
-    func stop() {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
-    }
+    func stop() { python.stop() }
 
     static let source = #"""
 #!/usr/bin/env python3

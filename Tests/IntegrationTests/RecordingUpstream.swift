@@ -9,28 +9,15 @@ import NeoJSON
 ///                                  when given: seconds, or `date:<s>` for an HTTP date s seconds ahead), then 200
 /// /requests                        the recorded requests so far (not itself recorded)
 final class RecordingUpstream {
-    let process = Process()
-    let port: Int
+    let python: PythonProcess
+    var port: Int { python.port }
     var base: String { "http://127.0.0.1:\(port)" }
 
     init(directory: URL) throws {
-        let script = directory.appendingPathComponent("recording_upstream.py")
-        try RecordingUpstream.source.write(to: script, atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let port = Int(line) else { throw NSError(domain: "RecordingUpstream", code: 1, userInfo: [NSLocalizedDescriptionKey: "no port: \(line)"]) }
-        self.port = port
+        python = try PythonProcess("recording_upstream.py", source: RecordingUpstream.source, directory: directory)
     }
 
-    deinit { stop() }
-
-    func stop() {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
-    }
+    func stop() { python.stop() }
 
     /// Requests recorded so far whose path starts with `prefix`: `{method, path, headers (lowercase names), t}`.
     func requests(_ prefix: String = "/") throws -> [JSON] {
