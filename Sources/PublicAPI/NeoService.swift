@@ -97,7 +97,7 @@ public final class NeoService {
         scheduler.queued = { [concurrency = api.runnerConcurrency] count in
             for _ in 0..<min(count, concurrency) { runner.poke() }
         }
-        let chatEvents = ChatEventHub(store: store, logger: logger)
+        let chatEvents = ChatEventHub(store: store, logger: logger, pollInterval: api.chatPollInterval)
         let chatTurns = ChatTurns(store: store, hub: chatEvents, logger: logger, poke: { runner.poke() })
         chatTurns.runLoop = { execution, agent, observer in agentLoop.run(execution, agent: agent, actionIndex: 0, observer: observer) }
         runner.chatTurns = chatTurns
