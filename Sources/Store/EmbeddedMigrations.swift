@@ -1147,7 +1147,10 @@ CREATE TABLE chat_events (
 -- signed webhook endpoints) — holding the sliding window's two fixed-window counts. Each request runs one
 -- INSERT … ON CONFLICT DO UPDATE … RETURNING on the database's clock, so every node counts into the same window.
 -- No foreign key: a tenant is never deleted, and the check is on every authenticated request.
-CREATE TABLE rate_limit_windows (
+-- UNLOGGED: a counter is not worth a WAL flush (and a wait for the synchronous standby) on every request. Its
+-- commits do not wait for the disk; a crash or a failover empties the table, and every tenant's window starts
+-- again from zero (at worst one extra window's worth of requests gets through once).
+CREATE UNLOGGED TABLE rate_limit_windows (
     tenant_id    BIGINT NOT NULL,
     budget       TEXT COLLATE "C" NOT NULL,
     window_start BIGINT NOT NULL,
