@@ -8,7 +8,7 @@ NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test seed-bench test-pg bench-pg chat-bench
+	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test seed-bench test-pg bench-pg chat-bench pg-failover bench-rate-limit
 
 all: build
 
@@ -30,6 +30,8 @@ help:
 	@echo "make console-test  the console in headless Chromium against a real server; screenshots in bench/out/console/"
 	@echo "make test-pg the integration suite against a throw-away PostgreSQL (scripts/pg-harness.sh; PG_TESTS=filter)"
 	@echo "make bench-pg  release build; writes/s on one node, SQLite beside PostgreSQL, beside pgbench"
+	@echo "make pg-failover  primary + synchronous standby; kill the primary, promote the standby under a running server (PG_FAILOVER_ROUNDS, default 3)"
+	@echo "make bench-rate-limit  release build; wrk req/s of an authenticated GET, NEO_RATE_LIMIT_MODE=shared beside local, on PostgreSQL"
 	@echo "make chat-bench  release build; chat streams: first text-delta latency, 1,000 idle tailers' RSS, health p99 beside 500 active streams"
 	@echo "make clean   remove build output"
 
@@ -66,6 +68,7 @@ test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) test-pg
+	bash bench/pg-failover.sh --quick
 	$(MAKE) tsan
 	bash fuzz/run.sh 10
 	bash fuzz/run-cron.sh 10
@@ -91,6 +94,19 @@ test-pg:
 bench-pg:
 	$(MAKE) deps EXTRA_PACKAGES="wrk postgresql"
 	bash bench/pg-writes.sh
+
+# Failover under a running server (design §11): a primary and a synchronous streaming standby (pg_basebackup -R), the
+# server on a multi-host URI with target_session_attrs=read-write; the primary killed, the standby promoted, each round.
+pg-failover:
+	$(MAKE) deps EXTRA_PACKAGES="postgresql"
+	$(SWIFT) build
+	bash bench/pg-failover.sh
+
+# The cost of NEO_RATE_LIMIT_MODE=shared: req/s of an authenticated GET, shared beside local, interleaved, on PostgreSQL.
+bench-rate-limit:
+	$(MAKE) deps EXTRA_PACKAGES="wrk postgresql"
+	$(SWIFT) build -c release
+	scripts/pg-harness.sh run bash bench/rate-limit.sh
 
 bench:
 	$(MAKE) deps EXTRA_PACKAGES="wrk"

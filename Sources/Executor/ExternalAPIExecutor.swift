@@ -131,7 +131,7 @@ public final class ExternalAPIExecutor: Sendable {
     /// Stops the curl thread; calls still running fail.
     public func shutdown() { client.shutdown() }
 
-    private func withToken(_ key: OAuthTokenCache.Key, fetch: OAuthTokenCache.Fetch,
+    private func withToken(_ key: OAuthTokenCache.Key, fetch: @escaping OAuthTokenCache.Fetch,
                            _ done: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void,
                            then: @escaping @Sendable (String) -> Void) {
         tokens.token(for: key, fetch: fetch) { result in

@@ -1,9 +1,37 @@
 import Basics
 import Foundation
 
+/// NEO_OAUTH_REFRESH: `local` (the default) caches tokens per node, each node fetching its own; `shared` has the
+/// nodes on one PostgreSQL fetch a token once between them (a `SharedTokenStore`).
+public enum OAuthRefreshMode: String, Sendable, CaseIterable { case local, shared }
+
+/// Where nodes sharing a database coordinate their token fetches (NEO_OAUTH_REFRESH=shared). The Executor knows no
+/// database: PublicAPI implements this over the store, keeping the token sealed with the secret key.
+public protocol SharedTokenStore: Sendable {
+    /// A stored token for `key` that is not due for refresh (with its remaining lifetime in seconds), or the fetch
+    /// lease for `key` taken for `holder` for `leaseSeconds`, or neither: another holder's lease is running.
+    func acquire(_ key: OAuthTokenCache.Key, holder: String, leaseSeconds: Double) throws -> SharedTokenState
+    /// Stores the grant `holder` fetched (sealed) and ends its lease.
+    func store(_ key: OAuthTokenCache.Key, grant: OAuthTokenCache.Grant, holder: String) throws
+    /// Ends `holder`'s lease without a token (its fetch failed): the next caller fetches.
+    func release(_ key: OAuthTokenCache.Key, holder: String) throws
+    /// Forgets the stored token when it is `token` (the upstream refused it).
+    func forget(_ key: OAuthTokenCache.Key, token: String) throws
+}
+
+/// What `SharedTokenStore.acquire` found.
+public enum SharedTokenState: Sendable, Equatable {
+    case token(String, remaining: Double)
+    case leased
+    case busy
+}
+
 /// OAuth2 access tokens per (tenant, config, token_url, params hash), refreshed before expiry and
 /// fetched single-flight: while one fetch runs, other callers for the key queue a completion and
-/// are answered when it lands. The lock is never held across I/O.
+/// are answered when it lands. The lock is never held across I/O. The cache is per process (per node); with a
+/// `SharedTokenStore` (NEO_OAUTH_REFRESH=shared) the fetch is single-flight across the nodes too: the node that
+/// needs a token first reads the database, takes a short lease when none is stored, fetches and stores it; the
+/// others wait for the lease and read the token it stored.
 public final class OAuthTokenCache: Sendable {
     /// Identifies one credential set; `paramsHash` changes when any token parameter does.
     public struct Key: Hashable, Sendable {
@@ -47,11 +75,25 @@ public final class OAuthTokenCache: Sendable {
     }
     private let state = Lock(State())
     private let now: @Sendable () -> Double
+    private let shared: SharedTokenStore?
+    /// This process, as the holder of shared leases.
+    private let holder = SecureRandom.uuid()
+    /// How long a shared fetch lease lasts: a node that dies holding it delays the others this long at most.
+    let leaseSeconds: Double
+    /// How often a node waiting for another's lease looks for the token.
+    let pollSeconds: Double
 
-    /// `now` is a monotonic clock in seconds (injectable for tests).
-    public init(now: @escaping @Sendable () -> Double = { monotonicNow() }) {
+    /// `now` is a monotonic clock in seconds (injectable for tests); `shared` makes fetches single-flight across nodes.
+    public init(now: @escaping @Sendable () -> Double = { monotonicNow() }, shared: SharedTokenStore? = nil,
+                leaseSeconds: Double = 20, pollSeconds: Double = 0.05) {
         self.now = now
+        self.shared = shared
+        self.leaseSeconds = leaseSeconds
+        self.pollSeconds = pollSeconds
     }
+
+    /// Whether fetches are coordinated with other nodes.
+    public var isShared: Bool { shared != nil }
 
     /// Token fetches started so far (for tests and the bench).
     public var fetchCount: Int { state.withLock { $0.fetches } }
@@ -63,7 +105,7 @@ public final class OAuthTokenCache: Sendable {
     }
 
     /// Answers with a fresh token for `key`, calling `fetch` only when none is cached or in flight.
-    public func token(for key: Key, fetch: Fetch, completion: @escaping Completion) {
+    public func token(for key: Key, fetch: @escaping Fetch, completion: @escaping Completion) {
         enum Next { case answer(String), wait, fetch }
         let next: Next = state.withLock { state in
             switch state.slots[key] {
@@ -87,8 +129,7 @@ public final class OAuthTokenCache: Sendable {
         case .wait:
             UpstreamMetrics.tokenCacheHits.add()
         case .fetch:
-            UpstreamMetrics.tokenFetches.add()
-            fetch { [self] result in
+            let finish: @Sendable (Result<Grant, ExecutorError>) -> Void = { [self] result in
                 let waiters: [Completion] = state.withLock { state in
                     guard case .fetching(let waiting)? = state.slots[key] else { return [] }
                     switch result {
@@ -100,6 +141,49 @@ public final class OAuthTokenCache: Sendable {
                 let answer = result.map(\.accessToken)
                 for w in waiters { w(answer) }
             }
+            guard let shared else {
+                UpstreamMetrics.tokenFetches.add()
+                return fetch(finish)
+            }
+            // The database is asked off the caller's thread (which may be the curl thread).
+            let started = now()
+            DispatchQueue.global().async { [self] in sharedFetch(key, shared, fetch, started: started, finish) }
+        }
+    }
+
+    /// The node-wide leader of a fetch for `key` asks the database: a stored token, else the lease (then it fetches
+    /// and stores), else it waits for the holder's token. Past the lease (its holder died, or the database is away)
+    /// it fetches on its own, so a call never fails for want of coordination.
+    private func sharedFetch(_ key: Key, _ shared: SharedTokenStore, _ fetch: @escaping Fetch, started: Double,
+                             _ finish: @escaping @Sendable (Result<Grant, ExecutorError>) -> Void) {
+        while true {
+            let state: SharedTokenState
+            do { state = try shared.acquire(key, holder: holder, leaseSeconds: leaseSeconds) } catch {
+                UpstreamMetrics.tokenFetches.add()
+                return fetch(finish)
+            }
+            switch state {
+            case .token(let token, let remaining):
+                UpstreamMetrics.tokenCacheHits.add()
+                return finish(.success(Grant(accessToken: token, lifetime: remaining)))
+            case .leased:
+                UpstreamMetrics.tokenFetches.add()
+                return fetch { [self] result in
+                    DispatchQueue.global().async { [self] in
+                        switch result {
+                        case .success(let grant): try? shared.store(key, grant: grant, holder: holder)
+                        case .failure: try? shared.release(key, holder: holder)
+                        }
+                        finish(result)
+                    }
+                }
+            case .busy:
+                if now() - started > leaseSeconds + 1 {
+                    UpstreamMetrics.tokenFetches.add()
+                    return fetch(finish)
+                }
+                Thread.sleep(forTimeInterval: pollSeconds)
+            }
         }
     }
 
@@ -108,5 +192,8 @@ public final class OAuthTokenCache: Sendable {
         state.withLock { state in
             if case .ready(let grant, _)? = state.slots[key], grant.accessToken == token { state.slots[key] = nil }
         }
+        // Other nodes must not be handed the refused token either; asked before the retry's own fetch reads the
+        // database (on the caller's thread, maybe the curl thread's: a rare path, one indexed UPDATE).
+        if let shared { try? shared.forget(key, token: token) }
     }
 }

@@ -19,6 +19,9 @@ struct Config {
     var upstreamPolicy = "private"
     var rateLimit = 1200
     var rateWindow = 60
+    var rateLimitMode = RateLimiter.Mode.local
+    var oauthRefresh = APIConfiguration.OAuthRefresh.local
+    var chatPollMs = 100
     var logLevel = Logger.Level.info
     var maxBody = 1 << 20
     var headerTimeout = 10.0
@@ -74,6 +77,21 @@ struct Config {
         },
         Setting(env: "NEO_RATE_LIMIT", help: "requests per 60 s per tenant, 0 = off (default 1200)") { c, v, name in c.rateLimit = try int(v, name, 0...10_000_000) },
         Setting(env: "NEO_RATE_WINDOW", help: "rate-limit window in seconds (default 60, Neo's)") { c, v, name in c.rateWindow = try int(v, name, 1...86_400) },
+        Setting(env: "NEO_RATE_LIMIT_MODE", help: "local|shared: count per process, or in PostgreSQL across nodes (default local)") { c, v, name in
+            guard let mode = RateLimiter.Mode(rawValue: v) else {
+                throw Invalid(description: "\(name) must be one of local, shared (got '\(v.prefix(40))')")
+            }
+            c.rateLimitMode = mode
+        },
+        Setting(env: "NEO_OAUTH_REFRESH", help: "local|shared: OAuth2 tokens fetched per node, or once across nodes on PostgreSQL (default local)") { c, v, name in
+            guard let mode = APIConfiguration.OAuthRefresh(rawValue: v) else {
+                throw Invalid(description: "\(name) must be one of local, shared (got '\(v.prefix(40))')")
+            }
+            c.oauthRefresh = mode
+        },
+        Setting(env: "NEO_CHAT_POLL_MS", help: "PostgreSQL: ms between looks for chat parts other nodes wrote (default 100)") { c, v, name in
+            c.chatPollMs = try int(v, name, 10...10_000)
+        },
         Setting(env: "NEO_LOG_LEVEL", help: "debug|info|warn|error (default info)") { c, v, name in
             guard let level = ["debug": Logger.Level.debug, "info": .info, "warn": .warn, "error": .error][v] else {
                 throw Invalid(description: "\(name) must be one of debug, info, warn, error (got '\(v)')")

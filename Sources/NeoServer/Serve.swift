@@ -52,6 +52,13 @@ enum Serve {
         var api = APIConfiguration()
         api.rateLimit = config.rateLimit
         api.rateWindow = config.rateWindow
+        api.rateLimitMode = config.rateLimitMode
+        api.oauthRefresh = config.oauthRefresh
+        api.chatPollInterval = Double(config.chatPollMs) / 1000
+        if store.dialect == .sqlite && (config.rateLimitMode == .shared || config.oauthRefresh == .shared) {
+            // Allowed (a config shared with PostgreSQL nodes starts), but one SQLite file has one node: nothing to share.
+            note("neo-server: NEO_RATE_LIMIT_MODE=shared / NEO_OAUTH_REFRESH=shared have no effect on SQLite (one node): counting and caching in memory")
+        }
         api.runnerConcurrency = config.runnerConcurrency
         api.scheduleCatchup = TimeInterval(config.scheduleCatchup)
         api.callbackRetentionDays = config.callbackRetentionDays

@@ -7,8 +7,18 @@ import Store
 
 /// Settings the API layer needs (read by NeoServer's Config, the one place configuration is read).
 public struct APIConfiguration {
+    /// NEO_OAUTH_REFRESH's values (the Executor's enum, named here for NeoServer, which does not import the Executor).
+    public typealias OAuthRefresh = OAuthRefreshMode
     public var rateLimit = 1200
     public var rateWindow = 60
+    /// NEO_RATE_LIMIT_MODE: per-process counts, or one row per tenant and budget in PostgreSQL (see RateLimiter.Mode).
+    public var rateLimitMode = RateLimiter.Mode.local
+    /// NEO_OAUTH_REFRESH: `shared` makes nodes on one PostgreSQL fetch an OAuth2 token once between them (a lease and
+    /// the token sealed in the database); `local` keeps the cache per node.
+    public var oauthRefresh = OAuthRefresh.local
+    /// NEO_CHAT_POLL_MS: on PostgreSQL, how often a node looks in the database for chat parts other nodes wrote for
+    /// the sessions its clients tail.
+    public var chatPollInterval: Double = 0.1
     public var workers = 16
     public var logLevel = Logger.Level.info
     public var version = "0.1.0"
@@ -57,7 +67,8 @@ public final class NeoService {
     public init(store: Store, http httpConfig: HTTPServerConfiguration, api: APIConfiguration) {
         self.store = store
         let logger = Logger(level: api.logLevel)
-        let limiter = RateLimiter(limit: api.rateLimit, windowSeconds: Int64(api.rateWindow))
+        let sharedLimits = api.rateLimitMode == .shared ? store : nil
+        let limiter = RateLimiter(limit: api.rateLimit, windowSeconds: Int64(api.rateWindow), budget: "keys", shared: sharedLimits)
         let workers = WorkerPool(threads: api.workers)
         let keys = KeyService(store: store, background: { workers.submit($0) })
         var routes: [Route] = []
@@ -71,7 +82,9 @@ public final class NeoService {
         routes += SettingsRoutes.routes(store: store, scheduler: scheduler)
         routes += AuditRoutes.routes(store: store)
         routes += ScheduledWorkRoutes.routes(store: store, scheduler: scheduler)
-        let executor = ExternalAPIExecutor(policy: api.upstreamPolicy)
+        // The token cache is per node; NEO_OAUTH_REFRESH=shared coordinates its fetches through PostgreSQL.
+        let sharedTokens = api.oauthRefresh == .shared && store.dialect == .postgres ? OAuthLeaseRecords(store: store, box: api.secretBox) : nil
+        let executor = ExternalAPIExecutor(policy: api.upstreamPolicy, tokens: OAuthTokenCache(shared: sharedTokens))
         let configs = ExternalAPIRecords(store: store, box: api.secretBox)
         routes += ExternalAPIRoutes.routes(configs: configs, executor: executor)
         let providers = LLMProviderRecords(store: store, box: api.secretBox)
@@ -84,7 +97,7 @@ public final class NeoService {
         scheduler.queued = { [concurrency = api.runnerConcurrency] count in
             for _ in 0..<min(count, concurrency) { runner.poke() }
         }
-        let chatEvents = ChatEventHub(store: store, logger: logger)
+        let chatEvents = ChatEventHub(store: store, logger: logger, pollInterval: api.chatPollInterval)
         let chatTurns = ChatTurns(store: store, hub: chatEvents, logger: logger, poke: { runner.poke() })
         chatTurns.runLoop = { execution, agent, observer in agentLoop.run(execution, agent: agent, actionIndex: 0, observer: observer) }
         runner.chatTurns = chatTurns
@@ -97,7 +110,7 @@ public final class NeoService {
         routes += WebhookEndpointRoutes.routes(store: store, records: webhookEndpoints)
         // Signed inbound deliveries have a budget of their own per tenant (NEO_RATE_LIMIT), apart from its keys':
         // a PSA's burst does not lock the tenant's people out of the API, nor the other way round.
-        let inboundLimiter = RateLimiter(limit: api.rateLimit, windowSeconds: Int64(api.rateWindow))
+        let inboundLimiter = RateLimiter(limit: api.rateLimit, windowSeconds: Int64(api.rateWindow), budget: "inbound", shared: sharedLimits)
         routes += CallbackRoutes.routes(store: store, callbacks: CallbackService(store: store, runner: runner), endpoints: webhookEndpoints,
                                         inboundLimiter: inboundLimiter)
         routes += ApprovalRoutes.routes(store: store, runner: runner, appliers: [

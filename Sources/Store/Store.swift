@@ -157,6 +157,29 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// PostgreSQL: `body` runs on a pooled connection outside any explicit transaction, so each statement it runs
+    /// commits on its own at READ COMMITTED (the default). For a single atomic statement on a hot row, such as an
+    /// `INSERT … ON CONFLICT DO UPDATE … RETURNING` counter, where SERIALIZABLE would fail and retry concurrent
+    /// updaters instead of queueing them on the row lock. A connection found broken is reconnected and `body` run
+    /// once more (so it must tolerate running twice). On SQLite it is `write`.
+    @discardableResult
+    public func autocommit<T>(_ body: (Database) throws -> T) throws -> T {
+        guard let postgres else { return try write(body) }
+        if currentConnection() != nil { throw StoreError(kind: .misuse, message: "autocommit() called inside read() or write()") }
+        let db = try postgres.checkOut()
+        defer { postgres.checkIn(db) }
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                if db.isBroken { try db.reconnect() }
+                return try body(db)
+            } catch let error as StoreError where error.kind == .unavailable && attempt < 2 {
+                _ = try? db.reconnect()
+            }
+        }
+    }
+
     /// Gives the calling thread a reader connection of its own: its `read` calls then never wait for
     /// the shared pool (in WAL mode a reader does not wait for the writer either). For long-lived
     /// threads such as event loops; the connection closes with the store.

@@ -23,7 +23,7 @@ final class PythonUpstream {
 
 /check/<kind>  200 {"ok": true|false}: whether the request carried the expected credential
 /echo/...      200 with everything received (headers, query, body): the server must scrub secrets
-/token         OAuth2 token endpoint: checks the form and Basic auth, counts grants
+/token         OAuth2 token endpoint: checks the form and Basic auth, counts grants (/token/slow: after 0.5 s)
 /status/<n>    answers with status n
 /slow          sleeps 3 s; /big: 20 000 bytes; /redirect: 302 to another origin
 /stats         {"tokens": n}
@@ -74,6 +74,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"method": self.command, "path": url.path, "query": query,
                                     "headers": dict(self.headers), "body": body})
         if parts[0] == "token":
+            if len(parts) > 1 and parts[1] == "slow":
+                time.sleep(0.5)  # /token/slow: long enough for several nodes to ask at once
             form = dict(urllib.parse.parse_qsl(body))
             basic = "Basic " + base64.b64encode(("tu:" + EXPECT["token_auth"]).encode()).decode()
             if form.get("client_secret") != EXPECT["client_secret"] or auth != basic:

@@ -8,6 +8,14 @@ import Store
 /// to the session's tailers, and are written to `chat_events` by one writer thread in batches, so a text
 /// delta never waits for a commit (and the curl thread that hands it over never blocks on SQLite). A tailer
 /// that joins replays what it asked for from the table plus what is not written yet, then follows live.
+///
+/// Several nodes on one PostgreSQL (design §11): a session's turns run one at a time, each on whichever node's
+/// runner claimed it, so one node at a time numbers a session's parts. The numbering continues from the database:
+/// a node starting (or resuming) a turn first reads what the table holds after the last seq it knows, and a turn's
+/// parts are all stored before the turn ends or pauses (`flush`), so before the next turn can be claimed anywhere.
+/// A tailer on another node gets the parts from the table: a poller reads, every `pollInterval`, the parts after
+/// each tailed session's last known seq for all of them in one statement. The node producing the parts still
+/// delivers them to its own tailers from memory (the fast path); what the poller finds again is dropped by seq.
 final class ChatEventHub: Sendable {
     private struct Channel {
         var nextSeq: Int64
@@ -25,10 +33,19 @@ final class ChatEventHub: Sendable {
     private let state = Lock(State())
     let store: Store
     let logger: Logger
+    /// PostgreSQL: seconds between the poller's looks for parts other nodes stored.
+    let pollInterval: Double
+    /// Whether other nodes may produce parts (PostgreSQL): catch-ups, flushes and the poller run only then, so one
+    /// node on SQLite does exactly what it did.
+    private var shared: Bool { store.dialect == .postgres }
+    /// Sessions per poll statement, and parts per statement.
+    static let pollBatch = 500
+    static let pollLimit = 5000
 
-    init(store: Store, logger: Logger) {
+    init(store: Store, logger: Logger, pollInterval: Double = 0.1) {
         self.store = store
         self.logger = logger
+        self.pollInterval = pollInterval
     }
 
     // MARK: channels
@@ -49,13 +66,51 @@ final class ChatEventHub: Sendable {
         s.channels[session] = Channel(nextSeq: last + 1)
     }
 
-    /// A turn of `session` starts (or resumes): its channel stays while it runs.
-    func openTurn(_ session: String) throws { try withChannel(session) { $0.activeTurns += 1 } }
+    /// A turn of `session` starts (or resumes): its channel stays while it runs. With other nodes, the parts they
+    /// stored since this node last looked are delivered first, so the turn's numbers follow theirs.
+    func openTurn(_ session: String) throws {
+        try catchUp(session)
+        try withChannel(session) { $0.activeTurns += 1 }
+    }
 
-    func closeTurn(_ session: String) { _ = try? withChannel(session) { $0.activeTurns = max(0, $0.activeTurns - 1) } }
+    /// The turn ended or paused; with other nodes, its parts are stored before it returns (the next turn, or the
+    /// resumed one, may run on another node and number from the table).
+    func closeTurn(_ session: String) {
+        _ = try? withChannel(session) { $0.activeTurns = max(0, $0.activeTurns - 1) }
+        flush(session)
+    }
 
     /// The last seq handed out in `session` (0 before its first part): the `since_cursor` of a new turn.
-    func lastSeq(_ session: String) throws -> Int64 { try withChannel(session) { $0.nextSeq - 1 } }
+    func lastSeq(_ session: String) throws -> Int64 {
+        try catchUp(session)
+        return try withChannel(session) { $0.nextSeq - 1 }
+    }
+
+    /// With other nodes: delivers the parts stored after the last seq this node knows for `session` (none when it
+    /// has no channel: opening one reads the stored last seq). A no-op on SQLite.
+    func catchUp(_ session: String) throws {
+        guard shared, let after = state.withLock({ $0.channels[session].map { $0.nextSeq - 1 } }) else { return }
+        deliverStored(try store.read { try ChatRecords.events(session: session, after: after, $0) })
+    }
+
+    /// With other nodes: waits (at most `timeout`) until this node's parts of `session` are stored.
+    func flush(_ session: String, timeout: Double = 5) {
+        guard shared else { return }
+        state.withLock(waitingUntil: { ($0.channels[session]?.unwritten.isEmpty ?? true) || !$0.writerRunning }, timeout: timeout) { _, _ in }
+    }
+
+    /// Parts read from the table (stored by another node), in seq order per session: each one this node has not
+    /// seen moves the session's numbering past it and goes to its tailers.
+    private func deliverStored(_ events: [ChatEvent]) {
+        guard !events.isEmpty else { return }
+        state.withLock { s in
+            for event in events {
+                guard let channel = s.channels[event.sessionId], event.seq >= channel.nextSeq else { continue }
+                s.channels[event.sessionId]!.nextSeq = event.seq + 1
+                for tail in channel.tails.values { tail.deliver(event) }
+            }
+        }
+    }
 
     /// Numbers `part`, sends it to the session's tailers and queues it for the table; returns its seq.
     @discardableResult
@@ -78,6 +133,14 @@ final class ChatEventHub: Sendable {
     /// Adds `tail` to `session` and returns what it must replay: every part after `since`. A `since` that
     /// was never handed out in this session is refused (400), and the tail is not added.
     func subscribe(_ session: String, since: Int64, _ tail: ChatTail) throws -> [ChatEvent] {
+        if shared {
+            // An id another node handed out a moment ago may not be stored yet: give its writer a second.
+            for _ in 0..<20 {
+                try catchUp(session)
+                if try withChannel(session, { $0.nextSeq - 1 }) >= since { break }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
         let pending = try withChannel(session) { channel -> [ChatEvent] in
             guard since >= 0 && since < channel.nextSeq else {
                 throw APIError.badRequest("since \(since) is not an event id of this session (its last is \(channel.nextSeq - 1)); "
@@ -103,6 +166,35 @@ final class ChatEventHub: Sendable {
         let t = Thread { self.write() }
         t.name = "neo-chat-events"
         t.start()
+        guard shared else { return }
+        let p = Thread { self.poll() }
+        p.name = "neo-chat-poll"
+        p.start()
+    }
+
+    /// With other nodes: every `pollInterval`, the parts stored after each tailed session's last known seq (sessions
+    /// with a turn running here are skipped: this node numbers those). One statement per `pollBatch` sessions; nothing
+    /// when no client tails anything.
+    private func poll() {
+        while true {
+            let cursors = state.withLock(waitingUntil: { $0.stopping }, timeout: pollInterval) { s, stopping -> [(session: String, seq: Int64)]? in
+                if stopping { return nil }
+                return s.channels.compactMap { id, channel in
+                    channel.tails.isEmpty || channel.activeTurns > 0 ? nil : (id, channel.nextSeq - 1)
+                }
+            }
+            guard let cursors else { return }
+            var start = 0
+            while start < cursors.count {
+                let chunk = Array(cursors[start..<min(cursors.count, start + Self.pollBatch)])
+                start += Self.pollBatch
+                do {
+                    deliverStored(try store.read { try ChatRecords.events(after: chunk, limit: Self.pollLimit, $0) })
+                } catch {
+                    logger.warn("could not read chat events stored by other nodes; retrying", ["error": .string(String(describing: error))])
+                }
+            }
+        }
     }
 
     /// Writes what is queued, then stops the writer.

@@ -167,4 +167,21 @@ enum ChatRecords {
                       createdAt: $0.string("created_at") ?? "")
         }
     }
+
+    /// PostgreSQL: the parts after each session's cursor, for many sessions in one statement (the arrays bound as
+    /// text literals), in order per session, at most `limit`: what other nodes wrote for the sessions tailed here.
+    static func events(after cursors: [(session: String, seq: Int64)], limit: Int, _ db: Database) throws -> [ChatEvent] {
+        let quoted = cursors.map { "\"" + $0.session.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        let sessions = "{" + quoted.joined(separator: ",") + "}"
+        let seqs = "{" + cursors.map { String($0.seq) }.joined(separator: ",") + "}"
+        return try db.query("""
+            SELECT e.session_id, e.seq, e.turn_id, e.part, e.created_at
+              FROM unnest(CAST(? AS text[]), CAST(? AS bigint[])) AS v(s, after)
+              JOIN chat_events e ON e.session_id = v.s COLLATE "C" AND e.seq > v.after
+             ORDER BY e.session_id, e.seq LIMIT ?
+            """, [.text(sessions), .text(seqs), .int(Int64(limit))]).map {
+            ChatEvent(sessionId: $0.string("session_id") ?? "", seq: $0.int("seq") ?? 0, turnId: $0.string("turn_id"),
+                      part: $0.string("part") ?? "{}", createdAt: $0.string("created_at") ?? "")
+        }
+    }
 }

@@ -132,8 +132,12 @@ final class ChatTurns: Sendable {
                 return true
             }
             if ended {
+                // (Ended by recovery, the turn may have run on another node: number after what it stored.)
+                try? hub.catchUp(turn.sessionId)
                 if let error { hub.publish(turn.sessionId, turnId: turn.id, ChatParts.error(error)) }
                 hub.publish(turn.sessionId, turnId: turn.id, ChatParts.finish(succeeded ? "stop" : "error"))
+                // The next turn may be claimed by another node, which numbers from the table: this one's parts first.
+                hub.flush(turn.sessionId)
             }
         } catch {
             logger.error("could not end a chat turn", ["chat_turn_id": .string(turn.id), "error": .string(String(describing: error))])
