@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Executor bench (not run in tests): executor calls/s against a local upstream vs a plain libcurl
-# loop with the same options (bench/curl_loop.c) in the same run, and OAuth2 token fetches counted
+# loop with the same options (bench/curl_loop.c) in the same run, the CPU per call of both (getrusage,
+# the in-process upstream's included: on a shared box less noisy than the rates), and OAuth2 token fetches counted
 # under 1000 concurrent calls on a cold config (goal: 1). Only 127.0.0.1; bounded by
 # NEO_BENCH_CALLS (default 5000) per measurement. CONFIG=debug skips the release build.
 set -euo pipefail

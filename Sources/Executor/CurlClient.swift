@@ -44,24 +44,32 @@ public struct CurlResponse: Sendable {
 }
 
 /// libcurl on one dedicated thread driving a multi handle: any thread submits a request with a
-/// completion, which runs on the curl thread (keep it short; never block in it).
+/// completion, which runs on the curl thread (keep it short; never block in it). The sender sets up
+/// the easy handle, so the curl thread, the one that limits throughput, only adds it, drives it and
+/// runs the completions of each `curl_multi_perform` round one after another.
 // unchecked: a Transfer passes from its sender to the curl thread through `pending` and is then the curl
-// thread's alone, as are `active` and the multi handle (other threads only call curl_multi_wakeup on it).
+// thread's alone, as are `active` and the multi handle (other threads only call curl_multi_wakeup on it);
+// a spare easy handle passes back the same way through `spare`. Making the queue hold only Sendable
+// values would mean setting up every easy handle on the curl thread.
 public final class CurlClient: @unchecked Sendable {
     /// Past the cap the body is only counted, up to this many extra bytes; then the transfer is cut.
     static let countBeyondCap = 1 << 20
     static let userAgent = "neo-server-executor"
 
     private let multi: UnsafeMutableRawPointer
-    /// Transfers handed over by senders; `delay` > 0 ones wait on the curl thread's timers first.
-    private let pending = Lock<(queue: [(transfer: Transfer, delay: Double)], stopping: Bool)>(([], false))
+    /// Transfers handed over by senders (`delay` > 0 ones wait on the curl thread's timers first), and
+    /// whether the curl thread is, or is about to be, asleep in `curl_multi_poll`: only then does a
+    /// sender wake it, once. A busy thread looks at the queue before it sleeps, so a submission while
+    /// it runs costs no wake-up write and no extra poll round.
+    private let pending = Lock<Pending>(Pending())
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]  // curl thread only
     /// Transfers waiting for their start time (a retry's backoff), soonest last. Curl thread only.
     private var delayed: [(due: Double, transfer: Transfer)] = []
-    /// Easy handles of finished transfers, reset and set up anew by the next sender: this saves an
-    /// init on the sender and, more to the point, a cleanup on the busy curl thread. Connections
-    /// live in the multi handle either way. Nil once shut down.
-    private let spare = Lock<[UnsafeMutableRawPointer]?>([])
+    /// Easy handles of finished transfers with their error buffers and the header lists they still
+    /// point at, reset and set up anew by the next sender, which also frees the old lists: this saves
+    /// an init on the sender and, more to the point, a cleanup and the lists' frees on the busy curl
+    /// thread. Connections live in the multi handle either way. Nil once shut down.
+    private let spare = Lock<[SpareHandle]?>([])
     static let maxSpare = 64
     private let stopped = DispatchSemaphore(value: 0)
     /// Idle connections the multi handle keeps (CURLMOPT_MAXCONNECTS). libcurl's default, 4 × the
@@ -70,6 +78,12 @@ public final class CurlClient: @unchecked Sendable {
     /// the bench saw one new connection per 20 calls. So it is set, and raised with the peak in flight.
     private var connectionCap = 64  // curl thread only once started
     static let maxConnectionCap = 1024
+
+    private struct Pending {
+        var queue: [(transfer: Transfer, delay: Double)] = []
+        var stopping = false
+        var sleeping = false
+    }
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
@@ -98,11 +112,13 @@ public final class CurlClient: @unchecked Sendable {
             return
         }
         // Waking inside the lock: once `stopping` is seen, the multi handle may be cleaned up.
-        // Only the first transfer queued since the last drain wakes the thread; it takes them all.
         let accepted = pending.withLock { state -> Bool in
             if state.stopping { return false }
             state.queue.append((transfer, delay))
-            if state.queue.count == 1 { curl_multi_wakeup(multi) }
+            if state.sleeping {
+                state.sleeping = false
+                curl_multi_wakeup(multi)
+            }
             return true
         }
         if !accepted { transfer.finish(.failure(ExecutorError(.upstream, "the executor is shutting down"))) }
@@ -112,37 +128,47 @@ public final class CurlClient: @unchecked Sendable {
     public func shutdown() {
         let first = pending.withLock { state -> Bool in
             defer { state.stopping = true }
+            if !state.stopping { curl_multi_wakeup(multi) }
             return !state.stopping
         }
         guard first else { return }
-        _ = pending.withLock { _ in curl_multi_wakeup(multi) }
         stopped.wait()
         curl_multi_cleanup(multi)
-        for easy in spare.withLock({ list in defer { list = nil }; return list ?? [] }) { curl_easy_cleanup(easy) }
+        for s in spare.withLock({ list in defer { list = nil }; return list ?? [] }) { s.free() }
     }
 
-    /// A spare easy handle, reset to libcurl's defaults, or a new one.
-    fileprivate func easyHandle() -> UnsafeMutableRawPointer? {
-        guard let easy = spare.withLock({ $0?.popLast() }) else { return curl_easy_init() }
-        curl_easy_reset(easy)
-        return easy
+    /// A spare easy handle, reset to libcurl's defaults, with its error buffer, or a new pair.
+    fileprivate func easyHandle() -> (UnsafeMutableRawPointer, UnsafeMutablePointer<CChar>)? {
+        guard let s = spare.withLock({ $0?.popLast() }) else {
+            guard let easy = curl_easy_init() else { return nil }
+            return (easy, UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1))
+        }
+        curl_easy_reset(s.easy)  // first: the handle points at the lists until then
+        curl_slist_free_all(s.headerList)
+        curl_slist_free_all(s.resolveList)
+        return (s.easy, s.errorBuffer)
     }
 
-    /// Takes back the handle of a finished transfer (no longer in the multi handle).
-    fileprivate func recycle(_ easy: UnsafeMutableRawPointer) {
+    /// Takes back the handle of a finished transfer (no longer in the multi handle) with what it
+    /// still points at.
+    fileprivate func recycle(_ s: SpareHandle) {
         let kept = spare.withLock { list -> Bool in
             guard list != nil, list!.count < Self.maxSpare else { return false }
-            list!.append(easy)
+            list!.append(s)
             return true
         }
-        if !kept { curl_easy_cleanup(easy) }
+        if !kept { s.free() }
     }
 
     private func run() {
+        var incoming: [(transfer: Transfer, delay: Double)] = []
+        var finished: [(transfer: Transfer, code: CURLcode)] = []
         while true {
-            let (incoming, stopping) = pending.withLock { state -> ([(transfer: Transfer, delay: Double)], Bool) in
-                defer { state.queue.removeAll() }
-                return (state.queue, state.stopping)
+            // Swapped, not copied: both arrays keep their storage from round to round.
+            let stopping = pending.withLock { state -> Bool in
+                swap(&incoming, &state.queue)
+                state.sleeping = false
+                return state.stopping
             }
             let now = monotonicNow()
             for (t, delay) in incoming {
@@ -152,6 +178,7 @@ public final class CurlClient: @unchecked Sendable {
                     start(t, at: now)
                 }
             }
+            incoming.removeAll(keepingCapacity: true)
             if !delayed.isEmpty {
                 delayed.sort { $0.due > $1.due }
                 while let last = delayed.last, last.due <= now {
@@ -172,14 +199,25 @@ public final class CurlClient: @unchecked Sendable {
             }
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
+            // This round's finished transfers leave the multi handle first, then their completions
+            // run one after another; what they send lands in `pending` and starts next round.
             var easy: UnsafeMutableRawPointer?
             var code: Int32 = 0
             while cshim_curl_multi_next_done(multi, &easy, &code) == 1 {
                 guard let e = easy, let t = active.removeValue(forKey: e) else { continue }
                 curl_multi_remove_handle(multi, e)
-                t.complete(code: CURLcode(UInt32(code)))
+                finished.append((t, CURLcode(UInt32(code))))
             }
-            // Sleep until curl has work, a sender wakes us, or the next delayed transfer is due.
+            for (t, code) in finished { t.complete(code: code) }
+            finished.removeAll(keepingCapacity: true)
+            // Sleep until curl has work, a sender wakes us, or the next delayed transfer is due;
+            // not at all when submissions came in meanwhile (they start right away, next round).
+            let sleep = pending.withLock { state -> Bool in
+                guard state.queue.isEmpty, !state.stopping else { return false }
+                state.sleeping = true
+                return true
+            }
+            guard sleep else { continue }
             var waitMs: Int32 = 1000
             if let next = delayed.last { waitMs = Int32(max(0, min(1000, ((next.due - monotonicNow()) * 1000).rounded(.up)))) }
             curl_multi_poll(multi, nil, 0, waitMs, nil)
@@ -197,12 +235,28 @@ public final class CurlClient: @unchecked Sendable {
     }
 }
 
+/// A finished transfer's easy handle and error buffer, with the header lists it was set up with
+/// (freed by whoever takes the handle next, after `curl_easy_reset`).
+private struct SpareHandle {
+    let easy: UnsafeMutableRawPointer
+    let errorBuffer: UnsafeMutablePointer<CChar>
+    let headerList: UnsafeMutablePointer<curl_slist>?
+    let resolveList: UnsafeMutablePointer<curl_slist>?
+
+    func free() {
+        curl_easy_cleanup(easy)
+        curl_slist_free_all(headerList)
+        curl_slist_free_all(resolveList)
+        errorBuffer.deallocate()
+    }
+}
+
 /// One easy handle and everything it points at, alive until the transfer completes.
 private final class Transfer {
     let easy: UnsafeMutableRawPointer
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private var resolveList: UnsafeMutablePointer<curl_slist>?
-    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+    private let errorBuffer: UnsafeMutablePointer<CChar>
     private let completion: @Sendable (Result<CurlResponse, ExecutorError>) -> Void
     private unowned let client: CurlClient
     private let cap: Int
@@ -216,11 +270,13 @@ private final class Transfer {
     private var cutOff = false
     private var headers: [(String, String)] = []
     private var finished = false
+    private var released = false
     var started = 0.0
 
     init(_ r: CurlRequest, client: CurlClient, completion: @escaping @Sendable (Result<CurlResponse, ExecutorError>) -> Void) throws {
-        guard let easy = client.easyHandle() else { throw ExecutorError(.upstream, "curl_easy_init failed") }
+        guard let (easy, errorBuffer) = client.easyHandle() else { throw ExecutorError(.upstream, "curl_easy_init failed") }
         self.easy = easy
+        self.errorBuffer = errorBuffer
         self.client = client
         self.completion = completion
         cap = r.maxResponseBytes
@@ -335,15 +391,14 @@ private final class Transfer {
         completion(result)
     }
 
+    /// Hands the handle, its error buffer and its lists back to the client (once).
     private func release() {
-        curl_slist_free_all(headerList)
-        curl_slist_free_all(resolveList)
+        guard !released else { return }
+        released = true
+        client.recycle(SpareHandle(easy: easy, errorBuffer: errorBuffer, headerList: headerList, resolveList: resolveList))
         headerList = nil
         resolveList = nil
-        client.recycle(easy)
     }
-
-    deinit { errorBuffer.deallocate() }
 }
 
 private let curlWriteBody: cshim_curl_data_cb = { data, size, count, me in

@@ -201,22 +201,24 @@ public final class ExternalAPIExecutor: Sendable {
         // An upstream that echoes the request (httpbin-style) must not hand our credentials back.
         let secrets = Self.scrubList(calls.secrets, request)
         client.send(curl, after: delay) { [self] result in
+            // Runs on the curl thread: with retries off (the default) it asks no clock.
             let retry = calls.config.retry
-            let remaining = calls.deadline - monotonicNow()
+            let mayRetry = attempt < retry.maxAttempts
+            let remaining = mayRetry ? calls.deadline - monotonicNow() : 0
             switch result {
             case .success(let r):
-                if let wait = retry.delay(afterAttempt: attempt, method: request.method, status: r.status, headers: r.headers, remaining: remaining) {
+                if mayRetry, let wait = retry.delay(afterAttempt: attempt, method: request.method, status: r.status, headers: r.headers, remaining: remaining) {
                     let record = UpstreamAttempt(attempt: attempt, status: r.status, error: nil, durationMs: r.durationMs, waitMs: wait * 1000,
                                                  retryAfter: r.headers.first { $0.0.lowercased() == "retry-after" }?.1)
                     return send(calls, attempt: attempt + 1, earlier: earlier + [record], after: wait, completion: completion)
                 }
-                completion(.success(UpstreamResult(status: r.status, headers: secrets.isEmpty ? r.headers : r.headers.map { ($0.0, Self.scrub($0.1, secrets)) },
+                completion(.success(UpstreamResult(status: r.status, headers: Self.scrub(r.headers, secrets),
                                                    body: Self.scrub(Self.text(r.body, truncated: r.truncated), secrets),
                                                    truncated: r.truncated, bytesTotal: r.bytesTotal, durationMs: r.durationMs,
                                                    attempt: attempt, request: request, earlierAttempts: earlier)))
             case .failure(let e):
                 // Connection failures may be retried (the request never got an answer); a timeout used the time up.
-                if e.kind == .upstream,
+                if e.kind == .upstream, mayRetry,
                    let wait = retry.delay(afterAttempt: attempt, method: request.method, status: nil, headers: [], remaining: remaining) {
                     let record = UpstreamAttempt(attempt: attempt, status: nil, error: Self.scrub(e.message, secrets), durationMs: 0,
                                                  waitMs: wait * 1000, retryAfter: nil)
@@ -274,6 +276,13 @@ public final class ExternalAPIExecutor: Sendable {
         var out = text
         for s in secrets where s.utf8.count >= 4 && containsBytes(out, s) { out = out.replacingOccurrences(of: s, with: "***") }
         return out
+    }
+
+    /// The headers with secrets in their values replaced; the same array, not a copy, when none holds one.
+    static func scrub(_ headers: [(String, String)], _ secrets: [String]) -> [(String, String)] {
+        guard !secrets.isEmpty,
+              headers.contains(where: { h in secrets.contains { $0.utf8.count >= 4 && containsBytes(h.1, $0) } }) else { return headers }
+        return headers.map { ($0.0, scrub($0.1, secrets)) }
     }
 
     /// The config's secrets plus what was derived from them for this request (the Basic credential,
