@@ -53,6 +53,8 @@ enum Serve {
         api.rateLimit = config.rateLimit
         api.rateWindow = config.rateWindow
         api.runnerConcurrency = config.runnerConcurrency
+        api.runLeaseSeconds = config.runLeaseSeconds
+        api.runMaxAttempts = config.runMaxAttempts
         api.scheduleCatchup = TimeInterval(config.scheduleCatchup)
         api.callbackRetentionDays = config.callbackRetentionDays
         api.chatKeepAlive = config.chatKeepAlive
