@@ -462,7 +462,10 @@ final class ChatStreamServerTests: AgenticTestCase {
     }
 
     func test_killedMidTurn_restartTakesTheTurnOver_andTheSessionGoesOn() throws {
-        let first = try TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback"])
+        // A short lease: on PostgreSQL the restarted node takes the turn over once the dead node's lease expires (on
+        // SQLite at once: no other node can hold it).
+        let environment = ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback", "NEO_RUN_LEASE_SECONDS": "2"]
+        let first = try TestServer(environment: environment)
         func post(_ s: TestServer, _ path: String, _ body: JSON) throws -> JSON {
             let r = try s.request("POST", path, json: body)
             XCTAssertTrue((200..<300).contains(r.status), r.text)
@@ -480,7 +483,7 @@ final class ChatStreamServerTests: AgenticTestCase {
         while model.requests.isEmpty && Date() < deadline { usleep(20_000) }
         _ = first.stop(signal: SIGKILL)
         // The restarted node takes the turn's execution over (attempt 2) and runs it again: the model is asked anew.
-        let second = try TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback"], directory: first.directory)
+        let second = try TestServer(environment: environment, directory: first.directory)
         defer { _ = second.stop() }
         _ = try post(second, "/public-api/chat/sessions/\(id)/messages", ["message": "still there?"])
         let t = try SSETail(port: second.port, path: "/public-api/chat/sessions/\(id)/events?since=0", key: TestServer.adminKey)

@@ -317,15 +317,17 @@ final class RunnerRestartTests: XCTestCase {
         let a = try XCTUnwrap(try first.request("POST", "/public-api/agents/\(agent)/run-now", json: ["target_entity_id": "A"]).data?["execution_id"]?.stringValue)
         let b = try XCTUnwrap(try first.request("POST", "/public-api/agents/\(agent)/run-now", json: ["target_entity_id": "B"]).data?["execution_id"]?.stringValue)
         XCTAssertEqual(first.stop(signal: SIGKILL), 9)
-        // Put the store in the state a crash mid-run leaves: one run running (claimed by a node now dead, its lease
-        // still valid for an hour: on SQLite a start takes every running run, as no other node can own it), one queued.
+        // Put the store in the state a crash mid-run leaves: one run running (claimed by a node now dead), one queued.
+        // On SQLite the dead node's lease is still valid for centuries: a start takes every running run, as no other
+        // node can own one. On PostgreSQL other nodes may be alive, so a start takes only expired leases.
         // (a and b are UUIDs the server made: safe to splice into the SQL.)
+        let expiry = ProcessInfo.processInfo.environment["NEO_TEST_DB"] == nil ? "2999-01-01T00:00:00.000Z" : "2000-01-01T00:00:00.000Z"
         try first.sql("""
             BEGIN;
             DELETE FROM artifacts WHERE execution_id IN ('\(a)', '\(b)');
             DELETE FROM execution_steps WHERE execution_id IN ('\(a)', '\(b)');
             UPDATE executions SET status='running', started_at=created_at, finished_at=NULL, next_action=0, attempt=1, lease_owner='dead-node-1',
-              lease_expires_at='2999-01-01T00:00:00.000Z' WHERE id='\(a)';
+              lease_expires_at='\(expiry)' WHERE id='\(a)';
             UPDATE executions SET status='queued', started_at=NULL, finished_at=NULL, next_action=0 WHERE id='\(b)';
             COMMIT;
             """)
