@@ -219,7 +219,10 @@ public final class ExecutionRunner: Sendable {
                                                      approved: approved == index, testMode: testMode, execution: execution, trace: trace)
                     if paused { return }
                 case AgentSchema.addNote:
-                    try addNote(lease, tenantId: tenantId, params: params, input: input, testMode: testMode)
+                    // A note is this database's own effect: stored with the run's move past it, exactly once.
+                    try addNote(lease, tenantId: tenantId, params: params, input: input, testMode: testMode, next: index + 1)
+                    index += 1
+                    continue
                 default:
                     // Preflight refuses these; an edit made while the run waited for an approval can still add one.
                     throw Stop(failure: "action \(action["id"]?.stringValue ?? "?") has action_type '\(type)', which this server does not run; the run stopped before it")
@@ -447,7 +450,8 @@ public final class ExecutionRunner: Sendable {
         return false
     }
 
-    private func addNote(_ id: RunLease, tenantId: Int64, params: JSONObject, input: JSONObject, testMode: Bool) throws {
+    /// The note's steps, its artifact and `next` (the action after it) in one transaction.
+    private func addNote(_ id: RunLease, tenantId: Int64, params: JSONObject, input: JSONObject, testMode: Bool, next: Int) throws {
         let template = params["template"]?.stringValue ?? ""
         let text: String
         do {
@@ -459,6 +463,7 @@ public final class ExecutionRunner: Sendable {
             let callId = SecureRandom.uuid()
             try ExecutionRecords.appendStep(id, type: .toolCall, message: "add note", toolCallId: callId, toolType: AgentSchema.addNote,
                                             data: .object(["template": .string(template)]), db)
+            try ExecutionRecords.setNextAction(id, next, now: Timestamp.now(), db)
             if testMode {
                 try ExecutionRecords.appendStep(id, type: .toolResult, message: "test mode: note planned, not stored", toolCallId: callId,
                                                 toolType: AgentSchema.addNote, data: .object(["content": .string(text)]), db)
