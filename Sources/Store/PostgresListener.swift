@@ -1,18 +1,18 @@
 import Basics
 import Foundation
 
-/// One connection of its own that LISTENs on a channel and calls `onNotify` for each batch of NOTIFY messages
-/// (PostgreSQL only). It reconnects when the database goes away (backing off up to 5 s) and calls `onNotify` once
+/// One connection of its own that LISTENs on a channel and calls `onNotify` with how many NOTIFY messages arrived
+/// (PostgreSQL only). It reconnects when the database goes away (backing off up to 5 s) and calls `onNotify(Int.max)`
 /// after each (re)connect, since messages sent while it was away are lost; whoever it wakes also polls.
 public final class PostgresListener: Sendable {
     private let conninfo: String
     private let channel: String
-    private let onNotify: @Sendable () -> Void
+    private let onNotify: @Sendable (Int) -> Void
     private let onProblem: @Sendable (String) -> Void
     /// Whether to stop, and whether the thread is still running.
     private let state = Lock<(stopping: Bool, running: Bool)>((false, false))
 
-    init(conninfo: String, channel: String, onNotify: @escaping @Sendable () -> Void, onProblem: @escaping @Sendable (String) -> Void) {
+    init(conninfo: String, channel: String, onNotify: @escaping @Sendable (Int) -> Void, onProblem: @escaping @Sendable (String) -> Void) {
         self.conninfo = conninfo
         self.channel = channel
         self.onNotify = onNotify
@@ -46,9 +46,10 @@ public final class PostgresListener: Sendable {
                 defer { conn.close() }
                 try conn.simple("LISTEN \(channel)")
                 backoff = 0.1
-                onNotify()
+                onNotify(Int.max)
                 while !stopping {
-                    if try conn.waitForNotifications(timeoutMs: 500) > 0 { onNotify() }
+                    let heard = try conn.waitForNotifications(timeoutMs: 500)
+                    if heard > 0 { onNotify(heard) }
                 }
             } catch {
                 if stopping { return }
@@ -63,7 +64,7 @@ public final class PostgresListener: Sendable {
 
 extension Store {
     /// A listener on `channel` over a connection of its own, started; nil on SQLite (one node, nothing to hear).
-    public func listen(_ channel: String, onNotify: @escaping @Sendable () -> Void,
+    public func listen(_ channel: String, onNotify: @escaping @Sendable (Int) -> Void,
                        onProblem: @escaping @Sendable (String) -> Void) -> PostgresListener? {
         guard dialect == .postgres else { return nil }
         let listener = PostgresListener(conninfo: conninfoForListening, channel: channel, onNotify: onNotify, onProblem: onProblem)

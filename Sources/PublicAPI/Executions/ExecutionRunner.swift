@@ -49,7 +49,7 @@ public final class ExecutionRunner: Sendable {
             if taken.contains(where: \.requeued) { self?.poke() }
         }
         try leases.start()
-        let heard = store.listen(Database.runsChannel, onNotify: { [weak self] in self?.pokeAll() },
+        let heard = store.listen(Database.runsChannel, onNotify: { [weak self] count in self?.poke(count) },
                                  onProblem: { [logger] problem in logger.warn("run notifications: listening connection lost; polling meanwhile",
                                                                               ["error": .string(problem)]) })
         listener.withLock { $0 = heard }
@@ -81,10 +81,14 @@ public final class ExecutionRunner: Sendable {
         state.notifyOne()
     }
 
-    /// Wakes every idle worker (a notification from another node may stand for several runs).
-    func pokeAll() {
-        state.withLock { $0.pokes &+= 1 }
-        state.notifyAll()
+    /// Wakes `count` workers (one per notification heard: each is a transaction that queued work), all of them
+    /// when there are as many.
+    func poke(_ count: Int) {
+        guard count < concurrency else {
+            state.withLock { $0.pokes &+= 1 }
+            return state.notifyAll()
+        }
+        for _ in 0..<count { poke() }
     }
 
     // MARK: queueing
