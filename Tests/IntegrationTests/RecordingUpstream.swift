@@ -82,7 +82,10 @@ class Handler(BaseHTTPRequestHandler):
         parts = url.path.strip("/").split("/")
         if parts[0] == "slow":
             time.sleep(min(float(parts[1]), 30))
-            return self.reply(200, {"ok": True, "path": url.path})
+            try:
+                return self.reply(200, {"ok": True, "path": url.path})
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the caller died meanwhile (a killed node)
         if parts[0] == "flaky":
             key, n, status = parts[1], int(parts[2]), int(parts[3])
             with LOCK:

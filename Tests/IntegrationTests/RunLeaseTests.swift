@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NeoJSON
 import XCTest
@@ -201,5 +202,40 @@ final class RunLeaseTests: XCTestCase {
         XCTAssertEqual(written.filter { $0["tool_type_name"]?.stringValue == "EXTERNAL_API_REQUEST" && $0["type"] == "TOOL_RESULT" }.count, 1)
         XCTAssertTrue(written.filter { $0["attempt"]?.intValue == 2 }.allSatisfy { $0["node"]?.stringValue == nodeB })
         XCTAssertEqual((try call(b, "GET", "/public-api/executions/\(id)/artifacts").arrayValue ?? []).count, 1)
+    }
+    /// LISTEN/NOTIFY: a run queued on a node whose one worker is busy starts on the idle other node at once, woken by
+    /// the notification rather than its 1 s poll (ten runs in a row, each started well within a poll period).
+    func test_notify_wakesTheOtherNodeAtOnce() throws {
+        try XCTSkipUnless(Self.onPostgres, "LISTEN/NOTIFY is PostgreSQL's")
+        let environment = ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback", "NEO_RUNNER_CONCURRENCY": "1"]
+        let a = try TestServer(environment: environment)
+        defer { a.stop() }
+        let upstream = try RecordingUpstream(directory: a.directory)
+        defer { upstream.stop() }
+        let busy = try slowAgent(a, upstream: upstream, seconds: 10)
+        _ = try runNow(a, busy)
+        try waitFor(10, "node A's only worker is busy") { try upstream.requests("/slow").count == 1 }
+        let b = try TestServer(environment: environment, directory: a.directory)
+        defer { b.stop() }
+        _ = try node(of: b)
+        usleep(300_000)  // B's worker has polled once and waits
+        let quick = try XCTUnwrap(try call(a, "POST", "/public-api/agents", ["name": "quick", "trigger_type": "TRIGGERED",
+                                                                             "actions": [["action_type": "ADD_NOTE", "input_as_dict": ["template": "q"]]]])["id"]?.stringValue)
+        var delays: [Double] = []
+        for _ in 0..<10 {
+            let id = try runNow(a, quick)
+            var e = JSON.null
+            try waitFor(5, "the run ends") {
+                e = try execution(b, id)
+                return e["status"] == "succeeded"
+            }
+            let created = Timestamp.parse(e["created_at"]?.stringValue ?? "") ?? .distantPast
+            let started = Timestamp.parse(e["started_at"]?.stringValue ?? "") ?? .distantFuture
+            delays.append(started.timeIntervalSince(created))
+            usleep(100_000)
+        }
+        XCTAssertLessThan(delays.max() ?? 99, 0.6, "queue-to-start delays \(delays) (a 1 s poll alone would spread them over 0-1 s)")
+        let claimers = try a.sql("SELECT DISTINCT c.node FROM execution_attempts c JOIN executions e ON e.id = c.execution_id WHERE e.agent_id = \(quick)")
+        XCTAssertEqual(claimers.compactMap { $0["node"]?.stringValue }, [try node(of: b)], "the idle node ran them")
     }
 }
