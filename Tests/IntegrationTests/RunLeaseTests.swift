@@ -238,4 +238,47 @@ final class RunLeaseTests: XCTestCase {
         let claimers = try a.sql("SELECT DISTINCT c.node FROM execution_attempts c JOIN executions e ON e.id = c.execution_id WHERE e.agent_id = \(quick)")
         XCTAssertEqual(claimers.compactMap { $0["node"]?.stringValue }, [try node(of: b)], "the idle node ran them")
     }
+    /// The reaper's two refusals: a run interrupted NEO_RUN_MAX_ATTEMPTS times fails saying so, and a direct invoke
+    /// whose node died mid-call fails (its caller is gone), neither sent again.
+    func test_reaper_failsARunInterruptedTooOften_andAnOrphanedDirectInvoke() throws {
+        let environment = ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback", "NEO_RUN_MAX_ATTEMPTS": "3"]
+        let first = try TestServer(environment: environment)
+        let upstream = try RecordingUpstream(directory: first.directory)
+        defer { upstream.stop() }
+        _ = try call(first, "POST", "/public-api/external-apis", ["name": "ok", "endpoint_url": .string(upstream.base + "/ok/x"), "method": "GET",
+                                                                 "requires_approval": false])
+        let agent = try XCTUnwrap(try call(first, "POST", "/public-api/agents", ["name": "n", "trigger_type": "TRIGGERED", "actions": [
+            ["action_type": "EXTERNAL_API_REQUEST", "input_as_dict": ["api_name": "ok"]]]])["id"]?.stringValue)
+        let run = try runNow(first, agent)
+        let invoke = try XCTUnwrap(try call(first, "POST", "/public-api/external-apis/ok/invoke", [:])["execution_id"]?.stringValue)
+        try waitFor(10, "the run ends") { try execution(first, run)["status"] == "succeeded" }
+        XCTAssertEqual(first.stop(signal: SIGKILL), 9)
+        let sent = try upstream.requests("/ok").count
+        // Both left running by a dead node: the run on its third attempt after two interruptions; the invoke mid-call.
+        let expiry = Self.onPostgres ? "2000-01-01T00:00:00.000Z" : "2999-01-01T00:00:00.000Z"
+        try first.sql("""
+            UPDATE executions SET status = 'running', finished_at = NULL, next_action = 0, attempt = 3, interruptions = 2,
+              lease_owner = 'dead-node', lease_expires_at = '\(expiry)' WHERE id = '\(run)'
+            """)
+        try first.sql("""
+            UPDATE executions SET status = 'running', finished_at = NULL, lease_owner = 'dead-node', lease_expires_at = '\(expiry)' WHERE id = '\(invoke)'
+            """)
+        let second = try TestServer(environment: environment, directory: first.directory)
+        defer { second.stop() }
+        var failedRun = JSON.null, failedInvoke = JSON.null
+        try waitFor(15, "the reaper ends both") {
+            failedRun = try execution(second, run)
+            failedInvoke = try execution(second, invoke)
+            return failedRun["status"] == "failed" && failedInvoke["status"] == "failed"
+        }
+        XCTAssertTrue(failedRun["error"]?.stringValue?.contains("interrupted 3 time(s), the most NEO_RUN_MAX_ATTEMPTS (3) allows") ?? false, "\(failedRun)")
+        XCTAssertTrue(failedRun["error"]?.stringValue?.contains("node dead-node stopped while running attempt 3") ?? false, "\(failedRun)")
+        XCTAssertTrue(failedInvoke["error"]?.stringValue?.contains("whether the upstream received it is unknown") ?? false, "\(failedInvoke)")
+        let last = try call(second, "GET", "/public-api/executions/\(invoke)/steps?page_size=50").arrayValue?.last
+        XCTAssertEqual(last?["type"], "ERROR")
+        XCTAssertEqual(last?["data"]?["taken_over_from"], "dead-node")
+        usleep(500_000)
+        XCTAssertEqual(try upstream.requests("/ok").count, sent, "neither was sent again")
+        XCTAssertEqual(try execution(second, run)["attempt"], 3, "and neither claimed again")
+    }
 }

@@ -231,7 +231,10 @@ enum ExecutionRecords {
     /// claim makes attempt + 1), to resume at its next_action, with a THOUGHT step naming the node it was taken
     /// from; after `maxAttempts` attempts that ended this way it fails instead, as does a direct invoke (its caller
     /// is gone). Rows a writer holds right now are skipped (PostgreSQL, READ COMMITTED), left for the next round.
-    static func reap(node: String, everyRunning: Bool, maxAttempts: Int, now: String, limit: Int = 100, _ db: Database) throws -> [Reaped] {
+    /// Runs one reaper transaction takes at most.
+    static let reapBatch = 100
+
+    static func reap(node: String, everyRunning: Bool, maxAttempts: Int, now: String, limit: Int = reapBatch, _ db: Database) throws -> [Reaped] {
         let rows = try db.query("""
             SELECT id, kind, approved_action, attempt, lease_owner, lease_expires_at, interruptions, next_action FROM executions
             WHERE status = \(ExecutionStatus.running.sql) AND (? = 1 OR COALESCE(lease_expires_at, '') < \(db.clockNow))

@@ -80,7 +80,12 @@ final class RunLeases: Sendable {
     /// Reaps once (at start: on SQLite every running run, none of which a live node can own), then starts the
     /// heartbeat-and-reaper thread.
     func start() throws {
-        let first = try reap(everyRunning: store.dialect == .sqlite)
+        var first: [ExecutionRecords.Reaped] = []
+        while true {  // in batches of 100; each batch's runs are no longer running, so this ends
+            let batch = try reap(everyRunning: store.dialect == .sqlite)
+            first += batch
+            if batch.count < ExecutionRecords.reapBatch { break }
+        }
         if !first.isEmpty {
             logger.warn("took over runs left running", ["count": .int(Int64(first.count)), "requeued": .int(Int64(first.filter(\.requeued).count))])
         }
