@@ -4,9 +4,12 @@
 Three `neo-server serve` processes share one throw-away PostgreSQL (scripts/pg-harness.sh; this script re-runs itself
 under it when NEO_TEST_DB is unset), with short run leases (NEO_RUN_LEASE_SECONDS, default 2) and the scheduler on a
 test clock (x30: a simulated minute every 2 real s, the same clock on every node). Six writer threads create
-ADD_NOTE agents, rename them (PUT) and run them (run-now), sending each request to the next node round-robin and
+agents (an EXTERNAL_API_REQUEST to a local upstream on 127.0.0.1 that answers after 0.2 s, then an ADD_NOTE), rename
+them (PUT) and run them (run-now), sending each request to the next node round-robin and
 recording every write answered 2xx. Meanwhile a random node is SIGKILLed and restarted, KILLS times (default 20),
-every 1.5-3 s. A SCHEDULED agent (`* * * * *`) fires on whichever node ticks first. Then:
+every 1.5-3 s; after every fourth kill another node is frozen (SIGSTOP) for twice the lease and resumed, so its
+runs are taken over while it lives and its late writes must be refused. A SCHEDULED agent (`* * * * *`) fires on
+whichever node ticks first. Then:
 
   - lost writes: every acknowledged agent, version (with its name) and execution is read back (GET);
   - double claims: attempts of each run are 1..n with one claim each (execution_attempts), every step was written by
@@ -23,6 +26,7 @@ usage: cluster_proof.py [KILLS]   (env: NEO_SERVER_BIN, CLUSTER_SEED, CLUSTER_TH
        CLUSTER_SECONDS (5), CLUSTER_ROUNDS (2), CLUSTER_KEEP=1 keeps the logs)
 """
 import http.client
+import http.server
 import os
 import random
 import signal
@@ -50,7 +54,32 @@ SPEED = 30.0
 BASE = os.environ["NEO_TEST_DB"]
 DB = BASE + "?options=-csearch_path%3Dcluster"
 AGENT = {"trigger_type": "TRIGGERED", "description": "cluster proof",
-         "actions": [{"action_type": "ADD_NOTE", "input_as_dict": {"template": "x"}}]}
+         "actions": [{"action_type": "EXTERNAL_API_REQUEST", "input_as_dict": {"api_name": "slow"}},
+                     {"action_type": "ADD_NOTE", "input_as_dict": {"template": "x"}}]}
+UPSTREAM_DELAY = 0.2
+
+
+class Upstream(http.server.BaseHTTPRequestHandler):
+    """The runs' external API: answers 200 after UPSTREAM_DELAY, so kills and pauses land on calls in flight."""
+    protocol_version = "HTTP/1.1"
+    calls = 0
+    lock = threading.Lock()
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        with Upstream.lock:
+            Upstream.calls += 1
+        time.sleep(UPSTREAM_DELAY)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "11")
+            self.end_headers()
+            self.wfile.write(b'{"ok":true}')
+        except OSError:
+            pass  # the node that called died meanwhile
 NODES = 3
 
 
@@ -71,11 +100,25 @@ class Node:
 
     def start(self):
         server = NeoServer(BIN, KEY, DB, os.path.join(self.work, "node-%d.log" % self.idx), name="node %d" % self.idx,
-                           NEO_LOG_LEVEL="warn", NEO_THREADS="2", NEO_RUNNER_CONCURRENCY="2", NEO_DB_CONNECTIONS="12",
+                           NEO_LOG_LEVEL="warn", NEO_THREADS="2", NEO_RUNNER_CONCURRENCY="4", NEO_DB_CONNECTIONS="12",
+                           NEO_UPSTREAM_POLICY="loopback",
                            NEO_RUN_LEASE_SECONDS=LEASE, NEO_SECRET_KEY_FILE=os.path.join(self.work, "secret.key"),
                            NEO_TEST_CLOCK_SPEED=SPEED, NEO_TEST_CLOCK_OFFSET=repr(self.offset))
         with self.lock:
             self.server, self.port = server, server.port
+
+    def pause(self, seconds):
+        """Freezes the node past its lease, then lets it go on (its late writes must be refused)."""
+        with self.lock:
+            pid = self.server.proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(seconds)
+        os.kill(pid, signal.SIGCONT)
+
+    def refused(self):
+        """`lease lost` warnings in this slot's log (every server it ran)."""
+        with open(os.path.join(self.work, "node-%d.log" % self.idx), errors="replace") as f:
+            return sum(1 for line in f if '"msg":"lease lost' in line)
 
     def kill_and_restart(self):
         with self.lock:
@@ -259,6 +302,14 @@ def main():
     if status != 201:
         raise SystemExit("cluster proof: scheduled agent: %d %s" % (status, body))
     scheduled = int(body["data"]["id"])
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    status, body = nodes[0].server.request("POST", "/public-api/external-apis", {
+        "name": "slow", "endpoint_url": "http://127.0.0.1:%d/call" % upstream.server_address[1], "method": "GET",
+        "requires_approval": False, "timeout_ms": 10000})
+    if status != 201:
+        raise SystemExit("cluster proof: external API: %d %s" % (status, body))
 
     acks, stop = Acks(), threading.Event()
     threads = [threading.Thread(target=writer, args=(n, nodes, acks, stop, random.Random(rng.random()))) for n in range(THREADS)]
@@ -266,10 +317,15 @@ def main():
     for t in threads:
         t.start()
     codes = []
+    pauses = 0
     for k in range(kills):
         time.sleep(rng.uniform(1.5, 3.0))
         victim = rng.randrange(NODES)
         codes.append(nodes[victim].kill_and_restart())
+        if k % 4 == 3:
+            time.sleep(0.5)
+            nodes[rng.choice([i for i in range(NODES) if i != victim])].pause(LEASE * 2)
+            pauses += 1
     time.sleep(1.0)
     stop.set()
     for t in threads:
@@ -277,8 +333,8 @@ def main():
     phase = time.time() - started
     a, v, e = acks.count()
     acked = a + v + e
-    print("  %d kills in %.0f s; acknowledged %d agents, %d versions, %d runs (%.0f writes/s across the nodes while killing)"
-          % (kills, phase, a, v, e, acked / phase))
+    print("  %d kills and %d pauses of %.0f s in %.0f s; acknowledged %d agents, %d versions, %d runs (%.0f writes/s across the nodes meanwhile)"
+          % (kills, pauses, LEASE * 2, phase, a, v, e, acked / phase))
     nodes[0].server.request("PUT", "/public-api/agents/%d" % scheduled, {"state": "DISABLED"})
 
     failed = False
@@ -302,6 +358,11 @@ def main():
     print("  lost acknowledged writes: %d; double claims or stale writes: %d; runs %s, %d taken over after a kill, all ended %s"
           % (lost, len(doubles), ", ".join("%s %d" % kv for kv in sorted(ends.items())), takeovers,
              "within %.1f s of the writers stopping" % took if took is not None else "NOT within %.0f s" % bound))
+    calls = Upstream.calls
+    upstream.shutdown()
+    print("  late writes refused after a takeover (lease lost, logged by the node): %d; upstream calls %d for %d succeeded runs that call it "
+          "(a call in flight when its node died or froze is sent again: at least once)"
+          % (sum(n.refused() for n in nodes), calls, ends.get("succeeded", 0) - fired))
     print("  scheduler: %d per-minute slots fired, %s" % (fired, "each once, none skipped" if not slots else "PROBLEMS"))
     for p in problems[:20]:
         print("   ", p)
