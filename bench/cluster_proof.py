@@ -83,6 +83,12 @@ class Upstream(http.server.BaseHTTPRequestHandler):
 NODES = 3
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], OSError):  # a killed node's connection reset is expected
+            super().handle_error(request, client_address)
+
+
 def psql(sql, url=DB):
     out = subprocess.run(["psql", "-qAt", "-F", "\t", "-v", "ON_ERROR_STOP=1", url, "-c", sql],
                          check=True, capture_output=True, text=True).stdout
@@ -302,7 +308,7 @@ def main():
     if status != 201:
         raise SystemExit("cluster proof: scheduled agent: %d %s" % (status, body))
     scheduled = int(body["data"]["id"])
-    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    upstream = QuietServer(("127.0.0.1", 0), Upstream)
     upstream.daemon_threads = True
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     status, body = nodes[0].server.request("POST", "/public-api/external-apis", {
