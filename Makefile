@@ -8,7 +8,7 @@ NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test seed-bench test-pg bench-pg chat-bench pg-failover bench-rate-limit
+	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test seed-bench test-pg bench-pg chat-bench pg-failover bench-rate-limit cluster-proof
 
 all: build
 
@@ -32,6 +32,7 @@ help:
 	@echo "make bench-pg  release build; writes/s on one node, SQLite beside PostgreSQL, beside pgbench"
 	@echo "make pg-failover  primary + synchronous standby; kill the primary, promote the standby under a running server (PG_FAILOVER_ROUNDS, default 3)"
 	@echo "make bench-rate-limit  release build; wrk req/s of an authenticated GET, NEO_RATE_LIMIT_MODE=shared beside local, on PostgreSQL"
+	@echo "make cluster-proof  release build; 3 nodes on one PostgreSQL, a node SIGKILLed CLUSTER_KILLS (default 20) times: lost writes, double claims, end states, slots; writes/s beside pgbench"
 	@echo "make chat-bench  release build; chat streams: first text-delta latency, 1,000 idle tailers' RSS, health p99 beside 500 active streams"
 	@echo "make clean   remove build output"
 
@@ -76,6 +77,7 @@ test:
 	bash fuzz/run-conditions.sh 10
 	bash bench/crash-durability.sh 3
 	bash bench/schedule-durability.sh 3
+	CLUSTER_SECONDS=3 CLUSTER_ROUNDS=1 bash bench/cluster-proof.sh 5
 	NEO_SERVER_BIN=.build/debug/neo-server bash bench/slow-clients.sh --quick
 	SCHEMATHESIS_SEED=20261129 bash bench/schemathesis.sh 5
 	bash bench/openapi-client.sh
@@ -89,6 +91,14 @@ test-pg:
 	$(MAKE) deps EXTRA_PACKAGES="postgresql"
 	$(SWIFT) build --build-tests
 	PG_HARNESS_FSYNC=off scripts/pg-harness.sh run $(SWIFT) test --skip-build --filter '$(PG_TESTS)'
+
+# Several nodes on one PostgreSQL (design §11): 3 nodes, a random one SIGKILLed and restarted CLUSTER_KILLS times under 6
+# writers; then writes/s across the 3 nodes beside pgbench on the same PostgreSQL (release build). A 5-kill run is in `test`.
+CLUSTER_KILLS ?= 20
+cluster-proof:
+	$(MAKE) deps EXTRA_PACKAGES="wrk postgresql"
+	$(SWIFT) build -c release --product neo-server
+	NEO_SERVER_BIN=.build/release/neo-server bash bench/cluster-proof.sh $(CLUSTER_KILLS)
 
 # Writes/s on one node, SQLite beside PostgreSQL, beside pgbench on the same PostgreSQL (release build).
 bench-pg:

@@ -5,8 +5,10 @@ Each round: start neo-server on one SQLite file (the same file every round), dri
 writes (create agents, PUT patches, run-now executions) from several threads, record every
 write answered 2xx, SIGKILL the server at a random moment, run PRAGMA integrity_check on the
 file, restart the server on it and GET every acknowledged agent, version and execution. The
-last round re-checks every write acknowledged in any round, and waits for every queued or
-interrupted execution to reach an end state. Stdlib only; 127.0.0.1 only;
+last round re-checks every write acknowledged in any round, waits for every queued or
+interrupted execution to reach an end state, and checks that every acknowledged run succeeded:
+a run the kill interrupted is taken over by the restarted server (its lease, design §11) and
+finishes, as a later attempt, instead of failing. Stdlib only; 127.0.0.1 only;
 every loop bounded in count and time.
 
 usage: crash_durability.py ROUNDS   (env: NEO_SERVER_BIN, DURABILITY_THREADS, DURABILITY_SEED,
@@ -165,6 +167,21 @@ def settled(port, timeout=60):
         conn.close()
 
 
+def outcomes(port, acks):
+    """After settling: every acknowledged run (an ADD_NOTE agent) succeeded; returns (problems, taken over)."""
+    problems, taken = [], 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for eid in sorted(acks.executions):
+        status, body = request(conn, "GET", "/public-api/executions/" + eid)
+        data = (body or {}).get("data") or {}
+        if status != 200 or data.get("status") != "succeeded":
+            problems.append("execution %s ended %s: %s" % (eid, data.get("status"), data.get("error")))
+        if data.get("attempt", 0) > 1:
+            taken += 1
+    conn.close()
+    return problems, taken
+
+
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     seed = int(os.environ.get("DURABILITY_SEED", str(int(time.time()))))
@@ -195,8 +212,12 @@ def main():
         last = rnd == rounds
         server = Server(work, db)
         problems = verify(server.port, everything if last else acks)
+        taken = 0
         if last:
             problems += settled(server.port)
+            if not problems:
+                failed_runs, taken = outcomes(server.port, everything)
+                problems += failed_runs
         server.stop(signal.SIGTERM)
         final_check = integrity(db) if last else "ok"
         a, v, e = acks.count()
@@ -205,6 +226,8 @@ def main():
         print("round %2d: killed after %.2fs; acknowledged %4d agents, %4d versions, %4d executions; "
               "integrity %s; %s" % (rnd, kill_after, a, v, e, check,
                                     "all present" if not problems else "%d MISSING" % len(problems)))
+        if last:
+            print("    every acknowledged run ended; %d of them on a later attempt (taken over after a kill)" % taken)
         for p in (problems + acks.errors)[:20]:
             print("   ", p)
         if final_check != "ok":

@@ -11,6 +11,7 @@ schemas.update({
         "kind": {"type": "string", "enum": ["agent_run", "external_api_invoke"]},
         "started_at": nullable(TS), "finished_at": nullable(TS), "test_mode": {"type": "boolean"},
         "input": nullable({"type": "object"}), "retry_of": nullable({"type": "string"}),
+        "attempt": {"type": "integer", "minimum": 0, "description": "How many times a node claimed the run (0: never; more than 1 after an approval resumed it or a node that died under it was replaced)."},
         "trigger": nullable({"type": "object", "description": "What started the run: {type: RUN_NOW | SCHEDULED | CALLBACK | SCHEDULED_WORK, …}; null for direct invokes.",
                              "properties": {"type": {"type": "string"}}})}},
     "ExecutionStep": {"type": "object", "required": ["step_id", "type", "created_at", "is_error"], "properties": {

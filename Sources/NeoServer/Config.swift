@@ -29,6 +29,8 @@ struct Config {
     var bodyTimeout = 30.0
     var maxConnections = 10_000
     var runnerConcurrency = 4
+    var runLeaseSeconds: Double = 30
+    var runMaxAttempts = 3
     var dbSerialWrites = false
     var dbConnections = 16
     var scheduleCatchup = 3600
@@ -109,6 +111,15 @@ struct Config {
             c.dbSerialWrites = v == "on"
         },
         Setting(env: "NEO_RUNNER_CONCURRENCY", help: "executions run at once (default 4)") { c, v, name in c.runnerConcurrency = try int(v, name, 1...256) },
+        Setting(env: "NEO_RUN_LEASE_SECONDS", help: "seconds a node's claim on a running run lasts unless renewed (every third of it); another node takes it over after (default 30)") { c, v, name in
+            guard let n = Double(v), n.isFinite, n >= 0.5, n <= 3600 else {
+                throw Invalid(description: "\(name) must be a number of seconds in [0.5, 3600] (got '\(v)')")
+            }
+            c.runLeaseSeconds = n
+        },
+        Setting(env: "NEO_RUN_MAX_ATTEMPTS", help: "attempts a run gets when the nodes running it die; then it fails (default 3)") { c, v, name in
+            c.runMaxAttempts = try int(v, name, 1...100)
+        },
         Setting(env: "NEO_CALLBACK_RETENTION_DAYS", help: "days a callback that started no run is kept, 0 = forever (default 30)") { c, v, name in
             c.callbackRetentionDays = try int(v, name, 0...36_500)
         },

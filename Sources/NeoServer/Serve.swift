@@ -60,6 +60,8 @@ enum Serve {
             note("neo-server: NEO_RATE_LIMIT_MODE=shared / NEO_OAUTH_REFRESH=shared have no effect on SQLite (one node): counting and caching in memory")
         }
         api.runnerConcurrency = config.runnerConcurrency
+        api.runLeaseSeconds = config.runLeaseSeconds
+        api.runMaxAttempts = config.runMaxAttempts
         api.scheduleCatchup = TimeInterval(config.scheduleCatchup)
         api.callbackRetentionDays = config.callbackRetentionDays
         api.chatKeepAlive = config.chatKeepAlive

@@ -23,6 +23,10 @@ public struct APIConfiguration {
     public var logLevel = Logger.Level.info
     public var version = "0.1.0"
     public var runnerConcurrency = 4
+    /// NEO_RUN_LEASE_SECONDS: how long a node's claim on a running run lasts unless its heartbeat renews it.
+    public var runLeaseSeconds: Double = 30
+    /// NEO_RUN_MAX_ATTEMPTS: attempts a run gets when the nodes running it die.
+    public var runMaxAttempts = 3
     /// Which upstream addresses external-API calls may reach (NEO_UPSTREAM_POLICY).
     public var upstreamPolicy = UpstreamPolicy.privateAllowed
     /// Seals stored secrets. NeoServer loads it from NEO_SECRET_KEY or the key file and checks it
@@ -86,14 +90,15 @@ public final class NeoService {
         let sharedTokens = api.oauthRefresh == .shared && store.dialect == .postgres ? OAuthLeaseRecords(store: store, box: api.secretBox) : nil
         let executor = ExternalAPIExecutor(policy: api.upstreamPolicy, tokens: OAuthTokenCache(shared: sharedTokens))
         let configs = ExternalAPIRecords(store: store, box: api.secretBox)
-        routes += ExternalAPIRoutes.routes(configs: configs, executor: executor)
+        let leases = RunLeases(store: store, logger: logger, seconds: api.runLeaseSeconds, maxAttempts: api.runMaxAttempts)
+        routes += ExternalAPIRoutes.routes(configs: configs, executor: executor, leases: leases)
         let providers = LLMProviderRecords(store: store, box: api.secretBox)
         routes += LLMProviderRoutes.routes(providers: providers, policy: api.upstreamPolicy)
         let external = ExternalAPICalls.forRunner(configs: configs, executor: executor)
         let agentLoop = AgentLoop(store: store, logger: logger, configs: configs, providers: providers, external: external,
                                   models: ModelClient(executor: executor))
         let runner = ExecutionRunner(store: store, logger: logger, concurrency: api.runnerConcurrency, external: external,
-                                     agentLoop: agentLoop)
+                                     agentLoop: agentLoop, leases: leases)
         scheduler.queued = { [concurrency = api.runnerConcurrency] count in
             for _ in 0..<min(count, concurrency) { runner.poke() }
         }
@@ -101,6 +106,10 @@ public final class NeoService {
         let chatTurns = ChatTurns(store: store, hub: chatEvents, logger: logger, poke: { runner.poke() })
         chatTurns.runLoop = { execution, agent, observer in agentLoop.run(execution, agent: agent, actionIndex: 0, observer: observer) }
         runner.chatTurns = chatTurns
+        // A chat turn whose execution the reaper failed (too many interruptions) ends failed; a requeued one goes on.
+        leases.onReaped = { [weak chatTurns] taken in
+            if taken.contains(where: { !$0.requeued }) { chatTurns?.settleOrphans() }
+        }
         routes += ChatRoutes.routes(store: store, turns: chatTurns,
                                     limits: .init(keepAlive: api.chatKeepAlive, maxTotal: api.chatMaxStreams, maxPerKey: api.chatMaxStreamsPerKey))
         routes += ExecutionRoutes.routes(store: store, runner: runner)

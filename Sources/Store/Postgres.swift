@@ -80,6 +80,17 @@ final class PGConnection {
         }
     }
 
+    /// Waits up to `timeoutMs` for NOTIFY messages on this connection (after `LISTEN`); returns how many arrived.
+    /// Throws `.unavailable` when the connection failed.
+    func waitForNotifications(timeoutMs: Int32) throws -> Int {
+        let conn = try open()
+        let n = cshim_pq_wait_notifies(conn, timeoutMs)
+        guard n >= 0 else {
+            throw StoreError(kind: .unavailable, message: "the listening connection failed: \(PGConnection.clean(String(cString: PQerrorMessage(conn))))")
+        }
+        return Int(n)
+    }
+
     // MARK: - Statements
 
     /// Runs SQL without parameters through the simple protocol (transaction control, scripts of several statements).

@@ -45,6 +45,8 @@ public final class Store: @unchecked Sendable {
     /// Per-thread reader owned by one thread (an event loop), so its reads never wait for the pool.
     private let dedicatedReaderKey: pthread_key_t
     private let options: Options
+    /// The PostgreSQL URL, for a connection outside the pool (the LISTEN connection).
+    var conninfoForListening: String { options.path }
     /// The PostgreSQL connections; nil on SQLite.
     private let postgres: PostgresPool?
     /// Serializes this process's PostgreSQL write transactions when `postgresSerialWrites` is on.
@@ -124,7 +126,7 @@ public final class Store: @unchecked Sendable {
         if let current = currentConnection() { return try body(current) }
         let started = monotonicNow()
         defer { StoreMetrics.read.observe(monotonicNow() - started) }
-        if let postgres { return try postgresTransaction(postgres, readOnly: true, body) }
+        if let postgres { return try postgresTransaction(postgres, readOnly: true, level: "REPEATABLE READ", body) }
         if let own = pthread_getspecific(dedicatedReaderKey) {
             return try inTransaction(Unmanaged<Database>.fromOpaque(own).takeUnretainedValue(), begin: "BEGIN DEFERRED", body)
         }
@@ -137,6 +139,21 @@ public final class Store: @unchecked Sendable {
     /// A nested `write` on the same thread runs inside a SAVEPOINT of the open transaction.
     @discardableResult
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try write(isolation: .serializable, body)
+    }
+
+    /// How a PostgreSQL write transaction is isolated (SQLite's single writer is serializable whatever this says).
+    public enum Isolation: Sendable {
+        /// The default: concurrent writers behave as one writer; a conflict is retried.
+        case serializable
+        /// For work queues whose correctness rests on row locks (`FOR UPDATE SKIP LOCKED`, an UPDATE's re-check
+        /// of its WHERE on the latest row): claimers then skip each other's rows instead of failing and retrying.
+        case readCommitted
+    }
+
+    /// `write` with the PostgreSQL isolation level chosen (nested: the outer transaction's level applies).
+    @discardableResult
+    public func write<T>(isolation: Isolation, _ body: (Database) throws -> T) throws -> T {
         if let current = currentConnection() {
             guard current.isWriter && !current.inReadOnlyTransaction else {
                 throw StoreError(kind: .misuse, message: "write() called inside read(); finish the read first")
@@ -148,8 +165,9 @@ public final class Store: @unchecked Sendable {
         if let postgres {
             // One write transaction at a time per process (as SQLite's single writer): the process's own writers never
             // fail each other's serialization checks; writers on other nodes still can, and are run again.
-            guard options.postgresSerialWrites else { return try postgresTransaction(postgres, readOnly: false, body) }
-            return try postgresWriteGate.withLock { _ in try postgresTransaction(postgres, readOnly: false, body) }
+            let level = isolation == .readCommitted ? "READ COMMITTED" : "SERIALIZABLE"
+            guard options.postgresSerialWrites else { return try postgresTransaction(postgres, readOnly: false, level: level, body) }
+            return try postgresWriteGate.withLock { _ in try postgresTransaction(postgres, readOnly: false, level: level, body) }
         }
         return try writer.withLock { writer in
             guard let writer else { throw StoreError(kind: .misuse, message: "store is closed") }
@@ -220,7 +238,7 @@ public final class Store: @unchecked Sendable {
     /// writer does; a serialization failure or deadlock rolls back and runs `body` again (jittered backoff).
     /// A connection found broken before COMMIT is reconnected and the transaction run again; broken during
     /// COMMIT the outcome is unknown, so the error (`.unavailable`, a 503) goes to the caller.
-    private func postgresTransaction<T>(_ pool: PostgresPool, readOnly: Bool, _ body: (Database) throws -> T) throws -> T {
+    private func postgresTransaction<T>(_ pool: PostgresPool, readOnly: Bool, level: String, _ body: (Database) throws -> T) throws -> T {
         let db = try pool.checkOut()
         defer { pool.checkIn(db) }
         var attempt = 0
@@ -229,7 +247,7 @@ public final class Store: @unchecked Sendable {
             var committing = false
             do {
                 if db.isBroken { try db.reconnect() }
-                try db.control(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN ISOLATION LEVEL SERIALIZABLE")
+                try db.control("BEGIN ISOLATION LEVEL \(level)" + (readOnly ? " READ ONLY" : ""))
                 db.inReadOnlyTransaction = readOnly
                 setCurrentConnection(db)
                 defer {

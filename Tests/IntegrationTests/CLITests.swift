@@ -237,4 +237,17 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(badFlag.status, 2)
         XCTAssertTrue(badFlag.stderr.contains("--port must be an integer in 0...65535 (got 'abc')"), badFlag.stderr)
     }
+
+    func test_runLeaseSettings_badValuesStopTheStartNamingTheSetting() throws {
+        for (name, value, message) in [("NEO_RUN_LEASE_SECONDS", "0.1", "NEO_RUN_LEASE_SECONDS must be a number of seconds in [0.5, 3600] (got '0.1')"),
+                                       ("NEO_RUN_LEASE_SECONDS", "soon", "NEO_RUN_LEASE_SECONDS must be a number of seconds in [0.5, 3600] (got 'soon')"),
+                                       ("NEO_RUN_MAX_ATTEMPTS", "0", "NEO_RUN_MAX_ATTEMPTS must be an integer in 1...100 (got '0')")] {
+            let r = try runNeoServer(["serve"], in: scratch, environment: ["NEO_DB": scratch.appendingPathComponent("neo.db").path, name: value])
+            XCTAssertEqual(r.status, 2, "\(name)=\(value)")
+            XCTAssertTrue(r.stderr.contains(message), r.stderr)
+        }
+        let server = try TestServer(environment: ["NEO_RUN_LEASE_SECONDS": "2.5", "NEO_RUN_MAX_ATTEMPTS": "5"])
+        defer { server.stop() }
+        XCTAssertTrue(server.log.contains(#""lease_seconds":2.5"#) && server.log.contains(#""max_attempts":5"#), server.log)
+    }
 }

@@ -312,34 +312,55 @@ final class ExecutionsTests: SharedServerTestCase {
 
 /// Restarts need their own server.
 final class RunnerRestartTests: XCTestCase {
-    func test_restart_marksRunningFailedAndRunsQueued() throws {
+    func test_restart_takesOverRunningRunsAndRunsQueued() throws {
         let first = try TestServer(environment: ["NEO_RATE_LIMIT": "0"])
-        let created = try first.request("POST", "/public-api/agents", json: ["name": "restart", "trigger_type": "TRIGGERED", "actions": []])
+        let created = try first.request("POST", "/public-api/agents", json: ["name": "restart", "trigger_type": "TRIGGERED",
+                                                                            "actions": [["action_type": "ADD_NOTE", "input_as_dict": ["template": "note"]]]])
         let agent = try XCTUnwrap(created.data?["id"]?.stringValue, created.text + first.log)
         let a = try XCTUnwrap(try first.request("POST", "/public-api/agents/\(agent)/run-now", json: ["target_entity_id": "A"]).data?["execution_id"]?.stringValue)
         let b = try XCTUnwrap(try first.request("POST", "/public-api/agents/\(agent)/run-now", json: ["target_entity_id": "B"]).data?["execution_id"]?.stringValue)
         XCTAssertEqual(first.stop(signal: SIGKILL), 9)
-        // Put the store in the state a crash mid-run leaves: one run running, one still queued.
+        // Put the store in the state a crash mid-run leaves: one run running (claimed by a node now dead), one queued.
+        // On SQLite the dead node's lease is still valid for centuries: a start takes every running run, as no other
+        // node can own one. On PostgreSQL other nodes may be alive, so a start takes only expired leases.
         // (a and b are UUIDs the server made: safe to splice into the SQL.)
+        let expiry = ProcessInfo.processInfo.environment["NEO_TEST_DB"] == nil ? "2999-01-01T00:00:00.000Z" : "2000-01-01T00:00:00.000Z"
         try first.sql("""
             BEGIN;
-            UPDATE executions SET status='running', started_at=created_at WHERE id='\(a)';
+            DELETE FROM artifacts WHERE execution_id IN ('\(a)', '\(b)');
+            DELETE FROM execution_steps WHERE execution_id IN ('\(a)', '\(b)');
+            UPDATE executions SET status='running', started_at=created_at, finished_at=NULL, next_action=0, attempt=1, lease_owner='dead-node-1',
+              lease_expires_at='\(expiry)' WHERE id='\(a)';
             UPDATE executions SET status='queued', started_at=NULL, finished_at=NULL, next_action=0 WHERE id='\(b)';
-            DELETE FROM execution_steps WHERE execution_id='\(b)';
             COMMIT;
             """)
         let second = try TestServer(environment: ["NEO_RATE_LIMIT": "0"], directory: first.directory)
         defer { second.stop() }
-        let deadline = Date().addingTimeInterval(10)
-        var statusB = ""
-        while Date() < deadline {
-            statusB = try second.request("GET", "/public-api/executions/\(b)").data?["status"]?.stringValue ?? ""
-            if statusB == "succeeded" { break }
-            usleep(50_000)
+        func settled(_ id: String) throws -> JSON? {
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                let e = try second.request("GET", "/public-api/executions/\(id)").data
+                if ["succeeded", "failed"].contains(e?["status"]?.stringValue ?? "") { return e }
+                usleep(50_000)
+            }
+            return try second.request("GET", "/public-api/executions/\(id)").data
         }
-        XCTAssertEqual(statusB, "succeeded", "queued work survives a restart")
-        let interrupted = try second.request("GET", "/public-api/executions/\(a)").data
-        XCTAssertEqual(interrupted?["status"], "failed")
-        XCTAssertTrue(interrupted?["error"]?.stringValue?.contains("stopped") ?? false)
+        XCTAssertEqual(try settled(b)?["status"], "succeeded", "queued work survives a restart")
+        let takenOver = try settled(a)
+        XCTAssertEqual(takenOver?["status"], "succeeded", "the interrupted run was taken over and finished: \(String(describing: takenOver))")
+        XCTAssertEqual(takenOver?["attempt"], 2, "the takeover's claim is the second attempt")
+        let steps = try second.request("GET", "/public-api/executions/\(a)/steps?page_size=50").data?.arrayValue ?? []
+        let messages = steps.map { $0["message"]?.stringValue ?? "" }
+        XCTAssertTrue(messages.first?.contains("taken over from node dead-node-1") ?? false, "\(messages)")
+        XCTAssertEqual(steps.first?["type"], "THOUGHT")
+        XCTAssertEqual(messages.last, "completed 1 action(s)", "\(messages)")
+        // The steps after the takeover name the claim that wrote them; the takeover's own names none.
+        let rows = try second.sql("SELECT attempt, node FROM execution_steps WHERE execution_id = '\(a)' ORDER BY seq")
+        XCTAssertEqual(rows.first?["attempt"], .null)
+        XCTAssertEqual(Set(rows.dropFirst().map { $0["attempt"]?.intValue ?? -1 }), [2])
+        let claims = try second.sql("SELECT attempt, node FROM execution_attempts WHERE execution_id = '\(a)' ORDER BY attempt")
+        XCTAssertEqual(claims.last?["attempt"], 2)
+        XCTAssertNotEqual(claims.last?["node"], "dead-node-1")
+        XCTAssertTrue(second.log.contains("took over a run whose node stopped holding it"))
     }
 }

@@ -7,6 +7,7 @@ import NeoJSON
 /// /ok/...                          200 `{"ok": true}`
 /// /flaky/<key>/<n>/<status>[?ra=] the first n requests for <key> answer <status> (with `Retry-After: <ra>`
 ///                                  when given: seconds, or `date:<s>` for an HTTP date s seconds ahead), then 200
+/// /slow/<seconds>/...              200 `{"ok": true}` after <seconds> (a call in flight while a node dies)
 /// /requests                        the recorded requests so far (not itself recorded)
 final class RecordingUpstream {
     let python: PythonProcess
@@ -66,6 +67,12 @@ class Handler(BaseHTTPRequestHandler):
             SEEN.append({"method": self.command, "path": url.path, "t": time.time(),
                          "headers": {k.lower(): v for k, v in self.headers.items()}})
         parts = url.path.strip("/").split("/")
+        if parts[0] == "slow":
+            time.sleep(min(float(parts[1]), 30))
+            try:
+                return self.reply(200, {"ok": True, "path": url.path})
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the caller died meanwhile (a killed node)
         if parts[0] == "flaky":
             key, n, status = parts[1], int(parts[2]), int(parts[3])
             with LOCK:

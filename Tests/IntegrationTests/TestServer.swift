@@ -163,7 +163,8 @@ final class TestServer: @unchecked Sendable {
             p.arguments = ["-qAt", "-v", "ON_ERROR_STOP=1", url, "-c", isSelect ? "SELECT COALESCE(json_agg(q), '[]') FROM (\(query)) q" : query]
         } else {
             p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-            p.arguments = ["-json", directory.appendingPathComponent("neo.db").path, query]
+            // Waits for the running server's write lock rather than failing "database is locked".
+            p.arguments = ["-json", "-cmd", ".timeout 5000", directory.appendingPathComponent("neo.db").path, query]
         }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

@@ -7,4 +7,7 @@
 int cshim_pq_diag_sqlstate(void);
 /* Silences libpq's default notice processor (it prints NOTICEs such as "relation already exists, skipping" to stderr). */
 void cshim_pq_quiet_notices(PGconn *conn);
+/* Waits up to timeout_ms for the connection's socket, reads what arrived and frees the notifications it carried
+   (LISTEN/NOTIFY). Returns how many arrived (0 on timeout or EINTR), or -1 when the connection failed. */
+int cshim_pq_wait_notifies(PGconn *conn, int timeout_ms);
 #endif

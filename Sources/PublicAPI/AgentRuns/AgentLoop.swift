@@ -56,6 +56,8 @@ final class AgentLoop: Sendable {
         /// Watches the run (a chat turn); nil for AGENTIC executions.
         let observer: AgentRunObserver?
         var id: String { execution.id }
+        /// The claim every write of the run is fenced by.
+        var lease: RunLease { execution.lease }
         var tenant: Int64 { execution.tenantId }
     }
 
@@ -100,19 +102,25 @@ final class AgentLoop: Sendable {
             }
             try loop(&state, context)
         } catch Stop.failed(let message, let data) {
-            fail(execution.id, message, data: data)
-            observer?.failed(message)
+            if fail(execution.lease, message, data: data) { observer?.failed(message) }
         } catch Stop.paused {
             return
         } catch Stop.cancelled {
             observer?.failed("the run was cancelled")
+        } catch let lost as LeaseLost {
+            // Cancelled meanwhile: the turn ends so; taken over: another node goes on with the run (and its turn).
+            if lost.takenOver {
+                logger.warn("lease lost: the run continues elsewhere; this node stopped it and writes nothing more", lost.logFields)
+            } else {
+                observer?.failed("the run was cancelled")
+            }
         } catch let e as APIError {
-            fail(execution.id, e.message, data: nil)
-            observer?.failed(e.message)
+            if fail(execution.lease, e.message, data: nil) { observer?.failed(e.message) }
         } catch {
             logger.error("AGENTIC run failed unexpectedly", ["execution_id": .string(execution.id), "error": .string(String(describing: error))])
-            fail(execution.id, "internal error while running; see the server log", data: nil)
-            observer?.failed("internal error while running; see the server log")
+            if fail(execution.lease, "internal error while running; see the server log", data: nil) {
+                observer?.failed("internal error while running; see the server log")
+            }
         }
     }
 
@@ -132,11 +140,11 @@ final class AgentLoop: Sendable {
         if let approval = state.approval { try settle(approval, &state, c, elapsed: elapsed) }
         while true {
             while let call = state.pendingCalls.first {
-                try checkRunning(c.id)
+                try checkRunning(c)
                 try checkTime()
                 try answer(call, &state, c, elapsed: elapsed)
             }
-            try checkRunning(c.id)
+            try checkRunning(c)
             try checkTime()
             guard state.modelCalls < c.settings.maxIterations else {
                 throw Stop.failed("max_iterations (\(c.settings.maxIterations)) reached: the model made \(state.modelCalls) calls without a final answer", data: nil)
@@ -176,11 +184,11 @@ final class AgentLoop: Sendable {
                                           .object(JSONObject([("id", .string(call.id)), ("name", .string(call.name)), ("arguments", shown(call))]))
                                       })), ("llm", llm)])
             try store.write { [state] db in
-                try Self.stillRunning(c.id, db)
-                try AgentLoopRecords.addUsage(c.id, turn.usage, db)
-                try ExecutionRecords.appendStep(c.id, type: .thought, message: turn.text ?? "asked for \(turn.calls.count) tool call(s): \(names)",
+                try Self.stillRunning(c, db)
+                try AgentLoopRecords.addUsage(c.lease, turn.usage, db)
+                try ExecutionRecords.appendStep(c.lease, type: .thought, message: turn.text ?? "asked for \(turn.calls.count) tool call(s): \(names)",
                                                 data: .object(thought), db)
-                try AgentLoopRecords.save(c.id, tenantId: c.tenant, state, db)
+                try AgentLoopRecords.save(c.lease, tenantId: c.tenant, state, db)
             }
             if state.tokens.total >= c.settings.maxTotalTokens {
                 throw Stop.failed("max_total_tokens (\(c.settings.maxTotalTokens)) reached: the run used \(state.tokens.total) tokens in \(state.modelCalls) model calls", data: nil)
@@ -222,14 +230,14 @@ final class AgentLoop: Sendable {
         state.pendingCalls.removeFirst()
         state.activeSeconds = elapsed()
         try store.write { [state] db in
-            try Self.stillRunning(c.id, db)
+            try Self.stillRunning(c, db)
             if callStep {
-                try ExecutionRecords.appendStep(c.id, type: .toolCall, message: answer.callMessage, toolCallId: call.id, toolType: answer.toolType,
+                try ExecutionRecords.appendStep(c.lease, type: .toolCall, message: answer.callMessage, toolCallId: call.id, toolType: answer.toolType,
                                                 data: answer.callData, db)
             }
-            try ExecutionRecords.appendStep(c.id, type: .toolResult, message: answer.resultMessage, isError: answer.isError, toolCallId: call.id,
+            try ExecutionRecords.appendStep(c.lease, type: .toolResult, message: answer.resultMessage, isError: answer.isError, toolCallId: call.id,
                                             toolType: answer.toolType, data: answer.resultData, db)
-            try AgentLoopRecords.save(c.id, tenantId: c.tenant, state, db)
+            try AgentLoopRecords.save(c.lease, tenantId: c.tenant, state, db)
         }
         c.observer?.toolAnswered(call, output: content, isError: answer.isError)
     }
@@ -297,9 +305,9 @@ final class AgentLoop: Sendable {
                                     ("tool_call_id", .string(call.id)), ("arguments", shown(call))])
         let payload = JSON.object(JSONObject([("action_index", .int(Int64(c.actionIndex))), ("tool_call_id", .string(call.id))])).serializedString()
         let tilId = try store.write { [state] db -> Int64 in
-            try Self.stillRunning(c.id, db)
+            try Self.stillRunning(c, db)
             let now = Date()
-            let seq = try ExecutionRecords.appendStep(c.id, type: .toolCall, message: "call \(config.name): waiting for approval", toolCallId: call.id,
+            let seq = try ExecutionRecords.appendStep(c.lease, type: .toolCall, message: "call \(config.name): waiting for approval", toolCallId: call.id,
                                                       toolType: AgentToolbox.externalAPITool, data: .object(callData), db)
             let til = try ApprovalRecords.insert(TilRequestDraft(
                 tenantId: e.tenantId, agentId: e.agentId, agentName: e.agentName, kind: .externalAPICall,
@@ -307,8 +315,8 @@ final class AgentLoop: Sendable {
                 payload: payload, executionId: c.id, stepSeq: seq, ticketId: e.entityId), now: now, db)
             var waiting = state
             waiting.approval = .init(callId: call.id, tilId: til.id ?? 0, request: request)
-            try AgentLoopRecords.save(c.id, tenantId: c.tenant, waiting, db)
-            try ExecutionRecords.waitForApproval(c.id, atAction: c.actionIndex,
+            try AgentLoopRecords.save(c.lease, tenantId: c.tenant, waiting, db)
+            try ExecutionRecords.waitForApproval(c.lease, atAction: c.actionIndex,
                                                  message: ExecutionRunner.waitingMessage(tilId: til.id ?? 0, apiName: config.name), now: Timestamp.format(now), db)
             return til.id ?? 0
         }
@@ -422,14 +430,16 @@ final class AgentLoop: Sendable {
         return (out, true)
     }
 
-    private func checkRunning(_ id: String) throws {
-        if try store.read({ try ExecutionRecords.status(of: id, $0) }) != .running { throw Stop.cancelled }
+    /// Between steps: a run cancelled or taken over meanwhile stops (`LeaseLost`).
+    private func checkRunning(_ c: Context) throws {
+        try store.read { try ExecutionRecords.hold(c.lease, locking: false, $0) }
     }
 
     /// Inside the transaction that records a step: a run cancelled meanwhile (while the model or an upstream
-    /// answered) records nothing more, no loop state and no approval request.
-    private static func stillRunning(_ id: String, _ db: Database) throws {
-        if try ExecutionRecords.status(of: id, db) != .running { throw Stop.cancelled }
+    /// answered), or whose lease another node took over, records nothing more, no loop state and no approval
+    /// request (`LeaseLost`; the row stays share-locked on PostgreSQL until the transaction ends).
+    private static func stillRunning(_ c: Context, _ db: Database) throws {
+        try ExecutionRecords.hold(c.lease, db)
     }
 
     private func task(_ e: Execution, agent: JSONObject) -> String {
@@ -478,25 +488,32 @@ final class AgentLoop: Sendable {
     private func succeed(_ c: Context, text: String?, llm: JSON, usage: TokenUsage) throws {
         let message = text ?? "(the model's final answer had no text)"
         try store.write { db in
-            try AgentLoopRecords.addUsage(c.id, usage, db)
-            try ExecutionRecords.appendStep(c.id, type: .finalMessage, message: message,
+            try AgentLoopRecords.addUsage(c.lease, usage, db)
+            try ExecutionRecords.appendStep(c.lease, type: .finalMessage, message: message,
                                             data: .object(JSONObject([("text", text.map(JSON.string) ?? .null), ("llm", llm)])), db)
-            try ExecutionRecords.finish(c.id, as: .succeeded, error: nil, message: String(message.prefix(2000)), now: Timestamp.now(), from: .running, db)
+            try ExecutionRecords.finish(c.lease, as: .succeeded, error: nil, message: String(message.prefix(2000)), now: Timestamp.now(), db)
             try AgentLoopRecords.delete(c.id, db)
         }
         c.observer?.finished(text: text)
     }
 
-    /// An ERROR step naming why, the run failed, its state gone.
-    private func fail(_ id: String, _ message: String, data: JSON?) {
+    /// An ERROR step naming why, the run failed, its state gone. False when another node took the run over
+    /// (nothing written: the run, and a chat turn's, go on there).
+    private func fail(_ lease: RunLease, _ message: String, data: JSON?) -> Bool {
         do {
             try store.write { db in
-                try ExecutionRecords.appendStep(id, type: .error, message: message, isError: true, data: data, db)
-                try ExecutionRecords.finish(id, as: .failed, error: message, message: message, now: Timestamp.now(), from: .running, db)
-                try AgentLoopRecords.delete(id, db)
+                try ExecutionRecords.appendStep(lease, type: .error, message: message, isError: true, data: data, db)
+                try ExecutionRecords.finish(lease, as: .failed, error: message, message: message, now: Timestamp.now(), db)
+                try AgentLoopRecords.delete(lease.executionId, db)
+            }
+        } catch let lost as LeaseLost {
+            if lost.takenOver {
+                logger.warn("lease lost: the run continues elsewhere; this node stopped it and writes nothing more", lost.logFields)
+                return false
             }
         } catch {
-            logger.error("could not record an AGENTIC run's failure", ["execution_id": .string(id), "error": .string(String(describing: error))])
+            logger.error("could not record an AGENTIC run's failure", ["execution_id": .string(lease.executionId), "error": .string(String(describing: error))])
         }
+        return true
     }
 }

@@ -17,7 +17,10 @@ enum AgentLoopRecords {
         return state
     }
 
-    static func save(_ executionId: String, tenantId: Int64, _ state: AgentLoopState, _ db: Database) throws {
+    /// Saves the loop's state of a run this node holds (fenced by `ExecutionRecords.hold`).
+    static func save(_ lease: RunLease, tenantId: Int64, _ state: AgentLoopState, _ db: Database) throws {
+        try ExecutionRecords.hold(lease, db)
+        let executionId = lease.executionId
         try db.execute("""
             INSERT INTO agent_loops (execution_id, tenant_id, state, updated_at) VALUES (?, ?, ?, ?)
             ON CONFLICT (execution_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
@@ -35,11 +38,12 @@ enum AgentLoopRecords {
     }
 
     /// Adds one model call's tokens to the execution's usage.
-    static func addUsage(_ executionId: String, _ usage: TokenUsage, _ db: Database) throws {
+    static func addUsage(_ lease: RunLease, _ usage: TokenUsage, _ db: Database) throws {
+        try ExecutionRecords.hold(lease, db)
         try db.execute("""
             UPDATE executions SET llm_calls = llm_calls + 1, prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?
-            WHERE id = ?
-            """, [.int(Int64(usage.prompt)), .int(Int64(usage.completion)), .text(executionId)])
+            WHERE id = ? AND attempt = ? AND lease_owner = ?
+            """, [.int(Int64(usage.prompt)), .int(Int64(usage.completion)), .text(lease.executionId), .int(lease.attempt), .text(lease.node)])
     }
 }
 

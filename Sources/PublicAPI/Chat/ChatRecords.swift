@@ -119,8 +119,8 @@ enum ChatRecords {
                        [.text(succeeded ? "succeeded" : "failed"), error.map { .text($0) } ?? .null, .text(now), .text(turnId)]) == 1
     }
 
-    /// Turns left running whose execution has ended (a restart marks interrupted executions failed, and a crash
-    /// can fall between a run's success and its turn's end): the execution's status, error and final text.
+    /// Turns left running whose execution has ended (the reaper fails a run interrupted NEO_RUN_MAX_ATTEMPTS times,
+    /// and a crash can fall between a run's success and its turn's end): the execution's status, error and final text.
     static func orphanedTurns(session: String?, _ db: Database) throws -> [(turn: ChatTurn, status: String, error: String?, text: String?)] {
         try db.query("""
             SELECT t.id, t.session_id, t.tenant_id, t.seq, t.user_message_id, t.assistant_message_id, t.model_tier, t.status, t.execution_id, t.created_at,

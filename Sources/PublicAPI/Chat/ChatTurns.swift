@@ -90,16 +90,16 @@ final class ChatTurns: Sendable {
                                     + "conversational agents answer chat sessions only")
         }
         guard let runLoop else {
-            end(turn, succeeded: false, text: nil, error: "this server was started without the model loop")
+            end(turn, succeeded: false, text: nil, error: "this server was started without the model loop", lease: execution.lease)
             throw APIError.unavailable("this server was started without the model loop")
         }
         let settings = AgentRunSettings.read(agent["agent_settings"], validation: Validation())
         do { try hub.openTurn(turn.sessionId) } catch {
-            end(turn, succeeded: false, text: nil, error: "the turn could not start; see the server log")
+            end(turn, succeeded: false, text: nil, error: "the turn could not start; see the server log", lease: execution.lease)
             throw error
         }
         defer { hub.closeTurn(turn.sessionId) }
-        let observer = ChatTurnObserver(turn: turn, turns: self, settings: settings)
+        let observer = ChatTurnObserver(turn: turn, turns: self, settings: settings, lease: execution.lease)
         runLoop(execution, agent, observer)
     }
 
@@ -121,9 +121,11 @@ final class ChatTurns: Sendable {
     }
 
     /// A turn ended: the assistant message (on success), the turn's status, the stream's last parts, the next turn.
-    func end(_ turn: ChatTurn, succeeded: Bool, text: String?, error: String?) {
+    /// `lease`: the claim of the execution that ran it; a node that lost it to another claim writes nothing.
+    func end(_ turn: ChatTurn, succeeded: Bool, text: String?, error: String?, lease: RunLease? = nil) {
         do {
             let ended = try store.write { db -> Bool in
+                if let lease { try ExecutionRecords.holdAttempt(lease, db) }
                 guard try ChatRecords.finishTurn(turn.id, succeeded: succeeded, error: error, now: Timestamp.now(), db) else { return false }
                 if succeeded, let s = try ChatRecords.session(turn.sessionId, tenantId: turn.tenantId, db) {
                     try ChatRecords.insertMessage(id: turn.assistantMessageId, session: s, role: "assistant", content: text ?? "", turnId: turn.id,
@@ -139,6 +141,9 @@ final class ChatTurns: Sendable {
                 // The next turn may be claimed by another node, which numbers from the table: this one's parts first.
                 hub.flush(turn.sessionId)
             }
+        } catch let lost as LeaseLost {
+            logger.warn("lease lost: another node ends this chat turn", lost.logFields)
+            return
         } catch {
             logger.error("could not end a chat turn", ["chat_turn_id": .string(turn.id), "error": .string(String(describing: error))])
         }
@@ -180,13 +185,16 @@ final class ChatTurnObserver: AgentRunObserver {
     let turn: ChatTurn
     let turns: ChatTurns
     let settings: AgentRunSettings
+    /// The claim of the turn's execution, which its end is fenced by.
+    let lease: RunLease
     /// Whether `start` went out, and the text part open now (streamed deltas) with a counter for its id.
     private let state = Lock<(started: Bool, text: String?, texts: Int)>((false, nil, 0))
 
-    init(turn: ChatTurn, turns: ChatTurns, settings: AgentRunSettings) {
+    init(turn: ChatTurn, turns: ChatTurns, settings: AgentRunSettings, lease: RunLease) {
         self.turn = turn
         self.turns = turns
         self.settings = settings
+        self.lease = lease
     }
 
     var model: String? { turn.modelTier == "SMART" ? settings.smartModel : nil }
@@ -232,11 +240,11 @@ final class ChatTurnObserver: AgentRunObserver {
 
     func waitingForApproval(_ call: ToolCall, tilId: Int64) { publish(ChatParts.approvalRequest(call, tilId: tilId)) }
 
-    func finished(text: String?) { turns.end(turn, succeeded: true, text: text, error: nil) }
+    func finished(text: String?) { turns.end(turn, succeeded: true, text: text, error: nil, lease: lease) }
 
     func failed(_ message: String) {
         ensureStarted()
         if let id = state.withLock({ s in defer { s.text = nil }; return s.text }) { publish(ChatParts.textEnd(id)) }
-        turns.end(turn, succeeded: false, text: nil, error: message)
+        turns.end(turn, succeeded: false, text: nil, error: message, lease: lease)
     }
 }

@@ -25,3 +25,37 @@ extension Database {
             : "EXISTS (SELECT 1 FROM json_each(\(column)) WHERE json_extract(value, '$.\(key)') = ?)"
     }
 }
+
+/// Run leases (design §11): times on the database's clock, so nodes whose clocks differ agree on expiry; the
+/// row locks PostgreSQL needs where SQLite's single writer already serializes.
+extension Database {
+    /// The database clock now, as a Timestamp-formatted text (`2026-12-01T14:00:00.123Z`, sorts as time).
+    var clockNow: String {
+        dialect == .postgres
+            ? #"to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#
+            : "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    }
+
+    /// The database clock `seconds` (a `?` bound to a number) from now, formatted as `clockNow`.
+    func clockAfter(_ seconds: String) -> String {
+        dialect == .postgres
+            ? #"to_char((clock_timestamp() + CAST("# + seconds + #" AS DOUBLE PRECISION) * INTERVAL '1 second') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#
+            : "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || CAST(\(seconds) AS TEXT) || ' seconds')"
+    }
+
+    /// Appended to a SELECT of one execution row inside a write: a shared row lock on PostgreSQL, so a reaper or a
+    /// cancel changing the row waits for this transaction (SQLite's single writer already excludes them).
+    var forShare: String { dialect == .postgres ? " FOR SHARE" : "" }
+
+    /// Appended to a SELECT of rows to take: each row locked, rows another transaction holds skipped.
+    var forUpdateSkipLocked: String { dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : "" }
+
+    /// Wakes the nodes listening for queued runs when the transaction commits (PostgreSQL; SQLite has one node).
+    func notifyRunsQueued() throws {
+        guard dialect == .postgres else { return }
+        try execute("SELECT pg_notify('\(Database.runsChannel)', '')")
+    }
+
+    /// The LISTEN/NOTIFY channel of queued runs.
+    static let runsChannel = "neo_runs"
+}

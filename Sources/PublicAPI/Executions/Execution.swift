@@ -67,6 +67,9 @@ struct Execution {
     let completionTokens: Int64
     /// The trace id of the request that started the run, when one did.
     let traceId: String?
+    /// Claims so far (0: never claimed), and the node holding the current one (design §11).
+    let attempt: Int64
+    let leaseOwner: String?
 
     init(row: Row) {
         id = row.string("id") ?? ""
@@ -97,7 +100,12 @@ struct Execution {
         promptTokens = row.int("prompt_tokens") ?? 0
         completionTokens = row.int("completion_tokens") ?? 0
         traceId = row.string("trace_id")
+        attempt = row.int("attempt") ?? 0
+        leaseOwner = row.string("lease_owner")
     }
+
+    /// The claim this row records: what the run's writes are fenced by.
+    var lease: RunLease { RunLease(executionId: id, attempt: attempt, node: leaseOwner ?? "") }
 
     /// A span for this run's work: in the starting request's trace, else in a new one.
     func runSpan() -> TraceContext {
@@ -117,7 +125,7 @@ struct Execution {
             ("seconds_spent", secondsSpent.map { .double(($0 * 1000).rounded() / 1000) } ?? .null),
             ("created_at", .string(createdAt)), ("updated_at", .string(updatedAt)), ("status", .string(status.rawValue)),
             ("kind", .string(kind.rawValue)), ("started_at", text(startedAt)), ("finished_at", text(finishedAt)),
-            ("test_mode", .bool(testMode)), ("input", input.flatMap { try? JSON.parse($0) } ?? .null), ("retry_of", text(retryOf)), ("trigger", trigger),
+            ("test_mode", .bool(testMode)), ("input", input.flatMap { try? JSON.parse($0) } ?? .null), ("retry_of", text(retryOf)), ("trigger", trigger), ("attempt", .int(attempt)),
             ("usage", .object(JSONObject([("llm_calls", .int(llmCalls)), ("prompt_tokens", .int(promptTokens)),
                                           ("completion_tokens", .int(completionTokens))]))),
         ]))

@@ -23,20 +23,36 @@ public final class ExecutionRunner: Sendable {
     }
     /// Whether to stop, a count of pokes (new work) that idle workers wait on, and how many workers run.
     private let state = Lock<(stopping: Bool, pokes: Int, workers: Int)>((false, 0, 0))
+    /// This node's leases on the runs it executes: claim, heartbeat, reaper (design §11).
+    let leases: RunLeases
+    /// PostgreSQL: the connection that hears `NOTIFY neo_runs` from every node and pokes this runner.
+    private let listener = Lock<PostgresListener?>(nil)
 
-    init(store: Store, logger: Logger, concurrency: Int, external: ExternalCalls = .none, agentLoop: AgentLoop? = nil) {
+    init(store: Store, logger: Logger, concurrency: Int, external: ExternalCalls = .none, agentLoop: AgentLoop? = nil,
+         leases: RunLeases? = nil) {
         self.store = store
         self.logger = logger
         self.concurrency = max(1, concurrency)
         self.external = external
         self.agentLoop = agentLoop
+        self.leases = leases ?? RunLeases(store: store, logger: logger, seconds: 30, maxAttempts: 3)
     }
 
-    /// Marks runs a previous process left `running` as failed, then starts the worker threads.
+    /// Takes over runs a dead node left running (on SQLite: every running run, since this is the only node), starts
+    /// the heartbeat and reaper, the LISTEN connection on PostgreSQL, then the worker threads.
     public func start() throws {
-        let now = Timestamp.now()
-        let orphaned = try store.write { try ExecutionRecords.failInterrupted(now: now, $0) }
-        if orphaned > 0 { logger.warn("marked interrupted executions failed", ["count": .int(Int64(orphaned))]) }
+        logger.info("runner node", ["node": .string(leases.node), "lease_seconds": .double(leases.seconds),
+                                    "max_attempts": .int(Int64(leases.maxAttempts))])
+        let previous = leases.onReaped
+        leases.onReaped = { [weak self] taken in
+            previous?(taken)
+            if taken.contains(where: \.requeued) { self?.poke() }
+        }
+        try leases.start()
+        let heard = store.listen(Database.runsChannel, onNotify: { [weak self] count in self?.poke(count) },
+                                 onProblem: { [logger] problem in logger.warn("run notifications: listening connection lost; polling meanwhile",
+                                                                              ["error": .string(problem)]) })
+        listener.withLock { $0 = heard }
         state.withLock { $0.workers = concurrency }
         for i in 0..<concurrency {
             // The thread holds the runner strongly until it stops (after `stop`).
@@ -55,12 +71,24 @@ public final class ExecutionRunner: Sendable {
         state.withLock { $0.stopping = true }
         state.notifyAll()
         state.withLock(waitingUntil: { $0.workers == 0 }, timeout: deadline) { _, _ in }
+        listener.withLock { $0 }?.stop()
+        leases.stop()
     }
 
     /// Wakes a worker: new queued work.
     func poke() {
         state.withLock { $0.pokes &+= 1 }
         state.notifyOne()
+    }
+
+    /// Wakes `count` workers (one per notification heard: each is a transaction that queued work), all of them
+    /// when there are as many.
+    func poke(_ count: Int) {
+        guard count < concurrency else {
+            state.withLock { $0.pokes &+= 1 }
+            return state.notifyAll()
+        }
+        for _ in 0..<count { poke() }
     }
 
     // MARK: queueing
@@ -133,19 +161,26 @@ public final class ExecutionRunner: Sendable {
                 seen = state.withLock(waitingUntil: { $0.stopping || $0.pokes != seen }, timeout: 1) { value, _ in value.pokes }
                 continue
             }
+            let lease = execution.lease
+            defer { leases.untrack(lease) }
             run(execution)
         }
     }
 
-    /// Atomically moves the oldest queued run to running.
+    /// Atomically moves the oldest queued run to running under this node's lease, renewed from then on.
     private func claim() throws -> Execution? {
-        try store.write { try ExecutionRecords.claimNext(now: Timestamp.now(), $0) }
+        let claimed = try store.write(isolation: .readCommitted) {
+            try ExecutionRecords.claimNext(node: leases.node, leaseSeconds: leases.seconds, now: Timestamp.now(), $0)
+        }
+        if let claimed { leases.track(claimed.lease) }
+        return claimed
     }
 
     private struct Stop: Error { let failure: String? }
 
     private func run(_ execution: Execution) {
         let id = execution.id
+        let lease = execution.lease
         let tenantId = execution.tenantId
         let testMode = execution.testMode
         let input = execution.inputObject
@@ -153,7 +188,7 @@ public final class ExecutionRunner: Sendable {
         let approved = execution.approvedAction
         let trace = execution.runSpan()
         if execution.kind == .externalAPIInvoke {
-            return runApprovedInvoke(id, tenantId: tenantId, input: input, trace: trace)
+            return runApprovedInvoke(lease, tenantId: tenantId, input: input, trace: trace)
         }
         do {
             let document = try execution.agentId.flatMap { agentId in
@@ -174,38 +209,57 @@ public final class ExecutionRunner: Sendable {
                 throw Stop(failure: refusal)
             }
             if index == 0 {
-                try recordFindEntities(id, agent: agent, execution: execution)
+                try recordFindEntities(lease, agent: agent, execution: execution)
                 index = actions.first?["action_type"]?.stringValue == "FIND_ENTITIES" ? 1 : 0
             }
             while index < actions.count {
-                try checkStillRunning(id)
+                try checkStillRunning(lease)
                 let action = actions[index]
                 let type = action["action_type"]?.stringValue ?? "UNKNOWN"
                 let params = action["input_as_dict"]?.objectValue ?? JSONObject()
                 switch type {
                 case AgentSchema.externalAPIRequest:
-                    let paused = try externalRequest(id, tenantId: tenantId, actionIndex: index, params: params, input: input,
+                    let paused = try externalRequest(lease, tenantId: tenantId, actionIndex: index, params: params, input: input,
                                                      approved: approved == index, testMode: testMode, execution: execution, trace: trace)
                     if paused { return }
                 case AgentSchema.addNote:
-                    try addNote(id, tenantId: tenantId, params: params, input: input, testMode: testMode)
+                    // A note is this database's own effect: stored with the run's move past it, exactly once.
+                    try addNote(lease, tenantId: tenantId, params: params, input: input, testMode: testMode, next: index + 1)
+                    index += 1
+                    continue
                 default:
                     // Preflight refuses these; an edit made while the run waited for an approval can still add one.
                     throw Stop(failure: "action \(action["id"]?.stringValue ?? "?") has action_type '\(type)', which this server does not run; the run stopped before it")
                 }
                 index += 1
-                try store.write { try ExecutionRecords.setNextAction(id, index, now: Timestamp.now(), $0) }
+                try store.write { try ExecutionRecords.setNextAction(lease, index, now: Timestamp.now(), $0) }
             }
             let pipeline = actions.filter { $0["action_type"]?.stringValue != AgentSchema.findEntities }.count
-            try finish(id, status: .succeeded, error: nil, message: testMode ? "test mode: every step planned, nothing sent" : "completed \(pipeline) action(s)")
+            try finish(lease, status: .succeeded, error: nil, message: testMode ? "test mode: every step planned, nothing sent" : "completed \(pipeline) action(s)")
+        } catch let lost as LeaseLost {
+            lostLease(lost)
         } catch let stop as Stop {
-            if let failure = stop.failure { try? finish(id, status: .failed, error: failure, message: nil) }
+            if let failure = stop.failure { finishQuietly(lease, status: .failed, error: failure) }
         } catch let e as APIError {
-            try? finish(id, status: .failed, error: e.message, message: nil)
+            finishQuietly(lease, status: .failed, error: e.message)
         } catch {
             logger.error("execution failed unexpectedly", ["execution_id": .string(id), "error": .string(String(describing: error))])
-            try? finish(id, status: .failed, error: "internal error while running; see the server log", message: nil)
+            finishQuietly(lease, status: .failed, error: "internal error while running; see the server log")
         }
+    }
+
+    /// Records a failure unless the lease is gone (then nothing more is written).
+    private func finishQuietly(_ lease: RunLease, status: ExecutionStatus, error: String) {
+        do { try finish(lease, status: status, error: error, message: nil) } catch let lost as LeaseLost {
+            lostLease(lost)
+        } catch {
+            logger.error("could not record a run's end", ["execution_id": .string(lease.executionId), "error": .string(String(describing: error))])
+        }
+    }
+
+    /// A run this node no longer holds stops here: quietly after a cancel, with a warning when another node has it.
+    func lostLease(_ lost: LeaseLost) {
+        if lost.takenOver { logger.warn("lease lost: the run continues elsewhere; this node stopped it and writes nothing more", lost.logFields) }
     }
 
     /// Everything that would make the run fail part way, found before its first action so that no side
@@ -254,13 +308,13 @@ public final class ExecutionRunner: Sendable {
         guard let loop = agentLoop else { throw Stop(failure: "this server was started without AGENTIC runs") }
         let agenticIndex = actions.firstIndex { $0["action_type"]?.stringValue == AgentSchema.agentic } ?? max(actions.count - 1, 0)
         if execution.nextAction == 0 {
-            try recordFindEntities(execution.id, agent: agent, execution: execution, thenNextAction: agenticIndex)
+            try recordFindEntities(execution.lease, agent: agent, execution: execution, thenNextAction: agenticIndex)
         }
         loop.run(execution, agent: agent, actionIndex: agenticIndex)
     }
 
     /// A direct invoke by an agent's key that waited for approval: now approved, it is sent.
-    private func runApprovedInvoke(_ id: String, tenantId: Int64, input: JSONObject, trace: TraceContext) {
+    private func runApprovedInvoke(_ lease: RunLease, tenantId: Int64, input: JSONObject, trace: TraceContext) {
         var body = input
         let apiName = body.removeValue(forKey: "api_name")?.stringValue ?? ""
         let callId = SecureRandom.uuid()
@@ -268,36 +322,38 @@ public final class ExecutionRunner: Sendable {
             let outcome = try external.invoke(tenantId, apiName, body, false, trace)
             let status = outcome.result?["status"]?.intValue ?? 0
             try store.write { db in
-                try ExecutionRecords.appendStep(id, type: .toolCall, message: "call \(apiName)", toolCallId: callId, toolType: AgentSchema.externalAPIRequest,
+                try ExecutionRecords.appendStep(lease, type: .toolCall, message: "call \(apiName)", toolCallId: callId, toolType: AgentSchema.externalAPIRequest,
                                                 data: ExecutionRunner.toolCallData(apiName, outcome.request), db)
-                try ExecutionRunner.appendEarlierAttempts(id, apiName: apiName, callId: callId, toolType: AgentSchema.externalAPIRequest,
-                                                          result: outcome.result, db)
-                try ExecutionRecords.appendStep(id, type: .toolResult, message: "\(apiName) answered \(status)", isError: status >= 400,
+                try ExecutionRunner.appendEarlierAttempts(lease.executionId, apiName: apiName, callId: callId, toolType: AgentSchema.externalAPIRequest,
+                                                          result: outcome.result, claim: lease, db)
+                try ExecutionRecords.appendStep(lease, type: .toolResult, message: "\(apiName) answered \(status)", isError: status >= 400,
                                                 toolCallId: callId, toolType: AgentSchema.externalAPIRequest, data: outcome.result, db)
             }
             if status >= 400 {
-                try finish(id, status: .failed, error: "\(apiName) answered \(status)", message: nil)
+                try finish(lease, status: .failed, error: "\(apiName) answered \(status)", message: nil)
             } else {
-                try finish(id, status: .succeeded, error: nil, message: "external API '\(apiName)' answered \(status)")
+                try finish(lease, status: .succeeded, error: nil, message: "external API '\(apiName)' answered \(status)")
             }
+        } catch let lost as LeaseLost {
+            lostLease(lost)
         } catch let e as APIError {
-            try? finish(id, status: .failed, error: "\(apiName): \(e.message)", message: nil)
+            finishQuietly(lease, status: .failed, error: "\(apiName): \(e.message)")
         } catch {
-            logger.error("approved invoke failed unexpectedly", ["execution_id": .string(id), "error": .string(String(describing: error))])
-            try? finish(id, status: .failed, error: "internal error while calling; see the server log", message: nil)
+            logger.error("approved invoke failed unexpectedly", ["execution_id": .string(lease.executionId), "error": .string(String(describing: error))])
+            finishQuietly(lease, status: .failed, error: "internal error while calling; see the server log")
         }
     }
 
     /// One TOOL_RESULT step per attempt the executor tried again (the config's retry block), before the
     /// final attempt's own: `{attempt, status, error?, duration_ms, wait_ms, retry_after?}`.
     static func appendEarlierAttempts(_ executionId: String, apiName: String, callId: String, toolType: String, result: JSON?,
-                                      _ db: Database) throws {
+                                      claim: RunLease? = nil, _ db: Database) throws {
         for attempt in result?["earlier_attempts"]?.arrayValue ?? [] {
             let n = attempt["attempt"]?.intValue ?? 0
             let what = attempt["status"]?.intValue.map { "answered \($0)" } ?? (attempt["error"]?.stringValue ?? "failed")
             let wait = attempt["wait_ms"]?.doubleValue.map { Int($0) } ?? 0
             try ExecutionRecords.appendStep(executionId, type: .toolResult, message: "\(apiName) attempt \(n) \(what); retrying in \(wait) ms",
-                                            isError: true, toolCallId: callId, toolType: toolType, data: attempt, db)
+                                            isError: true, toolCallId: callId, toolType: toolType, data: attempt, claim: claim, db)
         }
     }
 
@@ -311,13 +367,13 @@ public final class ExecutionRunner: Sendable {
         "waiting for approval: TIL request \(tilId) asks to call external API '\(apiName)' (POST /public-api/til-requests/\(tilId)/decision)"
     }
 
-    /// A cancel between steps stops the run without touching the status the cancel wrote.
-    private func checkStillRunning(_ id: String) throws {
-        if try store.read({ try ExecutionRecords.status(of: id, $0) }) != .running { throw Stop(failure: nil) }
+    /// A cancel (or another node's takeover) between steps stops the run without touching the status it wrote.
+    private func checkStillRunning(_ lease: RunLease) throws {
+        try store.read { try ExecutionRecords.hold(lease, locking: false, $0) }
     }
 
     /// The FIND_ENTITIES steps; `thenNextAction` moves the run past them in the same transaction.
-    private func recordFindEntities(_ id: String, agent: JSONObject, execution: Execution, thenNextAction next: Int? = nil) throws {
+    private func recordFindEntities(_ id: RunLease, agent: JSONObject, execution: Execution, thenNextAction next: Int? = nil) throws {
         let entity = execution.entityId
         try store.write { db in
             if let next { try ExecutionRecords.setNextAction(id, next, now: Timestamp.now(), db) }
@@ -334,7 +390,7 @@ public final class ExecutionRunner: Sendable {
     }
 
     /// Returns true when the run now waits for an approval.
-    private func externalRequest(_ id: String, tenantId: Int64, actionIndex: Int, params: JSONObject, input: JSONObject,
+    private func externalRequest(_ id: RunLease, tenantId: Int64, actionIndex: Int, params: JSONObject, input: JSONObject,
                                  approved: Bool, testMode: Bool, execution: Execution, trace: TraceContext) throws -> Bool {
         let filled: JSONObject
         do {
@@ -361,7 +417,7 @@ public final class ExecutionRunner: Sendable {
                     tenantId: tenantId, agentId: execution.agentId, agentName: execution.agentName, kind: .externalAPICall,
                     comment: "Agent \(execution.agentName ?? "") wants to call external API '\(apiName)'", requestedFor: requested,
                     payload: JSON.object(["action_index": .int(Int64(actionIndex))]).serializedString(),
-                    executionId: id, stepSeq: seq, ticketId: execution.entityId), now: now, db)
+                    executionId: id.executionId, stepSeq: seq, ticketId: execution.entityId), now: now, db)
                 try ExecutionRecords.waitForApproval(id, atAction: actionIndex, message: ExecutionRunner.waitingMessage(tilId: til.id ?? 0, apiName: apiName),
                                                      now: Timestamp.format(now), db)
             }
@@ -382,8 +438,8 @@ public final class ExecutionRunner: Sendable {
             try ExecutionRecords.appendStep(id, type: .toolCall, message: "call \(apiName)", toolCallId: callId, toolType: AgentSchema.externalAPIRequest,
                                             data: ExecutionRunner.toolCallData(apiName, outcome.request), db)
             if let result = outcome.result {
-                try ExecutionRunner.appendEarlierAttempts(id, apiName: apiName, callId: callId, toolType: AgentSchema.externalAPIRequest,
-                                                          result: result, db)
+                try ExecutionRunner.appendEarlierAttempts(id.executionId, apiName: apiName, callId: callId, toolType: AgentSchema.externalAPIRequest,
+                                                          result: result, claim: id, db)
                 let status = result["status"]?.intValue ?? 0
                 try ExecutionRecords.appendStep(id, type: .toolResult, message: "\(apiName) answered \(status)", isError: status >= 400,
                                                 toolCallId: callId, toolType: AgentSchema.externalAPIRequest, data: result, db)
@@ -398,7 +454,8 @@ public final class ExecutionRunner: Sendable {
         return false
     }
 
-    private func addNote(_ id: String, tenantId: Int64, params: JSONObject, input: JSONObject, testMode: Bool) throws {
+    /// The note's steps, its artifact and `next` (the action after it) in one transaction.
+    private func addNote(_ id: RunLease, tenantId: Int64, params: JSONObject, input: JSONObject, testMode: Bool, next: Int) throws {
         let template = params["template"]?.stringValue ?? ""
         let text: String
         do {
@@ -410,28 +467,28 @@ public final class ExecutionRunner: Sendable {
             let callId = SecureRandom.uuid()
             try ExecutionRecords.appendStep(id, type: .toolCall, message: "add note", toolCallId: callId, toolType: AgentSchema.addNote,
                                             data: .object(["template": .string(template)]), db)
+            try ExecutionRecords.setNextAction(id, next, now: Timestamp.now(), db)
             if testMode {
                 try ExecutionRecords.appendStep(id, type: .toolResult, message: "test mode: note planned, not stored", toolCallId: callId,
                                                 toolType: AgentSchema.addNote, data: .object(["content": .string(text)]), db)
                 return
             }
             let artifact = SecureRandom.uuid()
-            try ExecutionRecords.insertArtifact(id: artifact, executionId: id, tenantId: tenantId, name: params["name"]?.stringValue ?? "note.md",
+            try ExecutionRecords.insertArtifact(id: artifact, executionId: id.executionId, tenantId: tenantId, name: params["name"]?.stringValue ?? "note.md",
                                                 content: text, now: Timestamp.now(), db)
             try ExecutionRecords.appendStep(id, type: .toolResult, message: "note stored as artifact \(artifact)", toolCallId: callId,
                                             toolType: AgentSchema.addNote, data: .object(["artifact_id": .string(artifact), "bytes": .int(Int64(text.utf8.count))]), db)
         }
     }
 
-    private func finish(_ id: String, status: ExecutionStatus, error: String?, message: String?) throws {
+    private func finish(_ id: RunLease, status: ExecutionStatus, error: String?, message: String?) throws {
         try store.write { db in
             if let error {
                 try ExecutionRecords.appendStep(id, type: .error, message: error, isError: true, db)
             } else {
                 try ExecutionRecords.appendStep(id, type: .finalMessage, message: message ?? status.rawValue, db)
             }
-            try ExecutionRecords.finish(id, as: status, error: error, message: message ?? error ?? status.rawValue, now: Timestamp.now(),
-                                        from: .running, db)
+            try ExecutionRecords.finish(id, as: status, error: error, message: message ?? error ?? status.rawValue, now: Timestamp.now(), db)
         }
     }
 }

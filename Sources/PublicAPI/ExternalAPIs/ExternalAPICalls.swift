@@ -105,7 +105,10 @@ enum ExternalAPICalls {
 
     /// Runs one call now and records it as an `external_api_invoke` execution with a TOOL_CALL and a
     /// TOOL_RESULT step. 200 with the result whatever the upstream status; executor failures 502/504.
-    static func invoke(_ ctx: RequestContext, _ config: ExternalAPIConfig, executor: ExternalAPIExecutor, store: Store) throws -> Reply {
+    /// The execution is leased to this node while the call is in flight (the heartbeat renews it); a node that dies
+    /// meanwhile leaves it to the reaper, which fails it (the caller is gone).
+    static func invoke(_ ctx: RequestContext, _ config: ExternalAPIConfig, executor: ExternalAPIExecutor, store: Store,
+                       leases: RunLeases) throws -> Reply {
         let body = try ctx.jsonBody(allowEmpty: true)
         let v = Validation()
         let r = FieldReader(body, validation: v)
@@ -132,20 +135,26 @@ enum ExternalAPICalls {
             try store.write { db in
                 try ExecutionRecords.insert(.init(tenantId: tenant, agentId: nil, agentName: nil, kind: .externalAPIInvoke, status: .running,
                                                   input: input, keyId: ctx.caller.keyId, traceId: ctx.trace.traceId),
-                                            id: executionId, now: started, started: true, db)
+                                            id: executionId, now: started, startedBy: leases.node, leaseSeconds: leases.seconds, db)
                 try ExecutionRecords.appendStep(executionId, type: .toolCall, message: "\(request.method.rawValue) \(request.redactedURL)",
                                                 toolCallId: toolCallId, toolType: toolType,
                                                 data: ExecutionRunner.toolCallData(config.name, .object(request.redacted())), db)
             }
         }
 
+        let lease = RunLease(executionId: executionId, attempt: 1, node: leases.node)
+        leases.track(lease)
         // The call holds no thread while the upstream works; its outcome is recorded on the worker pool.
         return Reply.later { complete in
             executor.invoke(config, call, tenant: String(tenant), trace: ctx.trace) { outcome in
                 ctx.offload {
+                    defer { leases.untrack(lease) }
                     do {
-                        complete(.success(try record(outcome, ctx, config, executionId: executionId, toolCallId: toolCallId,
+                        complete(.success(try record(outcome, ctx, config, lease: lease, toolCallId: toolCallId,
                                                      started: started, store: store)))
+                    } catch let lost as LeaseLost {
+                        complete(.failure(.unavailable("the call's outcome could not be recorded: this node lost its lease on execution "
+                                                       + "\(lost.lease.executionId) (see its steps)")))
                     } catch let e as APIError {
                         complete(.failure(e))
                     } catch {
@@ -158,7 +167,8 @@ enum ExternalAPICalls {
 
     /// Writes the TOOL_RESULT step and the execution's end state; the reply carries the result.
     private static func record(_ outcome: Result<UpstreamResult, ExecutorError>, _ ctx: RequestContext, _ config: ExternalAPIConfig,
-                               executionId: String, toolCallId: String, started: String, store: Store) throws -> Reply {
+                               lease: RunLease, toolCallId: String, started: String, store: Store) throws -> Reply {
+        let executionId = lease.executionId
         let tenant = ctx.caller.tenantId
         let finished = Timestamp.now()
         let message: String
@@ -185,6 +195,7 @@ enum ExternalAPICalls {
         let seconds = (Timestamp.parse(finished)?.timeIntervalSince(Timestamp.parse(started) ?? Date())) ?? 0
         try ctx.timed {
             try store.write { db in
+                try ExecutionRecords.hold(lease, db)
                 try ExecutionRunner.appendEarlierAttempts(executionId, apiName: config.name, callId: toolCallId, toolType: toolType,
                                                           result: .object(JSONObject([("earlier_attempts", .array(earlier.map { .object($0.json()) }))])), db)
                 try ExecutionRecords.appendStep(executionId, type: .toolResult, message: message, isError: failed, toolCallId: toolCallId,

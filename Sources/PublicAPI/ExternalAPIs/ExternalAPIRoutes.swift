@@ -6,7 +6,7 @@ import Store
 
 /// `/external-apis` (design §5): config CRUD, the connection test and direct invokes.
 enum ExternalAPIRoutes {
-    static func routes(configs: ExternalAPIRecords, executor: ExternalAPIExecutor) -> [Route] {
+    static func routes(configs: ExternalAPIRecords, executor: ExternalAPIExecutor, leases: RunLeases) -> [Route] {
         let store = configs.store
         let read = Access.group(.external_apis, .read)
         let write = Access.group(.external_apis, .read_write)
@@ -81,7 +81,7 @@ enum ExternalAPIRoutes {
                 try ExternalAPICalls.test(ctx, try find(ctx, configs).config, executor: executor)
             },
             Route("POST", "/public-api/external-apis/{name}/invoke", access: write, refusedInProcess: Route.callsExternalAPIs) { ctx in
-                try ExternalAPICalls.invoke(ctx, try find(ctx, configs).config, executor: executor, store: store)
+                try ExternalAPICalls.invoke(ctx, try find(ctx, configs).config, executor: executor, store: store, leases: leases)
             },
         ]
     }

@@ -3250,6 +3250,11 @@ enum OpenAPIDocument {
        }
       ]
      },
+     "attempt": {
+      "type": "integer",
+      "minimum": 0,
+      "description": "How many times a node claimed the run (0: never; more than 1 after an approval resumed it or a node that died under it was replaced)."
+     },
      "trigger": {
       "anyOf": [
        {
