@@ -7,6 +7,7 @@ import NeoJSON
 /// /ok/...                          200 `{"ok": true}`
 /// /flaky/<key>/<n>/<status>[?ra=] the first n requests for <key> answer <status> (with `Retry-After: <ra>`
 ///                                  when given: seconds, or `date:<s>` for an HTTP date s seconds ahead), then 200
+/// /token/...                       an OAuth2 token endpoint: 200 `{"access_token": "tok-…", "expires_in": 3600}`
 /// /requests                        the recorded requests so far (not itself recorded)
 final class RecordingUpstream {
     let process = Process()
@@ -79,6 +80,8 @@ class Handler(BaseHTTPRequestHandler):
             SEEN.append({"method": self.command, "path": url.path, "t": time.time(),
                          "headers": {k.lower(): v for k, v in self.headers.items()}})
         parts = url.path.strip("/").split("/")
+        if parts[0] == "token":
+            return self.reply(200, {"access_token": "tok-" + "-".join(parts[1:]), "token_type": "Bearer", "expires_in": 3600})
         if parts[0] == "flaky":
             key, n, status = parts[1], int(parts[2]), int(parts[3])
             with LOCK:
