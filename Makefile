@@ -21,7 +21,7 @@ help:
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
 	@echo "make schedule-durability  SIGKILL the server around schedule slot boundaries, DURABILITY_ROUNDS (default 20) times"
 	@echo "make schedule-bench  release build; scheduler lag p99 with 10,000 agents due in the same minute"
-	@echo "make seed-bench      release build; cold start to listening with a 100-agent --seed fixture vs none"
+	@echo "make seed-bench      release build; cold start to listening with a 100-agent --seed fixture vs none (BASELINE_BIN=old binary: before/after, interleaved)"
 	@echo "make fuzz-cron     libFuzzer on the cron parser and next() for FUZZ_SECONDS (default 60)"
 	@echo "make fuzz-conditions  libFuzzer on the conditions evaluator (check, evaluate, the operators) for FUZZ_SECONDS (default 60)"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
