@@ -8,7 +8,7 @@ NEO_DB ?= ./data/neo.db
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test tsan bench fuzz embed clean help durability slow-clients schemathesis lint openapi-client \
-	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test seed-bench test-pg bench-pg chat-bench pg-failover bench-rate-limit cluster-proof
+	schedule-durability schedule-bench fuzz-cron fuzz-conditions console-test seed-bench release-static test-pg bench-pg chat-bench pg-failover bench-rate-limit cluster-proof
 
 all: build
 
@@ -21,7 +21,8 @@ help:
 	@echo "make durability    SIGKILL the server under concurrent writes, DURABILITY_ROUNDS (default 20) times"
 	@echo "make schedule-durability  SIGKILL the server around schedule slot boundaries, DURABILITY_ROUNDS (default 20) times"
 	@echo "make schedule-bench  release build; scheduler lag p99 with 10,000 agents due in the same minute"
-	@echo "make seed-bench      release build; cold start to listening with a 100-agent --seed fixture vs none"
+	@echo "make release-static  release build with the Swift runtime and Foundation linked statically: $(STATIC_BIN)"
+	@echo "make seed-bench      static release build; cold start to listening with a 100-agent --seed fixture vs none (BASELINE_BIN=old binary: before/after, interleaved)"
 	@echo "make fuzz-cron     libFuzzer on the cron parser and next() for FUZZ_SECONDS (default 60)"
 	@echo "make fuzz-conditions  libFuzzer on the conditions evaluator (check, evaluate, the operators) for FUZZ_SECONDS (default 60)"
 	@echo "make slow-clients  slowloris + idle keep-alive connections while wrk measures p99; RSS at 10k idle"
@@ -176,9 +177,16 @@ console-test:
 	bash bench/console-test.sh
 
 # Cold start to listening with a 100-agent fixture, against no fixture in the same run (README, Operating it).
-seed-bench:
-	$(SWIFT) build -c release
-	bash bench/seed-start.sh
+# The release binary with the Swift runtime and Foundation linked statically (swiftpm's --static-swift-stdlib): a
+# cold start skips loading and binding ~20 Swift shared libraries. Its own scratch path: the flag changes every
+# module's build, so sharing .build/release with the dynamic release builds (and the release test bundle, which
+# cannot link against the static libraries) would rebuild everything at each switch.
+STATIC_BIN := .build-static/release/neo-server
+release-static: deps
+	$(SWIFT) build -c release --static-swift-stdlib --product neo-server --scratch-path .build-static
+
+seed-bench: release-static
+	NEO_SERVER_BIN=$(STATIC_BIN) bash bench/seed-start.sh
 
 # swift-format (in the toolchain) with the house settings in .swift-format.
 lint:

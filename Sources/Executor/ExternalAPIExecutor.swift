@@ -189,11 +189,14 @@ public final class ExternalAPIExecutor: Sendable {
         // The first attempt has the whole timeout; later ones what is left of it after their wait.
         let remainingMs = attempt == 1 && delay == 0 ? calls.config.timeoutMs
             : Int(((calls.deadline - monotonicNow() - delay) * 1000).rounded(.down))
-        // Our traceparent replaces any the caller put among the headers: the trace is the server's to state.
+        // Our traceparent and tracestate replace any the caller put among the headers: the trace is the server's to state.
         var headers: [String] = []
-        headers.reserveCapacity(request.headers.count + 1)
-        for h in request.headers where !asciiEqualsIgnoringCase(h.name.utf8, "traceparent") { headers.append(h.name + ": " + h.value) }
+        headers.reserveCapacity(request.headers.count + 2)
+        for h in request.headers where !asciiEqualsIgnoringCase(h.name.utf8, "traceparent") && !asciiEqualsIgnoringCase(h.name.utf8, "tracestate") {
+            headers.append(h.name + ": " + h.value)
+        }
         headers.append("traceparent: " + calls.trace.child().traceparent)
+        if let state = calls.trace.state { headers.append("tracestate: " + state) }
         var curl = CurlRequest(method: request.method.rawValue, url: request.url, headers: headers, body: request.body,
                                timeoutMs: max(1, min(calls.config.timeoutMs, remainingMs)), maxResponseBytes: calls.config.maxResponseBytes,
                                resolve: calls.pin, kind: calls.kind)
@@ -235,6 +238,7 @@ public final class ExternalAPIExecutor: Sendable {
     private func fetchToken(_ oauth: OAuth2ClientCredentials, url: UpstreamURL, pin: String, timeoutMs: Int, trace: TraceContext,
                             completion: @escaping @Sendable (Result<OAuthTokenCache.Grant, ExecutorError>) -> Void) {
         var headers = ["Content-Type: application/x-www-form-urlencoded", "Accept: application/json", "traceparent: " + trace.child().traceparent]
+        if let state = trace.state { headers.append("tracestate: " + state) }
         if let basic = oauth.tokenAuth {
             headers.append("Authorization: \(RequestBuilder.basicAuthorization(basic.username, basic.password))")
         }

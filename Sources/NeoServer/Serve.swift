@@ -136,13 +136,18 @@ enum Serve {
                     fail("NEO_BOOTSTRAP_ADMIN_KEY must look like neo_sk_<env>_<secret> (secret: 16-128 letters and digits)")
                 }
                 if try !keys.exists(key) {
-                    let tenant = try keys.tenant(named: "default")
-                    _ = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"), key: key, audit: .command("serve bootstrap"))
+                    // The tenant and the key in one transaction: one commit (one fsync) on a first start.
+                    try store.write { db in
+                        let tenant = try keys.tenant(named: "default")
+                        _ = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"), key: key, in: db, audit: .command("serve bootstrap"))
+                    }
                     say("installed the admin key from NEO_BOOTSTRAP_ADMIN_KEY for tenant 'default'")
                 }
             } else if try !keys.hasAdminKey() {
-                let tenant = try keys.tenant(named: "default")
-                let (_, key) = try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"), audit: .command("serve bootstrap"))
+                let (_, key) = try store.write { db in
+                    let tenant = try keys.tenant(named: "default")
+                    return try keys.create(tenantId: tenant, spec: .admin(name: "bootstrap admin"), in: db, audit: .command("serve bootstrap"))
+                }
                 say("created tenant 'default' and its first admin key (shown once, store it now):")
                 say("  \(key)")
             } else {

@@ -1223,4 +1223,405 @@ CREATE TABLE oauth_token_leases (
 """#),
         ]
     }
+
+    /// The version the SQLite migrations end at, which `embeddedSchema` is the result of.
+    public static let embeddedSchemaVersion = 17
+    /// What the SQLite migrations build (sqlite_master in creation order): a new database runs this one script.
+    public static let embeddedSchema = #"""
+CREATE TABLE tenants (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE api_keys (
+    id                 INTEGER PRIMARY KEY,
+    tenant_id          INTEGER NOT NULL REFERENCES tenants(id),
+    name               TEXT NOT NULL,
+    env                TEXT NOT NULL,
+    key_hash           BLOB NOT NULL UNIQUE,
+    last4              TEXT NOT NULL,
+    role               TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+    perm_agents        TEXT NOT NULL CHECK (perm_agents IN ('none', 'read', 'read_write')),
+    perm_executions    TEXT NOT NULL CHECK (perm_executions IN ('none', 'read', 'read_write')),
+    perm_approvals     TEXT NOT NULL CHECK (perm_approvals IN ('none', 'read', 'read_write')),
+    perm_external_apis TEXT NOT NULL CHECK (perm_external_apis IN ('none', 'read', 'read_write')),
+    actor              TEXT NOT NULL CHECK (actor IN ('user', 'agent')),
+    agent_id           INTEGER,
+    test_mode          INTEGER NOT NULL DEFAULT 0,
+    created_at         TEXT NOT NULL,
+    last_used_at       TEXT,
+    expires_at         TEXT,
+    revoked_at         TEXT,
+    rotated_from       INTEGER REFERENCES api_keys(id)
+, perm_callbacks TEXT NOT NULL DEFAULT 'none' CHECK (perm_callbacks IN ('none', 'read', 'read_write')));
+CREATE INDEX api_keys_by_tenant_created ON api_keys (tenant_id, created_at DESC, id DESC);
+CREATE TABLE agents (
+    id            INTEGER PRIMARY KEY,
+    tenant_id     INTEGER NOT NULL REFERENCES tenants(id),
+    name          TEXT NOT NULL,
+    description   TEXT,
+    group_name    TEXT,
+    group_order   INTEGER,
+    state         TEXT NOT NULL,
+    trigger_type  TEXT NOT NULL,
+    autonomy_type TEXT NOT NULL,
+    entity_type   TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    document      TEXT NOT NULL, -- the full AgentDetail JSON
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+, summary TEXT NOT NULL DEFAULT '{}', next_run_at TEXT, schedule_cron TEXT, schedule_zone TEXT);
+CREATE INDEX agents_by_tenant_state_created ON agents (tenant_id, state, created_at DESC, id DESC);
+CREATE TABLE agent_versions (
+    agent_id   INTEGER NOT NULL REFERENCES agents(id),
+    tenant_id  INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    document   TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (agent_id, version)
+);
+CREATE TABLE executions (
+    id                             TEXT PRIMARY KEY,              -- execution_id, a UUIDv4
+    tenant_id                      INTEGER NOT NULL REFERENCES tenants(id),
+    agent_id                       INTEGER REFERENCES agents(id), -- NULL for a direct external-API invoke
+    agent_name                     TEXT,
+    kind                           TEXT NOT NULL DEFAULT 'agent_run' CHECK (kind IN ('agent_run', 'external_api_invoke')),
+    status                         TEXT NOT NULL CHECK (status IN ('queued', 'running', 'waiting_approval', 'succeeded', 'failed', 'cancelled')),
+    entity_id                      TEXT,
+    entity_number                  TEXT,
+    additional_custom_instructions TEXT,
+    message_for_dashboard          TEXT,
+    error                          TEXT,
+    input                          TEXT,                          -- JSON object
+    test_mode                      INTEGER NOT NULL DEFAULT 0,
+    retry_of                       TEXT REFERENCES executions(id),
+    created_by_key_id              INTEGER,
+    created_at                     TEXT NOT NULL,
+    updated_at                     TEXT NOT NULL,
+    started_at                     TEXT,
+    finished_at                    TEXT,
+    seconds_spent                  REAL
+, next_action INTEGER NOT NULL DEFAULT 0, approved_action INTEGER, agent_version INTEGER, trigger TEXT, run_after TEXT, llm_calls INTEGER NOT NULL DEFAULT 0, prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0, trace_id TEXT, attempt INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires_at TEXT, interruptions INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX executions_by_tenant_created ON executions (tenant_id, created_at DESC, id DESC);
+CREATE INDEX executions_by_agent ON executions (tenant_id, agent_id, created_at DESC);
+CREATE INDEX executions_by_status ON executions (status, created_at);
+CREATE TABLE execution_steps (
+    id             INTEGER PRIMARY KEY,                            -- step_id
+    execution_id   TEXT NOT NULL REFERENCES executions(id),
+    tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
+    seq            INTEGER NOT NULL,
+    type           TEXT NOT NULL CHECK (type IN ('TOOL_CALL', 'TOOL_RESULT', 'THOUGHT', 'FINAL_MESSAGE', 'ERROR')),
+    message        TEXT,
+    is_error       INTEGER NOT NULL DEFAULT 0,
+    tool_call_id   TEXT,
+    tool_type_name TEXT,
+    data           TEXT,                                           -- JSON, redacted: never a secret
+    created_at     TEXT NOT NULL, attempt INTEGER, node TEXT,
+    UNIQUE (execution_id, seq)
+);
+CREATE TABLE artifacts (
+    id           TEXT PRIMARY KEY,                                 -- UUIDv4
+    execution_id TEXT NOT NULL REFERENCES executions(id),
+    tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+    kind         TEXT NOT NULL DEFAULT 'markdown',
+    name         TEXT NOT NULL,
+    content      TEXT NOT NULL,
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX artifacts_by_execution ON artifacts (execution_id, created_at);
+CREATE TABLE til_requests (
+    id                  INTEGER PRIMARY KEY,
+    tenant_id           INTEGER NOT NULL REFERENCES tenants(id),
+    agent_id            INTEGER REFERENCES agents(id),
+    agent_name          TEXT,
+    kind                TEXT NOT NULL CHECK (kind IN ('agent_update', 'external_api_call', 'config_write')),
+    status              TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired')),
+    comment             TEXT NOT NULL,                             -- what is asked, for the approver
+    requested_for       TEXT NOT NULL,                             -- JSON: the held change, redacted for display
+    payload             TEXT NOT NULL,                             -- what approval applies; SecretBox-sealed when it holds secrets
+    approvers           TEXT NOT NULL DEFAULT '[]',                -- JSON [{user_id, user_name}]
+    execution_id        TEXT REFERENCES executions(id),
+    step_seq            INTEGER,                                   -- the execution step waiting on this request
+    session_id          TEXT,
+    ticket_id           TEXT,
+    ticket_number       TEXT,
+    base_version        INTEGER,                                   -- agent version the held patch was made against
+    requested_by_key_id INTEGER REFERENCES api_keys(id),
+    decided_by          TEXT,                                      -- JSON {id, name}
+    note                TEXT,
+    created_at          TEXT NOT NULL,
+    updated_at          TEXT NOT NULL,
+    decided_at          TEXT,
+    expires_at          TEXT NOT NULL
+);
+CREATE INDEX til_by_tenant_created ON til_requests (tenant_id, created_at DESC, id DESC);
+CREATE INDEX til_by_status ON til_requests (status, expires_at);
+CREATE TABLE external_apis (
+    id         INTEGER PRIMARY KEY,
+    tenant_id  INTEGER NOT NULL REFERENCES tenants(id),
+    name       TEXT NOT NULL,
+    document   TEXT NOT NULL, -- the config JSON, secrets sealed
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (tenant_id, name)
+);
+CREATE INDEX external_apis_by_tenant_created ON external_apis (tenant_id, created_at DESC, id DESC);
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE tenant_settings (
+    tenant_id  INTEGER PRIMARY KEY REFERENCES tenants(id),
+    document   TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX agents_due ON agents (next_run_at) WHERE next_run_at IS NOT NULL;
+CREATE INDEX agents_list ON agents (tenant_id, created_at DESC, id DESC, state, summary, next_run_at);
+CREATE TABLE schedule_slots (
+    agent_id     INTEGER NOT NULL REFERENCES agents(id),
+    slot         TEXT NOT NULL,                                  -- the slot, RFC 3339 UTC (trigger.scheduled_for)
+    tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+    execution_id TEXT NOT NULL REFERENCES executions(id),
+    fired_at     TEXT NOT NULL,                                  -- the scheduler's clock when it fired
+    PRIMARY KEY (agent_id, slot)
+) WITHOUT ROWID;
+CREATE TABLE scheduled_work (
+    id                             INTEGER PRIMARY KEY,
+    tenant_id                      INTEGER NOT NULL REFERENCES tenants(id),
+    workflow_id                    INTEGER NOT NULL REFERENCES agents(id),
+    workflow_name                  TEXT NOT NULL,
+    scheduled_for                  TEXT NOT NULL,
+    ticket_id                      TEXT,
+    ticket_number                  TEXT,
+    additional_custom_instructions TEXT,
+    client_id                      TEXT,
+    created_by                     TEXT,
+    status                         TEXT NOT NULL CHECK (status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED')),
+    execution_id                   TEXT REFERENCES executions(id), -- execution_temporal_run_id
+    execution_message              TEXT,
+    executed_at                    TEXT,
+    created_at                     TEXT NOT NULL,
+    updated_at                     TEXT NOT NULL
+);
+CREATE INDEX scheduled_work_by_tenant_created ON scheduled_work (tenant_id, created_at DESC, id DESC);
+CREATE INDEX scheduled_work_due ON scheduled_work (scheduled_for) WHERE status = 'PENDING';
+CREATE INDEX scheduled_work_running ON scheduled_work (execution_id) WHERE status = 'PROCESSING';
+CREATE TABLE callbacks (
+    id                           TEXT PRIMARY KEY,                 -- callback_id, a UUIDv4
+    tenant_id                    INTEGER NOT NULL REFERENCES tenants(id),
+    event_id                     TEXT,                             -- the sender's dedupe key, unique per tenant
+    entity_type                  TEXT NOT NULL,                    -- lowercase, as agents spell it
+    entity_id                    TEXT NOT NULL,
+    entity_number                TEXT,
+    change_type                  TEXT NOT NULL CHECK (change_type IN ('CREATE', 'UPDATE')),
+    entity                       TEXT NOT NULL,                    -- JSON object, as received (mapped for PSA formats)
+    changes                      TEXT NOT NULL,                    -- JSON [{field, old, new}] the matching used
+    changes_from                 TEXT NOT NULL CHECK (changes_from IN ('event', 'previous_callback', 'none')),
+    source                       TEXT NOT NULL,                    -- JSON {type: api|inbound, key_id | endpoint_id, format}
+    created_in_psa_at            TEXT,
+    matcher_run_id               TEXT NOT NULL,
+    started_workflow_ids         TEXT NOT NULL,                    -- JSON [int]
+    failed_to_match_workflow_ids TEXT NOT NULL,                    -- JSON [int]
+    workflow_matches             TEXT NOT NULL,                    -- JSON [{workflow_id, …, match_details}]
+    started_executions           TEXT NOT NULL,                    -- JSON [{workflow_id, execution_id}]
+    run_after                    TEXT,                             -- when the started runs may begin (sleep setting)
+    error_message                TEXT,
+    created_at                   TEXT NOT NULL,
+    finished_processing_at       TEXT NOT NULL,
+    UNIQUE (tenant_id, event_id)                                   -- NULL event ids never collide
+);
+CREATE INDEX callbacks_by_entity ON callbacks (tenant_id, entity_type, entity_id, created_at DESC, id DESC);
+CREATE INDEX callbacks_by_number ON callbacks (tenant_id, entity_number, created_at DESC, id DESC);
+CREATE INDEX callbacks_by_created ON callbacks (tenant_id, created_at DESC, id DESC);
+CREATE TABLE callback_entity_runs (
+    tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+    entity_id    TEXT NOT NULL,
+    agent_id     INTEGER NOT NULL REFERENCES agents(id),
+    callback_id  TEXT NOT NULL REFERENCES callbacks(id),
+    execution_id TEXT NOT NULL REFERENCES executions(id),
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, entity_id, agent_id)     -- an agent has one entity type
+) WITHOUT ROWID;
+CREATE INDEX agents_triggered ON agents (tenant_id, trigger_type, state, entity_type, id, version);
+CREATE INDEX executions_runnable ON executions (COALESCE(run_after, created_at)) WHERE status = 'queued';
+CREATE TABLE webhook_endpoints (
+    id                TEXT PRIMARY KEY,                            -- endpoint_id, a UUIDv4 (it is in the URL)
+    tenant_id         INTEGER NOT NULL REFERENCES tenants(id),
+    name              TEXT NOT NULL,
+    description       TEXT,
+    secret            TEXT NOT NULL,                               -- SecretBox-sealed; shown once at create
+    secret_last4      TEXT NOT NULL,
+    created_by_key_id INTEGER REFERENCES api_keys(id),
+    created_at        TEXT NOT NULL,
+    revoked_at        TEXT,
+    last_used_at      TEXT
+);
+CREATE INDEX webhook_endpoints_by_tenant ON webhook_endpoints (tenant_id, created_at DESC, id DESC);
+CREATE TABLE inbound_signatures (
+    endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id),
+    signature   TEXT NOT NULL,                                     -- the v1 hex that matched
+    expires_at  TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, signature)
+) WITHOUT ROWID;
+CREATE INDEX inbound_signatures_by_expiry ON inbound_signatures (expires_at);
+CREATE TABLE llm_providers (
+    id         INTEGER PRIMARY KEY,
+    tenant_id  INTEGER NOT NULL REFERENCES tenants(id),
+    name       TEXT NOT NULL,
+    document   TEXT NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (tenant_id, name)
+);
+CREATE INDEX llm_providers_by_tenant_created ON llm_providers (tenant_id, created_at DESC, id DESC);
+CREATE UNIQUE INDEX llm_providers_one_default ON llm_providers (tenant_id) WHERE is_default = 1;
+CREATE TABLE agent_loops (
+    execution_id TEXT PRIMARY KEY REFERENCES executions(id),
+    tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+    state        TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+);
+CREATE TABLE agent_generations (
+    tenant_id  INTEGER PRIMARY KEY REFERENCES tenants(id),
+    generation INTEGER NOT NULL
+);
+CREATE TRIGGER agents_generation_insert AFTER INSERT ON agents BEGIN
+    INSERT OR IGNORE INTO agent_generations (tenant_id, generation) VALUES (NEW.tenant_id, 0);
+    UPDATE agent_generations SET generation = generation + 1 WHERE tenant_id = NEW.tenant_id;
+END;
+CREATE TRIGGER agents_generation_delete AFTER DELETE ON agents BEGIN
+    INSERT OR IGNORE INTO agent_generations (tenant_id, generation) VALUES (OLD.tenant_id, 0);
+    UPDATE agent_generations SET generation = generation + 1 WHERE tenant_id = OLD.tenant_id;
+END;
+CREATE TRIGGER agents_generation_update AFTER UPDATE OF tenant_id, state, trigger_type, entity_type, version, document ON agents BEGIN
+    INSERT OR IGNORE INTO agent_generations (tenant_id, generation) VALUES (NEW.tenant_id, 0);
+    UPDATE agent_generations SET generation = generation + 1 WHERE tenant_id IN (NEW.tenant_id, OLD.tenant_id);
+END;
+CREATE INDEX callbacks_prunable ON callbacks (created_at) WHERE started_executions = '[]';
+CREATE TABLE idempotency_keys (
+    tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+    key          TEXT NOT NULL,
+    fingerprint  TEXT NOT NULL,
+    request_id   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    locked_until TEXT,
+    status       INTEGER,
+    headers      TEXT,
+    body         TEXT,
+    PRIMARY KEY (tenant_id, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+CREATE TABLE audit_log (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id     INTEGER NOT NULL REFERENCES tenants(id),
+    at            TEXT NOT NULL,
+    key_id        INTEGER,
+    actor         TEXT NOT NULL,
+    method        TEXT NOT NULL,
+    route         TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_id   TEXT,
+    status        INTEGER NOT NULL,
+    request_id    TEXT,
+    before_sha256 TEXT,
+    after_sha256  TEXT
+);
+CREATE INDEX audit_log_by_tenant_at ON audit_log (tenant_id, at DESC, id DESC);
+CREATE INDEX audit_log_by_resource ON audit_log (tenant_id, resource_type, resource_id, at DESC, id DESC);
+CREATE INDEX audit_log_by_key ON audit_log (tenant_id, key_id, at DESC, id DESC);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only: rows cannot be updated');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only: rows cannot be deleted');
+END;
+CREATE TABLE chat_sessions (
+    id                        TEXT PRIMARY KEY,
+    tenant_id                 INTEGER NOT NULL REFERENCES tenants(id),
+    agent_id                  INTEGER NOT NULL REFERENCES agents(id),
+    title                     TEXT,
+    channel                   TEXT NOT NULL,
+    client_id                 TEXT,
+    bot_id                    TEXT,
+    inbound_tenant_id         TEXT,
+    show_agent_progress_steps INTEGER NOT NULL DEFAULT 1,
+    key_id                    INTEGER,
+    archived_at               TEXT,
+    created_at                TEXT NOT NULL,
+    updated_at                TEXT NOT NULL
+);
+CREATE INDEX chat_sessions_by_tenant_created ON chat_sessions (tenant_id, created_at DESC, id DESC);
+CREATE TABLE chat_messages (
+    id                TEXT PRIMARY KEY,
+    session_id        TEXT NOT NULL REFERENCES chat_sessions(id),
+    tenant_id         INTEGER NOT NULL REFERENCES tenants(id),
+    seq               INTEGER NOT NULL,
+    role              TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    content           TEXT NOT NULL,
+    turn_id           TEXT,
+    client_message_id TEXT,
+    created_at        TEXT NOT NULL,
+    UNIQUE (session_id, seq)
+);
+CREATE UNIQUE INDEX chat_messages_client_message_id ON chat_messages (session_id, client_message_id) WHERE client_message_id IS NOT NULL;
+CREATE TABLE chat_turns (
+    id                   TEXT PRIMARY KEY,
+    session_id           TEXT NOT NULL REFERENCES chat_sessions(id),
+    tenant_id            INTEGER NOT NULL REFERENCES tenants(id),
+    seq                  INTEGER NOT NULL,
+    user_message_id      TEXT NOT NULL REFERENCES chat_messages(id),
+    assistant_message_id TEXT NOT NULL,
+    model_tier           TEXT NOT NULL,
+    status               TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+    execution_id         TEXT REFERENCES executions(id),
+    error                TEXT,
+    created_at           TEXT NOT NULL,
+    updated_at           TEXT NOT NULL,
+    UNIQUE (session_id, seq)
+);
+CREATE INDEX chat_turns_unfinished ON chat_turns (session_id, seq) WHERE status IN ('queued', 'running');
+CREATE INDEX chat_turns_by_execution ON chat_turns (execution_id) WHERE execution_id IS NOT NULL;
+CREATE TABLE chat_events (
+    session_id TEXT NOT NULL REFERENCES chat_sessions(id),
+    seq        INTEGER NOT NULL,
+    turn_id    TEXT,
+    part       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE execution_attempts (
+    execution_id TEXT NOT NULL REFERENCES executions(id),
+    attempt      INTEGER NOT NULL,
+    node         TEXT NOT NULL,
+    claimed_at   TEXT NOT NULL,
+    PRIMARY KEY (execution_id, attempt)
+);
+CREATE INDEX executions_leases ON executions(lease_expires_at) WHERE status = 'running';
+CREATE TABLE rate_limit_windows (
+    tenant_id    INTEGER NOT NULL,
+    budget       TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    this_count   INTEGER NOT NULL,
+    prev_count   INTEGER NOT NULL,
+    checked_at   REAL NOT NULL,
+    allowed      INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, budget)
+);
+CREATE TABLE oauth_token_leases (
+    key_hash     TEXT PRIMARY KEY,
+    tenant       TEXT NOT NULL,
+    holder       TEXT,
+    lease_until  REAL,
+    token_sealed TEXT,
+    token_sha256 TEXT,
+    refresh_at   REAL,
+    expires_at   REAL,
+    updated_at   REAL NOT NULL
+);
+"""#
 }

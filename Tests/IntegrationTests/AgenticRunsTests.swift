@@ -14,9 +14,12 @@ class AgenticTestCase: XCTestCase {
     nonisolated(unsafe) static var server: TestServer!
     nonisolated(unsafe) static var upstream: PythonUpstream!
 
+    /// What a subclass adds to the shared server's environment.
+    class var extraEnvironment: [String: String] { [:] }
+
     override class func setUp() {
         super.setUp()
-        server = try! TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback"])
+        server = try! TestServer(environment: ["NEO_RATE_LIMIT": "0", "NEO_UPSTREAM_POLICY": "loopback"].merging(extraEnvironment) { _, b in b })
         upstream = try! PythonUpstream(expect: canaries, directory: server.directory)
     }
 
@@ -117,8 +120,8 @@ class AgenticTestCase: XCTestCase {
 
     typealias Reply = ScriptedModelServer.Reply
     func openAI(text: String? = nil, calls: [(id: String?, name: String, arguments: String)] = [], raw: Bool = false,
-                expect: (@Sendable (ScriptedModelServer.Seen) -> String?)? = nil) -> Reply {
-        ScriptedModelServer.openAI(text: text, calls: calls, raw: raw, expect: expect)
+                prompt: Int = 100, completion: Int = 20, expect: (@Sendable (ScriptedModelServer.Seen) -> String?)? = nil) -> Reply {
+        ScriptedModelServer.openAI(text: text, calls: calls, raw: raw, prompt: prompt, completion: completion, expect: expect)
     }
 }
 

@@ -233,6 +233,68 @@ final class OperationsTests: XCTestCase {
         XCTAssertFalse(server.log.contains("4BF92F"))
     }
 
+    func test_tracestate_besideAValidTraceparent_goesToTheUpstreamAndTheTokenEndpoint_neverIntoTheResponse() throws {
+        let name = unique("tstate")
+        let body: JSONObject = ["name": .string(name), "endpoint_url": .string(upstream.base + "/ok/\(name)"), "method": "GET",
+                                "requires_approval": false, "headers": [["name": "tracestate", "value": "configured=1"]],
+                                "auth": ["type": "oauth2_client_credentials", "token_url": .string(upstream.base + "/token/\(name)"),
+                                         "params": [["key": "grant_type", "value": "client_credentials"],
+                                                    ["key": "client_secret", "value": "s3cret-tstate", "secret": true]]]]
+        let created = try server.request("POST", "/public-api/external-apis", json: .object(body))
+        XCTAssertEqual(created.status, 201, created.text)
+        let r = try server.request("POST", "/public-api/external-apis/\(name)/invoke", json: [:], rawHeaders: [
+            ("traceparent", inbound), ("tracestate", "rojo=00f067aa0ba902b7 , ,congo=t61rcWkgMzE"), ("tracestate", "fw529a3039@dt=x"),
+        ])
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertNil(r.headers["tracestate"], "the response states our span only")
+        XCTAssertFalse(r.text.contains("t61rcWkgMzE"))
+        let expected = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE,fw529a3039@dt=x"
+        let call = try XCTUnwrap(upstream.requests("/ok/\(name)").first?["headers"])
+        XCTAssertEqual(call["tracestate"]?.stringValue, expected, "the inbound list replaces a configured header")
+        XCTAssertEqual(TraceContext.parse(call["traceparent"]?.stringValue ?? "")?.traceId, "4bf92f3577b34da6a3ce929d0e0e4736")
+        let token = try XCTUnwrap(upstream.requests("/token/\(name)").first?["headers"])
+        XCTAssertEqual(token["tracestate"]?.stringValue, expected)
+        XCTAssertEqual(TraceContext.parse(token["traceparent"]?.stringValue ?? "")?.traceId, "4bf92f3577b34da6a3ce929d0e0e4736")
+        XCTAssertFalse(server.log.contains("t61rcWkgMzE"), "not logged either")
+    }
+
+    func test_tracestate_invalidOrWithoutAValidTraceparent_isDropped_notAnError() throws {
+        let name = unique("tstate_bad")
+        try api(name, "/ok/\(name)")
+        let cases: [(String, [String: String])] = [
+            ("invalid list", ["traceparent": inbound, "tracestate": "Rojo=1,congo=2"]),
+            ("a key twice", ["traceparent": inbound, "tracestate": "rojo=1,rojo=2"]),
+            ("33 members", ["traceparent": inbound, "tracestate": (0..<33).map { "k\($0)=v" }.joined(separator: ",")]),
+            ("no traceparent", ["tracestate": "rojo=1"]),
+            ("a malformed traceparent", ["traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1", "tracestate": "rojo=1"]),
+        ]
+        for (label, headers) in cases {
+            let before = try upstream.requests("/ok/\(name)").count
+            let r = try invoke(name, headers: headers)
+            XCTAssertEqual(r.status, 200, "\(label): \(r.text)")
+            XCTAssertNil(r.headers["tracestate"], label)
+            let sent = try upstream.requests("/ok/\(name)")
+            XCTAssertEqual(sent.count, before + 1, label)
+            XCTAssertNil(sent.last?["headers"]?["tracestate"], "\(label): \(sent.last ?? .null)")
+            if headers["traceparent"] == inbound {
+                XCTAssertEqual(TraceContext.parse(sent.last?["headers"]?["traceparent"]?.stringValue ?? "")?.traceId,
+                               "4bf92f3577b34da6a3ce929d0e0e4736", "\(label): the trace is kept")
+            }
+        }
+    }
+
+    func test_tracestate_runNowCarriesItToTheRunsUpstreamCalls() throws {
+        let name = unique("runstate")
+        try api(name, "/ok/\(name)")
+        let id = try runNow(try chainedAgent(name), headers: ["traceparent": inbound, "tracestate": "congo=t61rcWkgMzE"])
+        XCTAssertEqual(try waitFor(id)["status"], "succeeded")
+        let sent = try XCTUnwrap(upstream.requests("/ok/\(name)").first?["headers"])
+        XCTAssertEqual(sent["tracestate"]?.stringValue, "congo=t61rcWkgMzE")
+        XCTAssertEqual(TraceContext.parse(sent["traceparent"]?.stringValue ?? "")?.traceId, "4bf92f3577b34da6a3ce929d0e0e4736")
+        let shown = try server.request("GET", "/public-api/executions/\(id)")
+        XCTAssertFalse(shown.text.contains("t61rcWkgMzE"), "the execution does not show it")
+    }
+
     func test_trace_absent_isCreated_andRunNowCarriesItToTheRunsUpstreamCalls() throws {
         let name = unique("runtrace")
         try api(name, "/ok/\(name)")
@@ -444,6 +506,44 @@ final class OperationsTests: XCTestCase {
 /// AGENTIC runs: the model provider gets the run's traceparent, its calls show in llm_calls_by_purpose
 /// and its tokens in the metrics.
 final class OperationsAgenticTests: AgenticTestCase {
+    override class var extraEnvironment: [String: String] { ["NEO_METRICS_TOKEN": OperationsTests.metricsToken] }
+
+    func modelTokens() throws -> (input: Double, output: Double) {
+        let r = try server.request("GET", "/metrics", key: nil, headers: ["Authorization": "Bearer \(OperationsTests.metricsToken)"])
+        XCTAssertEqual(r.status, 200, r.text)
+        let samples = try OperationsTests.parseWithPrometheusClient(r.text).filter { $0.name == "neo_model_tokens_total" }
+        let input = try XCTUnwrap(samples.first { $0.labels == ["direction": "input"] }, "\(samples)")
+        let output = try XCTUnwrap(samples.first { $0.labels == ["direction": "output"] }, "\(samples)")
+        return (input.value, output.value)
+    }
+
+    func test_agenticRun_modelTokenCounters_moveByExactlyTheScriptedUsage() throws {
+        try provider()
+        try lookupAPI()
+        let agent = try agent(apis: ["crm_lookup"])
+        model.add(openAI(text: "Looking.", calls: [(id: "call_1", name: "crm_lookup", arguments: #"{"contact_id": "7"}"#)], prompt: 1234, completion: 56),
+                  openAI(text: "Done.", prompt: 789, completion: 10))
+        let before = try modelTokens()
+        let id = try run(agent)
+        let done = try wait(id)
+        XCTAssertEqual(done["status"], "succeeded", "\(done)")
+        XCTAssertEqual(done["usage"], ["llm_calls": 2, "prompt_tokens": 2023, "completion_tokens": 66])
+        let after = try modelTokens()
+        XCTAssertEqual(after.input - before.input, 1234 + 789)
+        XCTAssertEqual(after.output - before.output, 56 + 10)
+    }
+
+    func test_agenticRun_tracestateGoesToTheModel() throws {
+        try provider()
+        let agent = try agent()
+        model.add(openAI(text: "Done."))
+        let id = try run(agent, headers: ["traceparent": "00-11112222333344445555666677778888-1234567890abcdef-01",
+                                          "tracestate": "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"])
+        XCTAssertEqual(try wait(id)["status"], "succeeded")
+        XCTAssertEqual(model.requests.map { $0.headers["tracestate"] }, ["rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"])
+        XCTAssertEqual(model.requests.compactMap { TraceContext.parse($0.headers["traceparent"] ?? "")?.traceId }, ["11112222333344445555666677778888"])
+    }
+
     func test_agenticRun_traceToTheModel_llmCallsByPurpose() throws {
         try provider()
         try lookupAPI()

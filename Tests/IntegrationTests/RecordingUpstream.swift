@@ -8,6 +8,7 @@ import NeoJSON
 /// /flaky/<key>/<n>/<status>[?ra=] the first n requests for <key> answer <status> (with `Retry-After: <ra>`
 ///                                  when given: seconds, or `date:<s>` for an HTTP date s seconds ahead), then 200
 /// /slow/<seconds>/...              200 `{"ok": true}` after <seconds> (a call in flight while a node dies)
+/// /token/...                       an OAuth2 token endpoint: 200 `{"access_token": "tok-…", "expires_in": 3600}`
 /// /requests                        the recorded requests so far (not itself recorded)
 final class RecordingUpstream {
     let python: PythonProcess
@@ -73,6 +74,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, {"ok": True, "path": url.path})
             except (BrokenPipeError, ConnectionResetError):
                 return  # the caller died meanwhile (a killed node)
+        if parts[0] == "token":
+            return self.reply(200, {"access_token": "tok-" + "-".join(parts[1:]), "token_type": "Bearer", "expires_in": 3600})
         if parts[0] == "flaky":
             key, n, status = parts[1], int(parts[2]), int(parts[3])
             with LOCK:

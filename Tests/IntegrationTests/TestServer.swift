@@ -198,9 +198,9 @@ final class TestServer: @unchecked Sendable {
         return k
     }
 
-    /// One HTTP/1.1 request on a new connection.
+    /// One HTTP/1.1 request on a new connection. `rawHeaders` go after `headers`, in order (a name may repeat).
     func request(_ method: String, _ path: String, key: String? = TestServer.adminKey, json: JSON? = nil,
-                 body: [UInt8]? = nil, headers: [String: String] = [:]) throws -> TestResponse {
+                 body: [UInt8]? = nil, headers: [String: String] = [:], rawHeaders: [(String, String)] = []) throws -> TestResponse {
         var h = headers
         if let key { h["Authorization"] = "Bearer \(key)" }
         var payload = body ?? []
@@ -210,6 +210,7 @@ final class TestServer: @unchecked Sendable {
         }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for (k, v) in h { head += "\(k): \(v)\r\n" }
+        for (k, v) in rawHeaders { head += "\(k): \(v)\r\n" }
         if !payload.isEmpty || ["POST", "PUT", "PATCH"].contains(method) { head += "Content-Length: \(payload.count)\r\n" }
         head += "\r\n"
         let client = try RawClient(port: port)

@@ -78,6 +78,52 @@ final class MigrationTests: StoreTestCase {
         XCTAssertEqual(applied, [1, 2])
     }
 
+    /// What a database holds that the schema decides: every object's definition (sqlite_master, SQLite's own
+    /// autoindexes included by name), each table's rows (schema_migrations without applied_at), the pragmas a
+    /// migration could change.
+    private func snapshot(_ store: Store) throws -> [String] {
+        try store.read { db in
+            var out = try db.query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").map { row in
+                "\(row.string("type") ?? "")|\(row.string("name") ?? "")|\(row.string("tbl_name") ?? "")|\(row.string("sql") ?? "NULL")"
+            }
+            let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").compactMap { $0.string("name") }
+            for table in tables {
+                let select = table == "schema_migrations" ? "SELECT version, name FROM schema_migrations ORDER BY version" : "SELECT * FROM \"\(table)\""
+                out += try db.query(select).map { row in "\(table): " + row.fields.map { "\($0.name)=\($0.value)" }.joined(separator: ",") }
+                out += try db.query("PRAGMA table_info(\"\(table)\")").map { row in "\(table) column " + row.fields.map { "\($0.value)" }.joined(separator: ",") }
+                out += try db.query("PRAGMA foreign_key_list(\"\(table)\")").map { row in "\(table) fk " + row.fields.map { "\($0.value)" }.joined(separator: ",") }
+            }
+            for pragma in ["user_version", "application_id"] {
+                out.append("\(pragma)=\(try db.queryOne("PRAGMA \(pragma)")?[0] ?? .null)")
+            }
+            return out
+        }
+    }
+
+    /// A new database runs `Migration.embeddedSchema` instead of each migration (a cold start's time): it must
+    /// build exactly what the migrations build, and be their result at their latest version.
+    func test_newDatabase_theEmbeddedSchema_buildsWhatTheMigrationsBuild() throws {
+        XCTAssertEqual(Migration.embeddedSchemaVersion, Migration.embedded.map(\.version).max(),
+                       "Sources/Store/EmbeddedMigrations.swift is stale: run scripts/embed-migrations.sh")
+        var squashedOptions = Store.Options(path: (directory as NSString).appendingPathComponent("squashed/neo.db"))
+        squashedOptions.readers = 1
+        var stepwiseOptions = Store.Options(path: (directory as NSString).appendingPathComponent("stepwise/neo.db"))
+        stepwiseOptions.readers = 1
+        let squashed = try Store(squashedOptions), stepwise = try Store(stepwiseOptions)
+        defer { squashed.close(); stepwise.close() }
+        let versions = Migration.embedded.map(\.version)
+        XCTAssertEqual(try squashed.migrate(), versions)
+        XCTAssertEqual(try stepwise.migrate(Migration.embedded), versions)  // an explicit list runs step by step
+        let (a, b) = (try snapshot(squashed), try snapshot(stepwise))
+        XCTAssertGreaterThan(a.count, 100)
+        XCTAssertEqual(a.count, b.count)
+        for (x, y) in zip(a, b) where x != y { XCTFail("schema script: \(x)\nmigrations:    \(y)") }
+        XCTAssertEqual(try squashed.migrate(), [])
+        // The squashed database takes a later migration like any other.
+        let next = Migration(version: versions.max()! + 1, name: "later", sql: "ALTER TABLE agents ADD COLUMN later_column TEXT;")
+        XCTAssertEqual(try squashed.migrate(Migration.embedded + [next]), [next.version])
+    }
+
     func test_embeddedMigrations_matchMigrationsDirectory() throws {
         try checkEmbedded(Migration.embedded, directory: "migrations")
     }

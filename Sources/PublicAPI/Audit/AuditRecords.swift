@@ -32,14 +32,14 @@ public enum AuditRecords {
         guard let row else { return nil }
         var bytes: [UInt8] = []
         for (name, value) in row.fields {
-            bytes += Array(name.utf8)
+            bytes.append(contentsOf: name.utf8)
             bytes.append(0)
             switch value {
             case .null: bytes.append(0x6E)
-            case .int(let v): bytes.append(0x69); bytes += Array(String(v).utf8)
-            case .double(let v): bytes.append(0x64); bytes += Array(String(v).utf8)
-            case .text(let s): bytes.append(0x74); bytes += Array(s.utf8)
-            case .blob(let b): bytes.append(0x62); bytes += b
+            case .int(let v): bytes.append(0x69); bytes.append(contentsOf: String(v).utf8)
+            case .double(let v): bytes.append(0x64); bytes.append(contentsOf: String(v).utf8)
+            case .text(let s): bytes.append(0x74); bytes.append(contentsOf: s.utf8)
+            case .blob(let b): bytes.append(0x62); bytes.append(contentsOf: b)
             }
             bytes.append(0)
         }

@@ -10,7 +10,8 @@ public final class RequestContext: Sendable {
     public let params: [String: String]
     public let pattern: String
     let started: Double
-    /// The request's span (W3C `traceparent`): sent on the calls it makes, logged, and answered.
+    /// The request's span (W3C `traceparent`): sent on the calls it makes, logged, and answered; with
+    /// the inbound `tracestate` (kept beside a valid traceparent), sent on those calls only.
     public let trace: TraceContext
     /// The matched route's request counters; nil when no route matched.
     let metrics: RouteMetrics?
@@ -74,7 +75,8 @@ public final class RequestContext: Sendable {
         self.params = params
         self.pattern = pattern
         self.started = started
-        self.trace = trace ?? TraceContext.forRequest(request.headers["traceparent"])
+        self.trace = trace ?? TraceContext.forRequest(request.headers["traceparent"],
+                                                      tracestate: request.headers.compactMap { asciiCaseInsensitiveEquals($0.name, "tracestate") ? $0.value : nil })
         self.metrics = metrics
     }
 

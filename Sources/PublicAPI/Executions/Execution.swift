@@ -65,7 +65,8 @@ struct Execution {
     let llmCalls: Int64
     let promptTokens: Int64
     let completionTokens: Int64
-    /// The trace id of the request that started the run, when one did.
+    /// The trace of the request that started the run, when one did (`TraceContext.stored`: the trace
+    /// id, and the request's tracestate after a newline when it brought one).
     let traceId: String?
     /// Claims so far (0: never claimed), and the node holding the current one (design §11).
     let attempt: Int64

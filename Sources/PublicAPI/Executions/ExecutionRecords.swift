@@ -129,7 +129,7 @@ enum ExecutionRecords {
         var trigger: JSON? = nil
         /// Not before this time (a callback's sleep_before_callback_processing_seconds); nil = at once.
         var runAfter: String? = nil
-        /// The W3C trace id of the request that started it.
+        /// The W3C trace of the request that started it (`TraceContext.stored`: trace id, then its tracestate).
         var traceId: String? = nil
     }
 
