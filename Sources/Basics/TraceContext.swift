@@ -99,13 +99,6 @@ public struct TraceContext: Sendable, Equatable {
         return newRoot()
     }
 
-    /// What an execution row keeps of the trace that started it (`executions.trace_id`): the trace
-    /// id, then, when there is one, a newline and the tracestate (neither can hold a newline).
-    public var stored: String {
-        guard let state else { return traceId }
-        return traceId + "\n" + state
-    }
-
     /// A new trace (flag sampled: the access log records every request).
     public static func newRoot() -> TraceContext {
         let random = ThreadRandom.current
@@ -113,14 +106,14 @@ public struct TraceContext: Sendable, Equatable {
         return TraceContext(traceHigh: high, traceLow: high == 0 && low == 0 ? 1 : low, span: nonZero(random.next()), flagBits: 1)
     }
 
-    /// A new span in the trace `stored` names (`stored`: 32 hex digits, optionally a newline and a
-    /// tracestate, as kept with an execution); nil when it is not one. A stored tracestate that no
-    /// longer parses is dropped, the trace kept.
-    public static func span(inTrace stored: String) -> TraceContext? {
-        let bytes = Array(stored.utf8)
-        guard bytes.count == 32 || (bytes.count > 33 && bytes[32] == 10), let high = hexValue(bytes[0..<16]), let low = hexValue(bytes[16..<32]),
+    /// A new span in the trace `traceId` names (32 hex digits, as kept with an execution) with the
+    /// tracestate kept beside it; nil when it is not a trace id. A kept tracestate that no longer
+    /// parses is dropped, the trace kept.
+    public static func span(inTrace traceId: String, state stored: String? = nil) -> TraceContext? {
+        let bytes = Array(traceId.utf8)
+        guard bytes.count == 32, let high = hexValue(bytes[0..<16]), let low = hexValue(bytes[16..<32]),
               high != 0 || low != 0 else { return nil }
-        let state = bytes.count > 33 ? TraceState.parse([String(decoding: bytes[33...], as: UTF8.self)]) : nil
+        let state = stored.flatMap { $0.isEmpty ? nil : TraceState.parse([$0]) }
         return TraceContext(traceHigh: high, traceLow: low, span: nonZero(ThreadRandom.current.next()), flagBits: 1, state: state)
     }
 

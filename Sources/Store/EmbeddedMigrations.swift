@@ -603,6 +603,12 @@ CREATE TABLE oauth_token_leases (
 );
 
 """#),
+            Migration(version: 19, name: "execution_trace_state", sql: #"""
+-- The W3C tracestate the request that started an execution brought beside its traceparent (design §12), so the
+-- run's upstream and model calls carry it too. NULL when there was none (or it was not a valid list).
+ALTER TABLE executions ADD COLUMN trace_state TEXT;
+
+"""#),
         ]
     }
 
@@ -1221,11 +1227,16 @@ CREATE TABLE oauth_token_leases (
 );
 
 """#),
+            Migration(version: 19, name: "execution_trace_state", sql: #"""
+-- The W3C tracestate of the request that started an execution (design §12). (PostgreSQL twin of migrations/0019.)
+ALTER TABLE executions ADD COLUMN trace_state TEXT COLLATE "C";
+
+"""#),
         ]
     }
 
     /// The version the SQLite migrations end at, which `embeddedSchema` is the result of.
-    public static let embeddedSchemaVersion = 17
+    public static let embeddedSchemaVersion = 19
     /// What the SQLite migrations build (sqlite_master in creation order): a new database runs this one script.
     public static let embeddedSchema = #"""
 CREATE TABLE tenants (
@@ -1302,7 +1313,7 @@ CREATE TABLE executions (
     started_at                     TEXT,
     finished_at                    TEXT,
     seconds_spent                  REAL
-, next_action INTEGER NOT NULL DEFAULT 0, approved_action INTEGER, agent_version INTEGER, trigger TEXT, run_after TEXT, llm_calls INTEGER NOT NULL DEFAULT 0, prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0, trace_id TEXT, attempt INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires_at TEXT, interruptions INTEGER NOT NULL DEFAULT 0);
+, next_action INTEGER NOT NULL DEFAULT 0, approved_action INTEGER, agent_version INTEGER, trigger TEXT, run_after TEXT, llm_calls INTEGER NOT NULL DEFAULT 0, prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0, trace_id TEXT, attempt INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires_at TEXT, interruptions INTEGER NOT NULL DEFAULT 0, trace_state TEXT);
 CREATE INDEX executions_by_tenant_created ON executions (tenant_id, created_at DESC, id DESC);
 CREATE INDEX executions_by_agent ON executions (tenant_id, agent_id, created_at DESC);
 CREATE INDEX executions_by_status ON executions (status, created_at);

@@ -65,9 +65,9 @@ struct Execution {
     let llmCalls: Int64
     let promptTokens: Int64
     let completionTokens: Int64
-    /// The trace of the request that started the run, when one did (`TraceContext.stored`: the trace
-    /// id, and the request's tracestate after a newline when it brought one).
+    /// The trace of the request that started the run, when one did, and the tracestate it brought.
     let traceId: String?
+    let traceState: String?
     /// Claims so far (0: never claimed), and the node holding the current one (design §11).
     let attempt: Int64
     let leaseOwner: String?
@@ -101,6 +101,7 @@ struct Execution {
         promptTokens = row.int("prompt_tokens") ?? 0
         completionTokens = row.int("completion_tokens") ?? 0
         traceId = row.string("trace_id")
+        traceState = row.string("trace_state")
         attempt = row.int("attempt") ?? 0
         leaseOwner = row.string("lease_owner")
     }
@@ -110,7 +111,7 @@ struct Execution {
 
     /// A span for this run's work: in the starting request's trace, else in a new one.
     func runSpan() -> TraceContext {
-        traceId.flatMap(TraceContext.span(inTrace:)) ?? TraceContext.newRoot()
+        traceId.flatMap { TraceContext.span(inTrace: $0, state: traceState) } ?? TraceContext.newRoot()
     }
 
     /// The run's input object (`{{input.field}}` reads it); empty when none was given.

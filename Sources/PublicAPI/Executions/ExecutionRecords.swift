@@ -6,7 +6,7 @@ import Store
 /// SQL for executions, their steps and artifacts: queueing and claiming runs, recording steps, and the
 /// lists. Reads name the tenant; runner writes go by execution id (a uuid the runner claimed).
 enum ExecutionRecords {
-    static let columns = "id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number, additional_custom_instructions, message_for_dashboard, error, input, test_mode, retry_of, created_at, updated_at, started_at, finished_at, seconds_spent, next_action, approved_action, trigger, llm_calls, prompt_tokens, completion_tokens, trace_id, attempt, lease_owner"
+    static let columns = "id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number, additional_custom_instructions, message_for_dashboard, error, input, test_mode, retry_of, created_at, updated_at, started_at, finished_at, seconds_spent, next_action, approved_action, trigger, llm_calls, prompt_tokens, completion_tokens, trace_id, trace_state, attempt, lease_owner"
     static let stepColumns = "id, execution_id, seq, type, message, is_error, tool_call_id, tool_type_name, data, created_at"
     static let artifactColumns = "id, execution_id, kind, name, content, created_at"
     /// Seconds from started_at to `?` (bound to the finishing time); 0 when it never started.
@@ -129,8 +129,8 @@ enum ExecutionRecords {
         var trigger: JSON? = nil
         /// Not before this time (a callback's sleep_before_callback_processing_seconds); nil = at once.
         var runAfter: String? = nil
-        /// The W3C trace of the request that started it (`TraceContext.stored`: trace id, then its tracestate).
-        var traceId: String? = nil
+        /// The W3C trace of the request that started it (its id and tracestate are kept).
+        var trace: TraceContext? = nil
     }
 
     /// Inserts an execution; `startedBy` marks it running from `now` under a first claim by that node (a direct invoke,
@@ -141,15 +141,16 @@ enum ExecutionRecords {
         try db.execute("""
             INSERT INTO executions (id, tenant_id, agent_id, agent_name, kind, status, entity_id, entity_number,
               additional_custom_instructions, input, test_mode, retry_of, created_by_key_id, created_at, updated_at, started_at, agent_version,
-              trigger, run_after, trace_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              trigger, run_after, trace_id, trace_state)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(id), .int(new.tenantId), new.agentId.map { .int($0) } ?? .null, new.agentName.map { .text($0) } ?? .null,
                   .text(new.kind.rawValue), .text(new.status.rawValue), new.entityId.map { .text($0) } ?? .null,
                   (new.entityNumber ?? new.entityId).map { .text($0) } ?? .null, new.instructions.map { .text($0) } ?? .null,
                   new.input.map { .text($0) } ?? .null, .int(new.testMode ? 1 : 0), new.retryOf.map { .text($0) } ?? .null,
                   new.keyId.map { .int($0) } ?? .null, .text(now), .text(now), started ? .text(now) : .null,
                   new.agentVersion.map { .int($0) } ?? .null, new.trigger.map { .text($0.serializedString()) } ?? .null,
-                  new.runAfter.map { .text($0) } ?? .null, new.traceId.map { .text($0) } ?? .null])
+                  new.runAfter.map { .text($0) } ?? .null, new.trace.map { .text($0.traceId) } ?? .null,
+                  new.trace?.state.map { .text($0) } ?? .null])
         if let node {
             try db.execute("UPDATE executions SET attempt = 1, lease_owner = ?, lease_expires_at = \(db.clockAfter("?")) WHERE id = ?",
                            [.text(node), .double(leaseSeconds), .text(id)])

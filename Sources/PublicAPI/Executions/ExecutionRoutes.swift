@@ -105,7 +105,7 @@ enum ExecutionRoutes {
             try runner.enqueue(tenantId: ctx.caller.tenantId, agentId: agentId, entityId: execution.entityId,
                                instructions: execution.additionalCustomInstructions, input: execution.input,
                                testMode: execution.testMode, retryOf: execution.id, keyId: ctx.caller.keyId, trigger: execution.trigger,
-                               traceId: ctx.trace.stored, audit: .request(ctx))
+                               trace: ctx.trace, audit: .request(ctx))
         }
         return Reply(status: 202, data: .object(JSONObject([("execution_id", .string(newId)), ("status", .string(ExecutionStatus.queued.rawValue))])))
     }

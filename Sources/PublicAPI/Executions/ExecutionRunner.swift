@@ -96,7 +96,7 @@ public final class ExecutionRunner: Sendable {
     /// Inserts a queued execution of `agentId`; returns its execution_id.
     /// `audit`: the request that asked, whose audit row is appended in the same transaction (status 202).
     func enqueue(tenantId: Int64, agentId: Int64, entityId: String?, instructions: String?, input: String?,
-                 testMode: Bool, retryOf: String? = nil, keyId: Int64?, trigger: JSON, traceId: String? = nil,
+                 testMode: Bool, retryOf: String? = nil, keyId: Int64?, trigger: JSON, trace: TraceContext? = nil,
                  audit: AuditSource? = nil) throws -> String {
         let id = SecureRandom.uuid()
         try store.write { db in
@@ -106,7 +106,7 @@ public final class ExecutionRunner: Sendable {
             let new = ExecutionRecords.NewExecution(tenantId: tenantId, agentId: agentId, agentName: agent.name, agentVersion: agent.version,
                                                     kind: .agentRun, status: .queued, entityId: entityId, instructions: instructions,
                                                     input: input, testMode: testMode, retryOf: retryOf, keyId: keyId, trigger: trigger,
-                                                    traceId: traceId)
+                                                    trace: trace)
             try ExecutionRecords.insert(new, id: id, now: Timestamp.now(), db)
             if let audit { try AuditRecords.append(audit, tenantId: tenantId, .execution(id), status: 202, before: nil, db) }
         }

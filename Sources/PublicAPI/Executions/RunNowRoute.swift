@@ -53,7 +53,7 @@ enum RunNowRoute {
         let id = try ctx.timed {
             try runner.enqueue(tenantId: ctx.caller.tenantId, agentId: agentId, entityId: target, instructions: instructions,
                                input: inputText, testMode: testMode, keyId: ctx.caller.keyId,
-                               trigger: .object(JSONObject([("type", .string("RUN_NOW"))])), traceId: ctx.trace.stored,
+                               trigger: .object(JSONObject([("type", .string("RUN_NOW"))])), trace: ctx.trace,
                                audit: .request(ctx))
         }
         return Reply(status: 202, data: .object(["execution_id": .string(id), "status": .string(ExecutionStatus.queued.rawValue)]))

@@ -134,7 +134,7 @@ enum ExternalAPICalls {
         try ctx.timed {
             try store.write { db in
                 try ExecutionRecords.insert(.init(tenantId: tenant, agentId: nil, agentName: nil, kind: .externalAPIInvoke, status: .running,
-                                                  input: input, keyId: ctx.caller.keyId, traceId: ctx.trace.stored),
+                                                  input: input, keyId: ctx.caller.keyId, trace: ctx.trace),
                                             id: executionId, now: started, startedBy: leases.node, leaseSeconds: leases.seconds, db)
                 try ExecutionRecords.appendStep(executionId, type: .toolCall, message: "\(request.method.rawValue) \(request.redactedURL)",
                                                 toolCallId: toolCallId, toolType: toolType,
@@ -234,7 +234,7 @@ enum ExternalAPICalls {
                 let agentName = try ctx.caller.agentId.flatMap { try AgentRecords.nameAndVersion($0, tenantId: tenant, db)?.name }
                 try ExecutionRecords.insert(.init(tenantId: tenant, agentId: ctx.caller.agentId, agentName: agentName, kind: .externalAPIInvoke,
                                                   status: .waitingApproval, input: input.serializedString(), keyId: ctx.caller.keyId,
-                                                  traceId: ctx.trace.stored),
+                                                  trace: ctx.trace),
                                             id: executionId, now: stamp, db)
                 try ExecutionRecords.appendStep(executionId, type: .thought, message: "waiting for approval to call \(config.name)",
                                                 toolCallId: SecureRandom.uuid(), toolType: toolType, data: requested, db)
