@@ -207,7 +207,7 @@ enum Conditions {
             elements = v.arrayValue?.map { Operand($0, nested: true) }
             switch v {
             case .array(let items): list = items.map { Operand($0, nested: true) }
-            case .string(let s): list = s.split(separator: ",").map { Operand(.string($0.trimmingCharacters(in: .whitespaces)), nested: true) }
+            case .string(let s): list = s.split(separator: ",").map { Operand(.string(trimmedOfWhitespace(String($0))), nested: true) }
             case .null: list = nil
             default: list = [Operand(v, nested: true)]
             }
@@ -238,9 +238,17 @@ enum Conditions {
         switch v {
         case .int(let n): return Double(n)
         case .double(let d): return d
-        case .string(let s): return Double(s.trimmingCharacters(in: .whitespaces)).flatMap { $0.isFinite ? $0 : nil }
+        case .string(let s): return Double(trimmedOfWhitespace(s)).flatMap { $0.isFinite ? $0 : nil }
         default: return nil
         }
+    }
+
+    /// `s.trimmingCharacters(in: .whitespaces)`, without Foundation's work for text that starts and ends with an
+    /// ASCII character other than space and tab (the only ASCII members of `.whitespaces`), most values.
+    static func trimmedOfWhitespace(_ s: String) -> String {
+        guard let first = s.utf8.first, let last = s.utf8.last else { return s }
+        func plain(_ b: UInt8) -> Bool { b < 0x80 && b != 0x20 && b != 0x09 }
+        return plain(first) && plain(last) ? s : s.trimmingCharacters(in: .whitespaces)
     }
 
     private static func text(_ v: JSON) -> String? {

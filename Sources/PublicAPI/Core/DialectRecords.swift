@@ -17,4 +17,12 @@ extension Database {
             ? "CAST(EXTRACT(EPOCH FROM CAST(\(to) AS timestamptz) - CAST(\(from) AS timestamptz)) AS DOUBLE PRECISION)"
             : "(julianday(\(to)) - julianday(\(from))) * 86400.0"
     }
+
+    /// Whether the JSON array text in `column` has an element equal to the next `?` (a number or a string):
+    /// SQLite's json_each, jsonb_array_elements_text on PostgreSQL.
+    func jsonArrayHas(_ column: String) -> String {
+        dialect == .postgres
+            ? "EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST(\(column) AS jsonb)) AS e(value) WHERE e.value = ?)"
+            : "EXISTS (SELECT 1 FROM json_each(\(column)) WHERE value = ?)"
+    }
 }
