@@ -105,6 +105,18 @@ final class AgentSetTests: XCTestCase {
         XCTAssertEqual(AgentSet(agents).digest, set.digest, "the digest is the list's")
     }
 
+    func test_trimmedOfWhitespace_isFoundationsTrim() {
+        let pieces = ["", " ", "\t", "\u{a0}", "\u{2003}", "\n", "x", "3", "é", "e\u{301}", "🔥", " 3 ", "return=minimal"]
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let s = a + b + c
+                    XCTAssertEqual(Conditions.trimmedOfWhitespace(s), s.trimmingCharacters(in: .whitespaces), "\(Array(s.unicodeScalars))")
+                }
+            }
+        }
+    }
+
     // MARK: stored
 
     private var directory = ""

@@ -42,6 +42,9 @@ enum CallbackRecords {
     /// Stores the agents a callback is matched against, once per distinct list (a no-op when the tenant has it),
     /// in the callback's own transaction: a set a callback names is always there.
     static func insert(_ set: AgentSet, tenantId: Int64, now: String, _ db: Database) throws {
+        // Looked up first: the usual case (stored) then binds a digest, not the whole list.
+        guard try db.queryOne("SELECT 1 AS present FROM callback_agent_sets WHERE tenant_id = ? AND digest = ?",
+                              [.int(tenantId), .text(set.digest)]) == nil else { return }
         try db.execute("""
             INSERT INTO callback_agent_sets (tenant_id, digest, agents, agent_ids, created_at) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT DO NOTHING

@@ -106,7 +106,9 @@ final class CallbackService: Sendable {
                     if decided != verdicts { final = callback(decided) }
                 }
                 var runs: [(workflowId: Int64, executionId: String)] = []
-                for (agent, verdict) in zip(set.agents, decided) where verdict == .matched {
+                // By index: walking the thousand agents with zip would retain and release each under the writer.
+                for i in decided.indices where decided[i] == .matched {
+                    let agent = set.agents[i]
                     let executionId = SecureRandom.uuid()
                     let new = ExecutionRecords.NewExecution(
                         tenantId: tenantId, agentId: agent.id, agentName: agent.name, agentVersion: agent.version, kind: .agentRun,

@@ -243,12 +243,17 @@ enum Conditions {
         }
     }
 
-    /// `s.trimmingCharacters(in: .whitespaces)`, without Foundation's work for text that starts and ends with an
-    /// ASCII character other than space and tab (the only ASCII members of `.whitespaces`), most values.
+    /// `s.trimmingCharacters(in: .whitespaces)`, without Foundation's work for the usual text: spaces and tabs (the
+    /// only ASCII members of `.whitespaces`) are cut from both ends byte by byte, and Foundation trims only what is
+    /// left when it starts or ends with a non-ASCII character.
     static func trimmedOfWhitespace(_ s: String) -> String {
-        guard let first = s.utf8.first, let last = s.utf8.last else { return s }
-        func plain(_ b: UInt8) -> Bool { b < 0x80 && b != 0x20 && b != 0x09 }
-        return plain(first) && plain(last) ? s : s.trimmingCharacters(in: .whitespaces)
+        let bytes = s.utf8
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start = bytes.index(after: start) }
+        while end > start, bytes[bytes.index(before: end)] == 0x20 || bytes[bytes.index(before: end)] == 0x09 { end = bytes.index(before: end) }
+        guard start < end else { return "" }
+        let cut = start == bytes.startIndex && end == bytes.endIndex ? s : String(s[start..<end])
+        return bytes[start] < 0x80 && bytes[bytes.index(before: end)] < 0x80 ? cut : cut.trimmingCharacters(in: .whitespaces)
     }
 
     private static func text(_ v: JSON) -> String? {
