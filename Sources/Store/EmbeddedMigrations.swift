@@ -603,6 +603,28 @@ CREATE TABLE oauth_token_leases (
 );
 
 """#),
+            Migration(version: 18, name: "callback_agent_sets", sql: #"""
+-- Compact match verdicts (design §9, inbound events): the ordered agents a callback was matched against are
+-- stored once per distinct list, not in every callback. A callback with `agent_set` keeps in `workflow_matches`
+-- one verdict letter per agent of that set, in its order (m matched, t target_changes, c conditions, e error,
+-- o run_only_once_per_entity), and `failed_to_match_workflow_ids` is '[]': the failed ids are the set's agents
+-- whose letter is not m. Callbacks stored before keep `[[workflow_id, version, verdict], …]` and their ids
+-- (agent_set NULL). Reasons and field comparisons are derived when read, as before.
+CREATE TABLE callback_agent_sets (
+    tenant_id  INTEGER NOT NULL REFERENCES tenants(id),
+    digest     TEXT NOT NULL,                  -- hex of the first 16 bytes of SHA-256 of `agents`
+    agents     TEXT NOT NULL,                  -- JSON [[workflow_id, version], …], in execution order
+    agent_ids  TEXT NOT NULL,                  -- JSON [workflow_id, …], the same order (the list filter by agent_id)
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, digest)
+) WITHOUT ROWID;
+
+ALTER TABLE callbacks ADD COLUMN agent_set TEXT;  -- callback_agent_sets.digest of this tenant; NULL: the old form
+
+-- A set goes with retention once no callback refers to it (this index answers that, and the foreign key check).
+CREATE INDEX callbacks_by_agent_set ON callbacks (tenant_id, agent_set) WHERE agent_set IS NOT NULL;
+
+"""#),
             Migration(version: 19, name: "execution_trace_state", sql: #"""
 -- The W3C tracestate the request that started an execution brought beside its traceparent (design §12), so the
 -- run's upstream and model calls carry it too. NULL when there was none (or it was not a valid list).
@@ -1227,6 +1249,28 @@ CREATE TABLE oauth_token_leases (
 );
 
 """#),
+            Migration(version: 18, name: "callback_agent_sets", sql: #"""
+-- Compact match verdicts (design §9, inbound events): the ordered agents a callback was matched against are
+-- stored once per distinct list, not in every callback. A callback with `agent_set` keeps in `workflow_matches`
+-- one verdict letter per agent of that set, in its order (m matched, t target_changes, c conditions, e error,
+-- o run_only_once_per_entity), and `failed_to_match_workflow_ids` is '[]': the failed ids are the set's agents
+-- whose letter is not m. Callbacks stored before keep `[[workflow_id, version, verdict], …]` and their ids
+-- (agent_set NULL). (PostgreSQL twin of migrations/0018.)
+CREATE TABLE callback_agent_sets (
+    tenant_id  BIGINT NOT NULL REFERENCES tenants(id),
+    digest     TEXT COLLATE "C" NOT NULL,      -- hex of the first 16 bytes of SHA-256 of `agents`
+    agents     TEXT COLLATE "C" NOT NULL,      -- JSON [[workflow_id, version], …], in execution order
+    agent_ids  TEXT COLLATE "C" NOT NULL,      -- JSON [workflow_id, …], the same order (the list filter by agent_id)
+    created_at TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (tenant_id, digest)
+);
+
+ALTER TABLE callbacks ADD COLUMN agent_set TEXT COLLATE "C";  -- callback_agent_sets.digest of this tenant; NULL: the old form
+
+-- A set goes with retention once no callback refers to it (this index answers that).
+CREATE INDEX callbacks_by_agent_set ON callbacks (tenant_id, agent_set) WHERE agent_set IS NOT NULL;
+
+"""#),
             Migration(version: 19, name: "execution_trace_state", sql: #"""
 -- The W3C tracestate of the request that started an execution (design §12). (PostgreSQL twin of migrations/0019.)
 ALTER TABLE executions ADD COLUMN trace_state TEXT COLLATE "C";
@@ -1439,7 +1483,7 @@ CREATE TABLE callbacks (
     run_after                    TEXT,                             -- when the started runs may begin (sleep setting)
     error_message                TEXT,
     created_at                   TEXT NOT NULL,
-    finished_processing_at       TEXT NOT NULL,
+    finished_processing_at       TEXT NOT NULL, agent_set TEXT,
     UNIQUE (tenant_id, event_id)                                   -- NULL event ids never collide
 );
 CREATE INDEX callbacks_by_entity ON callbacks (tenant_id, entity_type, entity_id, created_at DESC, id DESC);
@@ -1634,5 +1678,14 @@ CREATE TABLE oauth_token_leases (
     expires_at   REAL,
     updated_at   REAL NOT NULL
 );
+CREATE TABLE callback_agent_sets (
+    tenant_id  INTEGER NOT NULL REFERENCES tenants(id),
+    digest     TEXT NOT NULL,                  -- hex of the first 16 bytes of SHA-256 of `agents`
+    agents     TEXT NOT NULL,                  -- JSON [[workflow_id, version], …], in execution order
+    agent_ids  TEXT NOT NULL,                  -- JSON [workflow_id, …], the same order (the list filter by agent_id)
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX callbacks_by_agent_set ON callbacks (tenant_id, agent_set) WHERE agent_set IS NOT NULL;
 """#
 }

@@ -303,6 +303,28 @@ final class CallbacksTests: SharedServerTestCase {
         XCTAssertEqual(sent.data?["processed_audit_trail"]?["changes_from"], "event")
     }
 
+    // MARK: retention
+
+    /// NEO_CALLBACK_RETENTION_DAYS prunes, at start, a callback older than the retention that started no run,
+    /// and keeps a younger one — on both backends (the prune's SQL once carried a SQLite-only planner hint and
+    /// failed on PostgreSQL, logged and never noticed).
+    func test_retention_prunesOldCallbacksThatStartedNothing_atStart() throws {
+        let environment = ["NEO_RATE_LIMIT": "0", "NEO_CALLBACK_RETENTION_DAYS": "1"]
+        let first = try TestServer(environment: environment)
+        let old = try XCTUnwrap(try first.request("POST", "/public-api/callbacks", json: event("keep-1")).data?["callback_id"]?.stringValue)
+        let young = try XCTUnwrap(try first.request("POST", "/public-api/callbacks", json: event("keep-2")).data?["callback_id"]?.stringValue)
+        try first.sql("UPDATE callbacks SET created_at = '2020-01-01T00:00:00.000Z' WHERE id = '\(old)'")
+        first.stop()
+        let second = try TestServer(environment: environment, directory: first.directory)
+        defer { second.stop() }
+        // The pass at start runs beside the listener: give it a moment.
+        let deadline = Date().addingTimeInterval(10)
+        while try second.request("GET", "/public-api/callbacks/\(old)").status == 200, Date() < deadline { usleep(50_000) }
+        XCTAssertEqual(try second.request("GET", "/public-api/callbacks/\(old)").status, 404, "the old callback was pruned")
+        XCTAssertEqual(try second.request("GET", "/public-api/callbacks/\(young)").status, 200, "the young one stays")
+        XCTAssertFalse(second.log.contains("callback pruning failed"), second.log)
+    }
+
     // MARK: bad input
 
     func test_badInput_isA4xxNamingTheField_andStoresNothing() throws {

@@ -111,6 +111,11 @@ final class ConditionsFuzzTests: XCTestCase {
                     let result = CallbackMatcher.match(event, changes: [], agents: [agent], alreadyRan: [])
                     XCTAssertEqual(try? JSON.parse(result.workflowMatchesJSON()), .array(result.matches.map(result.json)),
                                    "seed \(seed): audit bytes differ from the entries for \(tree.serializedString())")
+                    // Matching an agent set (shared trees, the equality index) decides what the matcher does.
+                    let set = AgentSet([agent, TriggeredAgent(id: Int64(trees) + 1_000_000, version: 1, document: ["ticket_conditions": ["conditions": tree]])])
+                    let both = CallbackMatcher.match(event, changes: [], agents: set.agents, alreadyRan: [])
+                    XCTAssertEqual(set.verdicts(changeType: "CREATE", changes: [], fields: EntityFields(e)), both.matches.map(\.verdict),
+                                   "seed \(seed): the agent set's verdicts differ for \(tree.serializedString())")
                 }
                 evaluations += 4
                 trees += 1

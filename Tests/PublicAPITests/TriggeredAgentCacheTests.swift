@@ -58,14 +58,14 @@ final class TriggeredAgentCacheTests: XCTestCase {
     private func current(_ cache: TriggeredAgentCache) throws -> (names: [String], read: Bool) {
         let before = cache.rebuilds
         let agents = try store.read { try cache.current(tenantId: tenantId, entityType: "ticket", $0) }
-        return (agents.map(\.name), cache.rebuilds > before)
+        return (agents.agents.map(\.name), cache.rebuilds > before)
     }
 
     private func matched(_ cache: TriggeredAgentCache, status: String) throws -> [String] {
         let agents = try store.read { try cache.current(tenantId: tenantId, entityType: "ticket", $0) }
         let event = CallbackEvent(eventId: nil, entityType: "ticket", entityId: "1", entityNumber: nil, changeType: "CREATE",
                                   changes: nil, entity: ["status": .string(status)], createdInPSAAt: nil)
-        let result = CallbackMatcher.match(event, changes: [], agents: agents, alreadyRan: [])
+        let result = CallbackMatcher.match(event, changes: [], agents: agents.agents, alreadyRan: [])
         return result.matches.filter(\.matched).map(\.agent.name)
     }
 

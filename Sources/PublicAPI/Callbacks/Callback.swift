@@ -13,7 +13,8 @@ enum ChangesSource: String {
 
 /// One ingested callback and its match audit (a `callbacks` row). The JSON parts are kept as the text
 /// they are stored as, so answers splice them without re-parsing. `workflowMatches` holds the compact
-/// verdicts (`MatchResult.compact`); `CallbackService` renders Neo's entries from them.
+/// verdicts: one letter per agent of `agentSet` (`AgentSet.letters`), or, for callbacks stored before agent
+/// sets, `MatchResult.compact`; `CallbackService` renders Neo's entries from them.
 struct Callback {
     let id: String
     let tenantId: Int64
@@ -33,9 +34,12 @@ struct Callback {
     let matcherRunId: String
     /// JSON array texts.
     let startedWorkflowIds: String
-    let failedToMatchWorkflowIds: String
-    /// `[[workflow_id, version, verdict], …]`.
+    /// As answered. With an `agentSet` the row stores '[]' and `CallbackService.detail` derives the list from the set.
+    var failedToMatchWorkflowIds: String
+    /// With an `agentSet`: one verdict letter per agent of the set; else `[[workflow_id, version, verdict], …]`.
     let workflowMatches: String
+    /// The `callback_agent_sets` digest of the agents it was matched against; nil for callbacks stored before.
+    let agentSet: String?
     /// JSON `[{workflow_id, execution_id}]` text: the runs this callback queued (ours); set when they are.
     var startedExecutions: String
     let runAfter: String?
@@ -43,10 +47,34 @@ struct Callback {
     let createdAt: String
     let finishedProcessingAt: String
 
-    static let columns = "id, tenant_id, event_id, entity_type, entity_id, entity_number, change_type, entity, changes, changes_from, source, created_in_psa_at, matcher_run_id, started_workflow_ids, failed_to_match_workflow_ids, workflow_matches, started_executions, run_after, error_message, created_at, finished_processing_at"
+    static let columns = "id, tenant_id, event_id, entity_type, entity_id, entity_number, change_type, entity, changes, changes_from, source, created_in_psa_at, matcher_run_id, started_workflow_ids, failed_to_match_workflow_ids, workflow_matches, started_executions, run_after, error_message, created_at, finished_processing_at, agent_set"
 
+    /// What the row keeps in `failed_to_match_workflow_ids`.
+    var storedFailedIds: String { agentSet == nil ? failedToMatchWorkflowIds : "[]" }
+
+    /// A new callback matched against `set` (`verdicts` in the set's order, `fields` the event's entity as
+    /// matching read it): stored as the set's digest and one letter per agent.
     init(id: String, tenantId: Int64, event: CallbackEvent, changes: [CallbackEvent.Change], changesFrom: ChangesSource,
-         source: JSON, matcherRunId: String, result: MatchResult, runAfter: String?, now: String) {
+         source: JSON, matcherRunId: String, set: AgentSet, verdicts: [MatchVerdict], fields: EntityFields, runAfter: String?, now: String) {
+        self.init(id: id, tenantId: tenantId, event: event, changes: changes, changesFrom: changesFrom, source: source, matcherRunId: matcherRunId,
+                  startedWorkflowIds: set.idsJSON(verdicts, matched: true), failedToMatchWorkflowIds: set.idsJSON(verdicts, matched: false),
+                  workflowMatches: AgentSet.letters(verdicts), agentSet: set.digest,
+                  errorMessage: Self.errorMessage(verdicts.indices.lazy.filter { verdicts[$0] == .error }.map { i in
+                      let agent = set.agents[i]
+                      return (agent.id, agent.compiled.reasonText(agent.compiled.evaluate(fields)) ?? "conditions did not match")
+                  }), runAfter: runAfter, now: now)
+    }
+
+    /// "N agent(s) could not be evaluated…" naming the first five, or nil when none errored.
+    private static func errorMessage<C: Collection>(_ errored: C) -> String? where C.Element == (Int64, String) {
+        errored.isEmpty ? nil
+            : "\(errored.count) agent(s) could not be evaluated and did not match: "
+                + errored.prefix(5).map { "\($0.0) (\($0.1))" }.joined(separator: "; ")
+    }
+
+    private init(id: String, tenantId: Int64, event: CallbackEvent, changes: [CallbackEvent.Change], changesFrom: ChangesSource,
+                 source: JSON, matcherRunId: String, startedWorkflowIds: String, failedToMatchWorkflowIds: String, workflowMatches: String,
+                 agentSet: String?, errorMessage: String?, runAfter: String?, now: String) {
         self.id = id
         self.tenantId = tenantId
         eventId = event.eventId
@@ -60,17 +88,25 @@ struct Callback {
         self.source = source.serializedString()
         createdInPSAAt = event.createdInPSAAt
         self.matcherRunId = matcherRunId
-        startedWorkflowIds = result.idsJSON(matched: true)
-        failedToMatchWorkflowIds = result.idsJSON(matched: false)
-        workflowMatches = result.compact
+        self.startedWorkflowIds = startedWorkflowIds
+        self.failedToMatchWorkflowIds = failedToMatchWorkflowIds
+        self.workflowMatches = workflowMatches
+        self.agentSet = agentSet
         startedExecutions = "[]"
         self.runAfter = runAfter
-        let errored = result.matches.withUnsafeBufferPointer { all in all.indices.filter { all[$0].verdict == .error } }
-        errorMessage = errored.isEmpty ? nil
-            : "\(errored.count) agent(s) could not be evaluated and did not match: "
-                + errored.prefix(5).map { "\(result.matches[$0].workflowId) (\(result.reason(result.matches[$0])))" }.joined(separator: "; ")
+        self.errorMessage = errorMessage
         createdAt = now
         finishedProcessingAt = now
+    }
+
+    /// A callback in the form stored before agent sets (every agent's id, version and verdict in the row).
+    init(id: String, tenantId: Int64, event: CallbackEvent, changes: [CallbackEvent.Change], changesFrom: ChangesSource,
+         source: JSON, matcherRunId: String, result: MatchResult, runAfter: String?, now: String) {
+        self.init(id: id, tenantId: tenantId, event: event, changes: changes, changesFrom: changesFrom, source: source, matcherRunId: matcherRunId,
+                  startedWorkflowIds: result.idsJSON(matched: true), failedToMatchWorkflowIds: result.idsJSON(matched: false),
+                  workflowMatches: result.compact, agentSet: nil,
+                  errorMessage: Self.errorMessage(result.matches.lazy.filter(\.error).map { ($0.workflowId, result.reason($0)) }),
+                  runAfter: runAfter, now: now)
     }
 
     init(row: Row) {
@@ -95,6 +131,7 @@ struct Callback {
         errorMessage = row.string("error_message")
         createdAt = row.string("created_at") ?? ""
         finishedProcessingAt = row.string("finished_processing_at") ?? ""
+        agentSet = row.string("agent_set")
     }
 
     /// The runs this callback queued, as `started_executions` records them.

@@ -78,6 +78,17 @@ enum MatchVerdict: String {
 
     /// The one ASCII letter it is stored as.
     var byte: UInt8 { rawValue.utf8.first! }
+
+    init?(byte: UInt8) {
+        switch byte {
+        case UInt8(ascii: "m"): self = .matched
+        case UInt8(ascii: "t"): self = .targetChanges
+        case UInt8(ascii: "c"): self = .conditions
+        case UInt8(ascii: "e"): self = .error
+        case UInt8(ascii: "o"): self = .runOnce
+        default: return nil
+        }
+    }
 }
 
 /// Neo's `workflow_matches[]` entry for one agent: the verdict with what explains it.
@@ -262,7 +273,12 @@ enum CallbackMatcher {
     /// was matched against (the stored verdict stands; reasons and comparisons are recomputed).
     static func replay(_ stored: [(agent: TriggeredAgent, verdict: MatchVerdict)], changeType: String,
                        changes: [CallbackEvent.Change], entity: JSONObject, entityLabel: String) -> MatchResult {
-        let fields = EntityFields(entity)
+        replay(stored, changeType: changeType, changes: changes, fields: EntityFields(entity), entityLabel: entityLabel)
+    }
+
+    /// `replay` on an entity already read (an ingest's own `EntityFields`, whose rule verdicts it reuses).
+    static func replay(_ stored: [(agent: TriggeredAgent, verdict: MatchVerdict)], changeType: String,
+                       changes: [CallbackEvent.Change], fields: EntityFields, entityLabel: String) -> MatchResult {
         let pairs = changes.map { (field: $0.field, old: $0.old, new: $0.new) }
         return MatchResult(matches: stored.map { agent, verdict in
             if verdict == .targetChanges {

@@ -28,13 +28,44 @@ enum CallbackRecords {
     /// (`isDuplicateEvent`), which is what makes dedupe hold under concurrent ingests.
     static func insert(_ c: Callback, _ db: Database) throws {
         func text(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
-        try db.execute("INSERT INTO callbacks (\(Callback.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        try db.execute("INSERT INTO callbacks (\(Callback.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             .text(c.id), .int(c.tenantId), text(c.eventId), .text(c.entityType), .text(c.entityId), text(c.entityNumber),
             .text(c.changeType), .text(c.entity), .text(c.changes), .text(c.changesFrom.rawValue), .text(c.source),
-            text(c.createdInPSAAt), .text(c.matcherRunId), .text(c.startedWorkflowIds), .text(c.failedToMatchWorkflowIds),
+            text(c.createdInPSAAt), .text(c.matcherRunId), .text(c.startedWorkflowIds), .text(c.storedFailedIds),
             .text(c.workflowMatches), .text(c.startedExecutions), text(c.runAfter), text(c.errorMessage), .text(c.createdAt),
-            .text(c.finishedProcessingAt),
+            .text(c.finishedProcessingAt), text(c.agentSet),
         ])
+    }
+
+    // MARK: agent sets
+
+    /// Stores the agents a callback is matched against, once per distinct list (a no-op when the tenant has it),
+    /// in the callback's own transaction: a set a callback names is always there.
+    static func insert(_ set: AgentSet, tenantId: Int64, now: String, _ db: Database) throws {
+        // Looked up first: the usual case (stored) then binds a digest, not the whole list.
+        guard try db.queryOne("SELECT 1 AS present FROM callback_agent_sets WHERE tenant_id = ? AND digest = ?",
+                              [.int(tenantId), .text(set.digest)]) == nil else { return }
+        try db.execute("""
+            INSERT INTO callback_agent_sets (tenant_id, digest, agents, agent_ids, created_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """, [.int(tenantId), .text(set.digest), .text(set.agentsJSON), .text(String(decoding: set.idsJSON, as: UTF8.self)), .text(now)])
+    }
+
+    /// A stored set's `[[workflow_id, version], …]`.
+    static func agentSet(_ digest: String, tenantId: Int64, _ db: Database) throws -> String? {
+        try db.queryOne("SELECT agents FROM callback_agent_sets WHERE tenant_id = ? AND digest = ?", [.int(tenantId), .text(digest)])?.string("agents")
+    }
+
+    /// Deletes up to `limit` sets created before `cutoff` that no callback names; returns how many went. (A set
+    /// still current is stored again by the next callback matched against it.)
+    static func pruneAgentSets(before cutoff: String, limit: Int, _ db: Database) throws -> Int {
+        try db.execute("""
+            DELETE FROM callback_agent_sets WHERE (tenant_id, digest) IN (
+                SELECT s.tenant_id, s.digest FROM callback_agent_sets s
+                WHERE s.created_at < ?
+                  AND NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.tenant_id = s.tenant_id AND c.agent_set = s.digest)
+                LIMIT ?)
+            """, [.text(cutoff), .int(Int64(limit))])
     }
 
     /// The error `insert` throws for an `event_id` the tenant already used.
@@ -64,14 +95,13 @@ enum CallbackRecords {
         if let until = filter.until { query.filter("created_at < ?", [.text(until)]) }
         query.oneOf("change_type", filter.changeTypes)
         if let agent = filter.agentId {
-            // Callbacks that considered the agent: it started, or it is in the failed-to-match list.
-            query.filter(db.dialect == .postgres ? """
-                (EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST(started_workflow_ids AS jsonb)) AS w(value) WHERE w.value = ?)
-                 OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST(failed_to_match_workflow_ids AS jsonb)) AS w(value) WHERE w.value = ?))
-                """ : """
-                (EXISTS (SELECT 1 FROM json_each(started_workflow_ids) WHERE value = ?)
-                 OR EXISTS (SELECT 1 FROM json_each(failed_to_match_workflow_ids) WHERE value = ?))
-                """, [.int(agent), .int(agent)])
+            // Callbacks that considered the agent: it started, or it is in the failed-to-match list, or (callbacks
+            // with an agent set, whose row keeps no failed ids) it is in the set.
+            query.filter("""
+                (\(db.jsonArrayHas("started_workflow_ids")) OR \(db.jsonArrayHas("failed_to_match_workflow_ids"))
+                 OR EXISTS (SELECT 1 FROM callback_agent_sets s WHERE s.tenant_id = callbacks.tenant_id AND s.digest = callbacks.agent_set
+                            AND \(db.jsonArrayHas("s.agent_ids"))))
+                """, [.int(agent), .int(agent), .int(agent)])
         }
         let (sql, params) = query.paged(page)
         let (rows, info) = page.finish(try db.query(sql, params)) { ($0.string("created_at")!, $0.string("id")!) }
@@ -86,7 +116,7 @@ enum CallbackRecords {
     static func prune(before cutoff: String, limit: Int, _ db: Database) throws -> Int {
         try db.execute("""
             DELETE FROM callbacks WHERE id IN (
-                SELECT id FROM callbacks INDEXED BY callbacks_prunable
+                SELECT id FROM callbacks\(db.indexedBy("callbacks_prunable"))
                 WHERE started_executions = '[]' AND created_at < ?
                   AND NOT EXISTS (SELECT 1 FROM callback_entity_runs r WHERE r.callback_id = callbacks.id)
                 ORDER BY created_at LIMIT ?)
@@ -123,7 +153,7 @@ enum CallbackRecords {
     /// (id, version) of the tenant's ENABLED TRIGGERED agents of one entity type, from the covering index.
     static func triggeredAgentVersions(tenantId: Int64, entityType: String, _ db: Database) throws -> [(id: Int64, version: Int64)] {
         var out: [(Int64, Int64)] = []
-        let hint = db.dialect == .sqlite ? " INDEXED BY agents_triggered" : ""  // SQLite's planner hint
+        let hint = db.indexedBy("agents_triggered")
         try db.forEachRow("""
             SELECT id, version FROM agents\(hint)
             WHERE tenant_id = ? AND trigger_type = 'TRIGGERED' AND state = 'ENABLED' AND entity_type = ?

@@ -7,7 +7,7 @@ import Store
 /// the writer is never held long. A callback that started runs is kept as long as the store keeps its
 /// executions: `/executions/{id}/callback` and run_only_once_per_entity read it. The `event_id` dedupe window
 /// is therefore the retention: an event id seen longer ago than that, whose callback started nothing, is
-/// ingested (and matched) again.
+/// ingested (and matched) again. The agent sets callbacks name (`callback_agent_sets`) go once none does.
 final class CallbackRetention: Sendable {
     let store: Store
     let clock: SchedulerClock
@@ -47,6 +47,14 @@ final class CallbackRetention: Sendable {
             if deleted < Self.batch || loop.withLock({ $0.stopping }) { break }
         }
         if total > 0 { logger.info("callbacks pruned", ["deleted": .int(Int64(total)), "older_than": .string(cutoff)]) }
+        // Then the agent sets (migration 0018) that no callback names any more.
+        var sets = 0
+        while true {
+            let deleted = try store.write { try CallbackRecords.pruneAgentSets(before: cutoff, limit: Self.batch, $0) }
+            sets += deleted
+            if deleted < Self.batch || loop.withLock({ $0.stopping }) { break }
+        }
+        if sets > 0 { logger.info("callback agent sets pruned", ["deleted": .int(Int64(sets)), "older_than": .string(cutoff)]) }
         return total
     }
 

@@ -69,7 +69,7 @@ enum CallbackRoutes {
     static func wantsReceipt(_ ctx: RequestContext) -> Bool {
         ctx.request.headers.contains { field in
             asciiCaseInsensitiveEquals(field.name, "Prefer")
-                && field.value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "return=minimal" }
+                && field.value.split(separator: ",").contains { Conditions.trimmedOfWhitespace(String($0)).lowercased() == "return=minimal" }
         }
     }
 

@@ -31,7 +31,7 @@ final class CallbackService: Sendable {
 
     private enum Snapshot {
         case duplicate(Callback, [UInt8])
-        case fresh(agents: [TriggeredAgent], changes: [CallbackEvent.Change], changesFrom: ChangesSource, alreadyRan: Set<Int64>, sleepSeconds: Int64)
+        case fresh(set: AgentSet, changes: [CallbackEvent.Change], changesFrom: ChangesSource, alreadyRan: Set<Int64>, sleepSeconds: Int64)
     }
 
     /// `source` is recorded in the audit (`{type: "api", key_id}` / `{type: "inbound", endpoint_id, format}`).
@@ -44,18 +44,12 @@ final class CallbackService: Sendable {
     func ingest(_ event: CallbackEvent, tenantId: Int64, keyId: Int64?, source: JSON, testMode: Bool, receipt: Bool = false,
                 audit: AuditSource? = nil, inWrite: ((Database) throws -> Void)? = nil,
                 inTestRead: ((Database) throws -> Void)? = nil) throws -> Outcome {
-        func answer(_ callback: Callback, _ result: MatchResult) -> [UInt8] {
-            receipt ? callback.detail(includeAuditTrail: false, workflowMatches: nil) : callback.detail(includeAuditTrail: true, workflowMatches: result)
-        }
-        func answer(_ callback: Callback, _ db: Database) throws -> [UInt8] {
-            receipt ? callback.detail(includeAuditTrail: false, workflowMatches: nil) : try detail(callback, includeAuditTrail: true, db)
-        }
         let snapshot = try store.read { db -> Snapshot in
             if testMode { try inTestRead?(db) }
             if let eventId = event.eventId, let existing = try CallbackRecords.find(eventId: eventId, tenantId: tenantId, db) {
-                return .duplicate(existing, try answer(existing, db))
+                return .duplicate(existing, try detail(existing, includeAuditTrail: !receipt, workflowMatches: !receipt, db))
             }
-            let agents = try self.agents.current(tenantId: tenantId, entityType: event.entityType, db)
+            let set = try self.agents.current(tenantId: tenantId, entityType: event.entityType, db)
             var changes = event.changes ?? []
             var changesFrom: ChangesSource = event.changes == nil ? .none : .event
             if event.changes == nil, event.changeType == "UPDATE",
@@ -63,12 +57,11 @@ final class CallbackService: Sendable {
                 changes = EntityDiff.changes(from: previous, to: event.entity)
                 changesFrom = .previousCallback
             }
-            let alreadyRan = agents.contains(where: \.runOnlyOncePerEntity)
-                ? try CallbackRecords.agentsThatRan(tenantId: tenantId, entityId: event.entityId, db) : []
+            let alreadyRan = set.anyRunOnce ? try CallbackRecords.agentsThatRan(tenantId: tenantId, entityId: event.entityId, db) : []
             let sleep = try SettingsRecords.load(tenantId: tenantId, db).sleepBeforeCallbackProcessingSeconds ?? 0
-            return .fresh(agents: agents, changes: changes, changesFrom: changesFrom, alreadyRan: alreadyRan, sleepSeconds: sleep)
+            return .fresh(set: set, changes: changes, changesFrom: changesFrom, alreadyRan: alreadyRan, sleepSeconds: sleep)
         }
-        guard case .fresh(let agents, let changes, let changesFrom, let alreadyRan, let sleep) = snapshot else {
+        guard case .fresh(let set, let changes, let changesFrom, let alreadyRan, let sleep) = snapshot else {
             guard case .duplicate(let existing, let detail) = snapshot else { throw APIError.internalError() }
             // A known event still passes `inWrite`: a replayed signature is refused even when the event is a duplicate.
             if let inWrite, !testMode { try commits.write { try inWrite($0) } }
@@ -80,40 +73,52 @@ final class CallbackService: Sendable {
         let runAfter = sleep > 0 ? Timestamp.format(now.addingTimeInterval(TimeInterval(sleep))) : nil
         let callbackId = SecureRandom.uuid()
         let matcherRunId = SecureRandom.uuid()
-        let matched = CallbackMatcher.match(event, changes: changes, agents: agents, alreadyRan: alreadyRan)
-        func callback(_ result: MatchResult) -> Callback {
+        let fields = EntityFields(event.entity)
+        let pairs = changes.map { (field: $0.field, old: $0.old, new: $0.new) }
+        var verdicts = set.verdicts(changeType: event.changeType, changes: pairs, fields: fields)
+        set.applyRunOnce(&verdicts, alreadyRan: alreadyRan)
+        func callback(_ verdicts: [MatchVerdict]) -> Callback {
             Callback(id: callbackId, tenantId: tenantId, event: event, changes: changes, changesFrom: changesFrom, source: source,
-                     matcherRunId: matcherRunId, result: result, runAfter: runAfter, now: stamp)
+                     matcherRunId: matcherRunId, set: set, verdicts: verdicts, fields: fields, runAfter: runAfter, now: stamp)
         }
-        let planned = callback(matched)
-        if testMode { return .created(planned, detail: answer(planned, matched)) }
+        func answer(_ callback: Callback, _ verdicts: [MatchVerdict]) -> [UInt8] {
+            guard !receipt else { return callback.detail(includeAuditTrail: false, workflowMatches: nil) }
+            let result = CallbackMatcher.replay(Array(zip(set.agents, verdicts)), changeType: event.changeType, changes: changes, fields: fields,
+                                                entityLabel: "\(event.entityType) \(event.entityId)")
+            return callback.detail(includeAuditTrail: true, workflowMatches: result)
+        }
+        let planned = callback(verdicts)
+        if testMode { return .created(planned, detail: answer(planned, verdicts)) }
 
         let input = JSON.object(JSONObject([
             ("entity", .object(event.entity)), ("changes", .array(changes.map(\.json))), ("change_type", .string(event.changeType)),
         ])).serializedString()
         let trigger = JSON.object(JSONObject([("type", .string("CALLBACK")), ("callback_id", .string(callbackId))]))
-        let written: (Callback, MatchResult)?
+        let written: (Callback, [MatchVerdict])?
         do {
-            written = try commits.write { db -> (Callback, MatchResult)? in
+            written = try commits.write { db -> (Callback, [MatchVerdict])? in
                 try inWrite?(db)
                 if let eventId = event.eventId, try CallbackRecords.find(eventId: eventId, tenantId: tenantId, db) != nil { return nil }
                 var final = planned
-                var decided = matched
-                if agents.contains(where: \.runOnlyOncePerEntity) {
-                    CallbackMatcher.applyRunOnce(&decided, alreadyRan: try CallbackRecords.agentsThatRan(tenantId: tenantId, entityId: event.entityId, db))
-                    if decided.startedIds != matched.startedIds { final = callback(decided) }
+                var decided = verdicts
+                if set.anyRunOnce {
+                    set.applyRunOnce(&decided, alreadyRan: try CallbackRecords.agentsThatRan(tenantId: tenantId, entityId: event.entityId, db))
+                    if decided != verdicts { final = callback(decided) }
                 }
                 var runs: [(workflowId: Int64, executionId: String)] = []
-                for match in decided.matches where match.matched {
+                // By index: walking the thousand agents with zip would retain and release each under the writer.
+                for i in decided.indices where decided[i] == .matched {
+                    let agent = set.agents[i]
                     let executionId = SecureRandom.uuid()
                     let new = ExecutionRecords.NewExecution(
-                        tenantId: tenantId, agentId: match.agent.id, agentName: match.agent.name, agentVersion: match.agent.version, kind: .agentRun,
+                        tenantId: tenantId, agentId: agent.id, agentName: agent.name, agentVersion: agent.version, kind: .agentRun,
                         status: .queued, entityId: event.entityId, entityNumber: event.entityNumber, input: input, keyId: keyId,
                         trigger: trigger, runAfter: runAfter)
                     try ExecutionRecords.insert(new, id: executionId, now: stamp, db)
-                    runs.append((match.agent.id, executionId))
+                    runs.append((agent.id, executionId))
                 }
                 final.startedExecutions = Callback.startedExecutions(runs)
+                try CallbackRecords.insert(set, tenantId: tenantId, now: stamp, db)
                 try CallbackRecords.insert(final, db)
                 if let audit { try AuditRecords.append(audit, tenantId: tenantId, .callback(callbackId), status: 202, before: nil, at: stamp, db) }
                 for run in runs {
@@ -125,39 +130,60 @@ final class CallbackService: Sendable {
         } catch let error where CallbackRecords.isDuplicateEvent(error) {
             written = nil  // another writer (another node) stored this event id first
         }
-        guard let (stored, result) = written else {
+        guard let (stored, decided) = written else {
             // The event id was taken between the snapshot and the write: answer the callback that took it.
             guard let eventId = event.eventId,
-                  let existing = try store.read({ db in try CallbackRecords.find(eventId: eventId, tenantId: tenantId, db).map { ($0, try answer($0, db)) } })
+                  let existing = try store.read({ db in
+                      try CallbackRecords.find(eventId: eventId, tenantId: tenantId, db)
+                          .map { ($0, try detail($0, includeAuditTrail: !receipt, workflowMatches: !receipt, db)) }
+                  })
             else { throw APIError.internalError() }
             return .duplicate(existing.0, detail: existing.1)
         }
-        if !result.startedIds.isEmpty { runner.poke() }
-        return .created(stored, detail: answer(stored, result))
+        if decided.contains(.matched) { runner.poke() }
+        return .created(stored, detail: answer(stored, decided))
     }
 
     /// A stored callback as Neo's CallbackDetail: its verdicts rendered against the agent versions they were
-    /// made with (reasons and field comparisons recomputed from the stored entity and changes).
-    func detail(_ callback: Callback, includeAuditTrail: Bool, _ db: Database) throws -> [UInt8] {
-        let stored = try MatchResult.parseCompact(callback.workflowMatches).map { entry in
-            (agent: try agents.version(entry.id, entry.version, tenantId: callback.tenantId, db)
-                ?? TriggeredAgent(id: entry.id, version: entry.version, document: JSONObject()),
-             verdict: entry.verdict)
+    /// made with (reasons and field comparisons recomputed from the stored entity and changes). A callback that
+    /// names an agent set (migration 0018) has one verdict letter per agent of the set and its failed ids are
+    /// the set's agents that did not match; one stored before has its `[[id, version, verdict], …]` and ids.
+    /// `workflowMatches` false: the receipt's fields only (no audit entries are derived).
+    func detail(_ callback: Callback, includeAuditTrail: Bool, workflowMatches: Bool = true, _ db: Database) throws -> [UInt8] {
+        var callback = callback
+        let stored: [(agent: TriggeredAgent, verdict: MatchVerdict)]
+        if let digest = callback.agentSet {
+            // The set is written in the callback's own transaction and kept while a callback names it.
+            let set = try agents.storedSet(digest, tenantId: callback.tenantId, db)
+            let verdicts = set.flatMap { AgentSet.parseLetters(callback.workflowMatches, count: $0.agents.count) }
+            if let set, let verdicts {
+                callback.failedToMatchWorkflowIds = set.idsJSON(verdicts, matched: false)
+                stored = workflowMatches ? Array(zip(set.agents, verdicts)) : []
+            } else {
+                stored = []
+            }
+        } else {
+            stored = workflowMatches ? try MatchResult.parseCompact(callback.workflowMatches).map { entry in
+                (agent: try agents.version(entry.id, entry.version, tenantId: callback.tenantId, db)
+                    ?? TriggeredAgent(id: entry.id, version: entry.version, document: JSONObject()),
+                 verdict: entry.verdict)
+            } : []
         }
+        guard workflowMatches else { return callback.detail(includeAuditTrail: includeAuditTrail, workflowMatches: nil) }
         let entity = (try? JSON.parse(callback.entity))?.objectValue ?? JSONObject()
-        let result = CallbackMatcher.replay(stored, changeType: callback.changeType, changes: callback.changeList, entity: entity,
+        let result = CallbackMatcher.replay(stored, changeType: callback.changeType, changes: callback.changeList, fields: EntityFields(entity),
                                             entityLabel: "\(callback.entityType) \(callback.entityId)")
         return callback.detail(includeAuditTrail: includeAuditTrail, workflowMatches: result)
     }
 }
 
 /// TRIGGERED agents built from their documents, by (id, version): a version never changes, so an entry
-/// never goes stale and needs no invalidation. The ordered list per tenant and entity type is kept with the
+/// never goes stale and needs no invalidation. The ordered list per tenant and entity type (an `AgentSet`) is kept with the
 /// tenant's agent generation (`agent_generations`, bumped by triggers in the same transaction as any agent
 /// insert, delete or matching-relevant update, whoever the writer): while it is unchanged an ingest reads that
 /// one row and reuses the list; when it moved, the current (id, version) pairs are read and only the versions
-/// not seen yet are built. Reads of old callbacks build theirs from the version snapshots. Bounded: when full
-/// it starts again empty.
+/// not seen yet are built. Reads of old callbacks build theirs from the version snapshots, and the sets they
+/// were matched against from `callback_agent_sets`. Bounded: when full it starts again empty.
 // unchecked: agents and lists are read and written only with `lock` held.
 final class TriggeredAgentCache: @unchecked Sendable {
     private struct Key: Hashable {
@@ -175,7 +201,9 @@ final class TriggeredAgentCache: @unchecked Sendable {
     private var agents: [Key: TriggeredAgent] = [:]
     /// The last ordered list per tenant and entity type, the keys it was made from and the tenant's agent
     /// generation it was read at: the common case (no agent changed since) answers from one row.
-    private var lists: [Scope: (generation: Int64, keys: [Key], ordered: [TriggeredAgent])] = [:]
+    private var lists: [Scope: (generation: Int64, keys: [Key], set: AgentSet)] = [:]
+    /// Stored sets read back for rendering, by tenant and digest.
+    private var storedSets: [String: AgentSet] = [:]
     /// How many lists were read from the agents (not reused): tests prove reuse and invalidation with it.
     private var readLists = 0
     var rebuilds: Int {
@@ -212,30 +240,49 @@ final class TriggeredAgentCache: @unchecked Sendable {
 
     /// The tenant's ENABLED TRIGGERED agents of `entityType` as they are now, in execution order. `db` is a
     /// read snapshot: the generation and the agents it reads are of the same instant.
-    func current(tenantId: Int64, entityType: String, _ db: Database) throws -> [TriggeredAgent] {
+    func current(tenantId: Int64, entityType: String, _ db: Database) throws -> AgentSet {
         let generation = try CallbackRecords.agentGeneration(tenantId: tenantId, db)
         let scope = Scope(tenantId: tenantId, entityType: entityType)
         lock.lock()
         let last = lists[scope]
         lock.unlock()
-        if let last, last.generation == generation { return last.ordered }
+        if let last, last.generation == generation { return last.set }
         let keys = try CallbackRecords.triggeredAgentVersions(tenantId: tenantId, entityType: entityType, db).map { Key(id: $0.id, version: $0.version) }
-        let ordered: [TriggeredAgent]
+        let set: AgentSet
         if let last, last.keys == keys {
-            ordered = last.ordered
+            set = last.set
         } else {
             let (found, missing) = cached(keys)
             let built = try missing.compactMap { try CallbackRecords.triggeredAgent($0.id, db) }
             keep(built)
-            ordered = CallbackMatcher.ordered(found + built)
+            set = AgentSet(CallbackMatcher.ordered(found + built))
         }
         lock.lock()
         if lists.count > 10_000 { lists.removeAll(keepingCapacity: true) }
         // A reader of an older snapshot does not replace a newer list.
-        if (lists[scope]?.generation ?? Int64.min) <= generation { lists[scope] = (generation, keys, ordered) }
+        if (lists[scope]?.generation ?? Int64.min) <= generation { lists[scope] = (generation, keys, set) }
         readLists += 1
         lock.unlock()
-        return ordered
+        return set
+    }
+
+    /// The stored set a callback names (`digest`), in its stored order, its agents built from their version
+    /// snapshots; nil when the tenant has no such set.
+    func storedSet(_ digest: String, tenantId: Int64, _ db: Database) throws -> AgentSet? {
+        let key = "\(tenantId)/\(digest)"
+        lock.lock()
+        let known = storedSets[key]
+        lock.unlock()
+        if let known { return known }
+        guard let text = try CallbackRecords.agentSet(digest, tenantId: tenantId, db), let pairs = AgentSet.parseAgents(text) else { return nil }
+        let set = AgentSet(try pairs.map { pair in
+            try version(pair.id, pair.version, tenantId: tenantId, db) ?? TriggeredAgent(id: pair.id, version: pair.version, document: JSONObject())
+        })
+        lock.lock()
+        if storedSets.count > 1_000 { storedSets.removeAll(keepingCapacity: true) }
+        storedSets[key] = set
+        lock.unlock()
+        return set
     }
 
     /// One agent version (for rendering a stored callback); nil when the tenant has no such version.

@@ -279,12 +279,12 @@ final class EntityFields {
     final class Entry {
         let value: JSON
         let operand: Conditions.Operand
-        let serialized: [UInt8]
+        /// The value as JSON, for the audit: written only when an audit is.
+        lazy var serialized: [UInt8] = value.serialized()
 
         init(_ value: JSON) {
             self.value = value
             operand = Conditions.Operand(value)
-            serialized = value.serialized()
         }
     }
 

@@ -207,7 +207,7 @@ enum Conditions {
             elements = v.arrayValue?.map { Operand($0, nested: true) }
             switch v {
             case .array(let items): list = items.map { Operand($0, nested: true) }
-            case .string(let s): list = s.split(separator: ",").map { Operand(.string($0.trimmingCharacters(in: .whitespaces)), nested: true) }
+            case .string(let s): list = s.split(separator: ",").map { Operand(.string(trimmedOfWhitespace(String($0))), nested: true) }
             case .null: list = nil
             default: list = [Operand(v, nested: true)]
             }
@@ -238,9 +238,22 @@ enum Conditions {
         switch v {
         case .int(let n): return Double(n)
         case .double(let d): return d
-        case .string(let s): return Double(s.trimmingCharacters(in: .whitespaces)).flatMap { $0.isFinite ? $0 : nil }
+        case .string(let s): return Double(trimmedOfWhitespace(s)).flatMap { $0.isFinite ? $0 : nil }
         default: return nil
         }
+    }
+
+    /// `s.trimmingCharacters(in: .whitespaces)`, without Foundation's work for the usual text: spaces and tabs (the
+    /// only ASCII members of `.whitespaces`) are cut from both ends byte by byte, and Foundation trims only what is
+    /// left when it starts or ends with a non-ASCII character.
+    static func trimmedOfWhitespace(_ s: String) -> String {
+        let bytes = s.utf8
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start = bytes.index(after: start) }
+        while end > start, bytes[bytes.index(before: end)] == 0x20 || bytes[bytes.index(before: end)] == 0x09 { end = bytes.index(before: end) }
+        guard start < end else { return "" }
+        let cut = start == bytes.startIndex && end == bytes.endIndex ? s : String(s[start..<end])
+        return bytes[start] < 0x80 && bytes[bytes.index(before: end)] < 0x80 ? cut : cut.trimmingCharacters(in: .whitespaces)
     }
 
     private static func text(_ v: JSON) -> String? {

@@ -18,11 +18,23 @@ extension Database {
             : "(julianday(\(to)) - julianday(\(from))) * 86400.0"
     }
 
+    /// SQLite's planner hint to read `table` through `index` (` INDEXED BY index`); nothing on PostgreSQL, whose
+    /// planner picks a partial index itself.
+    func indexedBy(_ index: String) -> String { dialect == .sqlite ? " INDEXED BY \(index)" : "" }
+
     /// Whether the JSON array text `column` has an object element whose `key` equals the next `?`.
     func jsonArrayHasElement(_ column: String, key: String) -> String {
         dialect == .postgres
             ? "EXISTS (SELECT 1 FROM jsonb_array_elements(CAST(\(column) AS jsonb)) AS e(value) WHERE e.value->>'\(key)' = ?)"
             : "EXISTS (SELECT 1 FROM json_each(\(column)) WHERE json_extract(value, '$.\(key)') = ?)"
+    }
+
+    /// Whether the JSON array text in `column` has an element equal to the next `?` (a number or a string):
+    /// SQLite's json_each, jsonb_array_elements_text on PostgreSQL.
+    func jsonArrayHas(_ column: String) -> String {
+        dialect == .postgres
+            ? "EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST(\(column) AS jsonb)) AS e(value) WHERE e.value = ?)"
+            : "EXISTS (SELECT 1 FROM json_each(\(column)) WHERE value = ?)"
     }
 }
 
