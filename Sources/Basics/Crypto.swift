@@ -9,6 +9,22 @@ public enum SecureRandom {
         var b = bytes(16)
         b[6] = (b[6] & 0x0F) | 0x40
         b[8] = (b[8] & 0x3F) | 0x80
+        return text(b)
+    }
+
+    /// A time-ordered (version 7, RFC 9562 §5.7) UUID: the Unix time in milliseconds in its first 48 bits,
+    /// then 74 random bits. Rows keyed by it are appended at the end of their index instead of landing on
+    /// a random page of it, so a write dirties (and the WAL and its checkpoint copy) a few pages, not one per
+    /// row; for execution and callback ids, whose creation time is public anyway (`created_at`).
+    public static func timeOrderedUUID(milliseconds: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)) -> String {
+        var b = bytes(16)
+        for i in 0..<6 { b[i] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * UInt64(i))) }
+        b[6] = (b[6] & 0x0F) | 0x70
+        b[8] = (b[8] & 0x3F) | 0x80
+        return text(b)
+    }
+
+    private static func text(_ b: [UInt8]) -> String {
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(36)

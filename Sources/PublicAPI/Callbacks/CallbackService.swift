@@ -71,7 +71,7 @@ final class CallbackService: Sendable {
         let now = Date()
         let stamp = Timestamp.format(now)
         let runAfter = sleep > 0 ? Timestamp.format(now.addingTimeInterval(TimeInterval(sleep))) : nil
-        let callbackId = SecureRandom.uuid()
+        let callbackId = SecureRandom.timeOrderedUUID()
         let matcherRunId = SecureRandom.uuid()
         let fields = EntityFields(event.entity)
         let pairs = changes.map { (field: $0.field, old: $0.old, new: $0.new) }
@@ -109,7 +109,7 @@ final class CallbackService: Sendable {
                 // By index: walking the thousand agents with zip would retain and release each under the writer.
                 for i in decided.indices where decided[i] == .matched {
                     let agent = set.agents[i]
-                    let executionId = SecureRandom.uuid()
+                    let executionId = SecureRandom.timeOrderedUUID()
                     let new = ExecutionRecords.NewExecution(
                         tenantId: tenantId, agentId: agent.id, agentName: agent.name, agentVersion: agent.version, kind: .agentRun,
                         status: .queued, entityId: event.entityId, entityNumber: event.entityNumber, input: input, keyId: keyId,

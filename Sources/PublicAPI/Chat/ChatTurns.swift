@@ -42,7 +42,7 @@ final class ChatTurns: Sendable {
                 guard let turn = try ChatRecords.nextTurnToStart(session: session, db) else { return false }
                 guard let s = try ChatRecords.session(turn.sessionId, tenantId: turn.tenantId, db),
                       let agent = try AgentRecords.nameAndVersion(s.agentId, tenantId: s.tenantId, db) else { return false }
-                let id = SecureRandom.uuid()
+                let id = SecureRandom.timeOrderedUUID()
                 let trigger = JSON.object(JSONObject([("type", .string(Self.triggerType)), ("session_id", .string(session)),
                                                       ("chat_turn_id", .string(turn.id))]))
                 let new = ExecutionRecords.NewExecution(tenantId: s.tenantId, agentId: s.agentId, agentName: agent.name, agentVersion: agent.version,

@@ -98,7 +98,7 @@ public final class ExecutionRunner: Sendable {
     func enqueue(tenantId: Int64, agentId: Int64, entityId: String?, instructions: String?, input: String?,
                  testMode: Bool, retryOf: String? = nil, keyId: Int64?, trigger: JSON, trace: TraceContext? = nil,
                  audit: AuditSource? = nil) throws -> String {
-        let id = SecureRandom.uuid()
+        let id = SecureRandom.timeOrderedUUID()
         try store.write { db in
             guard let agent = try AgentRecords.nameAndVersion(agentId, tenantId: tenantId, db) else {
                 throw APIError.notFound("agent '\(agentId)' not found")

@@ -126,7 +126,7 @@ enum ExternalAPICalls {
         if ctx.caller.actor == .agent && config.requiresApproval {
             return try holdForApproval(ctx, config, body: body, request: request, store: store)
         }
-        let executionId = SecureRandom.uuid()
+        let executionId = SecureRandom.timeOrderedUUID()
         let toolCallId = SecureRandom.uuid()
         let tenant = ctx.caller.tenantId
         let started = Timestamp.now()
@@ -223,7 +223,7 @@ enum ExternalAPICalls {
     /// execution in waiting_approval with a pending TIL request; approval queues it for the runner.
     private static func holdForApproval(_ ctx: RequestContext, _ config: ExternalAPIConfig, body: JSONObject,
                                         request: UpstreamRequest, store: Store) throws -> Reply {
-        let executionId = SecureRandom.uuid()
+        let executionId = SecureRandom.timeOrderedUUID()
         let tenant = ctx.caller.tenantId
         let now = Date()
         let stamp = Timestamp.format(now)

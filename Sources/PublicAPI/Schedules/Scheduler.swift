@@ -229,7 +229,7 @@ public final class Scheduler: Sendable {
             logger.info("slot fired before; not fired again", ["agent_id": .int(agent.id), "slot": .string(slot)])
             return false
         }
-        let executionId = SecureRandom.uuid()
+        let executionId = SecureRandom.timeOrderedUUID()
         let trigger = JSON.object(JSONObject([("type", .string("SCHEDULED")), ("scheduled_for", .string(slot))]))
         try ExecutionRecords.insert(ExecutionRecords.NewExecution(
             tenantId: agent.tenantId, agentId: agent.id, agentName: agent.name, agentVersion: agent.version, kind: .agentRun,
@@ -255,7 +255,7 @@ public final class Scheduler: Sendable {
             return try refuse("agent \(work.workflowId) no longer exists")
         }
         if let refusal = scheduledWorkRefusal(agent, agentId: work.workflowId, ticketId: work.ticketId) { return try refuse(refusal) }
-        let executionId = SecureRandom.uuid()
+        let executionId = SecureRandom.timeOrderedUUID()
         let trigger = JSON.object(JSONObject([("type", .string("SCHEDULED_WORK")), ("scheduled_work_id", .int(work.id))]))
         try ExecutionRecords.insert(ExecutionRecords.NewExecution(
             tenantId: work.tenantId, agentId: work.workflowId, agentName: agent["name"]?.stringValue ?? work.workflowName,
