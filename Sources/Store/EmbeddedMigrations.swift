@@ -631,6 +631,35 @@ CREATE INDEX callbacks_by_agent_set ON callbacks (tenant_id, agent_set) WHERE ag
 ALTER TABLE executions ADD COLUMN trace_state TEXT;
 
 """#),
+            Migration(version: 20, name: "leaner_run_indexes", sql: #"""
+-- Fewer and cheaper index entries per run, callback and audit row (design §9: callback ingest is bound by
+-- what each write dirties). The newest-first list indexes of the three tables every ingest and run appends to
+-- are rebuilt ascending: SQLite reads them backwards for ORDER BY … DESC all the same, but a new row now lands
+-- on the right-most leaf, which SQLite appends to without rebalancing, where a descending index put it on the
+-- left-most one and split and rebalanced it with its siblings. executions_by_status (status, created_at) moved
+-- on every status change and served only the reaper, which executions_leases serves better (in lease order,
+-- without sorting); queued runs have executions_runnable. executions_by_agent gains the id, so one agent's runs
+-- page newest first from it alone (it left the planner an ordered scan of all the tenant's runs). callbacks_by_number
+-- only ever answers `entity_number = ?`, which no callback without a number matches, so those stay out of it.
+DROP INDEX executions_by_status;
+DROP INDEX executions_by_tenant_created;
+CREATE INDEX executions_by_tenant_created ON executions (tenant_id, created_at, id);
+DROP INDEX executions_by_agent;
+CREATE INDEX executions_by_agent ON executions (tenant_id, agent_id, created_at, id);
+DROP INDEX callbacks_by_entity;
+CREATE INDEX callbacks_by_entity ON callbacks (tenant_id, entity_type, entity_id, created_at, id);
+DROP INDEX callbacks_by_number;
+CREATE INDEX callbacks_by_number ON callbacks (tenant_id, entity_number, created_at, id) WHERE entity_number IS NOT NULL;
+DROP INDEX callbacks_by_created;
+CREATE INDEX callbacks_by_created ON callbacks (tenant_id, created_at, id);
+DROP INDEX audit_log_by_tenant_at;
+CREATE INDEX audit_log_by_tenant_at ON audit_log (tenant_id, at, id);
+DROP INDEX audit_log_by_resource;
+CREATE INDEX audit_log_by_resource ON audit_log (tenant_id, resource_type, resource_id, at, id);
+DROP INDEX audit_log_by_key;
+CREATE INDEX audit_log_by_key ON audit_log (tenant_id, key_id, at, id);
+
+"""#),
         ]
     }
 
@@ -1276,11 +1305,33 @@ CREATE INDEX callbacks_by_agent_set ON callbacks (tenant_id, agent_set) WHERE ag
 ALTER TABLE executions ADD COLUMN trace_state TEXT COLLATE "C";
 
 """#),
+            Migration(version: 20, name: "leaner_run_indexes", sql: #"""
+-- Fewer and cheaper index entries per run, callback and audit row. (PostgreSQL twin of migrations/0020: its B-tree
+-- too appends to the right-most leaf fastest, and reads an ascending index backwards for ORDER BY … DESC.)
+DROP INDEX executions_by_status;
+DROP INDEX executions_by_tenant_created;
+CREATE INDEX executions_by_tenant_created ON executions (tenant_id, created_at, id);
+DROP INDEX executions_by_agent;
+CREATE INDEX executions_by_agent ON executions (tenant_id, agent_id, created_at, id);
+DROP INDEX callbacks_by_entity;
+CREATE INDEX callbacks_by_entity ON callbacks (tenant_id, entity_type, entity_id, created_at, id);
+DROP INDEX callbacks_by_number;
+CREATE INDEX callbacks_by_number ON callbacks (tenant_id, entity_number, created_at, id) WHERE entity_number IS NOT NULL;
+DROP INDEX callbacks_by_created;
+CREATE INDEX callbacks_by_created ON callbacks (tenant_id, created_at, id);
+DROP INDEX audit_log_by_tenant_at;
+CREATE INDEX audit_log_by_tenant_at ON audit_log (tenant_id, at, id);
+DROP INDEX audit_log_by_resource;
+CREATE INDEX audit_log_by_resource ON audit_log (tenant_id, resource_type, resource_id, at, id);
+DROP INDEX audit_log_by_key;
+CREATE INDEX audit_log_by_key ON audit_log (tenant_id, key_id, at, id);
+
+"""#),
         ]
     }
 
     /// The version the SQLite migrations end at, which `embeddedSchema` is the result of.
-    public static let embeddedSchemaVersion = 19
+    public static let embeddedSchemaVersion = 20
     /// What the SQLite migrations build (sqlite_master in creation order): a new database runs this one script.
     public static let embeddedSchema = #"""
 CREATE TABLE tenants (
@@ -1358,9 +1409,6 @@ CREATE TABLE executions (
     finished_at                    TEXT,
     seconds_spent                  REAL
 , next_action INTEGER NOT NULL DEFAULT 0, approved_action INTEGER, agent_version INTEGER, trigger TEXT, run_after TEXT, llm_calls INTEGER NOT NULL DEFAULT 0, prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0, trace_id TEXT, attempt INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires_at TEXT, interruptions INTEGER NOT NULL DEFAULT 0, trace_state TEXT);
-CREATE INDEX executions_by_tenant_created ON executions (tenant_id, created_at DESC, id DESC);
-CREATE INDEX executions_by_agent ON executions (tenant_id, agent_id, created_at DESC);
-CREATE INDEX executions_by_status ON executions (status, created_at);
 CREATE TABLE execution_steps (
     id             INTEGER PRIMARY KEY,                            -- step_id
     execution_id   TEXT NOT NULL REFERENCES executions(id),
@@ -1486,9 +1534,6 @@ CREATE TABLE callbacks (
     finished_processing_at       TEXT NOT NULL, agent_set TEXT,
     UNIQUE (tenant_id, event_id)                                   -- NULL event ids never collide
 );
-CREATE INDEX callbacks_by_entity ON callbacks (tenant_id, entity_type, entity_id, created_at DESC, id DESC);
-CREATE INDEX callbacks_by_number ON callbacks (tenant_id, entity_number, created_at DESC, id DESC);
-CREATE INDEX callbacks_by_created ON callbacks (tenant_id, created_at DESC, id DESC);
 CREATE TABLE callback_entity_runs (
     tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
     entity_id    TEXT NOT NULL,
@@ -1584,9 +1629,6 @@ CREATE TABLE audit_log (
     before_sha256 TEXT,
     after_sha256  TEXT
 );
-CREATE INDEX audit_log_by_tenant_at ON audit_log (tenant_id, at DESC, id DESC);
-CREATE INDEX audit_log_by_resource ON audit_log (tenant_id, resource_type, resource_id, at DESC, id DESC);
-CREATE INDEX audit_log_by_key ON audit_log (tenant_id, key_id, at DESC, id DESC);
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN
     SELECT RAISE(ABORT, 'audit_log is append-only: rows cannot be updated');
@@ -1687,5 +1729,13 @@ CREATE TABLE callback_agent_sets (
     PRIMARY KEY (tenant_id, digest)
 ) WITHOUT ROWID;
 CREATE INDEX callbacks_by_agent_set ON callbacks (tenant_id, agent_set) WHERE agent_set IS NOT NULL;
+CREATE INDEX executions_by_tenant_created ON executions (tenant_id, created_at, id);
+CREATE INDEX executions_by_agent ON executions (tenant_id, agent_id, created_at, id);
+CREATE INDEX callbacks_by_entity ON callbacks (tenant_id, entity_type, entity_id, created_at, id);
+CREATE INDEX callbacks_by_number ON callbacks (tenant_id, entity_number, created_at, id) WHERE entity_number IS NOT NULL;
+CREATE INDEX callbacks_by_created ON callbacks (tenant_id, created_at, id);
+CREATE INDEX audit_log_by_tenant_at ON audit_log (tenant_id, at, id);
+CREATE INDEX audit_log_by_resource ON audit_log (tenant_id, resource_type, resource_id, at, id);
+CREATE INDEX audit_log_by_key ON audit_log (tenant_id, key_id, at, id);
 """#
 }

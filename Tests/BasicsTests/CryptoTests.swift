@@ -27,6 +27,32 @@ final class CryptoTests: XCTestCase {
         XCTAssertEqual(SecureRandom.bytes(0), [])
     }
 
+    func test_uuid_isVersion4() {
+        let id = SecureRandom.uuid()
+        XCTAssertNotNil(UUID(uuidString: id))
+        XCTAssertEqual(Array(id)[14], "4")
+        XCTAssertTrue("89ab".contains(Array(id)[19]))
+    }
+
+    func test_timeOrderedUUID_carriesTheMillisecondsThenRandomBits() {
+        // 1_795_996_800_123 ms = 0x01a229c0547b: the first 48 bits, then the version nibble.
+        let id = SecureRandom.timeOrderedUUID(milliseconds: 1_795_996_800_123)
+        XCTAssertNotNil(UUID(uuidString: id))
+        XCTAssertEqual(id.count, 36)
+        XCTAssertTrue(id.hasPrefix("01a229c0-547b-7"), id)
+        XCTAssertTrue("89ab".contains(Array(id)[19]))
+        let again = SecureRandom.timeOrderedUUID(milliseconds: 1_795_996_800_123)
+        XCTAssertEqual(again.prefix(13), id.prefix(13))
+        XCTAssertNotEqual(again, id)  // 74 random bits after the time
+        // Later milliseconds sort after earlier ones, as text (the index order).
+        var last = ""
+        for ms in stride(from: UInt64(1_795_996_800_000), to: 1_795_996_801_000, by: 7) {
+            let next = SecureRandom.timeOrderedUUID(milliseconds: ms)
+            XCTAssertLessThan(last, next)
+            last = next
+        }
+    }
+
     func test_secretBox_roundTrips() throws {
         let box = SecretBox(key: SecureRandom.bytes(32))
         for secret in ["", "client-secret-🔑", String(repeating: "x", count: 5000)] {
