@@ -263,6 +263,9 @@ public struct Fixture {
         }
 
         let actor = JSON.object(JSONObject([("type", .string(source.actor)), ("source", .string(source.route))]))
+        // Read once for all the entries: the tenant's zone (settings are written above) and its agents by name.
+        let zone = t.agents.isEmpty ? nil : try SettingsRecords.load(tenantId: tenantId, db).timezone
+        let live = t.agents.isEmpty ? [:] : try AgentRecords.liveIdsByName(tenantId: tenantId, db)
         for (path, document) in t.agents {
             let name = document["name"]?.stringValue ?? ""
             let what = "\(label) agent '\(name)'"
@@ -271,7 +274,8 @@ public struct Fixture {
                                                      providerExists: { try LLMProviderRecords.exists($0, tenant: tenantId, in: db) })
             for p in problems { v.fail("\(path).\(p.field)", p.issue) }
             if !problems.isEmpty { continue }
-            let ids = try AgentRecords.liveIds(named: name, tenantId: tenantId, db)
+            // Fixture names are unique per tenant (`parse`), so an agent created below is never looked up again.
+            let ids = live[name] ?? []
             guard ids.count <= 1 else {
                 v.fail("\(path).name", "matches \(ids.count) agents of tenant '\(t.name)' (ids \(ids.map(String.init).joined(separator: ", "))); "
                     + "agents are matched by name: rename or delete all but one")
@@ -280,7 +284,7 @@ public struct Fixture {
             guard let id = ids.first else {
                 let stored = try AgentRecords.insert(document, tenantId: tenantId, actor: actor, now: now, db)
                 let newId = Int64(stored["id"]?.stringValue ?? "") ?? 0
-                try scheduler.agentWritten(newId, tenantId: tenantId, document: stored, db)
+                try scheduler.agentWritten(newId, document: stored, tenantZone: zone, isNew: true, db)
                 try AuditRecords.append(source, tenantId: tenantId, .agent(newId), status: 201, before: nil, db)
                 report.note("created", what)
                 continue
@@ -301,7 +305,7 @@ public struct Fixture {
             }
             let before = try AuditRecords.digest(.agent(id), tenantId: tenantId, db)
             let stored = try AgentRecords.update(id, tenantId: tenantId, expectedVersion: version, document: wanted, actor: actor, now: now, db)
-            try scheduler.agentWritten(id, tenantId: tenantId, document: stored, db)
+            try scheduler.agentWritten(id, document: stored, tenantZone: zone, isNew: false, db)
             try AuditRecords.append(source, tenantId: tenantId, .agent(id), status: 200, before: before, db)
             report.note("updated", what)
         }
