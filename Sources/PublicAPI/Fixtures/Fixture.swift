@@ -13,9 +13,9 @@ import Store
 /// nothing. Idempotent: external APIs and agents are matched by name and keys by their hash (or, for keys the fixture
 /// lets the server make, by name): an equal entry is left alone, a different one updated. Secrets are sealed on load
 /// as the API seals them.
-public struct Fixture {
+public struct Fixture: Sendable {
     /// Problems with a fixture, each named by its place in the file (`agents[3].trigger_type`).
-    public struct Invalid: Error, CustomStringConvertible {
+    public struct Invalid: Error, Sendable, CustomStringConvertible {
         public let problems: [APIError.Detail]
         public var description: String {
             let shown = problems.prefix(20).map { "\($0.field): \($0.issue)" }
