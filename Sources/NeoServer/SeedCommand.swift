@@ -5,8 +5,9 @@ import PublicAPI
 import Store
 
 /// `neo-server seed FILE` (offline) and `serve --seed FILE`: a CI fixture (design §12) loaded idempotently.
-/// The file is read and every entry validated before the database is opened for writing; a bad entry stops
-/// here, naming it (`agents[3].trigger_type`), with nothing stored and no key printed.
+/// The file is read and every entry validated before an existing database is opened for writing (`serve` creates a
+/// new one meanwhile, and removes it again on a refusal); a bad entry stops here, naming it (`agents[3].trigger_type`),
+/// with nothing stored and no key printed.
 enum SeedCommand {
     /// Reads and validates the fixture at `path`; exits 1 naming every problem.
     static func parse(_ path: String, config: Config) -> Fixture {

@@ -8,7 +8,7 @@ import Store
 /// loaded by `neo-server serve --seed FILE` and `neo-server seed FILE`.
 ///
 /// Every entry goes through the API's own validators (AgentCreate, the external-API create body, the settings PUT,
-/// the key create body) in `parse`, before the store is opened for writing; `load` then matches and writes it all in
+/// the key create body) in `parse`, before an existing store is opened for writing (see Serve); `load` then matches and writes it all in
 /// one transaction, so a problem found there (a name that matches two agents, a key of another tenant) also stores
 /// nothing. Idempotent: external APIs and agents are matched by name and keys by their hash (or, for keys the fixture
 /// lets the server make, by name): an equal entry is left alone, a different one updated. Secrets are sealed on load
