@@ -23,7 +23,11 @@ enum Serve {
         pthread_sigmask(SIG_BLOCK, &set, nil)
         // OpenSSL's first use (its providers, configuration and random generator: ~1 ms) on another core while this
         // thread opens the store; the secret key and the bootstrap key need it next.
-        Thread { _ = SecureRandom.bytes(1) }.start()
+        StartupWork.started()
+        Thread {
+            _ = SecureRandom.bytes(1)
+            StartupWork.finished()
+        }.start()
 
         // A bad fixture stops the start before the database is touched. A database this start creates holds nothing
         // yet and is taken back out when the start fails, so it is created and migrated while another thread parses
@@ -187,6 +191,22 @@ enum Serve {
             fail("bootstrap failed: \(error)", code: 1)
         }
     }
+}
+
+/// Work a start runs on other threads that `fail` waits for before it exits: OpenSSL initializing on another thread
+/// while `exit` runs its atexit cleanup could crash a start that was only meant to stop with a message.
+enum StartupWork {
+    private static let pending = Lock(0)
+
+    static func started() { pending.withLock { $0 += 1 } }
+
+    static func finished() {
+        pending.withLock { $0 -= 1 }
+        pending.notifyAll()
+    }
+
+    /// Returns once every started piece of work has finished.
+    static func settle() { pending.withLock(waitingUntil: { $0 == 0 }) { _ in } }
 }
 
 /// What this start created, so a start that stops before serving can take a brand-new database
