@@ -21,14 +21,47 @@ enum Serve {
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
+        // OpenSSL's first use (its providers, configuration and random generator: ~1 ms) on another core while this
+        // thread opens the store; the secret key and the bootstrap key need it next.
+        StartupWork.started()
+        Thread {
+            _ = SecureRandom.bytes(1)
+            StartupWork.finished()
+        }.start()
 
-        // A bad fixture stops the start before the database is touched.
-        let fixture = config.seed.map { SeedCommand.parse($0, config: config) }
+        // A bad fixture stops the start before the database is touched. A database this start creates holds nothing
+        // yet and is taken back out when the start fails, so it is created and migrated while another thread parses
+        // the fixture (two cores: the parse is off the cold start's path); an existing one is opened only after.
         var created = CreatedFiles(database: config.db)
+        var parsing: Lock<Result<Fixture, SeedCommand.Refusal>?>?
+        if let path = config.seed, created.isNewDatabase {
+            let result = Lock<Result<Fixture, SeedCommand.Refusal>?>(nil)
+            let policy = config.upstreamPolicy
+            Thread {
+                let parsed = SeedCommand.read(path, policy: policy)
+                result.withLock { $0 = parsed }
+                result.notifyAll()
+            }.start()
+            parsing = result
+        }
+        var fixture = parsing == nil ? config.seed.map { SeedCommand.parse($0, config: config) } : nil
+        let opened = Result { try openStore(config) }
+        if let parsing, let path = config.seed {
+            switch parsing.withLock(waitingUntil: { $0 != nil }, { $0! }) {
+            case .success(let parsed):
+                SeedCommand.warn(parsed, path: path)
+                fixture = parsed
+            case .failure(let problem):
+                if case .success(let store) = opened { store.close() }
+                created.undo()
+                fail(problem.message, code: 1)
+            }
+        }
         let store: Store
-        do {
-            store = try openStore(config)
-        } catch {
+        switch opened {
+        case .success(let opened):
+            store = opened
+        case .failure(let error):
             created.undo()
             fail(isPostgresURL(config.db) ? "cannot open the PostgreSQL database NEO_DB=\(config.dbPath): \(error)"
                                            : "cannot open database \(config.dbPath): \(error)", code: 1)
@@ -158,6 +191,22 @@ enum Serve {
             fail("bootstrap failed: \(error)", code: 1)
         }
     }
+}
+
+/// Work a start runs on other threads that `fail` waits for before it exits: OpenSSL initializing on another thread
+/// while `exit` runs its atexit cleanup could crash a start that was only meant to stop with a message.
+enum StartupWork {
+    private static let pending = Lock(0)
+
+    static func started() { pending.withLock { $0 += 1 } }
+
+    static func finished() {
+        pending.withLock { $0 -= 1 }
+        pending.notifyAll()
+    }
+
+    /// Returns once every started piece of work has finished.
+    static func settle() { pending.withLock(waitingUntil: { $0 == 0 }) { _ in } }
 }
 
 /// What this start created, so a start that stops before serving can take a brand-new database

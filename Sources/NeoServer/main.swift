@@ -38,6 +38,7 @@ nonisolated var usage: String {
 }
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
+    StartupWork.settle()
     FileHandle.standardError.write(Data("neo-server: \(message)\n".utf8))
     exit(code)
 }

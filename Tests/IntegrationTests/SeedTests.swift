@@ -124,6 +124,40 @@ final class SeedTests: XCTestCase {
         XCTAssertEqual(try after.request("GET", "/public-api/external-apis").data?.arrayValue?.count, 0)
     }
 
+    /// `serve --seed` on a new database creates and migrates it while another thread parses the fixture; on an existing
+    /// one the fixture is parsed first. Either way a refused fixture leaves nothing: no new database, and an existing
+    /// database's files byte for byte as they were.
+    func test_aRefusedFixture_leavesNoNewDatabase_andAnExistingOneUntouched() throws {
+        let dir = try scratch()
+        let missing = dir.appendingPathComponent("nowhere.json").path
+        let newDB = ["NEO_DB": dir.appendingPathComponent("fresh/db/neo.db").path, "NEO_PORT": "0", "NEO_BOOTSTRAP_ADMIN_KEY": TestServer.adminKey]
+        let unreadable = try runNeoServer(["serve", "--seed", missing], in: dir, environment: newDB)
+        XCTAssertEqual(unreadable.status, 1)
+        XCTAssertTrue(unreadable.stderr.contains("cannot read fixture \(missing)"), unreadable.stderr)
+        XCTAssertFalse(unreadable.stdout.contains("listening") || unreadable.stdout.contains("neo_sk_"), unreadable.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("fresh").path), "no database was created")
+
+        let file = ["NEO_DB": dir.appendingPathComponent("neo.db").path]
+        let server = try TestServer(environment: ["NEO_RATE_LIMIT": "0"].merging(file) { $1 }, directory: dir)
+        server.stop()
+        func files() -> [String: Data] {
+            var out: [String: Data] = [:]
+            for suffix in ["", "-wal", "-shm"] { out[suffix] = FileManager.default.contents(atPath: file["NEO_DB"]! + suffix) }
+            return out
+        }
+        let before = files()
+        var body = fixture(agents: 4).objectValue!
+        var agents = body["agents"]!.arrayValue!
+        agents[2] = ["name": "broken", "trigger_type": "NONE", "actions": [], "schedule": ["cron": "61 * * * *"]]
+        body["agents"] = .array(agents)
+        let bad = try write(.object(body), in: dir, name: "bad.json")
+        let refused = try runNeoServer(["serve", "--seed", bad], in: dir, environment: file.merging(["NEO_PORT": "0"]) { $1 })
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("agents[2].schedule.cron"), refused.stderr)
+        XCTAssertFalse(refused.stdout.contains("listening"))
+        XCTAssertEqual(files(), before, "the existing database was not opened for writing")
+    }
+
     func test_manyTenants_eachGetsItsOwn() throws {
         let dir = try scratch()
         let keyA = "neo_sk_test_TenantAlphaKey0123456789abcdef", keyB = "neo_sk_test_TenantBetaKey01234567890abcdef"

@@ -1,3 +1,4 @@
+import Basics
 import NeoJSON
 
 /// Neo's agent enums and field lists (design §5), shared by create, patch, list filters and the store.
@@ -38,6 +39,21 @@ enum AgentSchema {
 /// A new agent document (`AgentDetail`) with every field present, in the published order, before the
 /// create body's fields are applied. `id`, timestamps and `version` are filled when it is stored.
 func baseAgentDocument(autonomyType: String, entityType: String, audience: String?) -> JSONObject {
+    // Built once per combination (a few dozen at most: the callers pass enum values): a fixture of 100 agents built
+    // the same 26-key document 100 times.
+    let key = "\(autonomyType)\u{0}\(entityType)\u{0}\(audience ?? "\u{1}")"
+    if let known = baseAgentDocuments.withLock({ $0[key] }) { return known }
+    let document = buildBaseAgentDocument(autonomyType: autonomyType, entityType: entityType, audience: audience)
+    baseAgentDocuments.withLock { cache in
+        if cache.count >= 256 { cache.removeAll() }
+        cache[key] = document
+    }
+    return document
+}
+
+private let baseAgentDocuments = Lock([String: JSONObject]())
+
+private func buildBaseAgentDocument(autonomyType: String, entityType: String, audience: String?) -> JSONObject {
     var actions: [JSON] = []
     if autonomyType != "CONVERSATIONAL" {
         actions.append(action(id: "act_1", type: AgentSchema.findEntities, input: JSONObject()))

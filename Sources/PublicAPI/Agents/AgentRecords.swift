@@ -132,10 +132,15 @@ enum AgentRecords {
         return (row.string("name") ?? "", row.int("version") ?? 0)
     }
 
-    /// The ids of the tenant's agents named `name` that are not DELETED (a fixture matches agents by name).
-    static func liveIds(named name: String, tenantId: Int64, _ db: Database) throws -> [Int64] {
-        try db.query("SELECT id FROM agents WHERE tenant_id = ? AND name = ? AND state != 'DELETED' ORDER BY id",
-                     [.int(tenantId), .text(name)]).compactMap { $0.int("id") }
+    /// The ids of the tenant's agents that are not DELETED, by name, each list in id order (a fixture matches agents by
+    /// name: one query for all its entries, where one per entry walked the tenant's agents each time).
+    static func liveIdsByName(tenantId: Int64, _ db: Database) throws -> [String: [Int64]] {
+        var byName: [String: [Int64]] = [:]
+        try db.forEachRow("SELECT id, name FROM agents WHERE tenant_id = ? AND state != 'DELETED' ORDER BY id", [.int(tenantId)]) { row in
+            guard let name = row.string(1) else { return }
+            byName[name, default: []].append(row.int(0))
+        }
+        return byName
     }
 
     static func exists(_ id: Int64, tenantId: Int64, _ db: Database) throws -> Bool {

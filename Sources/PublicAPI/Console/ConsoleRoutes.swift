@@ -41,17 +41,20 @@ enum ConsoleRoutes {
         return out
     }
 
+    /// The embedded files, read and hashed on the first request for one rather than on every start (a cold start's
+    /// time: the CI starts that never load the console do not pay for it).
+    private static let embedded = assets(EmbeddedConsole.files)
+
     static func routes() -> [Route] {
-        let assets = assets(EmbeddedConsole.files)
         return [
             Route("GET", "/", access: .open, blocking: false) { ctx in
-                guard let page = assets["index.html"] else { throw APIError.notFound("the console is not built into this binary") }
+                guard let page = embedded["index.html"] else { throw APIError.notFound("the console is not built into this binary") }
                 return serve(page, ctx)
             },
             Route("GET", "/console/{file}", access: .open, blocking: false) { ctx in
                 let name = ctx.params["file"] ?? ""
                 // index.html lives at / only, so the page has one address (and one CSP context).
-                guard name != "index.html", let asset = assets[name] else {
+                guard name != "index.html", let asset = embedded[name] else {
                     throw APIError.notFound("no console file '\(name.prefix(64))'")
                 }
                 return serve(asset, ctx)

@@ -8,14 +8,14 @@ import Store
 /// loaded by `neo-server serve --seed FILE` and `neo-server seed FILE`.
 ///
 /// Every entry goes through the API's own validators (AgentCreate, the external-API create body, the settings PUT,
-/// the key create body) in `parse`, before the store is opened for writing; `load` then matches and writes it all in
+/// the key create body) in `parse`, before an existing store is opened for writing (see Serve); `load` then matches and writes it all in
 /// one transaction, so a problem found there (a name that matches two agents, a key of another tenant) also stores
 /// nothing. Idempotent: external APIs and agents are matched by name and keys by their hash (or, for keys the fixture
 /// lets the server make, by name): an equal entry is left alone, a different one updated. Secrets are sealed on load
 /// as the API seals them.
-public struct Fixture {
+public struct Fixture: Sendable {
     /// Problems with a fixture, each named by its place in the file (`agents[3].trigger_type`).
-    public struct Invalid: Error, CustomStringConvertible {
+    public struct Invalid: Error, Sendable, CustomStringConvertible {
         public let problems: [APIError.Detail]
         public var description: String {
             let shown = problems.prefix(20).map { "\($0.field): \($0.issue)" }
@@ -263,6 +263,9 @@ public struct Fixture {
         }
 
         let actor = JSON.object(JSONObject([("type", .string(source.actor)), ("source", .string(source.route))]))
+        // Read once for all the entries: the tenant's zone (settings are written above) and its agents by name.
+        let zone = t.agents.isEmpty ? nil : try SettingsRecords.load(tenantId: tenantId, db).timezone
+        let live = t.agents.isEmpty ? [:] : try AgentRecords.liveIdsByName(tenantId: tenantId, db)
         for (path, document) in t.agents {
             let name = document["name"]?.stringValue ?? ""
             let what = "\(label) agent '\(name)'"
@@ -271,7 +274,8 @@ public struct Fixture {
                                                      providerExists: { try LLMProviderRecords.exists($0, tenant: tenantId, in: db) })
             for p in problems { v.fail("\(path).\(p.field)", p.issue) }
             if !problems.isEmpty { continue }
-            let ids = try AgentRecords.liveIds(named: name, tenantId: tenantId, db)
+            // Fixture names are unique per tenant (`parse`), so an agent created below is never looked up again.
+            let ids = live[name] ?? []
             guard ids.count <= 1 else {
                 v.fail("\(path).name", "matches \(ids.count) agents of tenant '\(t.name)' (ids \(ids.map(String.init).joined(separator: ", "))); "
                     + "agents are matched by name: rename or delete all but one")
@@ -280,7 +284,7 @@ public struct Fixture {
             guard let id = ids.first else {
                 let stored = try AgentRecords.insert(document, tenantId: tenantId, actor: actor, now: now, db)
                 let newId = Int64(stored["id"]?.stringValue ?? "") ?? 0
-                try scheduler.agentWritten(newId, tenantId: tenantId, document: stored, db)
+                try scheduler.agentWritten(newId, document: stored, tenantZone: zone, isNew: true, db)
                 try AuditRecords.append(source, tenantId: tenantId, .agent(newId), status: 201, before: nil, db)
                 report.note("created", what)
                 continue
@@ -301,7 +305,7 @@ public struct Fixture {
             }
             let before = try AuditRecords.digest(.agent(id), tenantId: tenantId, db)
             let stored = try AgentRecords.update(id, tenantId: tenantId, expectedVersion: version, document: wanted, actor: actor, now: now, db)
-            try scheduler.agentWritten(id, tenantId: tenantId, document: stored, db)
+            try scheduler.agentWritten(id, document: stored, tenantZone: zone, isNew: false, db)
             try AuditRecords.append(source, tenantId: tenantId, .agent(id), status: 200, before: before, db)
             report.note("updated", what)
         }

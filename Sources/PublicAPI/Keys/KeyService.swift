@@ -4,7 +4,7 @@ import NeoJSON
 import Store
 
 /// What a new key may do (design §4).
-public struct KeySpec {
+public struct KeySpec: Sendable {
     public var name: String
     public var env = "prod"
     public var role = Principal.Role.member

@@ -16,7 +16,7 @@ struct AgentSchedule: Equatable {
         guard document["state"]?.stringValue == "ENABLED", document["trigger_type"]?.stringValue == "SCHEDULED",
               document["autonomy_type"]?.stringValue != "CONVERSATIONAL",
               let schedule = document["schedule"]?.objectValue, let cron = schedule["cron"]?.stringValue,
-              (try? CronSchedule(cron)) != nil else { return nil }
+              parsedCron(cron) != nil else { return nil }
         let zone = schedule["timezone"]?.stringValue ?? tenantZone ?? "UTC"
         guard ianaTimeZone(zone) != nil else { return nil }
         return AgentSchedule(cron: cron, zone: zone)
@@ -28,11 +28,31 @@ struct AgentSchedule: Equatable {
     static func plannedNextRun(_ schedule: AgentSchedule?, stored: AgentSchedule?, storedNext: String?, now: Date) -> String? {
         guard let schedule else { return nil }
         if schedule == stored, let storedNext { return storedNext }
-        guard let cron = try? CronSchedule(schedule.cron), let zone = ianaTimeZone(schedule.zone),
+        guard let cron = parsedCron(schedule.cron), let zone = ianaTimeZone(schedule.zone),
               let next = cron.next(after: now, in: zone) else { return nil }
         return Timestamp.format(next)
     }
 }
+
+/// Valid cron expressions parsed so far, by text: an agent write checks its cron, plans it (`effective`) and computes
+/// its next slot, and a fixture's agents share a few expressions, so each text is parsed once per process (a seeded
+/// start parsed every one three times). Bounded: emptied when full.
+private let parsedCrons = Lock([String: CronSchedule]())
+private let parsedCronsLimit = 1024
+
+/// `CronSchedule(text)` remembered (a valid one only); throws the parse error of an invalid one.
+func parsedCronOrError(_ text: String) throws -> CronSchedule {
+    if let known = parsedCrons.withLock({ $0[text] }) { return known }
+    let cron = try CronSchedule(text)
+    parsedCrons.withLock { cache in
+        if cache.count >= parsedCronsLimit { cache.removeAll(keepingCapacity: true) }
+        cache[text] = cron
+    }
+    return cron
+}
+
+/// `CronSchedule(text)` remembered, or nil when it is not a valid expression.
+func parsedCron(_ text: String) -> CronSchedule? { try? parsedCronOrError(text) }
 
 /// A cron example for messages.
 private let cronExample = #"{"cron": "0 8 * * MON-FRI", "timezone": "Europe/Berlin"}"#
@@ -48,7 +68,7 @@ func checkSchedule(_ document: JSONObject, validation: Validation) {
     switch schedule["cron"] {
     case .string(let cron)?:
         do {
-            _ = try CronSchedule(cron)
+            _ = try parsedCronOrError(cron)
         } catch let e as CronSchedule.ParseError {
             let seconds = cron.split(whereSeparator: { $0 == " " || $0 == "\t" }).count == 6 ? "; a seconds field is not supported" : ""
             validation.fail("schedule.cron", "\(e.description) (in '\(cron.prefix(100))'\(seconds))")

@@ -281,16 +281,33 @@ public final class Scheduler: Sendable {
     /// What next_run_at becomes when `document` is written as agent `agentId` (nil for a new agent); `db` is
     /// the write's transaction (or a read, for test mode).
     func plannedNextRun(_ document: JSONObject, agentId: Int64?, tenantId: Int64, _ db: Database) throws -> String? {
-        try plan(document, agentId: agentId, tenantId: tenantId, db).nextRunAt
+        try plan(document, agentId: agentId, tenantZone: SettingsRecords.load(tenantId: tenantId, db).timezone, db).nextRunAt
     }
 
     /// Stores the agent's plan after a write (create, PUT, DELETE, an approved held edit) and returns its
     /// next_run_at; the write's caller pokes the scheduler after the commit.
     @discardableResult
     func agentWritten(_ agentId: Int64, tenantId: Int64, document: JSONObject, _ db: Database) throws -> String? {
-        let plan = try plan(document, agentId: agentId, tenantId: tenantId, db)
+        let zone = try SettingsRecords.load(tenantId: tenantId, db).timezone
+        return try agentWritten(agentId, document: document, tenantZone: zone, isNew: false, db)
+    }
+
+    /// `agentWritten` with the tenant's time zone already read (a fixture's many agents read it once). `isNew`: the
+    /// agent was inserted in this transaction, so it has no stored plan yet and an empty plan need not be written.
+    @discardableResult
+    func agentWritten(_ agentId: Int64, document: JSONObject, tenantZone: String?, isNew: Bool, _ db: Database) throws -> String? {
+        let plan = try plan(document, agentId: isNew ? nil : agentId, tenantZone: tenantZone, db)
+        // A new row's schedule columns are NULL already.
+        if isNew && plan.schedule == nil && plan.nextRunAt == nil { return nil }
         try ScheduleRecords.setPlan(agentId: agentId, plan, db)
         return plan.nextRunAt
+    }
+
+    private func plan(_ document: JSONObject, agentId: Int64?, tenantZone: String?, _ db: Database) throws -> ScheduleRecords.Plan {
+        let schedule = AgentSchedule.effective(document, tenantZone: tenantZone)
+        let stored = try agentId.map { try ScheduleRecords.plan(agentId: $0, db) } ?? ScheduleRecords.Plan()
+        let next = AgentSchedule.plannedNextRun(schedule, stored: stored.schedule, storedNext: stored.nextRunAt, now: clock.now())
+        return ScheduleRecords.Plan(schedule: next == nil ? nil : schedule, nextRunAt: next)
     }
 
     /// A tenant's time zone changed: its scheduled agents without a zone of their own are planned again.
@@ -300,13 +317,6 @@ public final class Scheduler: Sendable {
         }
     }
 
-    private func plan(_ document: JSONObject, agentId: Int64?, tenantId: Int64, _ db: Database) throws -> ScheduleRecords.Plan {
-        let zone = try SettingsRecords.load(tenantId: tenantId, db).timezone
-        let schedule = AgentSchedule.effective(document, tenantZone: zone)
-        let stored = try agentId.map { try ScheduleRecords.plan(agentId: $0, db) } ?? ScheduleRecords.Plan()
-        let next = AgentSchedule.plannedNextRun(schedule, stored: stored.schedule, storedNext: stored.nextRunAt, now: clock.now())
-        return ScheduleRecords.Plan(schedule: next == nil ? nil : schedule, nextRunAt: next)
-    }
 }
 
 /// Why an agent cannot run as scheduled work now (the run-now rules), or nil when it can.
