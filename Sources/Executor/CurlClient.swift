@@ -46,11 +46,9 @@ public struct CurlResponse: Sendable {
 /// libcurl on one dedicated thread driving a multi handle: any thread submits a request with a
 /// completion, which runs on the curl thread (keep it short; never block in it). The sender sets up
 /// the easy handle, so the curl thread, the one that limits throughput, only adds it, drives it and
-/// runs the completions of each round one after another. A round hands the sockets epoll found ready
-/// to `curl_multi_socket_action` (the shim's `cshim_curl_loop`), not `curl_multi_perform`, which walks
-/// and, in libcurl 7.88, polls every transfer each round.
+/// runs the completions of each `curl_multi_perform` round one after another.
 // unchecked: a Transfer passes from its sender to the curl thread through `pending` and is then the curl
-// thread's alone, as are `active` and the multi handle (other threads only wake its event loop);
+// thread's alone, as are `active` and the multi handle (other threads only call curl_multi_wakeup on it);
 // a spare easy handle passes back the same way through `spare`. Making the queue hold only Sendable
 // values would mean setting up every easy handle on the curl thread.
 public final class CurlClient: @unchecked Sendable {
@@ -59,8 +57,6 @@ public final class CurlClient: @unchecked Sendable {
     static let userAgent = "neo-server-executor"
 
     private let multi: UnsafeMutableRawPointer
-    /// curl_multi_socket_action on epoll (curl thread only; senders call only its wake-up).
-    private let loop: OpaquePointer
     /// Transfers handed over by senders (`delay` > 0 ones wait on the curl thread's timers first), and
     /// whether the curl thread is, or is about to be, asleep in `curl_multi_poll`: only then does a
     /// sender wake it, once. A busy thread looks at the queue before it sleeps, so a submission while
@@ -94,8 +90,6 @@ public final class CurlClient: @unchecked Sendable {
     public init() {
         _ = CurlClient.globalInit
         multi = curl_multi_init()
-        guard let loop = cshim_curl_loop_new(multi) else { fatalError("the executor could not set up its event loop (epoll, eventfd)") }
-        self.loop = loop
         _ = cshim_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, connectionCap)
         // The thread keeps the client alive until `shutdown` has stopped it.
         let t = Thread { self.run() }
@@ -123,7 +117,7 @@ public final class CurlClient: @unchecked Sendable {
             state.queue.append((transfer, delay))
             if state.sleeping {
                 state.sleeping = false
-                _ = cshim_curl_loop_wakeup(loop)
+                curl_multi_wakeup(multi)
             }
             return true
         }
@@ -134,13 +128,12 @@ public final class CurlClient: @unchecked Sendable {
     public func shutdown() {
         let first = pending.withLock { state -> Bool in
             defer { state.stopping = true }
-            if !state.stopping { _ = cshim_curl_loop_wakeup(loop) }
+            if !state.stopping { curl_multi_wakeup(multi) }
             return !state.stopping
         }
         guard first else { return }
         stopped.wait()
-        curl_multi_cleanup(multi)  // may still call the loop's socket callback
-        cshim_curl_loop_free(loop)
+        curl_multi_cleanup(multi)
         for s in spare.withLock({ list in defer { list = nil }; return list ?? [] }) { s.free() }
     }
 
@@ -156,9 +149,6 @@ public final class CurlClient: @unchecked Sendable {
         return (s.easy, s.errorBuffer)
     }
 
-    /// Lets the event loop hear of the sockets this handle's connections close (any thread: only sets an option).
-    fileprivate func attach(_ easy: UnsafeMutableRawPointer) -> Int32 { cshim_curl_loop_attach(loop, easy) }
-
     /// Takes back the handle of a finished transfer (no longer in the multi handle) with what it
     /// still points at.
     fileprivate func recycle(_ s: SpareHandle) {
@@ -173,10 +163,7 @@ public final class CurlClient: @unchecked Sendable {
     private func run() {
         var incoming: [(transfer: Transfer, delay: Double)] = []
         var finished: [(transfer: Transfer, code: CURLcode)] = []
-        var sleepMs: Int32 = 0  // how long this round's wait may block: 0 unless the last round decided to sleep
         while true {
-            // Ready sockets, a sender's wake-up, or curl's timer: only waits when nothing was queued.
-            _ = cshim_curl_loop_wait(loop, sleepMs)
             // Swapped, not copied: both arrays keep their storage from round to round.
             let stopping = pending.withLock { state -> Bool in
                 swap(&incoming, &state.queue)
@@ -210,8 +197,8 @@ public final class CurlClient: @unchecked Sendable {
                 stopped.signal()
                 return
             }
-            // Acts on the ready sockets, then on curl's timer when due (which starts what was just added).
-            cshim_curl_loop_dispatch(loop)
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
             // This round's finished transfers leave the multi handle first, then their completions
             // run one after another; what they send lands in `pending` and starts next round.
             var easy: UnsafeMutableRawPointer?
@@ -230,10 +217,10 @@ public final class CurlClient: @unchecked Sendable {
                 state.sleeping = true
                 return true
             }
-            sleepMs = 0
             guard sleep else { continue }
-            sleepMs = 1000
-            if let next = delayed.last { sleepMs = Int32(max(0, min(1000, ((next.due - monotonicNow()) * 1000).rounded(.up)))) }
+            var waitMs: Int32 = 1000
+            if let next = delayed.last { waitMs = Int32(max(0, min(1000, ((next.due - monotonicNow()) * 1000).rounded(.up)))) }
+            curl_multi_poll(multi, nil, 0, waitMs, nil)
         }
     }
 
@@ -312,7 +299,6 @@ private final class Transfer {
         check(cshim_curl_setopt_str(easy, CURLOPT_PROXY, ""))
         check(cshim_curl_setopt_str(easy, CURLOPT_USERAGENT, CurlClient.userAgent))
         check(cshim_curl_setopt_ptr(easy, CURLOPT_ERRORBUFFER, errorBuffer))
-        check(client.attach(easy))
         if let resolve = r.resolve {
             resolveList = curl_slist_append(nil, resolve)
             check(cshim_curl_setopt_slist(easy, CURLOPT_RESOLVE, resolveList))

@@ -21,21 +21,4 @@ int cshim_curl_multi_next_done(CURLM *m, CURL **easy, int *result);
 
 /* curl_multi_setopt with a long value (variadic too). */
 int cshim_curl_multi_setopt_long(CURLM *m, CURLMoption opt, long value);
-
-/* The curl thread's event loop (curl_multi_socket_action on epoll, an eventfd to wake it). Only the
- * thread driving `multi` calls wait and dispatch; any thread may call wakeup until the loop is freed,
- * which happens after curl_multi_cleanup (that may still call back into it). */
-typedef struct cshim_curl_loop cshim_curl_loop;
-/* Installs the socket and timer callbacks on `multi`; NULL when epoll, eventfd or libcurl refuse. */
-cshim_curl_loop *cshim_curl_loop_new(CURLM *multi);
-void cshim_curl_loop_free(cshim_curl_loop *l);
-/* Sets `easy`'s close-socket callback to the loop's, so it hears of every socket its connections close. */
-int cshim_curl_loop_attach(cshim_curl_loop *l, CURL *easy);
-/* Makes the current or next wait return at once. */
-int cshim_curl_loop_wakeup(cshim_curl_loop *l);
-/* Waits up to `max_ms` (0: just looks), less when curl's timer is due sooner; returns how many events. */
-int cshim_curl_loop_wait(cshim_curl_loop *l, int max_ms);
-/* Hands the events of the last wait to curl, then curl's timer when it is due (this also starts
- * transfers just added: curl_multi_add_handle sets the timer to 0). */
-void cshim_curl_loop_dispatch(cshim_curl_loop *l);
 #endif
