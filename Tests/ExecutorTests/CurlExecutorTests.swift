@@ -298,10 +298,10 @@ final class CurlExecutorTests: XCTestCase {
         XCTAssertEqual(u.last?.headers["Host"], "pinned.invalid:\(u.port)")
     }
 
-    /// The curl thread keeps idle connections registered with its epoll (parked) and learns of closes
-    /// through libcurl's close-socket callback: connections closed by either side, socket numbers reused
-    /// by new connections, and an upstream that goes away with parked connections must all still work.
-    func test_connectionsClosedOrParked_neverStallLaterCalls() throws {
+    /// Connections the upstream closes after each answer, socket numbers reused by new connections, and
+    /// an upstream that goes away while its idle connections sit in the multi handle's cache: later
+    /// calls neither stall nor fail, and calls to the gone upstream fail as upstream errors.
+    func test_connectionsClosedOrGone_neverStallLaterCalls() throws {
         let keep = try echo()
         let closing = try upstream { _ in (TestUpstream.json(200, "{}", headers: [("Connection", "close")]), 0) }
         // Not in `upstreams`: this test stops it (a second stop would wait forever).
