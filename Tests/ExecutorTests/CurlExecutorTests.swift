@@ -298,6 +298,38 @@ final class CurlExecutorTests: XCTestCase {
         XCTAssertEqual(u.last?.headers["Host"], "pinned.invalid:\(u.port)")
     }
 
+    /// Connections the upstream closes after each answer, socket numbers reused by new connections, and
+    /// an upstream that goes away while its idle connections sit in the multi handle's cache: later
+    /// calls neither stall nor fail, and calls to the gone upstream fail as upstream errors.
+    func test_connectionsClosedOrGone_neverStallLaterCalls() throws {
+        let keep = try echo()
+        let closing = try upstream { _ in (TestUpstream.json(200, "{}", headers: [("Connection", "close")]), 0) }
+        // Not in `upstreams`: this test stops it (a second stop would wait forever).
+        let going = try TestUpstream { _ in (TestUpstream.json(200, "{}"), 0) }
+        let configs = [ExternalAPIConfig(name: "keep", endpointURL: keep.base), ExternalAPIConfig(name: "closing", endpointURL: closing.base),
+                       ExternalAPIConfig(name: "going", endpointURL: going.base)]
+        let group = DispatchGroup()
+        let failures = Lock<[String]>([])
+        for round in 0..<2 {
+            if round == 1 { going.stop() }  // its parked connections are closed by the peer
+            for i in 0..<60 {
+                let config = configs[i % 3]
+                group.enter()
+                executor.invoke(config, Invocation(), tenant: "1") { r in
+                    switch (config.name, r, round) {
+                    case ("going", .failure(let e), 1) where e.kind == .upstream: break
+                    case (_, .success(let u), _) where u.status == 200 && !(config.name == "going" && round == 1): break
+                    default: failures.withLock { $0.append("\(config.name) round \(round): \(r)") }
+                    }
+                    group.leave()
+                }
+            }
+            XCTAssertEqual(group.wait(timeout: .now() + 20), .success, "calls stalled in round \(round)")
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        XCTAssertGreaterThanOrEqual(closing.count, 40)
+    }
+
     func test_unreachableUpstream_isAnUpstreamError() {
         guard case .failure(let e) = run(ExternalAPIConfig(name: "x", endpointURL: "http://127.0.0.1:1/")) else { return XCTFail() }
         XCTAssertEqual(e.kind, .upstream)
