@@ -451,7 +451,10 @@ def run(page, server, upstream, ids, args):
 
     # Disable and enable another agent (PUT state).
     page.goto(base + "/#/agents/" + ids["digest"]["id"])
-    page.wait("document.querySelector('#toggle-state') && document.querySelector('#toggle-state').textContent === 'Disable'", "the digest agent")
+    # The page left behind has a Disable button too: wait for this agent's heading, or the click can land while the
+    # new route shows "Loading…".
+    page.wait("document.querySelector('#view h1') && document.querySelector('#view h1').textContent.includes('Nightly digest')"
+              " && document.querySelector('#toggle-state') && document.querySelector('#toggle-state').textContent === 'Disable'", "the digest agent")
     page.click("#toggle-state")
     page.wait("document.querySelector('#toggle-state') && document.querySelector('#toggle-state').textContent === 'Enable'", "Disable to apply")
     check(server.api("GET", "/agents/" + ids["digest"]["id"])["data"]["state"] == "DISABLED", "the agent is disabled")
