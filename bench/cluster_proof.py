@@ -109,6 +109,10 @@ class Node:
                            NEO_LOG_LEVEL="warn", NEO_THREADS="2", NEO_RUNNER_CONCURRENCY="4", NEO_DB_CONNECTIONS="12",
                            NEO_UPSTREAM_POLICY="loopback",
                            NEO_RUN_LEASE_SECONDS=LEASE, NEO_SECRET_KEY_FILE=os.path.join(self.work, "secret.key"),
+                           # Every run must end succeeded here, so no run may run out of attempts: requeued runs go first
+                           # in line and each call takes UPSTREAM_DELAY, so the same run can be in flight at 3 of 5 kills
+                           # (seen twice). Failing after NEO_RUN_MAX_ATTEMPTS is RunLeaseTests' to prove, not this proof's.
+                           NEO_RUN_MAX_ATTEMPTS="100",
                            NEO_TEST_CLOCK_SPEED=SPEED, NEO_TEST_CLOCK_OFFSET=repr(self.offset))
         with self.lock:
             self.server, self.port = server, server.port
