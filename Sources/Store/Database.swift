@@ -38,6 +38,13 @@ public final class Database {
 
     deinit { close() }
 
+    /// SQLite: `hook` runs after each commit of this connection with the number of frames in the WAL, in place of
+    /// the automatic checkpoint (which is this same hook); `context` is passed to it.
+    func setWALHook(_ context: UnsafeMutableRawPointer,
+                    _ hook: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<CChar>?, Int32) -> Int32) {
+        sqlite3_wal_hook(handle, hook, context)
+    }
+
     /// Finalizes cached statements and closes the connection; later calls throw `.misuse`.
     func close() {
         pg?.close()

@@ -29,6 +29,8 @@ public final class Store: @unchecked Sendable {
 
     /// The single writer connection; nil once closed.
     private let writer = Lock<Database?>(nil)
+    /// Checkpoints the writer's WAL off the writer (SQLite).
+    private let checkpointer = Lock<Checkpointer?>(nil)
 
     private struct Pool {
         var idle: [Database] = []
@@ -90,6 +92,9 @@ public final class Store: @unchecked Sendable {
                 throw StoreError(kind: .io, message: "cannot enable WAL on \(options.path) (journal_mode is \(String(describing: mode)))")
             }
             try Store.configure(writer)
+            let checkpoints = try Checkpointer(path: options.path, busyTimeoutMs: options.busyTimeoutMs)
+            checkpointer.withLock { $0 = checkpoints }
+            checkpoints.take(over: writer)
             for _ in 0..<max(1, options.readers) {
                 let reader = try Database(path: options.path, flags: SQLITE_OPEN_READWRITE, isWriter: false,
                                           busyTimeoutMs: options.busyTimeoutMs)
@@ -233,6 +238,8 @@ public final class Store: @unchecked Sendable {
             writer?.close()
             writer = nil
         }
+        checkpointer.withLock { $0 }?.stop()
+        checkpointer.withLock { $0 = nil }
     }
 
     // MARK: - Transactions

@@ -288,6 +288,11 @@ final class CallbacksTests: SharedServerTestCase {
         let run = try waitFor(key, executionId)
         XCTAssertEqual(run["status"], "succeeded")
         XCTAssertGreaterThanOrEqual(run["started_at"]?.stringValue ?? "", runAfter)
+        // Started when due, not at an idle worker's next once-a-second look (which left it up to a second late).
+        let parse = ISO8601DateFormatter()
+        parse.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let late = try XCTUnwrap(parse.date(from: run["started_at"]?.stringValue ?? "")).timeIntervalSince(try XCTUnwrap(parse.date(from: runAfter)))
+        XCTAssertLessThan(late, 0.4, "started \(late) s after run_after")
     }
 
     func test_updateWithoutChanges_isDiffedAgainstTheLastCallback() throws {

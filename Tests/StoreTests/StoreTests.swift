@@ -27,6 +27,35 @@ final class StoreTests: StoreTestCase {
         }
     }
 
+    /// The WAL's frame count and how many of them a checkpoint has copied, from the wal-index header in the -shm file
+    /// (`mxFrame` at byte 16; `nBackfill` at 96, after the header's two copies; native byte order).
+    private func walIndex(_ path: String) throws -> (frames: UInt32, backfilled: UInt32) {
+        let shm = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path + "-shm")).prefix(100))
+        func word(_ at: Int) -> UInt32 { shm[at..<at + 4].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } }
+        return (word(16), word(96))
+    }
+
+    func test_wal_isCheckpointedOffTheWriter_beforeTheWriterWouldDoItItself() throws {
+        let store = try makeMigratedStore()
+        let path = (directory as NSString).appendingPathComponent("data/neo.db")
+        try store.write { try $0.execute("CREATE TABLE filler (id INTEGER PRIMARY KEY, b BLOB)") }
+        let blob = [UInt8](repeating: 7, count: 3000)
+        // ~1,500 frames in small commits: past the threshold that asks the checkpoint thread (1,000), short of the
+        // one at which the writer checkpoints itself (8,000). Nothing here checkpoints.
+        for _ in 0..<30 {
+            try store.write { db in for _ in 0..<50 { try db.execute("INSERT INTO filler (b) VALUES (?)", [.blob(blob)]) } }
+        }
+        let deadline = Date().addingTimeInterval(10)
+        var index = try walIndex(path)
+        // Done once frames were copied, or once the WAL started again from its beginning (after a complete checkpoint).
+        while index.backfilled == 0 && index.frames >= 1000 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+            index = try walIndex(path)
+        }
+        XCTAssertTrue(index.backfilled > 0 || index.frames < 1000, "WAL not checkpointed: \(index)")
+        XCTAssertEqual(try store.read { try $0.queryOne("SELECT count(*) FROM filler")?[0] }, .int(1500))
+    }
+
     func test_write_commitsAndIsVisibleToReaders() throws {
         let store = try makeMigratedStore()
         let id = try store.write { try Self.insertTenant($0, "acme") }

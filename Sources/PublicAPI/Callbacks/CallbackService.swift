@@ -140,7 +140,7 @@ final class CallbackService: Sendable {
             else { throw APIError.internalError() }
             return .duplicate(existing.0, detail: existing.1)
         }
-        if decided.contains(.matched) { runner.poke() }
+        if decided.contains(.matched) { sleep > 0 ? runner.poke(at: now.addingTimeInterval(TimeInterval(sleep))) : runner.poke() }
         return .created(stored, detail: answer(stored, decided))
     }
 

@@ -6,14 +6,16 @@ import Store
 /// a savepoint of one transaction, and made durable by one COMMIT (one fsync) — the way databases batch
 /// concurrent commits. A write that throws rolls back its own savepoint only; a failed COMMIT fails every
 /// write of the batch. Each caller returns only after the batch holding its write has committed.
-// unchecked: queue and leaderActive are touched only with `lock` held; a Pending is handed to the leader and back
-// through it, and its caller waits on its semaphore.
+///
+/// The batches run on a writer thread of their own, started by the first write and ended after a moment with
+/// nothing queued. (A caller that led the batch and then handed the lead to the next waiter left the writer idle
+/// each batch until that thread got a core, on a box whose cores the request workers keep busy.)
+// unchecked: a Pending (its non-Sendable work and result) is handed to the writer thread and back through `state`'s
+// lock, and its caller waits on its semaphore until the writer has set the result.
 final class GroupCommit: @unchecked Sendable {
     private final class Pending {
         let work: (Database) throws -> Any
         var result: Result<Any, Error>?
-        /// Set instead of `result` when this caller is to run the next batch.
-        var leads = false
         let signal = DispatchSemaphore(value: 0)
 
         init(_ work: @escaping (Database) throws -> Any) { self.work = work }
@@ -22,9 +24,10 @@ final class GroupCommit: @unchecked Sendable {
     let store: Store
     /// Most writes in one transaction (bounds how long a batch holds the writer).
     let limit: Int
-    private let lock = NSLock()
-    private var queue: [Pending] = []
-    private var leaderActive = false
+    /// How long the writer thread waits for more work before it ends.
+    static let idleSeconds = 0.2
+    /// The writes waiting for the writer thread, and whether that thread runs.
+    private let state = Lock<(queue: [Pending], writing: Bool)>(([], false))
 
     init(store: Store, limit: Int = 64) {
         self.store = store
@@ -33,35 +36,35 @@ final class GroupCommit: @unchecked Sendable {
 
     func write<T>(_ work: @escaping (Database) throws -> T) throws -> T {
         let mine = Pending { try work($0) }
-        lock.lock()
-        queue.append(mine)
-        let lead = !leaderActive
-        if lead { leaderActive = true }
-        lock.unlock()
-        if !lead { mine.signal.wait() }
-        if lead || mine.leads { runBatches(until: mine) }
+        let start = state.withLock { value -> Bool in
+            value.queue.append(mine)
+            defer { value.writing = true }
+            return !value.writing
+        }
+        if start {
+            let thread = Thread { [self] in writeBatches() }
+            thread.name = "neo-group-commit"
+            thread.start()
+        } else {
+            state.notifyOne()
+        }
+        mine.signal.wait()
         guard let value = try mine.result?.get() as? T else { throw APIError.internalError() }
         return value
     }
 
-    /// Runs batches from the queue until `mine` has its result, then hands the lead to the next waiting write.
-    private func runBatches(until mine: Pending) {
-        while mine.result == nil {
-            lock.lock()
-            let batch = Array(queue.prefix(limit))
-            queue.removeFirst(batch.count)
-            lock.unlock()
+    /// The writer thread: runs batches while writes are queued; ends after `idleSeconds` with none.
+    private func writeBatches() {
+        while true {
+            let batch = state.withLock(waitingUntil: { !$0.queue.isEmpty }, timeout: Self.idleSeconds) { value, _ -> [Pending] in
+                let batch = Array(value.queue.prefix(limit))
+                value.queue.removeFirst(batch.count)
+                if batch.isEmpty { value.writing = false }
+                return batch
+            }
+            if batch.isEmpty { return }
             commit(batch)
-            for pending in batch where pending !== mine { pending.signal.signal() }
-        }
-        lock.lock()
-        if let next = queue.first {
-            next.leads = true
-            lock.unlock()
-            next.signal.signal()
-        } else {
-            leaderActive = false
-            lock.unlock()
+            for pending in batch { pending.signal.signal() }
         }
     }
 

@@ -160,6 +160,13 @@ enum ExecutionRecords {
         if new.status == .queued { try db.notifyRunsQueued() }
     }
 
+    /// When the queued run that becomes runnable first does so (its run_after, else created_at); nil when none is
+    /// queued. One step of the partial index executions_runnable.
+    static func nextRunnableAt(_ db: Database) throws -> String? {
+        try db.queryOne("SELECT MIN(COALESCE(run_after, created_at)) AS due FROM executions WHERE status = \(ExecutionStatus.queued.sql)")?
+            .string("due")
+    }
+
     /// Claims the queued run that became runnable first (at created_at, or at run_after when it has one) for `node`:
     /// running, attempt + 1, leased for `leaseSeconds` on the database clock; returns it. Runs queued in the same
     /// millisecond start in insertion (rowid) order, so a callback's matches start in execution_order. The partial index

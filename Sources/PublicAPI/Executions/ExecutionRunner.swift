@@ -21,8 +21,9 @@ public final class ExecutionRunner: Sendable {
         get { chat.withLock { $0 } }
         set { chat.withLock { $0 = newValue } }
     }
-    /// Whether to stop, a count of pokes (new work) that idle workers wait on, and how many workers run.
-    private let state = Lock<(stopping: Bool, pokes: Int, workers: Int)>((false, 0, 0))
+    /// Whether to stop, a count of pokes (new work) that idle workers wait on, how many workers run, and the
+    /// earliest time (Unix seconds) an idle worker has been told to look again for a run queued to start later.
+    private let state = Lock<(stopping: Bool, pokes: Int, workers: Int, wakeAt: Double)>((false, 0, 0, .infinity))
     /// This node's leases on the runs it executes: claim, heartbeat, reaper (design §11).
     let leases: RunLeases
     /// PostgreSQL: the connection that hears `NOTIFY neo_runs` from every node and pokes this runner.
@@ -79,6 +80,21 @@ public final class ExecutionRunner: Sendable {
     func poke() {
         state.withLock { $0.pokes &+= 1 }
         state.notifyOne()
+    }
+
+    /// New queued work that is not runnable before `due` (a callback's runs wait out the tenant's
+    /// sleep_before_callback_processing_seconds): no worker looks now, since its claim would find nothing; an
+    /// idle worker is woken only when `due` is earlier than every time idle workers already look again, and
+    /// then waits until it. A burst of callbacks with the same delay thus wakes no one but the first.
+    func poke(at due: Date) {
+        let at = due.timeIntervalSince1970
+        guard at > Date().timeIntervalSince1970 else { return poke() }
+        let lowered = state.withLock { value -> Bool in
+            guard at < value.wakeAt else { return false }
+            value.wakeAt = at
+            return true
+        }
+        if lowered { state.notifyOne() }
     }
 
     /// Wakes `count` workers (one per notification heard: each is a transaction that queued work), all of them
@@ -157,14 +173,37 @@ public final class ExecutionRunner: Sendable {
                 claimed = nil
             }
             guard let execution = claimed else {
-                // Idle: wake on a poke or a stop, else look again within a second (work queued elsewhere).
-                seen = state.withLock(waitingUntil: { $0.stopping || $0.pokes != seen }, timeout: 1) { value, _ in value.pokes }
+                seen = waitForWork(seen: seen)
                 continue
             }
             let lease = execution.lease
             defer { leases.untrack(lease) }
             run(execution)
         }
+    }
+
+    /// Idle: waits for a poke or a stop, or until the earliest queued run becomes runnable, at most a second (work
+    /// queued elsewhere: by another node, or before a restart); a `poke(at:)` earlier than that shortens the wait.
+    /// Returns the pokes seen.
+    private func waitForWork(seen: Int) -> Int {
+        let due = nextRunnable() ?? .infinity
+        while true {
+            let now = Date().timeIntervalSince1970
+            let until = min(due, now + 1, state.withLock { $0.wakeAt })
+            let (pokes, shortened) = state.withLock(waitingUntil: { $0.stopping || $0.pokes != seen || $0.wakeAt < until },
+                                                    timeout: max(0.001, until - now)) { value, ready -> (Int, Bool) in
+                let poked = value.stopping || value.pokes != seen
+                if !poked, value.wakeAt <= Date().timeIntervalSince1970 { value.wakeAt = .infinity }  // this worker looks
+                return (value.pokes, ready && !poked)
+            }
+            if !shortened { return pokes }
+        }
+    }
+
+    /// When the earliest queued run becomes runnable (Unix seconds; nil when none is queued), from a reader.
+    private func nextRunnable() -> Double? {
+        guard let text = try? store.read({ try ExecutionRecords.nextRunnableAt($0) }) else { return nil }
+        return Timestamp.parse(text)?.timeIntervalSince1970
     }
 
     /// Atomically moves the oldest queued run to running under this node's lease, renewed from then on.
