@@ -44,16 +44,13 @@ public struct CurlResponse: Sendable {
 }
 
 /// libcurl on one dedicated thread driving a multi handle: any thread submits a request with a
-/// completion. The sender sets up the easy handle, so the curl thread, the one that limits
-/// throughput, only adds it and drives it; the transfers each `curl_multi_perform` round finished are
-/// handed in one batch to a second thread, the completion thread, which builds their responses and
-/// runs the completions one after another (keep them short; never block in one: they hold up the
-/// others, not the transfers). `onBody` still runs on the curl thread, before its transfer's completion.
-// unchecked: a Transfer passes from its sender to the curl thread through `pending`, is then the curl
-// thread's alone, as are `active` and the multi handle (other threads only call curl_multi_wakeup on it),
-// and, once out of the multi handle, passes to the completion thread through `finished`; a spare easy
-// handle passes back to senders through `spare`. Making the queues hold only Sendable values would mean
-// setting up every easy handle on the curl thread.
+/// completion, which runs on the curl thread (keep it short; never block in it). The sender sets up
+/// the easy handle, so the curl thread, the one that limits throughput, only adds it, drives it and
+/// runs the completions of each `curl_multi_perform` round one after another.
+// unchecked: a Transfer passes from its sender to the curl thread through `pending` and is then the curl
+// thread's alone, as are `active` and the multi handle (other threads only call curl_multi_wakeup on it);
+// a spare easy handle passes back the same way through `spare`. Making the queue hold only Sendable
+// values would mean setting up every easy handle on the curl thread.
 public final class CurlClient: @unchecked Sendable {
     /// Past the cap the body is only counted, up to this many extra bytes; then the transfer is cut.
     static let countBeyondCap = 1 << 20
@@ -74,11 +71,7 @@ public final class CurlClient: @unchecked Sendable {
     /// thread. Connections live in the multi handle either way. Nil once shut down.
     private let spare = Lock<[SpareHandle]?>([])
     static let maxSpare = 64
-    /// Transfers out of the multi handle, with how they ended, for the completion thread: appended a
-    /// `curl_multi_perform` round at a time, so a busy round of many completions costs one wake-up.
-    private let finished = Lock<Finished>(Finished())
     private let stopped = DispatchSemaphore(value: 0)
-    private let delivered = DispatchSemaphore(value: 0)
     /// Idle connections the multi handle keeps (CURLMOPT_MAXCONNECTS). libcurl's default, 4 × the
     /// easy handles in it at that moment, collapses whenever the calls in flight dip (a burst's last
     /// completions before the next submissions arrive) and closes connections the next calls reopen:
@@ -92,37 +85,20 @@ public final class CurlClient: @unchecked Sendable {
         var sleeping = false
     }
 
-    private struct Finished {
-        var queue: [(transfer: Transfer, outcome: Outcome)] = []
-        /// Set once the curl thread has stopped: nothing more arrives.
-        var stopping = false
-    }
-
-    /// How a transfer left the multi handle: libcurl's code and when (one clock read per round), or
-    /// failed by the shutdown.
-    fileprivate enum Outcome {
-        case done(CURLcode, at: Double)
-        case failed(ExecutorError)
-    }
-
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
     public init() {
         _ = CurlClient.globalInit
         multi = curl_multi_init()
         _ = cshim_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, connectionCap)
-        // The threads keep the client alive until `shutdown` has stopped them.
+        // The thread keeps the client alive until `shutdown` has stopped it.
         let t = Thread { self.run() }
         t.name = "neo-curl"
         t.start()
-        let c = Thread { self.deliver() }
-        c.name = "neo-curl-done"
-        c.start()
     }
 
     /// Sends `request` (after `delay` seconds, timed on the curl thread, so a retry's backoff holds no
-    /// other thread); `completion` gets the response or an upstream/timeout error, on the completion
-    /// thread (on this one when the request is refused before it is queued).
+    /// other thread); `completion` gets the response or an upstream/timeout error.
     public func send(_ request: CurlRequest, after delay: Double = 0,
                      completion: @escaping @Sendable (Result<CurlResponse, ExecutorError>) -> Void) {
         let transfer: Transfer
@@ -148,8 +124,7 @@ public final class CurlClient: @unchecked Sendable {
         if !accepted { transfer.finish(.failure(ExecutorError(.upstream, "the executor is shutting down"))) }
     }
 
-    /// Fails transfers still queued or running and stops both threads (the completion thread after
-    /// it has run every completion handed to it).
+    /// Fails transfers still queued or running and stops the thread.
     public func shutdown() {
         let first = pending.withLock { state -> Bool in
             defer { state.stopping = true }
@@ -158,9 +133,6 @@ public final class CurlClient: @unchecked Sendable {
         }
         guard first else { return }
         stopped.wait()
-        finished.withLock { $0.stopping = true }
-        finished.notifyOne()
-        delivered.wait()
         curl_multi_cleanup(multi)
         for s in spare.withLock({ list in defer { list = nil }; return list ?? [] }) { s.free() }
     }
@@ -190,7 +162,7 @@ public final class CurlClient: @unchecked Sendable {
 
     private func run() {
         var incoming: [(transfer: Transfer, delay: Double)] = []
-        var round: [(transfer: Transfer, outcome: Outcome)] = []
+        var finished: [(transfer: Transfer, code: CURLcode)] = []
         while true {
             // Swapped, not copied: both arrays keep their storage from round to round.
             let stopping = pending.withLock { state -> Bool in
@@ -215,32 +187,29 @@ public final class CurlClient: @unchecked Sendable {
                 }
             }
             if stopping {
-                let down = ExecutorError(.upstream, "the executor is shutting down")
                 for (easy, t) in active {
                     curl_multi_remove_handle(multi, easy)
-                    round.append((t, .failed(down)))
+                    t.finish(.failure(ExecutorError(.upstream, "the executor is shutting down")))
                 }
-                for (_, t) in delayed { round.append((t, .failed(down))) }
+                for (_, t) in delayed { t.finish(.failure(ExecutorError(.upstream, "the executor is shutting down"))) }
                 active.removeAll()
                 delayed.removeAll()
-                handOver(&round)
                 stopped.signal()
                 return
             }
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
-            // This round's finished transfers leave the multi handle, then go to the completion
-            // thread in one batch; what their completions send lands in `pending`.
+            // This round's finished transfers leave the multi handle first, then their completions
+            // run one after another; what they send lands in `pending` and starts next round.
             var easy: UnsafeMutableRawPointer?
             var code: Int32 = 0
-            var ended = 0.0
             while cshim_curl_multi_next_done(multi, &easy, &code) == 1 {
                 guard let e = easy, let t = active.removeValue(forKey: e) else { continue }
                 curl_multi_remove_handle(multi, e)
-                if ended == 0 { ended = monotonicNow() }
-                round.append((t, .done(CURLcode(UInt32(code)), at: ended)))
+                finished.append((t, CURLcode(UInt32(code))))
             }
-            handOver(&round)
+            for (t, code) in finished { t.complete(code: code) }
+            finished.removeAll(keepingCapacity: true)
             // Sleep until curl has work, a sender wakes us, or the next delayed transfer is due;
             // not at all when submissions came in meanwhile (they start right away, next round).
             let sleep = pending.withLock { state -> Bool in
@@ -252,40 +221,6 @@ public final class CurlClient: @unchecked Sendable {
             var waitMs: Int32 = 1000
             if let next = delayed.last { waitMs = Int32(max(0, min(1000, ((next.due - monotonicNow()) * 1000).rounded(.up)))) }
             curl_multi_poll(multi, nil, 0, waitMs, nil)
-        }
-    }
-
-    /// Appends a round's finished transfers to the completion thread's queue (swapping buffers when
-    /// it is empty, so both keep their storage) and wakes the thread if it waits.
-    private func handOver(_ round: inout [(transfer: Transfer, outcome: Outcome)]) {
-        guard !round.isEmpty else { return }
-        finished.withLock { state in
-            if state.queue.isEmpty { swap(&state.queue, &round) } else { state.queue.append(contentsOf: round) }
-        }
-        round.removeAll(keepingCapacity: true)
-        finished.notifyOne()
-    }
-
-    /// The completion thread: runs the completions of finished transfers in the order they came;
-    /// after the shutdown, the last of them, then stops.
-    private func deliver() {
-        var batch: [(transfer: Transfer, outcome: Outcome)] = []
-        while true {
-            let stop = finished.withLock(waitingUntil: { !$0.queue.isEmpty || $0.stopping }) { state -> Bool in
-                swap(&batch, &state.queue)
-                return state.stopping
-            }
-            for (t, outcome) in batch {
-                switch outcome {
-                case .done(let code, let at): t.complete(code: code, at: at)
-                case .failed(let e): t.finish(.failure(e))
-                }
-            }
-            batch.removeAll(keepingCapacity: true)
-            if stop {
-                delivered.signal()
-                return
-            }
         }
     }
 
@@ -431,9 +366,8 @@ private final class Transfer {
         return count
     }
 
-    /// On the completion thread, the easy handle out of the multi handle: nothing else touches it.
-    func complete(code: CURLcode, at ended: Double) {
-        let duration = (ended - started) * 1000
+    func complete(code: CURLcode) {
+        let duration = (monotonicNow() - started) * 1000
         if code == CURLE_OK || (code == CURLE_WRITE_ERROR && cutOff) {
             let status = cshim_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE)
             UpstreamMetrics.record(kind, status: status, seconds: duration / 1000)

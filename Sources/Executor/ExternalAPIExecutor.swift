@@ -59,7 +59,7 @@ public final class ExternalAPIExecutor: Sendable {
         return request
     }
 
-    /// Runs one call; `completion` runs on the curl client's completion thread or, for early refusals, on this one.
+    /// Runs one call; `completion` runs on the curl thread or, for early refusals, on this one.
     /// DNS is resolved here, on the calling thread, so the curl thread never blocks on it. `trace`
     /// is the caller's span: each attempt carries a child of it in `traceparent` (a new trace when nil).
     /// `onBody` gets a 2xx body piece by piece as it arrives (streamed model replies).
@@ -128,7 +128,7 @@ public final class ExternalAPIExecutor: Sendable {
         return box.take()
     }
 
-    /// Stops the curl client's threads; calls still running fail.
+    /// Stops the curl thread; calls still running fail.
     public func shutdown() { client.shutdown() }
 
     private func withToken(_ key: OAuthTokenCache.Key, fetch: @escaping OAuthTokenCache.Fetch,
@@ -204,7 +204,7 @@ public final class ExternalAPIExecutor: Sendable {
         // An upstream that echoes the request (httpbin-style) must not hand our credentials back.
         let secrets = Self.scrubList(calls.secrets, request)
         client.send(curl, after: delay) { [self] result in
-            // Runs on the completion thread: with retries off (the default) it asks no clock.
+            // Runs on the curl thread: with retries off (the default) it asks no clock.
             let retry = calls.config.retry
             let mayRetry = attempt < retry.maxAttempts
             let remaining = mayRetry ? calls.deadline - monotonicNow() : 0
@@ -368,7 +368,7 @@ public enum ConnectionDiagnosis {
     }
 }
 
-/// Hands one result from the completion thread to a waiting worker thread.
+/// Hands one result from the curl thread to a waiting worker thread.
 private final class ResultBox: Sendable {
     private let value = Lock<Result<UpstreamResult, ExecutorError>?>(nil)
 

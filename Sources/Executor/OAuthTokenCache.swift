@@ -145,7 +145,7 @@ public final class OAuthTokenCache: Sendable {
                 UpstreamMetrics.tokenFetches.add()
                 return fetch(finish)
             }
-            // The database is asked off the caller's thread (which may be the curl client's completion thread).
+            // The database is asked off the caller's thread (which may be the curl thread).
             let started = now()
             DispatchQueue.global().async { [self] in sharedFetch(key, shared, fetch, started: started, finish) }
         }
@@ -193,7 +193,7 @@ public final class OAuthTokenCache: Sendable {
             if case .ready(let grant, _)? = state.slots[key], grant.accessToken == token { state.slots[key] = nil }
         }
         // Other nodes must not be handed the refused token either; asked before the retry's own fetch reads the
-        // database (on the caller's thread, maybe the curl client's completion thread: a rare path, one indexed UPDATE).
+        // database (on the caller's thread, maybe the curl thread's: a rare path, one indexed UPDATE).
         if let shared { try? shared.forget(key, token: token) }
     }
 }

@@ -9,7 +9,7 @@ public enum UpstreamKind: String, Sendable, CaseIterable {
 
 /// Upstream calls by kind and outcome (status class, `timeout`, `error`) with their latency, and the
 /// OAuth2 token cache's fetches and hits. Every series exists from the first use; recording is one
-/// table index and relaxed atomic adds on the curl client's completion thread.
+/// table index and relaxed atomic adds on the curl thread.
 public enum UpstreamMetrics {
     enum Outcome: Int, CaseIterable {
         case c1xx, c2xx, c3xx, c4xx, c5xx, timeout, error
