@@ -10,7 +10,7 @@ final class ExecutorBenchmarks: XCTestCase {
     let environment = ProcessInfo.processInfo.environment
     var total: Int { Int(environment["NEO_BENCH_CALLS"] ?? "") ?? 20000 }
     var inflight: Int { Int(environment["NEO_BENCH_INFLIGHT"] ?? "") ?? 16 }
-    var rounds: Int { max(1, Int(environment["NEO_BENCH_ROUNDS"] ?? "") ?? 7) }
+    var rounds: Int { max(1, Int(environment["NEO_BENCH_ROUNDS"] ?? "") ?? 5) }
 
     /// Rounds of plain, ours, plain, ours, …, plain: each executor run is compared with the mean of
     /// the plain runs on either side of it, so load that drifts during the bench hits both sides of
