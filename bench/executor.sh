@@ -2,8 +2,10 @@
 # Executor bench (not run in tests): executor calls/s against a local upstream vs a plain libcurl
 # loop with the same options (bench/curl_loop.c) in the same run, the CPU per call of both (getrusage,
 # the in-process upstream's included: on a shared box less noisy than the rates), and OAuth2 token fetches counted
-# under 1000 concurrent calls on a cold config (goal: 1). Only 127.0.0.1; bounded by
-# NEO_BENCH_CALLS (default 5000) per measurement. CONFIG=debug skips the release build.
+# under 1000 concurrent calls on a cold config (goal: 1). Only 127.0.0.1. Interleaved rounds (plain, ours,
+# plain, ours, …, plain; NEO_BENCH_ROUNDS, default 5) of NEO_BENCH_CALLS calls each (default 20000): each executor
+# run is set against the mean of the plain runs on either side, and the medians over the rounds are reported
+# (~15 s on a quiet box, ~40 s at load 5). CONFIG=debug skips the release build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 config="${CONFIG:-release}"
