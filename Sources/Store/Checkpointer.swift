@@ -9,48 +9,56 @@ import Foundation
 /// or writer, and writers go on appending meanwhile) while commits do not wait. A checkpoint beside writers may never
 /// catch up with them, and SQLite restarts the WAL from its start only after one has (the WAL then grows instead), so
 /// past `writerPages` the writer checkpoints itself, between its transactions, as SQLite's automatic checkpoint does:
-/// that bounds the WAL.
+/// that bounds the WAL. So does a thread that could not open its connection: the writer then checkpoints as before.
 final class Checkpointer: Sendable {
     /// WAL frames after a commit that ask for a checkpoint (SQLite's own default threshold).
     static let pages: Int32 = 1000
     /// WAL frames after a commit at which the writer checkpoints itself (32 MiB of 4 KiB pages).
     static let writerPages: Int32 = 8000
 
-    /// Whether a checkpoint is asked for, whether to stop, whether the thread runs, and how opening its
-    /// connection went (nil until it is known).
-    private let state = Lock<(asked: Bool, stopping: Bool, running: Bool, opened: Result<Void, StoreError>?)>((false, false, true, nil))
+    private let path: String
+    private let busyTimeoutMs: Int32
+    /// Whether a checkpoint is asked for, whether to stop, whether the thread runs (it starts at the first ask), and
+    /// whether it failed to open its connection.
+    private let state = Lock<(asked: Bool, stopping: Bool, running: Bool, failed: Bool)>((false, false, false, false))
 
-    /// Starts the thread, which opens its own connection to `path` (and closes it when stopped); throws when it
-    /// cannot, so a store never runs without its checkpoints.
-    init(path: String, busyTimeoutMs: Int32) throws {
-        let thread = Thread { [self] in run(path: path, busyTimeoutMs: busyTimeoutMs) }
-        thread.name = "neo-checkpoint"
-        thread.start()
-        try state.withLock(waitingUntil: { $0.opened != nil }) { try $0.opened?.get() }
+    init(path: String, busyTimeoutMs: Int32) {
+        self.path = path
+        self.busyTimeoutMs = busyTimeoutMs
     }
 
     /// Replaces `writer`'s automatic checkpoint with a request to this thread. The writer must be closed before
     /// this object goes away: the hook holds it unretained.
     func take(over writer: Database) {
         writer.setWALHook(Unmanaged.passUnretained(self).toOpaque()) { context, db, name, pages in
-            if pages >= Checkpointer.writerPages {
+            guard pages >= Checkpointer.pages, let context else { return SQLITE_OK }
+            if pages >= Checkpointer.writerPages || !Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().ask() {
                 sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
-            } else if pages >= Checkpointer.pages, let context {
-                Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().ask()
             }
             return SQLITE_OK
         }
     }
 
-    private func ask() {
-        let wasAsked = state.withLock { value -> Bool in
-            defer { value.asked = true }
-            return value.asked
+    /// Asks the thread (started on the first ask) for a checkpoint; false when it cannot take it (no connection, or
+    /// stopping), so the writer checkpoints itself.
+    private func ask() -> Bool {
+        let (taken, start) = state.withLock { value -> (Bool, Bool) in
+            guard !value.failed && !value.stopping else { return (false, false) }
+            value.asked = true
+            defer { value.running = true }
+            return (true, !value.running)
         }
-        if !wasAsked { state.notifyOne() }
+        if start {
+            let thread = Thread { [self] in run() }
+            thread.name = "neo-checkpoint"
+            thread.start()
+        } else if taken {
+            state.notifyOne()
+        }
+        return taken
     }
 
-    private func run(path: String, busyTimeoutMs: Int32) {
+    private func run() {
         defer {
             state.withLock { $0.running = false }
             state.notifyAll()
@@ -60,12 +68,10 @@ final class Checkpointer: Sendable {
             db = try Database(path: path, flags: SQLITE_OPEN_READWRITE, isWriter: false, busyTimeoutMs: busyTimeoutMs)
             try db.execute("PRAGMA synchronous=FULL")
         } catch {
-            state.withLock { $0.opened = .failure(error as? StoreError ?? StoreError(kind: .io, message: "checkpoint connection: \(error)")) }
+            state.withLock { $0.failed = true }
             return
         }
         defer { db.close() }
-        state.withLock { $0.opened = .success(()) }
-        state.notifyAll()
         while true {
             let stop = state.withLock(waitingUntil: { $0.asked || $0.stopping }) { value -> Bool in
                 value.asked = false

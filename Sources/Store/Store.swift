@@ -92,7 +92,7 @@ public final class Store: @unchecked Sendable {
                 throw StoreError(kind: .io, message: "cannot enable WAL on \(options.path) (journal_mode is \(String(describing: mode)))")
             }
             try Store.configure(writer)
-            let checkpoints = try Checkpointer(path: options.path, busyTimeoutMs: options.busyTimeoutMs)
+            let checkpoints = Checkpointer(path: options.path, busyTimeoutMs: options.busyTimeoutMs)
             checkpointer.withLock { $0 = checkpoints }
             checkpoints.take(over: writer)
             for _ in 0..<max(1, options.readers) {
