@@ -1,7 +1,7 @@
 import CShim
 import Foundation
 
-/// Cryptographically secure random bytes from OpenSSL's RAND_bytes.
+/// Cryptographically secure random bytes from the kernel (getrandom).
 public enum SecureRandom {
     /// A random (version 4) UUID in lowercase, from OpenSSL's generator: Foundation's UUID() opens
     /// /dev/urandom on every call on Linux, which showed up in request-id profiles.
@@ -25,15 +25,20 @@ public enum SecureRandom {
     }
 
     private static func text(_ b: [UInt8]) -> String {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(36)
-        for (i, byte) in b.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(45) }
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0x0F)])
+        String(unsafeUninitializedCapacity: 36) { out in
+            let hex: StaticString = "0123456789abcdef"
+            var n = 0
+            for (i, byte) in b.enumerated() {
+                if i == 4 || i == 6 || i == 8 || i == 10 {
+                    out[n] = 45
+                    n += 1
+                }
+                out[n] = hex.utf8Start[Int(byte >> 4)]
+                out[n + 1] = hex.utf8Start[Int(byte & 0x0F)]
+                n += 2
+            }
+            return n
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `n` random bytes; crashes rather than ever returning predictable bytes.
@@ -41,7 +46,7 @@ public enum SecureRandom {
         var out = [UInt8](repeating: 0, count: n)
         guard n > 0 else { return out }
         guard out.withUnsafeMutableBufferPointer({ cshim_random_bytes($0.baseAddress, n) }) == 1 else {
-            fatalError("RAND_bytes failed: no secure randomness available")
+            fatalError("getrandom failed: no secure randomness available")
         }
         return out
     }
