@@ -11,16 +11,17 @@ import Foundation
 /// past `writerPages` the writer checkpoints itself, between its transactions, as SQLite's automatic checkpoint does:
 /// that bounds the WAL. So does a thread that could not open its connection: the writer then checkpoints as before.
 final class Checkpointer: Sendable {
-    /// WAL frames after a commit that ask for a checkpoint (SQLite's own default threshold).
+    /// WAL frames not yet copied by a checkpoint that ask for one (SQLite's own default threshold, which counts all
+    /// frames: once the WAL no longer starts again from its beginning, that asked after every commit).
     static let pages: Int32 = 1000
-    /// WAL frames after a commit at which the writer checkpoints itself (32 MiB of 4 KiB pages).
-    static let writerPages: Int32 = 8000
+    /// WAL frames after a commit at which the writer checkpoints itself (16 MiB of 4 KiB pages).
+    static let writerPages: Int32 = 4000
 
     private let path: String
     private let busyTimeoutMs: Int32
-    /// Whether a checkpoint is asked for, whether to stop, whether the thread runs (it starts at the first ask), and
-    /// whether it failed to open its connection.
-    private let state = Lock<(asked: Bool, stopping: Bool, running: Bool, failed: Bool)>((false, false, false, false))
+    /// Whether a checkpoint is asked for, whether to stop, whether the thread runs (it starts at the first ask),
+    /// whether it failed to open its connection, and the WAL frames the last checkpoint had copied.
+    private let state = Lock<(asked: Bool, stopping: Bool, running: Bool, failed: Bool, backfilled: Int32)>((false, false, false, false, 0))
 
     init(path: String, busyTimeoutMs: Int32) {
         self.path = path
@@ -32,18 +33,20 @@ final class Checkpointer: Sendable {
     func take(over writer: Database) {
         writer.setWALHook(Unmanaged.passUnretained(self).toOpaque()) { context, db, name, pages in
             guard pages >= Checkpointer.pages, let context else { return SQLITE_OK }
-            if pages >= Checkpointer.writerPages || !Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().ask() {
+            if pages >= Checkpointer.writerPages || !Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().ask(pages) {
                 sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
             }
             return SQLITE_OK
         }
     }
 
-    /// Asks the thread (started on the first ask) for a checkpoint; false when it cannot take it (no connection, or
-    /// stopping), so the writer checkpoints itself.
-    private func ask() -> Bool {
+    /// With `pages` frames in the WAL, asks the thread (started on the first ask) for a checkpoint when enough of them
+    /// are not yet copied; false when it cannot take it (no connection, or stopping), so the writer checkpoints itself.
+    private func ask(_ pages: Int32) -> Bool {
         let (taken, start) = state.withLock { value -> (Bool, Bool) in
             guard !value.failed && !value.stopping else { return (false, false) }
+            if pages < value.backfilled { value.backfilled = 0 }  // the WAL started again from its beginning
+            guard pages - value.backfilled >= Checkpointer.pages, !value.asked else { return (true, false) }
             value.asked = true
             defer { value.running = true }
             return (true, !value.running)
@@ -80,7 +83,10 @@ final class Checkpointer: Sendable {
             if stop { return }
             // PASSIVE: copies what no reader still needs; a checkpoint already under way elsewhere (SQLITE_BUSY) just
             // leaves it to the next ask.
-            _ = try? db.queryOne("PRAGMA wal_checkpoint(PASSIVE)")
+            // The row: busy, frames in the WAL, frames copied (-1, -1 when not in WAL mode).
+            if let row = try? db.queryOne("PRAGMA wal_checkpoint(PASSIVE)"), case .int(let copied) = row[2], copied >= 0 {
+                state.withLock { $0.backfilled = Int32(clamping: copied) }
+            }
         }
     }
 
