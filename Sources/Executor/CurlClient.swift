@@ -56,7 +56,9 @@ public final class CurlClient: @unchecked Sendable {
     static let countBeyondCap = 1 << 20
     static let userAgent = "neo-server-executor"
 
-    private let multi: UnsafeMutableRawPointer
+    /// Made by the curl thread once libcurl is loaded (CurlLibrary), under `pending`'s lock, which other threads
+    /// hold to read it; nil when libcurl could not be loaded.
+    private var multi: UnsafeMutableRawPointer?
     /// Transfers handed over by senders (`delay` > 0 ones wait on the curl thread's timers first), and
     /// whether the curl thread is, or is about to be, asleep in `curl_multi_poll`: only then does a
     /// sender wake it, once. A busy thread looks at the queue before it sleeps, so a submission while
@@ -85,12 +87,7 @@ public final class CurlClient: @unchecked Sendable {
         var sleeping = false
     }
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
-
     public init() {
-        _ = CurlClient.globalInit
-        multi = curl_multi_init()
-        _ = cshim_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, connectionCap)
         // The thread keeps the client alive until `shutdown` has stopped it.
         let t = Thread { self.run() }
         t.name = "neo-curl"
@@ -101,6 +98,10 @@ public final class CurlClient: @unchecked Sendable {
     /// other thread); `completion` gets the response or an upstream/timeout error.
     public func send(_ request: CurlRequest, after delay: Double = 0,
                      completion: @escaping @Sendable (Result<CurlResponse, ExecutorError>) -> Void) {
+        if let problem = CurlLibrary.load() {
+            completion(.failure(ExecutorError(.upstream, problem)))
+            return
+        }
         let transfer: Transfer
         do {
             transfer = try Transfer(request, client: self, completion: completion)
@@ -133,7 +134,7 @@ public final class CurlClient: @unchecked Sendable {
         }
         guard first else { return }
         stopped.wait()
-        curl_multi_cleanup(multi)
+        curl_multi_cleanup(pending.withLock { _ in multi })
         for s in spare.withLock({ list in defer { list = nil }; return list ?? [] }) { s.free() }
     }
 
@@ -161,6 +162,15 @@ public final class CurlClient: @unchecked Sendable {
     }
 
     private func run() {
+        // libcurl loads here, off the thread that made the client (a server's start). Without it (or a multi handle)
+        // the client stops at once: `send` refuses with the loader's message, or as after a shutdown.
+        guard CurlLibrary.load() == nil, let made = curl_multi_init() else {
+            pending.withLock { $0.stopping = true }
+            stopped.signal()
+            return
+        }
+        _ = cshim_curl_multi_setopt_long(made, CURLMOPT_MAXCONNECTS, connectionCap)
+        pending.withLock { _ in multi = made }
         var incoming: [(transfer: Transfer, delay: Double)] = []
         var finished: [(transfer: Transfer, code: CURLcode)] = []
         while true {

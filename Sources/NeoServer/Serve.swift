@@ -1,4 +1,5 @@
 import Basics
+import Executor
 import Foundation
 import HTTPServer
 import PublicAPI
@@ -22,10 +23,14 @@ enum Serve {
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
         // OpenSSL's first use (its providers, configuration and random generator: ~1 ms) on another core while this
-        // thread opens the store; the secret key and the bootstrap key need it next.
+        // thread opens the store; the secret key and the bootstrap key need it next. Then libcurl, loaded (dlopen) rather
+        // than linked, with its dependency tree (~6 ms): `listening` does not wait for it, the first upstream call does.
         StartupWork.started()
         Thread {
             _ = SecureRandom.bytes(1)
+            if let problem = CurlLibrary.load() {
+                note("neo-server: \(problem); calls to external APIs and model providers fail until the server restarts with it")
+            }
             StartupWork.finished()
         }.start()
 
