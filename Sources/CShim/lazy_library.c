@@ -8,7 +8,7 @@
 int cshim_lazy_open(struct cshim_lazy_library *lib) {
     const char *override = lib->env ? secure_getenv(lib->env) : NULL;
     const char *file = override && *override ? override : lib->soname;
-    lib->handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    lib->handle = dlopen(file, RTLD_LAZY | RTLD_LOCAL);
     if (lib->handle) return 1;
     const char *why = dlerror();
     if (override && *override)

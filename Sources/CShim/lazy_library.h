@@ -20,7 +20,8 @@ struct cshim_lazy_library {
 
 #define CSHIM_LAZY_LIBRARY(soname, env, purpose) { soname, env, purpose, PTHREAD_ONCE_INIT, 0, NULL, "" }
 
-/* dlopen(RTLD_NOW | RTLD_LOCAL) of the library (or of the file its variable names); 0 with `error` filled in (naming
+/* dlopen(RTLD_LAZY | RTLD_LOCAL) of the library, or of the file its variable names: functions are bound at their first
+ * call, as a linked library's are (RTLD_NOW would bind the whole tree's up front). 0 with `error` filled in (naming
  * the library and dlerror()) when it fails. */
 int cshim_lazy_open(struct cshim_lazy_library *lib);
 /* dlsym of `name` into the function pointer at `slot` (`size` bytes); 0 with `error` filled in when it is missing. */

@@ -118,7 +118,7 @@ public final class CurlClient: @unchecked Sendable {
             state.queue.append((transfer, delay))
             if state.sleeping {
                 state.sleeping = false
-                curl_multi_wakeup(multi)
+                if let multi { curl_multi_wakeup(multi) } else { pending.notifyAll() }
             }
             return true
         }
@@ -129,12 +129,13 @@ public final class CurlClient: @unchecked Sendable {
     public func shutdown() {
         let first = pending.withLock { state -> Bool in
             defer { state.stopping = true }
-            if !state.stopping { curl_multi_wakeup(multi) }
+            if !state.stopping, let multi { curl_multi_wakeup(multi) }
             return !state.stopping
         }
         guard first else { return }
+        pending.notifyAll()  // a thread still waiting for its first transfer
         stopped.wait()
-        curl_multi_cleanup(pending.withLock { _ in multi })
+        if let multi = pending.withLock({ _ in multi }) { curl_multi_cleanup(multi) }
         for s in spare.withLock({ list in defer { list = nil }; return list ?? [] }) { s.free() }
     }
 
@@ -162,10 +163,24 @@ public final class CurlClient: @unchecked Sendable {
     }
 
     private func run() {
-        // libcurl loads here, off the thread that made the client (a server's start). Without it (or a multi handle)
-        // the client stops at once: `send` refuses with the loader's message, or as after a shutdown.
-        guard CurlLibrary.load() == nil, let made = curl_multi_init() else {
-            pending.withLock { $0.stopping = true }
+        // libcurl is loaded (CurlLibrary) by the first `send`, or by a server once it listens, not by making a client:
+        // so the thread makes its multi handle only when the first transfer (or the shutdown) arrives. Until then a
+        // sender finds it "sleeping" without a multi handle and wakes it through the lock's condition.
+        pending.withLock { $0.sleeping = true }
+        let idle = pending.withLock(waitingUntil: { !$0.queue.isEmpty || $0.stopping }) { state -> Bool in
+            state.sleeping = false
+            return state.queue.isEmpty
+        }
+        guard !idle, CurlLibrary.load() == nil, let made = curl_multi_init() else {
+            let left = pending.withLock { state -> [(transfer: Transfer, delay: Double)] in
+                state.stopping = true
+                defer { state.queue.removeAll() }
+                return state.queue
+            }
+            if !left.isEmpty {
+                let reason = CurlLibrary.load() ?? "curl_multi_init failed"
+                for (t, _) in left { t.finish(.failure(ExecutorError(.upstream, reason))) }
+            }
             stopped.signal()
             return
         }

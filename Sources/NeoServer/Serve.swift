@@ -23,14 +23,10 @@ enum Serve {
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
         // OpenSSL's first use (its providers, configuration and random generator: ~1 ms) on another core while this
-        // thread opens the store; the secret key and the bootstrap key need it next. Then libcurl, loaded (dlopen) rather
-        // than linked, with its dependency tree (~6 ms): `listening` does not wait for it, the first upstream call does.
+        // thread opens the store; the secret key and the bootstrap key need it next.
         StartupWork.started()
         Thread {
             _ = SecureRandom.bytes(1)
-            if let problem = CurlLibrary.load() {
-                note("neo-server: \(problem); calls to external APIs and model providers fail until the server restarts with it")
-            }
             StartupWork.finished()
         }.start()
 
@@ -155,13 +151,30 @@ enum Serve {
             say("metrics on http://\(host):\(metricsPort)/metrics")
         }
         say("listening on http://\(shownHost):\(port)")
+        let curlLoaded = preloadLibcurl()
         service.app.logger.info("started", ["port": .int(Int64(port)), "db": .string(config.dbPath), "version": .string(neoServerVersion)])
 
         var received: Int32 = 0
         sigwait(&set, &received)
         service.app.logger.info("shutting down", ["signal": .int(Int64(received))])
         service.shutdown()
+        curlLoaded.wait()  // exit's atexit cleanup (OpenSSL's among it) must not run beside curl_global_init
         exit(0)
+    }
+
+    /// libcurl is loaded with dlopen, not linked (CurlLibrary): its dependency tree (gssapi/krb5, ldap, nghttp2, ssh2,
+    /// ...) is ~38 → 8 libraries the loader maps before `main`, ~6-10 ms of CPU. A thread loads it once the server
+    /// listens, so the load neither delays `listening` nor takes a core from the start on a busy box; the first
+    /// upstream call waits for it (CurlClient.send). A missing libcurl is said once here and fails those calls.
+    static func preloadLibcurl() -> DispatchSemaphore {
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            if let problem = CurlLibrary.load() {
+                note("neo-server: \(problem); calls to external APIs and model providers fail until the server restarts with it")
+            }
+            done.signal()
+        }.start()
+        return done
     }
 
     /// First start: make sure an admin key exists. `NEO_BOOTSTRAP_ADMIN_KEY` installs that exact key

@@ -20,7 +20,7 @@ final class LazyLibrariesTests: XCTestCase {
         guard ProcessInfo.processInfo.environment["NEO_TEST_DB"] == nil else { throw XCTSkip("the server runs on PostgreSQL here") }
         let server = try TestServer(environment: ["NEO_UPSTREAM_POLICY": "loopback"])
         defer { server.stop() }
-        // The start-up thread loads libcurl beside the start; give it a moment on a busy box.
+        // A thread loads libcurl once the server listens; give it a moment on a busy box.
         let deadline = Date().addingTimeInterval(10)
         while try !mappedLibraries(server).contains("/libcurl.so"), Date() < deadline { usleep(20_000) }
         let maps = try mappedLibraries(server)
