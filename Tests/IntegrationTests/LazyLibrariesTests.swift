@@ -54,6 +54,7 @@ final class LazyLibrariesTests: XCTestCase {
         XCTAssertEqual(try server.request("GET", "/public-api/external-apis").status, 200)
         XCTAssertEqual(server.log.components(separatedBy: "cannot load libcurl.so.4").count - 1, 1, server.log)
         XCTAssertFalse(try mappedLibraries(server).contains("/libcurl.so"))
+        XCTAssertEqual(server.stop(), 0, "a graceful stop without libcurl: \(server.log)")
     }
 
     func test_aMissingLibpq_stopsAPostgreSQLStartNamingTheLibrary() throws {
