@@ -14,7 +14,9 @@ let package = Package(
         .target(
             name: "CShim",
             cSettings: cFlags,
-            linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("sqlite3"), .linkedLibrary("pq"), .linkedLibrary("crypto")]
+            // libcurl and libpq are not linked: the shim loads them with dlopen when they are first needed
+            // (Sources/CShim/lazy_library.h), so a start does not pay for their dependency trees.
+            linkerSettings: [.linkedLibrary("sqlite3"), .linkedLibrary("crypto")]
         ),
         .target(name: "NeoJSON"),
         // What several modules share: crypto, time, the logger, the lock.
@@ -23,7 +25,7 @@ let package = Package(
         .target(name: "Store", dependencies: ["CShim", "Basics"]),
         .target(name: "Executor", dependencies: ["CShim", "NeoJSON", "Basics"]),
         .target(name: "PublicAPI", dependencies: ["HTTPServer", "Store", "Executor", "NeoJSON", "Basics"]),
-        .executableTarget(name: "NeoServer", dependencies: ["PublicAPI", "Basics"]),
+        .executableTarget(name: "NeoServer", dependencies: ["PublicAPI", "Executor", "Basics"]),
 
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "CShim", "Basics"]),

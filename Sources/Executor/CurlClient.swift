@@ -56,7 +56,9 @@ public final class CurlClient: @unchecked Sendable {
     static let countBeyondCap = 1 << 20
     static let userAgent = "neo-server-executor"
 
-    private let multi: UnsafeMutableRawPointer
+    /// Made by the curl thread once libcurl is loaded (CurlLibrary), under `pending`'s lock, which other threads
+    /// hold to read it; nil when libcurl could not be loaded.
+    private var multi: UnsafeMutableRawPointer?
     /// Transfers handed over by senders (`delay` > 0 ones wait on the curl thread's timers first), and
     /// whether the curl thread is, or is about to be, asleep in `curl_multi_poll`: only then does a
     /// sender wake it, once. A busy thread looks at the queue before it sleeps, so a submission while
@@ -85,12 +87,7 @@ public final class CurlClient: @unchecked Sendable {
         var sleeping = false
     }
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
-
     public init() {
-        _ = CurlClient.globalInit
-        multi = curl_multi_init()
-        _ = cshim_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, connectionCap)
         // The thread keeps the client alive until `shutdown` has stopped it.
         let t = Thread { self.run() }
         t.name = "neo-curl"
@@ -101,6 +98,10 @@ public final class CurlClient: @unchecked Sendable {
     /// other thread); `completion` gets the response or an upstream/timeout error.
     public func send(_ request: CurlRequest, after delay: Double = 0,
                      completion: @escaping @Sendable (Result<CurlResponse, ExecutorError>) -> Void) {
+        if let problem = CurlLibrary.load() {
+            completion(.failure(ExecutorError(.upstream, problem)))
+            return
+        }
         let transfer: Transfer
         do {
             transfer = try Transfer(request, client: self, completion: completion)
@@ -117,7 +118,7 @@ public final class CurlClient: @unchecked Sendable {
             state.queue.append((transfer, delay))
             if state.sleeping {
                 state.sleeping = false
-                curl_multi_wakeup(multi)
+                if let multi { curl_multi_wakeup(multi) } else { pending.notifyAll() }
             }
             return true
         }
@@ -128,12 +129,13 @@ public final class CurlClient: @unchecked Sendable {
     public func shutdown() {
         let first = pending.withLock { state -> Bool in
             defer { state.stopping = true }
-            if !state.stopping { curl_multi_wakeup(multi) }
+            if !state.stopping, let multi { curl_multi_wakeup(multi) }
             return !state.stopping
         }
         guard first else { return }
+        pending.notifyAll()  // a thread still waiting for its first transfer
         stopped.wait()
-        curl_multi_cleanup(multi)
+        if let multi = pending.withLock({ _ in multi }) { curl_multi_cleanup(multi) }
         for s in spare.withLock({ list in defer { list = nil }; return list ?? [] }) { s.free() }
     }
 
@@ -161,6 +163,29 @@ public final class CurlClient: @unchecked Sendable {
     }
 
     private func run() {
+        // libcurl is loaded (CurlLibrary) by the first `send`, or by a server once it listens, not by making a client:
+        // so the thread makes its multi handle only when the first transfer (or the shutdown) arrives. Until then a
+        // sender finds it "sleeping" without a multi handle and wakes it through the lock's condition.
+        pending.withLock { $0.sleeping = true }
+        let idle = pending.withLock(waitingUntil: { !$0.queue.isEmpty || $0.stopping }) { state -> Bool in
+            state.sleeping = false
+            return state.queue.isEmpty
+        }
+        guard !idle, CurlLibrary.load() == nil, let made = curl_multi_init() else {
+            let left = pending.withLock { state -> [(transfer: Transfer, delay: Double)] in
+                state.stopping = true
+                defer { state.queue.removeAll() }
+                return state.queue
+            }
+            if !left.isEmpty {
+                let reason = CurlLibrary.load() ?? "curl_multi_init failed"
+                for (t, _) in left { t.finish(.failure(ExecutorError(.upstream, reason))) }
+            }
+            stopped.signal()
+            return
+        }
+        _ = cshim_curl_multi_setopt_long(made, CURLMOPT_MAXCONNECTS, connectionCap)
+        pending.withLock { _ in multi = made }
         var incoming: [(transfer: Transfer, delay: Double)] = []
         var finished: [(transfer: Transfer, code: CURLcode)] = []
         while true {

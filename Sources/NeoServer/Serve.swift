@@ -1,4 +1,5 @@
 import Basics
+import Executor
 import Foundation
 import HTTPServer
 import PublicAPI
@@ -150,13 +151,30 @@ enum Serve {
             say("metrics on http://\(host):\(metricsPort)/metrics")
         }
         say("listening on http://\(shownHost):\(port)")
+        let curlLoaded = preloadLibcurl()
         service.app.logger.info("started", ["port": .int(Int64(port)), "db": .string(config.dbPath), "version": .string(neoServerVersion)])
 
         var received: Int32 = 0
         sigwait(&set, &received)
         service.app.logger.info("shutting down", ["signal": .int(Int64(received))])
         service.shutdown()
+        curlLoaded.wait()  // exit's atexit cleanup (OpenSSL's among it) must not run beside curl_global_init
         exit(0)
+    }
+
+    /// libcurl is loaded with dlopen, not linked (CurlLibrary): its dependency tree (gssapi/krb5, ldap, nghttp2, ssh2,
+    /// ...) is ~38 → 8 libraries the loader maps before `main`, ~6-10 ms of CPU. A thread loads it once the server
+    /// listens, so the load neither delays `listening` nor takes a core from the start on a busy box; the first
+    /// upstream call waits for it (CurlClient.send). A missing libcurl is said once here and fails those calls.
+    static func preloadLibcurl() -> DispatchSemaphore {
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            if let problem = CurlLibrary.load() {
+                note("neo-server: \(problem); calls to external APIs and model providers fail until the server restarts with it")
+            }
+            done.signal()
+        }.start()
+        return done
     }
 
     /// First start: make sure an admin key exists. `NEO_BOOTSTRAP_ADMIN_KEY` installs that exact key

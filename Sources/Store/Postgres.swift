@@ -31,6 +31,8 @@ final class PGConnection {
 
     /// Connects (blocking, bounded by connect_timeout: 10 s unless the URL sets its own).
     init(conninfo: String) throws {
+        // libpq is loaded (dlopen, once) by the first PostgreSQL connection, never on the SQLite path.
+        if let problem = cshim_pq_load() { throw StoreError(kind: .unavailable, message: String(cString: problem)) }
         // Keywords first, then dbname = the URL: libpq expands it and the URL's own values win over these defaults.
         let defaults = [("connect_timeout", "10"), ("application_name", "neo-server"), ("keepalives_idle", "30"),
                         ("keepalives_interval", "10"), ("keepalives_count", "3"), ("dbname", conninfo)]

@@ -1,8 +1,13 @@
 /* libcurl helpers: curl_easy_setopt/getinfo are variadic, which Swift cannot call, and CURLMsg
- * hides its result in a union. */
+ * hides its result in a union. libcurl is not linked: the shim loads libcurl.so.4 (or the file NEO_LIBCURL names)
+ * with dlopen on first use, runs curl_global_init once, and forwards the curl_* functions declared by curl.h that the
+ * server calls (the list is in curl_shim.c). Before a successful load they fail (NULL, CURLM_BAD_HANDLE, ...). */
 #ifndef NEO_CURL_SHIM_H
 #define NEO_CURL_SHIM_H
 #include <curl/curl.h>
+/* Loads libcurl once (a second caller waits for the first); NULL when it is there, else why not (the library, the
+ * file tried and dlerror()). */
+const char *cshim_curl_load(void);
 int cshim_curl_setopt_long(CURL *h, CURLoption opt, long value);
 int cshim_curl_setopt_str(CURL *h, CURLoption opt, const char *value);
 int cshim_curl_setopt_ptr(CURL *h, CURLoption opt, void *value);
