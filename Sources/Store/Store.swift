@@ -27,6 +27,8 @@ public final class Store: @unchecked Sendable {
         public init(path: String) { self.path = path }
     }
 
+    /// The writer connection's page cache (KiB).
+    static let writerCacheKiB = 16 * 1024
     /// The single writer connection; nil once closed.
     private let writer = Lock<Database?>(nil)
     /// Checkpoints the writer's WAL off the writer (SQLite).
@@ -92,6 +94,10 @@ public final class Store: @unchecked Sendable {
                 throw StoreError(kind: .io, message: "cannot enable WAL on \(options.path) (journal_mode is \(String(describing: mode)))")
             }
             try Store.configure(writer)
+            // The writer's page cache outlives its own commits (a reader's is dropped whenever another connection
+            // wrote), so it keeps the hot leaves of every index it appends to: with SQLite's default 2 MiB a
+            // thousand agents' run-index pages no longer fit and each insert read its page back from the file.
+            try writer.execute("PRAGMA cache_size=-\(Store.writerCacheKiB)")
             let checkpoints = Checkpointer(path: options.path, busyTimeoutMs: options.busyTimeoutMs)
             checkpointer.withLock { $0 = checkpoints }
             checkpoints.take(over: writer)
