@@ -39,17 +39,30 @@ nonisolated var usage: String {
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
     StartupWork.settle()
-    FileHandle.standardError.write(Data("neo-server: \(message)\n".utf8))
+    writeLine("neo-server: \(message)", to: STDERR_FILENO)
     exit(code)
 }
 
 func say(_ message: String) {
-    FileHandle.standardOutput.write(Data((message + "\n").utf8))
+    writeLine(message, to: STDOUT_FILENO)
 }
 
 /// A line for the person at the terminal, on stderr, so stdout stays the command's output.
 func note(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    writeLine(message, to: STDERR_FILENO)
+}
+
+/// Writes a line with write(2), not FileHandle, whose `write` traps when the reader has gone (EPIPE: `serve | head -1`
+/// would kill the server). A line nobody reads is dropped; the server goes on.
+func writeLine(_ message: String, to fd: Int32) {
+    var bytes = Array((message + "\n").utf8)
+    var offset = 0
+    bytes.withUnsafeMutableBytes { buffer in
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+        }
+    }
 }
 
 /// Opens the configured database, creating it when missing, and applies pending migrations.

@@ -217,6 +217,61 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try next.request("GET", "/public-api/tenant").status, 200)
     }
 
+    /// `neo-server serve | head -1`: the reader of stdout goes away after the first line, and the lines the start
+    /// still prints (`listening on`) meet a closed pipe. The server goes on serving (a write to stdout once trapped on
+    /// EPIPE and killed it).
+    func test_serve_whoseStdoutReaderHasGone_keepsServing() throws {
+        let db = scratch.appendingPathComponent("epipe/neo.db").path
+        let logURL = scratch.appendingPathComponent("epipe.log")
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let out = Pipe()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestServer.binary)
+        p.arguments = ["serve"]
+        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NEO_") }.merging(
+            ["NEO_DB": db, "NEO_HOST": "127.0.0.1", "NEO_PORT": "0", "NEO_LOG_LEVEL": "info",
+             "NEO_BOOTSTRAP_ADMIN_KEY": TestServer.adminKey]) { $1 }
+        p.standardOutput = out
+        p.standardError = try FileHandle(forWritingTo: logURL)
+        try p.run()
+        defer { if p.isRunning { p.terminate(); p.waitUntilExit() } }
+        var first = Data()
+        while !first.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            first += chunk
+        }
+        XCTAssertTrue(String(decoding: first, as: UTF8.self).hasPrefix("installed the admin key"), String(decoding: first, as: UTF8.self))
+        try out.fileHandleForReading.close()
+        // The port is in the JSON log's "started" line (stderr).
+        var port: Int?
+        let deadline = Date().addingTimeInterval(20)
+        while port == nil && p.isRunning && Date() < deadline {
+            let log = String(decoding: (try? Data(contentsOf: logURL)) ?? Data(), as: UTF8.self)
+            if let r = log.range(of: #""port":\d+"#, options: .regularExpression) { port = Int(log[r].dropFirst(7)) } else { usleep(10_000) }
+        }
+        let listening = try XCTUnwrap(port, "no started line: \(String(decoding: (try? Data(contentsOf: logURL)) ?? Data(), as: UTF8.self))")
+        XCTAssertTrue(p.isRunning, "the server died writing to a closed stdout")
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { Glibc.close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(listening).bigEndian)
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        let connected = withUnsafePointer(to: &addr) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        XCTAssertEqual(connected, 0)
+        let request = "GET /public-api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        var reply = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &reply, reply.count, 0)
+        XCTAssertTrue(n > 0 && String(decoding: reply[0..<max(0, n)], as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+    }
+
     func test_help_printsTheUsageAndExits0_evenWithABrokenEnvironment() throws {
         for args in [["serve", "--help"], ["serve", "-h"], ["keys", "--help"], ["keys", "create", "--help"], ["migrate", "--help"], ["help"]] {
             let r = try runNeoServer(args, in: scratch, environment: ["NEO_PORT": "abc"])
