@@ -45,6 +45,22 @@ schema_dir="$(mktemp -d)"
 for file in "$root"/migrations/*.sql; do cat "$file"; echo; done | { echo "BEGIN;"; cat; echo "COMMIT;"; } | sqlite3 -bail "$schema_dir/s.db"
 schema_version="$(ls "$root"/migrations/*.sql | sed -n 's|.*/\([0-9]\{4\}\)_[^/]*\.sql$|\1|p' | tail -1)"
 schema_sql="$(sqlite3 "$schema_dir/s.db" "SELECT sql || ';' FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\_%' ESCAPE '\\' ORDER BY rowid")"
+# The same schema as a database file (design §12's cold start): a new database starts as a copy of it, so neither the
+# schema's DDL (SQLite parses each statement and rewrites sqlite_master) nor the switch of an empty file to WAL (four
+# fsyncs through a rollback journal) is on a first start's path. schema_migrations is made first, with the statement
+# Store.migrate makes it with; user_version marks the file as the image of schema version N whose schema_migrations
+# rows are still to be written (Store.migrate writes them and clears the mark in its first transaction).
+schema_version_n=$((10#$schema_version))
+{
+    echo "PRAGMA journal_mode=WAL;"
+    echo "BEGIN;"
+    printf 'CREATE TABLE IF NOT EXISTS schema_migrations(\n    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);\n'
+    printf '%s\n' "$schema_sql"
+    echo "PRAGMA user_version=$schema_version_n;"
+    echo "COMMIT;"
+    echo "PRAGMA wal_checkpoint(TRUNCATE);"
+} | sqlite3 -bail "$schema_dir/image.db" >/dev/null
+python3 "$root/scripts/encode-schema-image.py" "$schema_dir/image.db" "$schema_version_n" >"$root/Sources/Store/EmbeddedSchemaImage.swift"
 rm -rf "$schema_dir"
 if grep -q -e '"""#' -e '\\#' <<<"$schema_sql"; then
     echo "embed-migrations: the schema contains '\"\"\"#' or '\\#', which cannot be embedded" >&2

@@ -222,6 +222,7 @@ struct Config {
         var options = Store.Options(path: db)
         options.postgresConnections = dbConnections
         options.postgresSerialWrites = dbSerialWrites
+        options.startsFromSchemaImage = true
         return options
     }
 

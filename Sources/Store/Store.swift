@@ -23,6 +23,9 @@ public final class Store: @unchecked Sendable {
         public var readers: Int = 4
         /// How long a connection waits on a lock held by another connection or process.
         public var busyTimeoutMs: Int32 = 5000
+        /// SQLite: a database file that does not exist yet starts as a copy of the embedded schema (SchemaImage), which
+        /// `migrate()` then records; off, it starts empty and `migrate` builds the schema with its DDL.
+        public var startsFromSchemaImage = false
 
         public init(path: String) { self.path = path }
     }
@@ -86,6 +89,9 @@ public final class Store: @unchecked Sendable {
             }
         }
         do {
+            if options.startsFromSchemaImage && SchemaImage.version == Migration.embeddedSchemaVersion {
+                _ = try SchemaImage.create(at: options.path)
+            }
             let writer = try Database(path: options.path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                                       isWriter: true, busyTimeoutMs: options.busyTimeoutMs)
             self.writer.withLock { $0 = writer }
@@ -396,7 +402,11 @@ public final class Store: @unchecked Sendable {
             let done = Set(try db.query("SELECT version FROM schema_migrations").compactMap { $0.int("version") })
             // A new database: the migrations' result in one script (MigrationTests holds it equal to them).
             let squashed = done.isEmpty && schema?.version == latest
-            if squashed, let schema {
+            // A copy of the schema image already holds the schema: its mark goes in the transaction that records it.
+            let fromImage = try squashed && db.queryOne("PRAGMA user_version")?[0] == .int(Int64(latest))
+            if fromImage {
+                try db.execute("PRAGMA user_version=0")
+            } else if squashed, let schema {
                 do {
                     try db.executeScript(schema.sql)
                 } catch let error as StoreError {

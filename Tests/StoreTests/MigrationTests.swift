@@ -124,6 +124,53 @@ final class MigrationTests: StoreTestCase {
         XCTAssertEqual(try squashed.migrate(Migration.embedded + [next]), [next.version])
     }
 
+    /// A new database the server opens starts as a copy of the embedded schema image (SchemaImage): it must hold
+    /// exactly what the migrations build, record every version as applied, lose its mark, and be in WAL mode already.
+    func test_newDatabase_fromTheSchemaImage_holdsWhatTheMigrationsBuild() throws {
+        XCTAssertEqual(SchemaImage.version, Migration.embeddedSchemaVersion,
+                       "Sources/Store/EmbeddedSchemaImage.swift is stale: run scripts/embed-migrations.sh")
+        let path = (directory as NSString).appendingPathComponent("image/neo.db")
+        var imageOptions = Store.Options(path: path)
+        imageOptions.readers = 1
+        imageOptions.startsFromSchemaImage = true
+        var stepwiseOptions = Store.Options(path: (directory as NSString).appendingPathComponent("stepwise/neo.db"))
+        stepwiseOptions.readers = 1
+        let image = try Store(imageOptions), stepwise = try Store(stepwiseOptions)
+        defer { image.close(); stepwise.close() }
+        let versions = Migration.embedded.map(\.version)
+        XCTAssertEqual(try image.migrate(), versions, "the image's versions are recorded as applied")
+        XCTAssertEqual(try stepwise.migrate(Migration.embedded), versions)
+        let (a, b) = (try snapshot(image), try snapshot(stepwise))
+        XCTAssertGreaterThan(a.count, 100)
+        XCTAssertEqual(a.count, b.count)
+        for (x, y) in zip(a, b) where x != y { XCTFail("schema image: \(x)\nmigrations:   \(y)") }
+        try image.read { db in
+            XCTAssertEqual(try db.queryOne("PRAGMA integrity_check")?[0], .text("ok"))
+            XCTAssertEqual(try db.queryOne("PRAGMA journal_mode")?[0], .text("wal"))
+            XCTAssertNotNil(try db.queryOne("SELECT applied_at FROM schema_migrations WHERE version = 1")?.string("applied_at").flatMap(Timestamp.parse))
+        }
+        XCTAssertEqual(try image.migrate(), [])
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent).filter { $0.contains(".image-") }
+        XCTAssertEqual(leftovers, [], "the temporary copy is removed")
+    }
+
+    /// The image is only for a file that does not exist: an existing database (even an empty file) is opened as it is.
+    func test_schemaImage_neverReplacesAnExistingFile() throws {
+        let path = (directory as NSString).appendingPathComponent("existing.db")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data()))
+        var options = Store.Options(path: path)
+        options.readers = 1
+        options.startsFromSchemaImage = true
+        let store = try Store(options)
+        defer { store.close() }
+        try store.read { db in
+            XCTAssertNil(try db.queryOne("SELECT name FROM sqlite_master WHERE name = 'agents'"), "the empty file was not replaced")
+        }
+        XCTAssertEqual(try store.migrate(), Migration.embedded.map(\.version))  // built by its DDL, as before
+        XCTAssertEqual(try store.read { try $0.queryOne("PRAGMA user_version")?[0] }, .int(0))
+    }
+
     func test_embeddedMigrations_matchMigrationsDirectory() throws {
         try checkEmbedded(Migration.embedded, directory: "migrations")
     }
