@@ -19,7 +19,7 @@ public final class Store: @unchecked Sendable {
         public var postgresSerialWrites = false
         /// PostgreSQL: how long a caller waits for a free connection before `.busy`.
         public var postgresWaitSeconds: Double = 10
-        /// Number of pooled reader connections (at least 1).
+        /// Number of pooled reader connections (at least 1), each opened when first needed.
         public var readers: Int = 4
         /// How long a connection waits on a lock held by another connection or process.
         public var busyTimeoutMs: Int32 = 5000
@@ -107,17 +107,8 @@ public final class Store: @unchecked Sendable {
             let checkpoints = Checkpointer(path: options.path, busyTimeoutMs: options.busyTimeoutMs)
             checkpointer.withLock { $0 = checkpoints }
             checkpoints.take(over: writer)
-            for _ in 0..<max(1, options.readers) {
-                let reader = try Database(path: options.path, flags: SQLITE_OPEN_READWRITE, isWriter: false,
-                                          busyTimeoutMs: options.busyTimeoutMs)
-                try Store.configure(reader)
-                // Readers open read-write (WAL needs the -shm file) but refuse to modify the database.
-                try reader.execute("PRAGMA query_only=ON")
-                pool.withLock {
-                    $0.idle.append(reader)
-                    $0.count += 1
-                }
-            }
+            // Pooled readers open on first use (checkOutReader), not here: each parses the whole schema at its first
+            // statement, ~0.7 ms a connection on a cold start that may never need them all.
         } catch {
             close()
             throw error
@@ -341,9 +332,29 @@ public final class Store: @unchecked Sendable {
     // MARK: - Reader pool
 
     private func checkOutReader() throws -> Database {
-        try pool.withLock(waitingUntil: { !$0.idle.isEmpty || $0.isClosed }) { pool in
+        let limit = max(1, options.readers)
+        let idle = try pool.withLock(waitingUntil: { !$0.idle.isEmpty || $0.count < limit || $0.isClosed }) { pool -> Database? in
             guard !pool.isClosed else { throw StoreError(kind: .misuse, message: "store is closed") }
-            return pool.idle.removeLast()
+            if let reader = pool.idle.popLast() { return reader }
+            pool.count += 1  // a place for the reader opened below, outside the lock
+            return nil
+        }
+        if let idle { return idle }
+        do {
+            let reader = try Database(path: options.path, flags: SQLITE_OPEN_READWRITE, isWriter: false, busyTimeoutMs: options.busyTimeoutMs)
+            do {
+                try Store.configure(reader)
+                // Readers open read-write (WAL needs the -shm file) but refuse to modify the database.
+                try reader.execute("PRAGMA query_only=ON")
+            } catch {
+                reader.close()
+                throw error
+            }
+            return reader
+        } catch {
+            pool.withLock { $0.count -= 1 }
+            pool.notifyAll()
+            throw error
         }
     }
 
