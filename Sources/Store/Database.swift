@@ -96,6 +96,58 @@ public final class Database {
         }
     }
 
+    /// The first row of a query as bytes, nil when it returns none: for each column its name, 0, a tag (`n` null, `i`
+    /// integer, `d` real, `t` text, `b` blob), the value (integers and reals in decimal), 0. What the audit log
+    /// hashes (AuditRecords.digest); on SQLite written straight from the statement, without a Row of Strings.
+    public func serializedRow(_ sql: String, _ params: [SQLValue] = []) throws -> [UInt8]? {
+        func append(_ value: SQLValue, to bytes: inout [UInt8]) {
+            switch value {
+            case .null: bytes.append(0x6E)
+            case .int(let v): bytes.append(0x69); bytes.append(contentsOf: String(v).utf8)
+            case .double(let v): bytes.append(0x64); bytes.append(contentsOf: String(v).utf8)
+            case .text(let s): bytes.append(0x74); bytes.append(contentsOf: s.utf8)
+            case .blob(let b): bytes.append(0x62); bytes.append(contentsOf: b)
+            }
+        }
+        guard pg == nil else {
+            guard let row = try queryOne(sql, params) else { return nil }
+            var bytes: [UInt8] = []
+            for (name, value) in row.fields {
+                bytes.append(contentsOf: name.utf8)
+                bytes.append(0)
+                append(value, to: &bytes)
+                bytes.append(0)
+            }
+            return bytes
+        }
+        return try withStatement(sql, params) { statement -> [UInt8]? in
+            guard try step(statement, sql) else { return nil }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(1024)
+            for column in 0..<sqlite3_column_count(statement) {
+                var name = UnsafeRawPointer(sqlite3_column_name(statement, column)!).assumingMemoryBound(to: UInt8.self)
+                while name.pointee != 0 {
+                    bytes.append(name.pointee)
+                    name += 1
+                }
+                bytes.append(0)
+                switch sqlite3_column_type(statement, column) {
+                case SQLITE_INTEGER: append(.int(sqlite3_column_int64(statement, column)), to: &bytes)
+                case SQLITE_FLOAT: append(.double(sqlite3_column_double(statement, column)), to: &bytes)
+                case SQLITE_TEXT, SQLITE_BLOB:
+                    let isText = sqlite3_column_type(statement, column) == SQLITE_TEXT
+                    let data = isText ? UnsafeRawPointer(sqlite3_column_text(statement, column)) : sqlite3_column_blob(statement, column)
+                    let count = Int(sqlite3_column_bytes(statement, column))
+                    bytes.append(isText ? 0x74 : 0x62)
+                    if let data, count > 0 { bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: count)) }
+                default: append(.null, to: &bytes)
+                }
+                bytes.append(0)
+            }
+            return bytes
+        }
+    }
+
     /// Calls `body` for each row without materializing all rows (hot path for list endpoints).
     public func forEachRow(_ sql: String, _ params: [SQLValue], _ body: (RowCursor) throws -> Void) throws {
         if let pg {

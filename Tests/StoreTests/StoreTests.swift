@@ -237,6 +237,26 @@ final class StoreTests: StoreTestCase {
         _ = assertStoreError(.misuse, try store.write { _ in 1 })
         store.close()
     }
+
+    /// The bytes the audit log hashes: written straight from the statement on SQLite, they must be what the row's
+    /// values serialize to (name, 0, tag, value, 0 per column), or an entry's after-hash would stop matching the
+    /// next entry's before-hash.
+    func test_serializedRow_isEachColumnsNameTagAndValue() throws {
+        let store = try makeStore(readers: 1)
+        defer { store.close() }
+        try store.migrate([Migration(version: 1, name: "t", sql: "CREATE TABLE t(i INTEGER, r REAL, s TEXT, b BLOB, n TEXT);")])
+        try store.write { db in
+            try db.execute("INSERT INTO t VALUES (?, ?, ?, ?, NULL)", [.int(-42), .double(2.5), .text("ü x"), .blob([0, 1, 255])])
+        }
+        let bytes = try store.read { try $0.serializedRow("SELECT * FROM t") }
+        var expected: [UInt8] = []
+        for (name, tag, value) in [("i", "i", Array("-42".utf8)), ("r", "d", Array("2.5".utf8)), ("s", "t", Array("ü x".utf8)),
+                                   ("b", "b", [0, 1, 255]), ("n", "n", [])] as [(String, String, [UInt8])] {
+            expected += Array(name.utf8) + [0] + Array(tag.utf8) + value + [0]
+        }
+        XCTAssertEqual(bytes, expected)
+        XCTAssertNil(try store.read { try $0.serializedRow("SELECT * FROM t WHERE i = 0") })
+    }
 }
 
 /// Collects errors from several threads.
@@ -244,4 +264,5 @@ private final class ErrorLog: Sendable {
     private let collected = Lock<[Error]>([])
     var errors: [Error] { collected.withLock { $0 } }
     func add(_ error: Error) { collected.withLock { $0.append(error) } }
+
 }

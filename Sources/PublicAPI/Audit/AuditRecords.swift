@@ -23,26 +23,13 @@ public enum AuditRecords {
     /// there is none. Stored rows hold secrets only sealed (random nonces) or hashed, so no digest is of a
     /// plaintext secret.
     public static func digest(_ resource: AuditResource, tenantId: Int64, _ db: Database) throws -> String? {
-        let row: Row?
+        let bytes: [UInt8]?
         if let (table, column, value) = location(resource) {
-            row = try db.queryOne("SELECT * FROM \(table) WHERE tenant_id = ? AND \(column) = ?", [.int(tenantId), value])
+            bytes = try db.serializedRow("SELECT * FROM \(table) WHERE tenant_id = ? AND \(column) = ?", [.int(tenantId), value])
         } else {
-            row = try db.queryOne("SELECT * FROM tenant_settings WHERE tenant_id = ?", [.int(tenantId)])
+            bytes = try db.serializedRow("SELECT * FROM tenant_settings WHERE tenant_id = ?", [.int(tenantId)])
         }
-        guard let row else { return nil }
-        var bytes: [UInt8] = []
-        for (name, value) in row.fields {
-            bytes.append(contentsOf: name.utf8)
-            bytes.append(0)
-            switch value {
-            case .null: bytes.append(0x6E)
-            case .int(let v): bytes.append(0x69); bytes.append(contentsOf: String(v).utf8)
-            case .double(let v): bytes.append(0x64); bytes.append(contentsOf: String(v).utf8)
-            case .text(let s): bytes.append(0x74); bytes.append(contentsOf: s.utf8)
-            case .blob(let b): bytes.append(0x62); bytes.append(contentsOf: b)
-            }
-            bytes.append(0)
-        }
+        guard let bytes else { return nil }
         return SHA256.hexDigest(bytes)
     }
 
