@@ -25,13 +25,7 @@ public final class Logger: Sendable {
         var line = JSON.object(object).serialized()
         line.append(10)
         output.withLock { fd in
-            line.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                    if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
-                }
-            }
+            line.withUnsafeBytes { writeFully(fd, $0) }
         }
     }
 

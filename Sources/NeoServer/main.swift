@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import PublicAPI
 import Store
@@ -55,14 +56,7 @@ func note(_ message: String) {
 /// Writes a line with write(2), not FileHandle, whose `write` traps when the reader has gone (EPIPE: `serve | head -1`
 /// would kill the server). A line nobody reads is dropped; the server goes on.
 func writeLine(_ message: String, to fd: Int32) {
-    var bytes = Array((message + "\n").utf8)
-    var offset = 0
-    bytes.withUnsafeMutableBytes { buffer in
-        while offset < buffer.count {
-            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
-        }
-    }
+    Array((message + "\n").utf8).withUnsafeBytes { writeFully(fd, $0) }
 }
 
 /// Opens the configured database, creating it when missing, and applies pending migrations.

@@ -131,11 +131,12 @@ public final class Database {
                     name += 1
                 }
                 bytes.append(0)
-                switch sqlite3_column_type(statement, column) {
+                let type = sqlite3_column_type(statement, column)
+                switch type {
                 case SQLITE_INTEGER: append(.int(sqlite3_column_int64(statement, column)), to: &bytes)
                 case SQLITE_FLOAT: append(.double(sqlite3_column_double(statement, column)), to: &bytes)
                 case SQLITE_TEXT, SQLITE_BLOB:
-                    let isText = sqlite3_column_type(statement, column) == SQLITE_TEXT
+                    let isText = type == SQLITE_TEXT
                     let data = isText ? UnsafeRawPointer(sqlite3_column_text(statement, column)) : sqlite3_column_blob(statement, column)
                     let count = Int(sqlite3_column_bytes(statement, column))
                     bytes.append(isText ? 0x74 : 0x62)

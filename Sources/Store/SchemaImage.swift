@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -40,14 +41,7 @@ public enum SchemaImage {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError(kind: .io, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
         defer { unlink(temporary) }
-        var written = 0
-        let wrote = image.withUnsafeBytes { buffer -> Bool in
-            while written < buffer.count {
-                let n = write(fd, buffer.baseAddress! + written, buffer.count - written)
-                if n > 0 { written += n } else if n < 0 && errno == EINTR { continue } else { return false }
-            }
-            return fdatasync(fd) == 0
-        }
+        let wrote = image.withUnsafeBytes { writeFully(fd, $0) } && fdatasync(fd) == 0
         let problem = wrote ? nil : String(cString: strerror(errno))
         close(fd)
         if let problem { throw StoreError(kind: .io, message: "cannot write \(temporary): \(problem)") }
