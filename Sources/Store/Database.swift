@@ -45,6 +45,12 @@ public final class Database {
         sqlite3_wal_hook(handle, hook, context)
     }
 
+    /// SQLite: the full path of this connection's write-ahead log (whether or not it exists yet).
+    var walPath: String? {
+        guard let handle, let name = sqlite3_db_filename(handle, "main"), name.pointee != 0, let wal = sqlite3_filename_wal(name) else { return nil }
+        return String(cString: wal)
+    }
+
     /// Finalizes cached statements and closes the connection; later calls throw `.misuse`.
     func close() {
         pg?.close()

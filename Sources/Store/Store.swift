@@ -26,6 +26,8 @@ public final class Store: @unchecked Sendable {
         /// SQLite: a database file that does not exist yet starts as a copy of the embedded schema (SchemaImage), which
         /// `migrate()` then records; off, it starts empty and `migrate` builds the schema with its DDL.
         public var startsFromSchemaImage = false
+        /// Tests: stands in for the WAL's fdatasync (return 0, or -1 with errno set).
+        var walSyncFile: (@Sendable (Int32) -> Int32)?
 
         public init(path: String) { self.path = path }
     }
@@ -34,6 +36,8 @@ public final class Store: @unchecked Sendable {
     static let writerCacheKiB = 16 * 1024
     /// The single writer connection; nil once closed.
     private let writer = Lock<Database?>(nil)
+    /// Syncs the writer's WAL after each commit, outside the writer (SQLite).
+    private let walSync = Lock<WALSync?>(nil)
     /// Checkpoints the writer's WAL off the writer (SQLite).
     private let checkpointer = Lock<Checkpointer?>(nil)
 
@@ -65,7 +69,8 @@ public final class Store: @unchecked Sendable {
     static let writeAttempts = 30
 
     /// Opens (creating the parent directory of path if needed), sets PRAGMAs on every connection:
-    /// journal_mode=WAL (writer), synchronous=FULL, foreign_keys=ON, busy_timeout.
+    /// journal_mode=WAL (writer), synchronous=FULL (the writer NORMAL, its commits synced by WALSync), foreign_keys=ON,
+    /// busy_timeout.
     /// On failure every connection opened so far is closed (deinit still runs: all properties have defaults).
     public init(_ options: Options) throws {
         self.options = options
@@ -104,6 +109,11 @@ public final class Store: @unchecked Sendable {
             // wrote), so it keeps the hot leaves of every index it appends to: with SQLite's default 2 MiB a
             // thousand agents' run-index pages no longer fit and each insert read its page back from the file.
             try writer.execute("PRAGMA cache_size=-\(Store.writerCacheKiB)")
+            // Its commits are synced by WALSync once the writer is free for the next one (see there); checkpoints
+            // still sync the WAL before copying it and the database file after.
+            guard let wal = writer.walPath else { throw StoreError(kind: .io, message: "cannot name the WAL of \(options.path)") }
+            try writer.execute("PRAGMA synchronous=NORMAL")
+            walSync.withLock { $0 = WALSync(path: wal, syncFile: options.walSyncFile) }
             let checkpoints = Checkpointer(path: options.path, busyTimeoutMs: options.busyTimeoutMs)
             checkpointer.withLock { $0 = checkpoints }
             checkpoints.take(over: writer)
@@ -148,6 +158,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Write work on the single writer connection inside BEGIN IMMEDIATE … COMMIT; rollback when body throws.
+    /// Returns once the commit is on the disk (SQLite: synced after the writer is free, `WALSync`).
     /// A nested `write` on the same thread runs inside a SAVEPOINT of the open transaction.
     @discardableResult
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
@@ -181,10 +192,39 @@ public final class Store: @unchecked Sendable {
             guard options.postgresSerialWrites else { return try postgresTransaction(postgres, readOnly: false, level: level, body) }
             return try postgresWriteGate.withLock { _ in try postgresTransaction(postgres, readOnly: false, level: level, body) }
         }
+        let (result, durable) = try writeDeferringSync(body)
+        try waitDurable(durable)
+        return result
+    }
+
+    /// A commit to wait for with `waitDurable` (no wait on PostgreSQL, whose COMMIT is durable when it returns).
+    public struct Durability: Sendable {
+        let number: UInt64
+        /// Held here, not looked up again: a store closed meanwhile still syncs what it committed.
+        let sync: WALSync?
+    }
+
+    /// SQLite: `write` that returns as soon as its transaction has committed, before the commit is on the disk: the
+    /// caller must `waitDurable` before it acknowledges anything. For a writer thread that runs batch after batch
+    /// (GroupCommit) and leaves each batch's sync to the batch's callers. Not nested, and not on PostgreSQL.
+    public func writeDeferringSync<T>(_ body: (Database) throws -> T) throws -> (T, Durability) {
+        guard postgres == nil, currentConnection() == nil else { return (try write(body), Durability(number: 0, sync: nil)) }
+        guard let sync = walSync.withLock({ $0 }) else { throw StoreError(kind: .misuse, message: "store is closed") }
+        // Fail closed: after a failed sync a commit might be acknowledged by a later sync that no longer covers it.
+        if let failure = sync.failure { throw WALSync.error(failure) }
         return try writer.withLock { writer in
             guard let writer else { throw StoreError(kind: .misuse, message: "store is closed") }
-            return try inTransaction(writer, begin: "BEGIN IMMEDIATE", body)
+            let result = try inTransaction(writer, begin: "BEGIN IMMEDIATE", body)
+            return (result, Durability(number: sync.committed(), sync: sync))
         }
+    }
+
+    /// Syncs of the WAL so far (tests).
+    var walSyncs: Int { walSync.withLock { $0?.syncs ?? 0 } }
+
+    /// Returns once the commit `durable` names is on the disk; throws `.io` when the WAL could not be synced.
+    public func waitDurable(_ durable: Durability) throws {
+        try durable.sync?.waitDurable(durable.number)
     }
 
     /// PostgreSQL: `body` runs on a pooled connection outside any explicit transaction, so each statement it runs
@@ -241,6 +281,7 @@ public final class Store: @unchecked Sendable {
             writer?.close()
             writer = nil
         }
+        walSync.withLock { $0 = nil }
         checkpointer.withLock { $0 }?.stop()
         checkpointer.withLock { $0 = nil }
     }
