@@ -184,8 +184,7 @@ final class CallbackService: Sendable {
 /// one row and reuses the list; when it moved, the current (id, version) pairs are read and only the versions
 /// not seen yet are built. Reads of old callbacks build theirs from the version snapshots, and the sets they
 /// were matched against from `callback_agent_sets`. Bounded: when full it starts again empty.
-// unchecked: agents and lists are read and written only with `lock` held.
-final class TriggeredAgentCache: @unchecked Sendable {
+final class TriggeredAgentCache: Sendable {
     private struct Key: Hashable {
         let id: Int64
         let version: Int64
@@ -196,46 +195,43 @@ final class TriggeredAgentCache: @unchecked Sendable {
         let entityType: String
     }
 
-    static let capacity = 50_000
-    private let lock = NSLock()
-    private var agents: [Key: TriggeredAgent] = [:]
-    /// The last ordered list per tenant and entity type, the keys it was made from and the tenant's agent
-    /// generation it was read at: the common case (no agent changed since) answers from one row.
-    private var lists: [Scope: (generation: Int64, keys: [Key], set: AgentSet)] = [:]
-    /// Stored sets read back for rendering, by tenant and digest.
-    private var storedSets: [String: AgentSet] = [:]
-    /// How many lists were read from the agents (not reused): tests prove reuse and invalidation with it.
-    private var readLists = 0
-    var rebuilds: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return readLists
+    private struct State {
+        var agents: [Key: TriggeredAgent] = [:]
+        /// The last ordered list per tenant and entity type, the keys it was made from and the tenant's agent
+        /// generation it was read at: the common case (no agent changed since) answers from one row.
+        var lists: [Scope: (generation: Int64, keys: [Key], set: AgentSet)] = [:]
+        /// Stored sets read back for rendering, by tenant and digest.
+        var storedSets: [String: AgentSet] = [:]
+        /// How many lists were read from the agents (not reused): tests prove reuse and invalidation with it.
+        var readLists = 0
     }
 
+    static let capacity = 50_000
+    private let state = Lock(State())
+    var rebuilds: Int { state.withLock { $0.readLists } }
+
     private func cached(_ key: Key) -> TriggeredAgent? {
-        lock.lock()
-        defer { lock.unlock() }
-        return agents[key]
+        state.withLock { $0.agents[key] }
     }
 
     /// Splits `keys` into the agents already built and the keys still to build, under one lock.
     private func cached(_ keys: [Key]) -> (found: [TriggeredAgent], missing: [Key]) {
-        lock.lock()
-        defer { lock.unlock() }
-        var found: [TriggeredAgent] = []
-        var missing: [Key] = []
-        found.reserveCapacity(keys.count)
-        for key in keys {
-            if let agent = agents[key] { found.append(agent) } else { missing.append(key) }
+        state.withLock { state in
+            var found: [TriggeredAgent] = []
+            var missing: [Key] = []
+            found.reserveCapacity(keys.count)
+            for key in keys {
+                if let agent = state.agents[key] { found.append(agent) } else { missing.append(key) }
+            }
+            return (found, missing)
         }
-        return (found, missing)
     }
 
     private func keep(_ built: [TriggeredAgent]) {
-        lock.lock()
-        defer { lock.unlock() }
-        if agents.count + built.count > Self.capacity { agents.removeAll(keepingCapacity: true) }
-        for agent in built { agents[Key(id: agent.id, version: agent.version)] = agent }
+        state.withLock { state in
+            if state.agents.count + built.count > Self.capacity { state.agents.removeAll(keepingCapacity: true) }
+            for agent in built { state.agents[Key(id: agent.id, version: agent.version)] = agent }
+        }
     }
 
     /// The tenant's ENABLED TRIGGERED agents of `entityType` as they are now, in execution order. `db` is a
@@ -243,9 +239,7 @@ final class TriggeredAgentCache: @unchecked Sendable {
     func current(tenantId: Int64, entityType: String, _ db: Database) throws -> AgentSet {
         let generation = try CallbackRecords.agentGeneration(tenantId: tenantId, db)
         let scope = Scope(tenantId: tenantId, entityType: entityType)
-        lock.lock()
-        let last = lists[scope]
-        lock.unlock()
+        let last = state.withLock { $0.lists[scope] }
         if let last, last.generation == generation { return last.set }
         let keys = try CallbackRecords.triggeredAgentVersions(tenantId: tenantId, entityType: entityType, db).map { Key(id: $0.id, version: $0.version) }
         let set: AgentSet
@@ -257,12 +251,12 @@ final class TriggeredAgentCache: @unchecked Sendable {
             keep(built)
             set = AgentSet(CallbackMatcher.ordered(found + built))
         }
-        lock.lock()
-        if lists.count > 10_000 { lists.removeAll(keepingCapacity: true) }
-        // A reader of an older snapshot does not replace a newer list.
-        if (lists[scope]?.generation ?? Int64.min) <= generation { lists[scope] = (generation, keys, set) }
-        readLists += 1
-        lock.unlock()
+        state.withLock { state in
+            if state.lists.count > 10_000 { state.lists.removeAll(keepingCapacity: true) }
+            // A reader of an older snapshot does not replace a newer list.
+            if (state.lists[scope]?.generation ?? Int64.min) <= generation { state.lists[scope] = (generation, keys, set) }
+            state.readLists += 1
+        }
         return set
     }
 
@@ -270,18 +264,15 @@ final class TriggeredAgentCache: @unchecked Sendable {
     /// snapshots; nil when the tenant has no such set.
     func storedSet(_ digest: String, tenantId: Int64, _ db: Database) throws -> AgentSet? {
         let key = "\(tenantId)/\(digest)"
-        lock.lock()
-        let known = storedSets[key]
-        lock.unlock()
-        if let known { return known }
+        if let known = state.withLock({ $0.storedSets[key] }) { return known }
         guard let text = try CallbackRecords.agentSet(digest, tenantId: tenantId, db), let pairs = AgentSet.parseAgents(text) else { return nil }
         let set = AgentSet(try pairs.map { pair in
             try version(pair.id, pair.version, tenantId: tenantId, db) ?? TriggeredAgent(id: pair.id, version: pair.version, document: JSONObject())
         })
-        lock.lock()
-        if storedSets.count > 1_000 { storedSets.removeAll(keepingCapacity: true) }
-        storedSets[key] = set
-        lock.unlock()
+        state.withLock { state in
+            if state.storedSets.count > 1_000 { state.storedSets.removeAll(keepingCapacity: true) }
+            state.storedSets[key] = set
+        }
         return set
     }
 

@@ -8,7 +8,16 @@ import Store
 /// overlaps the sliding window, plus the current window's count. O(1) memory per tenant; the lock
 /// guards a few integer updates and is never held across I/O.
 public final class RateLimiter: Sendable {
-    struct Window { var start: Int64; var current: Int; var previous: Int }
+    struct Window {
+        var start: Int64
+        var current: Int
+        var previous: Int
+
+        /// The requests that count at `now`: this window's, plus the previous window's share of it still in the slide.
+        func weight(at now: Double, windowSeconds: Int64) -> Double {
+            Double(previous) * (1 - (now - Double(start)) / Double(windowSeconds)) + Double(current)
+        }
+    }
 
     /// NEO_RATE_LIMIT_MODE: `local` counts in this process's memory (each node its own budget); `shared` counts in
     /// one database row per (tenant, budget) on PostgreSQL, so the limit holds across every node.
@@ -53,9 +62,7 @@ public final class RateLimiter: Sendable {
                 w.current = 0
                 w.start = windowStart
             }
-            let elapsed = (now - Double(windowStart)) / Double(windowSeconds)
-            let weighted = Double(w.previous) * (1 - elapsed) + Double(w.current)
-            let allowed = weighted + 1 <= Double(limit)
+            let allowed = w.weight(at: now, windowSeconds: windowSeconds) + 1 <= Double(limit)
             let d = decision(allowed: allowed, before: w, now: now)
             if allowed { w.current += 1 }
             map[tenant] = w
@@ -77,8 +84,6 @@ public final class RateLimiter: Sendable {
     private func decision(allowed: Bool, before w: Window, now: Double) -> Decision {
         let reset = w.start + windowSeconds
         let limitD = Double(limit), window = Double(windowSeconds)
-        let elapsed = (now - Double(w.start)) / window
-        let weighted = Double(w.previous) * (1 - elapsed) + Double(w.current)
         guard allowed else {
             // Wait until enough of the weight has decayed for one more request: within this window when only
             // the previous window's share is in the way, else into the next, where this window's count becomes
@@ -93,6 +98,7 @@ public final class RateLimiter: Sendable {
             }
             return Decision(allowed: false, remaining: 0, reset: reset, retryAfter: max(1, Int(wait.rounded(.up))))
         }
+        let weighted = w.weight(at: now, windowSeconds: windowSeconds)
         return Decision(allowed: true, remaining: max(0, Int((limitD - weighted - 1).rounded(.down))), reset: reset, retryAfter: 0)
     }
 
