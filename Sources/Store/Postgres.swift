@@ -44,6 +44,18 @@ final class PGConnection {
             throw StoreError(kind: .unavailable, message: "cannot connect to PostgreSQL: \(detail)")
         }
         cshim_pq_quiet_notices(conn)
+        PGConnection.limitIdleTransactions(conn)
+    }
+
+    /// A transaction of ours never waits between its statements for anything but this process, so one idle for 5 s
+    /// belongs to a paused or wedged process: the server ends it (idle_in_transaction_session_timeout), and its row
+    /// locks no longer keep other nodes from taking its runs over. (Its connection is then broken: reconnected, and a
+    /// transaction not yet committed run again.) A value set for the role, the database or in the URL's `options` wins.
+    private static func limitIdleTransactions(_ conn: OpaquePointer) {
+        PQclear(PQexec(conn, """
+            SELECT set_config('idle_in_transaction_session_timeout', '5000', false)
+            WHERE current_setting('idle_in_transaction_session_timeout') = '0'
+            """))
     }
 
     private static func connect(_ pairs: [(String, String)]) -> OpaquePointer? {
@@ -80,6 +92,7 @@ final class PGConnection {
         guard PQstatus(conn) == CONNECTION_OK else {
             throw StoreError(kind: .unavailable, message: "cannot reconnect to PostgreSQL: \(PGConnection.clean(String(cString: PQerrorMessage(conn))))")
         }
+        PGConnection.limitIdleTransactions(conn)
     }
 
     /// Waits up to `timeoutMs` for NOTIFY messages on this connection (after `LISTEN`); returns how many arrived.

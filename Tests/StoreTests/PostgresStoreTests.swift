@@ -81,6 +81,13 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(seen, ["é ' ? \"x\""])
     }
 
+    /// A transaction left open by a paused process is ended by the server after 5 s, so its row locks do not keep
+    /// other nodes from a run's lease; a URL's own `options` would win over this default.
+    func test_sessions_endTransactionsIdleFor5Seconds() throws {
+        let store = try store()
+        XCTAssertEqual(try store.read { try $0.queryOne("SHOW idle_in_transaction_session_timeout")?[0] }, .text("5s"))
+    }
+
     func test_uniqueViolation_isConstraint_andTheTransactionRollsBack() throws {
         let store = try store()
         try store.write { try $0.execute("CREATE TABLE u (name TEXT PRIMARY KEY)") }

@@ -135,7 +135,9 @@ final class RunLeases: Sendable {
             if stop { return }
             let ids = state.withLock { Array($0.held.keys) }
             do {
-                try store.write(isolation: .readCommitted) { try ExecutionRecords.renewLeases(node: node, ids: ids, leaseSeconds: seconds, $0) }
+                // One statement committing on its own (PostgreSQL): no transaction left open, holding the rows, if this
+                // process is paused between its round trips (a stopped VM, SIGSTOP) while another node waits to take over.
+                try store.autocommit { try ExecutionRecords.renewLeases(node: node, ids: ids, leaseSeconds: seconds, $0) }
             } catch {
                 logger.error("could not renew run leases", ["error": .string(String(describing: error)), "count": .int(Int64(ids.count))])
             }
