@@ -192,40 +192,21 @@ public final class Store: @unchecked Sendable {
             guard options.postgresSerialWrites else { return try postgresTransaction(postgres, readOnly: false, level: level, body) }
             return try postgresWriteGate.withLock { _ in try postgresTransaction(postgres, readOnly: false, level: level, body) }
         }
-        let (result, durable) = try writeDeferringSync(body)
-        try waitDurable(durable)
-        return result
-    }
-
-    /// A commit to wait for with `waitDurable` (no wait on PostgreSQL, whose COMMIT is durable when it returns).
-    public struct Durability: Sendable {
-        let number: UInt64
-        /// Held here, not looked up again: a store closed meanwhile still syncs what it committed.
-        let sync: WALSync?
-    }
-
-    /// SQLite: `write` that returns as soon as its transaction has committed, before the commit is on the disk: the
-    /// caller must `waitDurable` before it acknowledges anything. For a writer thread that runs batch after batch
-    /// (GroupCommit) and leaves each batch's sync to the batch's callers. Not nested, and not on PostgreSQL.
-    public func writeDeferringSync<T>(_ body: (Database) throws -> T) throws -> (T, Durability) {
-        guard postgres == nil, currentConnection() == nil else { return (try write(body), Durability(number: 0, sync: nil)) }
         guard let sync = walSync.withLock({ $0 }) else { throw StoreError(kind: .misuse, message: "store is closed") }
         // Fail closed: after a failed sync a commit might be acknowledged by a later sync that no longer covers it.
         if let failure = sync.failure { throw WALSync.error(failure) }
-        return try writer.withLock { writer in
+        // Numbered with the writer held (the WAL's order), synced after letting it go (WALSync).
+        let (result, number) = try writer.withLock { writer -> (T, UInt64) in
             guard let writer else { throw StoreError(kind: .misuse, message: "store is closed") }
             let result = try inTransaction(writer, begin: "BEGIN IMMEDIATE", body)
-            return (result, Durability(number: sync.committed(), sync: sync))
+            return (result, sync.committed())
         }
+        try sync.waitDurable(number)
+        return result
     }
 
     /// Syncs of the WAL so far (tests).
     var walSyncs: Int { walSync.withLock { $0?.syncs ?? 0 } }
-
-    /// Returns once the commit `durable` names is on the disk; throws `.io` when the WAL could not be synced.
-    public func waitDurable(_ durable: Durability) throws {
-        try durable.sync?.waitDurable(durable.number)
-    }
 
     /// PostgreSQL: `body` runs on a pooled connection outside any explicit transaction, so each statement it runs
     /// commits on its own at READ COMMITTED (the default). For a single atomic statement on a hot row, such as an

@@ -95,17 +95,17 @@ final class WALSync: Sendable {
             if errno == ENOENT { return (fd, nil) }
             return (fd, "stat \(path): \(String(cString: strerror(errno)))")
         }
-        var open = stat()
-        if fd < 0 || fstat(fd, &open) != 0 || open.st_ino != now.st_ino || open.st_dev != now.st_dev {
-            if fd >= 0 { Glibc.close(fd) }
-            fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        var held = stat()
+        if fd < 0 || fstat(fd, &held) != 0 || held.st_ino != now.st_ino || held.st_dev != now.st_dev {
+            if fd >= 0 { close(fd) }
+            fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { return (-1, "open \(path): \(String(cString: strerror(errno)))") }
             // A WAL just created: its directory entry must be on the disk too (SQLite's FULL commit syncs it once).
-            let directory = Glibc.open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
-                                       O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            let parent = (path as NSString).deletingLastPathComponent
+            let directory = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if directory >= 0 {
                 _ = fsync(directory)
-                Glibc.close(directory)
+                close(directory)
             }
         }
         guard syncFile(fd) == 0 else { return (fd, "fdatasync: \(String(cString: strerror(errno)))") }
