@@ -177,20 +177,41 @@ public final class Store: @unchecked Sendable {
     /// `write` with the PostgreSQL isolation level chosen (nested: the outer transaction's level applies).
     @discardableResult
     public func write<T>(isolation: Isolation, _ body: (Database) throws -> T) throws -> T {
+        let nested = currentConnection() != nil
+        let started = monotonicNow()
+        defer { if !nested { StoreMetrics.write.observe(monotonicNow() - started) } }
+        let (result, commit) = try writeSyncingLater(isolation: isolation, body)
+        try waitDurable(commit)
+        return result
+    }
+
+    /// A commit that `waitDurable` makes sure is on the disk (SQLite: a commit number; PostgreSQL and a nested
+    /// write: nothing left to wait for).
+    public struct Commit: Sendable {
+        fileprivate let number: UInt64?
+        fileprivate let sync: WALSync?
+    }
+
+    /// `write`, except that it returns as soon as the COMMIT has ended, before the commit is on the disk: the caller
+    /// must not acknowledge the write to anyone until `waitDurable` of the returned commit has returned. For a thread
+    /// that commits batches for others (GroupCommit): it goes on with the next batch while the callers of the
+    /// last one wait for its sync, which they share with the commits made meanwhile.
+    public func writeSyncingLater<T>(isolation: Isolation = .serializable, _ body: (Database) throws -> T) throws -> (T, Commit) {
         if let current = currentConnection() {
             guard current.isWriter && !current.inReadOnlyTransaction else {
                 throw StoreError(kind: .misuse, message: "write() called inside read(); finish the read first")
             }
-            return try inSavepoint(current, body)
+            return (try inSavepoint(current, body), Commit(number: nil, sync: nil))
         }
-        let started = monotonicNow()
-        defer { StoreMetrics.write.observe(monotonicNow() - started) }
         if let postgres {
             // One write transaction at a time per process (as SQLite's single writer): the process's own writers never
             // fail each other's serialization checks; writers on other nodes still can, and are run again.
             let level = isolation == .readCommitted ? "READ COMMITTED" : "SERIALIZABLE"
-            guard options.postgresSerialWrites else { return try postgresTransaction(postgres, readOnly: false, level: level, body) }
-            return try postgresWriteGate.withLock { _ in try postgresTransaction(postgres, readOnly: false, level: level, body) }
+            guard options.postgresSerialWrites else {
+                return (try postgresTransaction(postgres, readOnly: false, level: level, body), Commit(number: nil, sync: nil))
+            }
+            let result = try postgresWriteGate.withLock { _ in try postgresTransaction(postgres, readOnly: false, level: level, body) }
+            return (result, Commit(number: nil, sync: nil))
         }
         guard let sync = walSync.withLock({ $0 }) else { throw StoreError(kind: .misuse, message: "store is closed") }
         // Fail closed: after a failed sync a commit might be acknowledged by a later sync that no longer covers it.
@@ -201,8 +222,13 @@ public final class Store: @unchecked Sendable {
             let result = try inTransaction(writer, begin: "BEGIN IMMEDIATE", body)
             return (result, sync.committed())
         }
+        return (result, Commit(number: number, sync: sync))
+    }
+
+    /// Returns once `commit` is on the disk (joining or running a sync of the WAL); throws `.io` when that sync failed.
+    public func waitDurable(_ commit: Commit) throws {
+        guard let number = commit.number, let sync = commit.sync else { return }
         try sync.waitDurable(number)
-        return result
     }
 
     /// Syncs of the WAL so far (tests).

@@ -56,6 +56,23 @@ final class WALSyncTests: StoreTestCase {
         }
     }
 
+    func test_writeSyncingLater_returnsBeforeTheSync_waitDurableAfterIt() throws {
+        let syncs = Lock(0)
+        let store = try makeStore { fd in
+            syncs.withLock { $0 += 1 }
+            return fdatasync(fd)
+        }
+        syncs.withLock { $0 = 0 }  // the migrations' own
+        let (_, commit) = try store.writeSyncingLater { db in
+            try db.execute("INSERT INTO tenants(name, created_at) VALUES ('later', ?)", [.text(Timestamp.now())])
+        }
+        XCTAssertEqual(syncs.withLock { $0 }, 0, "writeSyncingLater must not sync")
+        try store.waitDurable(commit)
+        XCTAssertEqual(syncs.withLock { $0 }, 1)
+        try store.waitDurable(commit)  // already durable: no second sync
+        XCTAssertEqual(syncs.withLock { $0 }, 1)
+    }
+
     func test_concurrentWriters_shareSyncs_andAllTheirRowsAreThere() throws {
         let store = try makeStore { fd in
             usleep(3_000)

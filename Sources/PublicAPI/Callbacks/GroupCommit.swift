@@ -5,7 +5,8 @@ import Store
 /// Group commit for ingests: writes that arrive while another commit is under way are run together, each in
 /// a savepoint of one transaction, and made durable by one COMMIT (one fsync) — the way databases batch
 /// concurrent commits. A write that throws rolls back its own savepoint only; a failed COMMIT fails every
-/// write of the batch. Each caller returns only after the batch holding its write has committed.
+/// write of the batch. Each caller returns only after the batch holding its write has committed and that commit is
+/// on the disk; the writer thread does not wait for the sync, the batch's callers do (`Store.waitDurable`).
 ///
 /// The batches run on a writer thread of their own, started by the first write and ended after a moment with
 /// nothing queued. (A caller that led the batch and then handed the lead to the next waiter left the writer idle
@@ -16,6 +17,8 @@ final class GroupCommit: @unchecked Sendable {
     private final class Pending {
         let work: (Database) throws -> Any
         var result: Result<Any, Error>?
+        /// The batch's commit, which the caller waits to be on the disk (set with `result` when the COMMIT ended).
+        var commit: Store.Commit?
         let signal = DispatchSemaphore(value: 0)
 
         init(_ work: @escaping (Database) throws -> Any) { self.work = work }
@@ -49,6 +52,8 @@ final class GroupCommit: @unchecked Sendable {
             state.notifyOne()
         }
         mine.signal.wait()
+        // Also before a write's own error: it may rest on an earlier write of the batch (a duplicate event).
+        if let commit = mine.commit { try store.waitDurable(commit) }
         guard let value = try mine.result?.get() as? T else { throw APIError.internalError() }
         return value
     }
@@ -68,13 +73,16 @@ final class GroupCommit: @unchecked Sendable {
         }
     }
 
+    /// Commits one batch without waiting for its sync: the callers wait for it, and the next batch runs meanwhile
+    /// (and is often made durable by the same sync).
     private func commit(_ batch: [Pending]) {
         do {
-            try store.write { _ in
+            let (_, commit) = try store.writeSyncingLater { _ in
                 for pending in batch {
                     pending.result = Result { try store.write { try pending.work($0) } }
                 }
             }
+            for pending in batch { pending.commit = commit }
         } catch {
             for pending in batch { pending.result = .failure(error) }
         }

@@ -62,7 +62,7 @@ final class RunLeases: Sendable {
         self.maxAttempts = max(1, maxAttempts)
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
-        let name = String(cString: host).prefix(40).filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
+        let name = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).prefix(40).filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
         node = "\(name.isEmpty ? "node" : name)-\(getpid())-" + SecureRandom.bytes(3).map { String(format: "%02x", $0) }.joined()
     }
 
