@@ -660,6 +660,18 @@ DROP INDEX audit_log_by_key;
 CREATE INDEX audit_log_by_key ON audit_log (tenant_id, key_id, at, id);
 
 """#),
+            Migration(version: 21, name: "narrow_agent_run_index", sql: #"""
+-- The per-agent run index with narrow entries (design §9: callback ingest is bound by what each write dirties).
+-- Its entries were (tenant_id, agent_id, created_at, id), ~75 bytes, inserted at as many places as there are agents:
+-- its leaves filled and were rebalanced with their siblings over and over, almost two WAL pages per run (bench/RESULTS.md,
+-- "the per-agent run index"). Now (agent_id, julianday(created_at)), ~18 bytes: an agent's runs in time order all the
+-- same (julianday is monotonic in created_at, which is always YYYY-MM-DDTHH:MM:SS.sssZ), the tenant checked on the row
+-- (an agent belongs to one tenant). The agent-filtered list orders and bounds by julianday(created_at) first, which
+-- SQLite needs to use an index on an expression.
+DROP INDEX executions_by_agent;
+CREATE INDEX executions_by_agent ON executions (agent_id, julianday(created_at));
+
+"""#),
         ]
     }
 
@@ -1327,11 +1339,18 @@ DROP INDEX audit_log_by_key;
 CREATE INDEX audit_log_by_key ON audit_log (tenant_id, key_id, at, id);
 
 """#),
+            Migration(version: 21, name: "narrow_agent_run_index", sql: #"""
+-- PostgreSQL twin of migrations/0021, which narrows SQLite's per-agent run index to (agent_id, julianday(created_at)).
+-- PostgreSQL keeps executions_by_agent (tenant_id, agent_id, created_at, id) from 0020: its lists order by created_at
+-- and id as before, and it has no julianday. The version is recorded so both dialects stay at the same schema version.
+SELECT 1;
+
+"""#),
         ]
     }
 
     /// The version the SQLite migrations end at, which `embeddedSchema` is the result of.
-    public static let embeddedSchemaVersion = 20
+    public static let embeddedSchemaVersion = 21
     /// What the SQLite migrations build (sqlite_master in creation order): a new database runs this one script.
     public static let embeddedSchema = #"""
 CREATE TABLE tenants (
@@ -1730,12 +1749,12 @@ CREATE TABLE callback_agent_sets (
 ) WITHOUT ROWID;
 CREATE INDEX callbacks_by_agent_set ON callbacks (tenant_id, agent_set) WHERE agent_set IS NOT NULL;
 CREATE INDEX executions_by_tenant_created ON executions (tenant_id, created_at, id);
-CREATE INDEX executions_by_agent ON executions (tenant_id, agent_id, created_at, id);
 CREATE INDEX callbacks_by_entity ON callbacks (tenant_id, entity_type, entity_id, created_at, id);
 CREATE INDEX callbacks_by_number ON callbacks (tenant_id, entity_number, created_at, id) WHERE entity_number IS NOT NULL;
 CREATE INDEX callbacks_by_created ON callbacks (tenant_id, created_at, id);
 CREATE INDEX audit_log_by_tenant_at ON audit_log (tenant_id, at, id);
 CREATE INDEX audit_log_by_resource ON audit_log (tenant_id, resource_type, resource_id, at, id);
 CREATE INDEX audit_log_by_key ON audit_log (tenant_id, key_id, at, id);
+CREATE INDEX executions_by_agent ON executions (agent_id, julianday(created_at));
 """#
 }

@@ -47,14 +47,28 @@ struct ListQuery {
     }
 
     /// Neo's `created_after` / `created_before` window.
-    mutating func createdWindow(after: String?, before: String?) {
-        if let after { filter("created_at > ?", [.text(after)]) }
-        if let before { filter("created_at < ?", [.text(before)]) }
+    /// `byJulianDay`: also bounds `julianday(created_at)`, for an index on it (see `paged`).
+    mutating func createdWindow(after: String?, before: String?, byJulianDay: Bool = false) {
+        if let after {
+            filter("created_at > ?", [.text(after)])
+            if byJulianDay { filter("julianday(created_at) >= julianday(?)", [.text(after)]) }
+        }
+        if let before {
+            filter("created_at < ?", [.text(before)])
+            if byJulianDay { filter("julianday(created_at) <= julianday(?)", [.text(before)]) }
+        }
     }
 
-    /// The SQL and parameters of one page (`size + 1` rows, for `Page.finish`), newest first.
-    func paged(_ page: Page) -> (String, [SQLValue]) {
-        let (clause, keyset) = page.keysetClause()
-        return (sql + clause + " ORDER BY created_at DESC, id DESC LIMIT ?", params + keyset + [.int(Int64(page.size + 1))])
+    /// The SQL and parameters of one page (`size + 1` rows, for `Page.finish`), newest first. `byJulianDay` (SQLite, for
+    /// an index on `julianday(created_at)` such as executions_by_agent): ordered by that first and bounded by the
+    /// cursor's, which is the same order (julianday is monotonic in our timestamps) in a form SQLite can read from it.
+    func paged(_ page: Page, byJulianDay: Bool = false) -> (String, [SQLValue]) {
+        var (clause, keyset) = page.keysetClause()
+        if byJulianDay, let after = page.after {
+            clause += " AND julianday(created_at) <= julianday(?)"
+            keyset.append(.text(after.createdAt))
+        }
+        let order = byJulianDay ? " ORDER BY julianday(created_at) DESC, created_at DESC, id DESC LIMIT ?" : " ORDER BY created_at DESC, id DESC LIMIT ?"
+        return (sql + clause + order, params + keyset + [.int(Int64(page.size + 1))])
     }
 }

@@ -45,8 +45,10 @@ enum ExecutionRecords {
         if let entity = filter.entityId { query.filter("entity_id = ?", [.text(entity)]) }
         if let number = filter.entityNumber { query.filter("entity_number = ?", [.text(number)]) }
         query.oneOf("status", filter.statuses)
-        query.createdWindow(after: filter.createdAfter, before: filter.createdBefore)
-        let (sql, params) = query.paged(page)
+        // One agent's runs page from executions_by_agent, on SQLite an index on julianday(created_at) (migration 0021).
+        let byJulianDay = filter.agentId != nil && db.dialect == .sqlite
+        query.createdWindow(after: filter.createdAfter, before: filter.createdBefore, byJulianDay: byJulianDay)
+        let (sql, params) = query.paged(page, byJulianDay: byJulianDay)
         let (rows, info) = page.finish(try db.query(sql, params)) { ($0.string("created_at")!, $0.string("id")!) }
         return (rows.map(Execution.init), info)
     }
@@ -89,8 +91,12 @@ enum ExecutionRecords {
 
     /// Counts, failures and the durations (ascending) of one agent's executions created in [since, until).
     static func stats(agentId: Int64, tenantId: Int64, since: String, until: String, _ db: Database) throws -> (executions: Int64, failures: Int64, durations: [Double]) {
-        let scope = "FROM executions WHERE tenant_id = ? AND agent_id = ? AND created_at >= ? AND created_at < ?"
-        let params: [SQLValue] = [.int(tenantId), .int(agentId), .text(since), .text(until)]
+        var scope = "FROM executions WHERE tenant_id = ? AND agent_id = ? AND created_at >= ? AND created_at < ?"
+        var params: [SQLValue] = [.int(tenantId), .int(agentId), .text(since), .text(until)]
+        if db.dialect == .sqlite {  // the window in the form executions_by_agent holds (migration 0021)
+            scope += " AND julianday(created_at) >= julianday(?) AND julianday(created_at) <= julianday(?)"
+            params += [.text(since), .text(until)]
+        }
         let counts = try db.queryOne("SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status = \(ExecutionStatus.failed.sql) THEN 1 ELSE 0 END), 0) AS failed \(scope)", params)
         var durations: [Double] = []
         try db.forEachRow("SELECT seconds_spent \(scope) AND seconds_spent IS NOT NULL ORDER BY seconds_spent", params) {
