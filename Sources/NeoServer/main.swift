@@ -56,7 +56,7 @@ func note(_ message: String) {
 /// Writes a line with write(2), not FileHandle, whose `write` traps when the reader has gone (EPIPE: `serve | head -1`
 /// would kill the server). A line nobody reads is dropped; the server goes on.
 func writeLine(_ message: String, to fd: Int32) {
-    Array((message + "\n").utf8).withUnsafeBytes { writeFully(fd, $0) }
+    _ = Array((message + "\n").utf8).withUnsafeBytes { writeFully(fd, $0) }
 }
 
 /// Opens the configured database, creating it when missing, and applies pending migrations.

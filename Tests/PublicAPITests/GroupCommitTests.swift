@@ -75,7 +75,7 @@ final class GroupCommitTests: XCTestCase {
             firstReturned.signal()
         }.start()
         while Self.count(path, "SELECT COUNT(*) FROM t WHERE n = 1") != 1 { usleep(1_000) }
-        try commits.write { try $0.execute("INSERT INTO t (n) VALUES (2)") }
+        _ = try commits.write { try $0.execute("INSERT INTO t (n) VALUES (2)") }
         XCTAssertEqual(firstReturned.wait(timeout: .now() + 20), .success)
         XCTAssertEqual(firstSyncSawSecond.withLock { $0 }, true, "the second batch waited for the first one's sync")
         XCTAssertTrue(firstReturnedAfterSync.withLock { $0 }, "a caller returned before its batch's sync")
