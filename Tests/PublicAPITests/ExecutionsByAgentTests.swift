@@ -90,5 +90,14 @@ final class ExecutionsByAgentTests: XCTestCase {
         }
         XCTAssertTrue(plan.contains("USING INDEX executions_by_agent (agent_id=? AND <expr><?)"), plan)
         XCTAssertFalse(plan.contains("USE TEMP B-TREE FOR ORDER BY"), plan)
+        // The performance endpoints' one-agent window reads the same index, not the tenant's window.
+        let scope = PerformanceRecords.Scope(tenantId: tenantId, since: stamps[1], until: stamps[3], agentId: a)
+        let scopePlan = try store.read { db in
+            try db.query("EXPLAIN QUERY PLAN SELECT e.id FROM executions e JOIN agents a ON a.id = e.agent_id AND a.tenant_id = e.tenant_id WHERE "
+                         + scope.sql(db.dialect), scope.params(db.dialect)).compactMap { $0.string("detail") }.joined(separator: "; ")
+        }
+        XCTAssertTrue(scopePlan.contains("USING INDEX executions_by_agent (agent_id=? AND <expr>>? AND <expr><?)"), scopePlan)
+        let runs = try store.read { db in try PerformanceRecords.runs(scope, db) }
+        XCTAssertEqual(runs.count, inStats.count)
     }
 }

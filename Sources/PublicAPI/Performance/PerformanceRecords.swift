@@ -32,16 +32,25 @@ enum PerformanceRecords {
         var agentId: Int64?
         var autonomyType: String?
 
-        var sql: String {
-            var out = "e.tenant_id = ? AND e.kind = 'agent_run' AND e.agent_id IS NOT NULL AND e.created_at >= ? AND e.created_at < ?"
-            if agentId != nil { out += " AND e.agent_id = ?" }
+        /// One agent's window on SQLite is bounded in the form executions_by_agent holds (migration 0021), and its
+        /// created_at terms carry a unary + so the planner does not take the tenant's window index instead.
+        func sql(_ dialect: SQLDialect) -> String {
+            let created = agentId != nil && dialect == .sqlite ? "+e.created_at" : "e.created_at"
+            var out = "e.tenant_id = ? AND e.kind = 'agent_run' AND e.agent_id IS NOT NULL AND \(created) >= ? AND \(created) < ?"
+            if agentId != nil {
+                out += " AND e.agent_id = ?"
+                if dialect == .sqlite { out += " AND julianday(e.created_at) >= julianday(?) AND julianday(e.created_at) <= julianday(?)" }
+            }
             if autonomyType != nil { out += " AND a.autonomy_type = ?" }
             return out
         }
 
-        var params: [SQLValue] {
+        func params(_ dialect: SQLDialect) -> [SQLValue] {
             var out: [SQLValue] = [.int(tenantId), .text(since), .text(until)]
-            if let agentId { out.append(.int(agentId)) }
+            if let agentId {
+                out.append(.int(agentId))
+                if dialect == .sqlite { out += [.text(since), .text(until)] }
+            }
             if let autonomyType { out.append(.text(autonomyType)) }
             return out
         }
@@ -62,9 +71,9 @@ enum PerformanceRecords {
                  WHERE s.execution_id = e.id AND s.type = 'TOOL_RESULT' AND s.tool_type_name = 'EXTERNAL_API_REQUEST'
                    AND \(db.jsonValue("s.data", "$.status")) IS NOT NULL)
             FROM executions e JOIN agents a ON a.id = e.agent_id AND a.tenant_id = e.tenant_id
-            WHERE \(scope.sql)
+            WHERE \(scope.sql(db.dialect))
             ORDER BY e.agent_id
-            """, scope.params) { row in
+            """, scope.params(db.dialect)) { row in
             out.append(Run(agentId: row.int(0), agentName: row.string(1) ?? "", failed: row.int(2) != 0,
                            totalSeconds: row.isNull(3) ? nil : max(0, row.double(3)),
                            workSeconds: (row.double(4) + row.double(5)) / 1000, externalCalls: row.int(6)))
@@ -79,8 +88,8 @@ enum PerformanceRecords {
             FROM execution_steps s
             JOIN executions e ON e.id = s.execution_id
             JOIN agents a ON a.id = e.agent_id AND a.tenant_id = e.tenant_id
-            WHERE \(scope.sql) AND s.type IN ('THOUGHT', 'FINAL_MESSAGE') AND \(db.jsonValue("s.data", "$.llm")) IS NOT NULL
-            """, scope.params) { row in
+            WHERE \(scope.sql(db.dialect)) AND s.type IN ('THOUGHT', 'FINAL_MESSAGE') AND \(db.jsonValue("s.data", "$.llm")) IS NOT NULL
+            """, scope.params(db.dialect)) { row in
             out.append(ModelCall(agentId: row.int(0), stepType: row.string(1) ?? "", model: row.string(2) ?? "",
                                  seconds: row.double(3) / 1000))
         }
