@@ -188,8 +188,10 @@ public final class Store: @unchecked Sendable {
     /// A commit that `waitDurable` makes sure is on the disk (SQLite: a commit number; PostgreSQL and a nested
     /// write: nothing left to wait for).
     public struct Commit: Sendable {
-        fileprivate let number: UInt64?
-        fileprivate let sync: WALSync?
+        /// SQLite: the commit's number and the WALSync that makes it durable.
+        fileprivate let pending: (number: UInt64, sync: WALSync)?
+        /// Durable already.
+        fileprivate static let durable = Commit(pending: nil)
     }
 
     /// `write`, except that it returns as soon as the COMMIT has ended, before the commit is on the disk: the caller
@@ -201,17 +203,17 @@ public final class Store: @unchecked Sendable {
             guard current.isWriter && !current.inReadOnlyTransaction else {
                 throw StoreError(kind: .misuse, message: "write() called inside read(); finish the read first")
             }
-            return (try inSavepoint(current, body), Commit(number: nil, sync: nil))
+            return (try inSavepoint(current, body), .durable)
         }
         if let postgres {
             // One write transaction at a time per process (as SQLite's single writer): the process's own writers never
             // fail each other's serialization checks; writers on other nodes still can, and are run again.
             let level = isolation == .readCommitted ? "READ COMMITTED" : "SERIALIZABLE"
             guard options.postgresSerialWrites else {
-                return (try postgresTransaction(postgres, readOnly: false, level: level, body), Commit(number: nil, sync: nil))
+                return (try postgresTransaction(postgres, readOnly: false, level: level, body), .durable)
             }
             let result = try postgresWriteGate.withLock { _ in try postgresTransaction(postgres, readOnly: false, level: level, body) }
-            return (result, Commit(number: nil, sync: nil))
+            return (result, .durable)
         }
         guard let sync = walSync.withLock({ $0 }) else { throw StoreError(kind: .misuse, message: "store is closed") }
         // Fail closed: after a failed sync a commit might be acknowledged by a later sync that no longer covers it.
@@ -222,12 +224,12 @@ public final class Store: @unchecked Sendable {
             let result = try inTransaction(writer, begin: "BEGIN IMMEDIATE", body)
             return (result, sync.committed())
         }
-        return (result, Commit(number: number, sync: sync))
+        return (result, Commit(pending: (number, sync)))
     }
 
     /// Returns once `commit` is on the disk (joining or running a sync of the WAL); throws `.io` when that sync failed.
     public func waitDurable(_ commit: Commit) throws {
-        guard let number = commit.number, let sync = commit.sync else { return }
+        guard let (number, sync) = commit.pending else { return }
         try sync.waitDurable(number)
     }
 

@@ -47,15 +47,19 @@ struct ListQuery {
     }
 
     /// Neo's `created_after` / `created_before` window.
+    /// `julianday(column) op julianday(?)`: a bound on a timestamp column in the form an index on
+    /// `julianday(column)` holds (SQLite's executions_by_agent, migration 0021), which SQLite reads only for that form.
+    static func julianDay(_ column: String, _ op: String) -> String { "julianday(\(column)) \(op) julianday(?)" }
+
     /// `byJulianDay`: also bounds `julianday(created_at)`, for an index on it (see `paged`).
     mutating func createdWindow(after: String?, before: String?, byJulianDay: Bool = false) {
         if let after {
             filter("created_at > ?", [.text(after)])
-            if byJulianDay { filter("julianday(created_at) >= julianday(?)", [.text(after)]) }
+            if byJulianDay { filter(Self.julianDay("created_at", ">="), [.text(after)]) }
         }
         if let before {
             filter("created_at < ?", [.text(before)])
-            if byJulianDay { filter("julianday(created_at) <= julianday(?)", [.text(before)]) }
+            if byJulianDay { filter(Self.julianDay("created_at", "<="), [.text(before)]) }
         }
     }
 
@@ -65,7 +69,7 @@ struct ListQuery {
     func paged(_ page: Page, byJulianDay: Bool = false) -> (String, [SQLValue]) {
         var (clause, keyset) = page.keysetClause()
         if byJulianDay, let after = page.after {
-            clause += " AND julianday(created_at) <= julianday(?)"
+            clause += " AND " + Self.julianDay("created_at", "<=")
             keyset.append(.text(after.createdAt))
         }
         let order = byJulianDay ? " ORDER BY julianday(created_at) DESC, created_at DESC, id DESC LIMIT ?" : " ORDER BY created_at DESC, id DESC LIMIT ?"

@@ -94,7 +94,7 @@ enum ExecutionRecords {
         var scope = "FROM executions WHERE tenant_id = ? AND agent_id = ? AND created_at >= ? AND created_at < ?"
         var params: [SQLValue] = [.int(tenantId), .int(agentId), .text(since), .text(until)]
         if db.dialect == .sqlite {  // the window in the form executions_by_agent holds (migration 0021)
-            scope += " AND julianday(created_at) >= julianday(?) AND julianday(created_at) <= julianday(?)"
+            scope += " AND " + ListQuery.julianDay("created_at", ">=") + " AND " + ListQuery.julianDay("created_at", "<=")
             params += [.text(since), .text(until)]
         }
         let counts = try db.queryOne("SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status = \(ExecutionStatus.failed.sql) THEN 1 ELSE 0 END), 0) AS failed \(scope)", params)

@@ -39,7 +39,7 @@ enum PerformanceRecords {
             var out = "e.tenant_id = ? AND e.kind = 'agent_run' AND e.agent_id IS NOT NULL AND \(created) >= ? AND \(created) < ?"
             if agentId != nil {
                 out += " AND e.agent_id = ?"
-                if dialect == .sqlite { out += " AND julianday(e.created_at) >= julianday(?) AND julianday(e.created_at) <= julianday(?)" }
+                if dialect == .sqlite { out += " AND " + ListQuery.julianDay("e.created_at", ">=") + " AND " + ListQuery.julianDay("e.created_at", "<=") }
             }
             if autonomyType != nil { out += " AND a.autonomy_type = ?" }
             return out
