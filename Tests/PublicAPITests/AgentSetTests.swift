@@ -10,7 +10,7 @@ import XCTest
 /// callback names its set and keeps one letter per agent, renders the CallbackDetail it was answered with and
 /// the one the old form renders, is found by the `agent_id` list filter, and its set goes with retention only
 /// once no callback names it.
-final class AgentSetTests: XCTestCase {
+final class AgentSetTests: TenantStoreTestCase {
     typealias Generator = ConditionsFuzzTests.Generator
 
     /// Values where `=` is subtle: case, canonical equivalence (é composed and decomposed), numbers as text,
@@ -118,22 +118,6 @@ final class AgentSetTests: XCTestCase {
     }
 
     // MARK: stored
-
-    private var directory = ""
-    private var store: Store!
-    private var tenantId: Int64 = 0
-
-    override func setUpWithError() throws {
-        directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("neo-agentset-\(UUID().uuidString)")
-        store = try Store(Store.Options(path: (directory as NSString).appendingPathComponent("neo.db")))
-        try store.migrate()
-        tenantId = try KeyService(store: store).tenant(named: "agent-set-tests")
-    }
-
-    override func tearDownWithError() throws {
-        store.close()
-        try? FileManager.default.removeItem(atPath: directory)
-    }
 
     private func createAgent(_ name: String, status: String) throws -> Int64 {
         let (document, _) = try newAgentDocument([

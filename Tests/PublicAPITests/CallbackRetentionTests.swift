@@ -8,23 +8,8 @@ import XCTest
 /// Callback retention against a real SQLite store and a manual clock: callbacks older than the retention that
 /// started no run go, in batches; one that started a run stays (its execution's /callback and run-once read
 /// it), as does every younger one; 0 days keeps everything.
-final class CallbackRetentionTests: XCTestCase {
-    private var directory = ""
-    private var store: Store!
-    private var tenantId: Int64 = 0
+final class CallbackRetentionTests: TenantStoreTestCase {
     private let clock = ManualClock("2026-12-31T12:00:00Z")
-
-    override func setUpWithError() throws {
-        directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("neo-retention-\(UUID().uuidString)")
-        store = try Store(Store.Options(path: (directory as NSString).appendingPathComponent("neo.db")))
-        try store.migrate()
-        tenantId = try KeyService(store: store).tenant(named: "retention-tests")
-    }
-
-    override func tearDownWithError() throws {
-        store.close()
-        try? FileManager.default.removeItem(atPath: directory)
-    }
 
     private func event(_ id: String) -> CallbackEvent {
         CallbackEvent(eventId: id, entityType: "ticket", entityId: "7", entityNumber: nil, changeType: "CREATE", changes: nil,

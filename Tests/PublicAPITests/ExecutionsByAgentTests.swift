@@ -8,22 +8,7 @@ import XCTest
 /// One agent's runs, newest first, from SQLite's executions_by_agent on (agent_id, julianday(created_at)) (migration
 /// 0021): the same order and pages as the (created_at, id) the list promises, with runs in the same millisecond, on
 /// either side of a second, and another agent's runs between them; the window filters and the stats bounded alike.
-final class ExecutionsByAgentTests: XCTestCase {
-    private var directory = ""
-    private var store: Store!
-    private var tenantId: Int64 = 0
-
-    override func setUpWithError() throws {
-        directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("neo-by-agent-\(UUID().uuidString)")
-        store = try Store(Store.Options(path: (directory as NSString).appendingPathComponent("neo.db")))
-        try store.migrate()
-        tenantId = try KeyService(store: store).tenant(named: "by-agent-tests")
-    }
-
-    override func tearDownWithError() throws {
-        store.close()
-        try? FileManager.default.removeItem(atPath: directory)
-    }
+final class ExecutionsByAgentTests: TenantStoreTestCase {
 
     private func agent(_ name: String) throws -> Int64 {
         let (document, _) = try newAgentDocument(["name": .string(name), "trigger_type": "TRIGGERED", "actions": []])
