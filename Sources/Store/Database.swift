@@ -10,11 +10,21 @@ public final class Database {
     public var dialect: SQLDialect { pg == nil ? .sqlite : .postgres }
     /// Set by the Store while a PostgreSQL connection runs a read-only transaction (a nested write is refused).
     var inReadOnlyTransaction = false
-    /// Prepared statements keyed by SQL text. A statement is taken out while in use, so a nested use of the
-    /// same SQL (e.g. inside a `forEachRow` callback) prepares its own copy instead of clobbering the first.
-    private var statements: [String: OpaquePointer] = [:]
+    /// Prepared statements keyed by SQL text. A statement in use is marked so, and a nested use of the same SQL
+    /// (e.g. inside a `forEachRow` callback) prepares its own copy instead of clobbering the first. One lookup per
+    /// use: the caller hands the entry back, so the SQL text (often hundreds of bytes) is hashed once, not three times.
+    private var statements: [String: CachedStatement] = [:]
+
+    private final class CachedStatement {
+        let handle: OpaquePointer
+        var inUse = true
+
+        init(_ handle: OpaquePointer) { self.handle = handle }
+    }
     /// True for the Store's single writer connection.
     let isWriter: Bool
+    /// How many statements the cache holds, and how many of them are not in use (for tests).
+    public var cachedStatements: (total: Int, idle: Int) { (statements.count, statements.values.filter { !$0.inUse }.count) }
 
     init(postgres: PGConnection) {
         pg = postgres
@@ -24,6 +34,7 @@ public final class Database {
     init(path: String, flags: Int32, isWriter: Bool, busyTimeoutMs: Int32) throws {
         self.isWriter = isWriter
         pg = nil
+        _ = Database.configured
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK, let db else {
@@ -37,6 +48,11 @@ public final class Database {
     }
 
     deinit { close() }
+
+    /// Process-wide SQLite settings, made once before the first connection opens (sqlite3_config must precede
+    /// the library's initialization): no memory statistics, which nothing reads and which cost a global mutex
+    /// on every allocation of every connection. True when SQLite took them (false: it was initialized before).
+    public static let configured: Bool = cshim_sqlite_config_memstatus_off() == SQLITE_OK
 
     /// SQLite: `hook` runs after each commit of this connection with the number of frames in the WAL, in place of
     /// the automatic checkpoint (which is this same hook); `context` is passed to it.
@@ -54,7 +70,8 @@ public final class Database {
     /// Finalizes cached statements and closes the connection; later calls throw `.misuse`.
     func close() {
         pg?.close()
-        for statement in statements.values { sqlite3_finalize(statement) }
+        // One in use is finalized when it is checked in (sqlite3_close_v2 waits for it).
+        for statement in statements.values where !statement.inUse { sqlite3_finalize(statement.handle) }
         statements.removeAll()
         if let handle { sqlite3_close_v2(handle) }
         handle = nil
@@ -224,14 +241,28 @@ public final class Database {
     }
 
     private func withStatement<T>(_ sql: String, _ params: [SQLValue], _ body: (OpaquePointer) throws -> T) throws -> T {
-        let statement = try checkOut(sql)
-        defer { checkIn(statement, sql) }
+        let (statement, cached) = try checkOut(sql)
+        defer { checkIn(statement, cached) }
         try bind(params, to: statement, sql)
         return try body(statement)
     }
 
-    private func checkOut(_ sql: String) throws -> OpaquePointer {
-        if let cached = statements.removeValue(forKey: sql) { return cached }
+    /// The statement for `sql` and its cache entry: the cached one when free, else a new one (cached unless
+    /// the cached one is in use: that copy is finalized at check-in).
+    private func checkOut(_ sql: String) throws -> (OpaquePointer, CachedStatement?) {
+        let cached = statements[sql]
+        if let cached, !cached.inUse {
+            cached.inUse = true
+            return (cached.handle, cached)
+        }
+        let statement = try prepare(sql)
+        guard cached == nil else { return (statement, nil) }
+        let entry = CachedStatement(statement)
+        statements[sql] = entry
+        return (statement, entry)
+    }
+
+    private func prepare(_ sql: String) throws -> OpaquePointer {
         let db = try openHandle()
         var statement: OpaquePointer?
         // The tail pointer points into the C string, so it is read while that string is alive.
@@ -253,14 +284,15 @@ public final class Database {
         return statement
     }
 
-    private func checkIn(_ statement: OpaquePointer, _ sql: String) {
+    private func checkIn(_ statement: OpaquePointer, _ cached: CachedStatement?) {
+        // An uncached copy, or any statement of a connection closed meanwhile (its cache is empty now).
+        guard handle != nil, let cached else {
+            sqlite3_finalize(statement)
+            return
+        }
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
-        if handle != nil, statements[sql] == nil {
-            statements[sql] = statement
-        } else {
-            sqlite3_finalize(statement)
-        }
+        cached.inUse = false
     }
 
     private func bind(_ params: [SQLValue], to statement: OpaquePointer, _ sql: String) throws {

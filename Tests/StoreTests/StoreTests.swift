@@ -1,4 +1,5 @@
 import Basics
+import CShim
 import Foundation
 import Store
 import XCTest
@@ -193,6 +194,42 @@ final class StoreTests: StoreTestCase {
         XCTAssertEqual(ids, [1, 2, 3])
         XCTAssertEqual(String(decoding: json, as: UTF8.self), "\"alpha\"\"beta\"\"gämma\"")
         XCTAssertEqual(nulls, [true, true, true])
+    }
+
+    func test_sqliteMemoryStatistics_areOff() throws {
+        // Off before the library initialized: no global mutex on every allocation. SQLite refuses the setting
+        // (SQLITE_MISUSE) once initialized, so it is made before the first connection opens.
+        _ = try makeMigratedStore()
+        XCTAssertTrue(Database.configured)
+        XCTAssertEqual(cshim_sqlite_config_memstatus_off(), SQLITE_MISUSE, "SQLite is initialized by now")
+    }
+
+    func test_statementCache_keepsOneStatementPerSQL_throughNestedUseAndErrors() throws {
+        let store = try makeMigratedStore()
+        try store.write { db in
+            for name in ["alpha", "beta"] { try Self.insertTenant(db, name) }
+        }
+        try store.read { db in
+            let sql = "SELECT name FROM tenants WHERE id >= ? ORDER BY id"
+            let before = db.cachedStatements.total
+            for _ in 0..<50 { XCTAssertEqual(try db.query(sql, [.int(1)]).count, 2) }
+            XCTAssertTrue(db.cachedStatements == (before + 1, before + 1))
+            // Nested: the inner use gets a copy, finalized afterwards; the cached one is in use meanwhile, then free.
+            var inner: [String?] = []
+            try db.forEachRow(sql, [.int(1)]) { _ in
+                XCTAssertTrue(db.cachedStatements == (before + 1, before))
+                inner.append(try db.queryOne(sql, [.int(2)])?.string("name"))
+            }
+            XCTAssertEqual(inner, ["beta", "beta"])
+            XCTAssertTrue(db.cachedStatements == (before + 1, before + 1))
+            // A refused bind and a failing step hand the statement back too.
+            XCTAssertThrowsError(try db.query(sql, []))
+            XCTAssertThrowsError(try db.query(sql, [.int(1), .int(2)]))
+            XCTAssertEqual(try db.query(sql, [.int(2)]).map { $0.string("name") }, ["beta"])
+            XCTAssertThrowsError(try db.queryOne("SELECT json_extract(?, '$')", [.text("not json")]))
+            XCTAssertEqual(try db.queryOne("SELECT json_extract(?, '$') AS v", [.text("[1]")])?.string("v"), "[1]")
+            XCTAssertTrue(db.cachedStatements == (before + 3, before + 3), "\(db.cachedStatements)")
+        }
     }
 
     func test_concurrentReadsWhileWriting_succeedInWAL() throws {
