@@ -23,10 +23,15 @@ final class ExecutorBenchmarks: XCTestCase {
         defer { executor.shutdown() }
         let config = ExternalAPIConfig(name: "bench", endpointURL: upstream.base + "/v1", auth: .bearer(token: "bench-token"))
 
+        // The same loop split across two threads as the executor is (bench/curl_handoff_loop.c): the
+        // floor of any design whose callers are not the thread driving libcurl.
+        let handoffLoop = environment["NEO_BENCH_CURL_HANDOFF_LOOP"]
         _ = runExecutor(executor, config, calls: 500)  // warm-up: connections, allocator
         var plain = [try runPlain(loop, url: upstream.base + "/v1", port: upstream.port)]
         var ours: [(rate: Double, cpuMicros: Double)] = []
+        var handoff: [(rate: Double, cpuMicros: Double)] = []
         for _ in 0..<rounds {
+            if let handoffLoop { handoff.append(try runPlain(handoffLoop, url: upstream.base + "/v1", port: upstream.port)) }
             ours.append(runExecutor(executor, config, calls: total))
             plain.append(try runPlain(loop, url: upstream.base + "/v1", port: upstream.port))
         }
@@ -39,6 +44,21 @@ final class ExecutorBenchmarks: XCTestCase {
             cpuRatios.append(o.cpuMicros / baseCPU)
             print(String(format: "bench round %d: executor %.0f calls/s %.1f us CPU, libcurl loop %.0f calls/s %.1f us CPU: %.2fx time, %.2fx CPU",
                          i + 1, o.rate, o.cpuMicros, baseRate, baseCPU, rateRatios[i], cpuRatios[i]))
+        }
+        if !handoff.isEmpty {
+            var floorRatios: [Double] = []
+            var floorCPU: [Double] = []
+            var oursOverFloor: [Double] = []
+            for (i, h) in handoff.enumerated() {
+                let baseRate = (plain[i].rate + plain[i + 1].rate) / 2
+                let baseCPU = (plain[i].cpuMicros + plain[i + 1].cpuMicros) / 2
+                floorRatios.append(baseRate / h.rate)
+                floorCPU.append(h.cpuMicros / baseCPU)
+                oursOverFloor.append(h.rate / ours[i].rate)
+            }
+            print(String(format: "bench handoff_floor %.2fx time median (%.2f-%.2f), %.2fx CPU: the plain loop on two threads, %.1f us CPU per call; executor %.2fx that floor's time",
+                         median(floorRatios), floorRatios.min()!, floorRatios.max()!, median(floorCPU),
+                         median(handoff.map(\.cpuMicros)), median(oursOverFloor)))
         }
         print(String(format: "bench executor_calls_per_second %.0f (median of %d rounds of %d calls, %d in flight)", median(ours.map(\.rate)), rounds, total, inflight))
         print(String(format: "bench libcurl_calls_per_second %.0f (median of %d runs)", median(plain.map(\.rate)), plain.count))
