@@ -208,6 +208,42 @@ final class CallbacksTests: SharedServerTestCase {
         XCTAssertEqual(try executions(key, agent: once).count, 2)
     }
 
+    /// Concurrent events for one entity: all of them may see "not run yet" in their read snapshot, and the write's
+    /// re-check drops the run-once agent from all but the first; each stored callback's `started_executions` names
+    /// exactly the runs it queued.
+    func test_runOnlyOncePerEntity_holdsUnderConcurrentIngests_andEachCallbackListsItsOwnRuns() throws {
+        let key = try tenant()
+        let once = try agent(key, "once", settings: ["run_only_once_per_entity": true])
+        let always = try agent(key, "always")
+        let callbackIds = Lock<[String]>([])
+        let server = self.server
+        let bodies = (0..<12).map { event("race-once-\($0)", entityId: "77") }
+        DispatchQueue.concurrentPerform(iterations: 12) { i in
+            let r = try? server.request("POST", "/public-api/callbacks", key: key, json: bodies[i])
+            if r?.status == 202, let id = r?.data?["callback_id"]?.stringValue { callbackIds.withLock { $0.append(id) } }
+        }
+        let ids = callbackIds.withLock { $0 }
+        XCTAssertEqual(ids.count, 12)
+        XCTAssertEqual(try executions(key, agent: once).count, 1, "the run-once agent ran once for the entity")
+        XCTAssertEqual(try executions(key, agent: always).count, 12)
+        var listed: [String] = []
+        for id in ids {
+            let c = try server.request("GET", "/public-api/callbacks/\(id)", key: key)
+            let started = ints(c.data?["started_workflow_ids"])
+            let runs = c.data?["started_executions"]?.arrayValue ?? []
+            XCTAssertEqual(runs.compactMap { $0["workflow_id"]?.intValue }, started, c.text)
+            for run in runs {
+                let executionId = run["execution_id"]?.stringValue ?? ""
+                let e = try server.request("GET", "/public-api/executions/\(executionId)", key: key)
+                XCTAssertEqual(e.status, 200, "the listed run exists: \(e.text)")
+                XCTAssertEqual(e.data?["agent_id"]?.intValue, run["workflow_id"]?.intValue)
+                listed.append(executionId)
+            }
+        }
+        XCTAssertEqual(listed.count, 13)
+        XCTAssertEqual(Set(listed).count, 13, "no run id listed twice")
+    }
+
     func test_testMode_answersTheWouldBeCallback_storesAndStartsNothing() throws {
         let key = try tenant()
         let id = try agent(key, "would run")

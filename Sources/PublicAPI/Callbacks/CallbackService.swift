@@ -94,6 +94,10 @@ final class CallbackService: Sendable {
             ("entity", .object(event.entity)), ("changes", .array(changes.map(\.json))), ("change_type", .string(event.changeType)),
         ])).serializedString()
         let trigger = JSON.object(JSONObject([("type", .string("CALLBACK")), ("callback_id", .string(callbackId))]))
+        // The runs' ids and `started_executions` are made here, off the writer, which all ingests share; run-once
+        // re-checked in the write can only drop runs (matched becomes runOnce), and then the list is made again there.
+        let plannedRuns = verdicts.indices.filter { verdicts[$0] == .matched }.map { (index: $0, executionId: SecureRandom.timeOrderedUUID()) }
+        let plannedStarted = Callback.startedExecutions(plannedRuns.map { (set.agents[$0.index].id, $0.executionId) })
         let written: (Callback, [MatchVerdict])?
         do {
             written = try commits.write { db -> (Callback, [MatchVerdict])? in
@@ -107,17 +111,16 @@ final class CallbackService: Sendable {
                 }
                 var runs: [(workflowId: Int64, executionId: String)] = []
                 // By index: walking the thousand agents with zip would retain and release each under the writer.
-                for i in decided.indices where decided[i] == .matched {
-                    let agent = set.agents[i]
-                    let executionId = SecureRandom.timeOrderedUUID()
+                for run in plannedRuns where decided[run.index] == .matched {
+                    let agent = set.agents[run.index]
                     let new = ExecutionRecords.NewExecution(
                         tenantId: tenantId, agentId: agent.id, agentName: agent.name, agentVersion: agent.version, kind: .agentRun,
                         status: .queued, entityId: event.entityId, entityNumber: event.entityNumber, input: input, keyId: keyId,
                         trigger: trigger, runAfter: runAfter)
-                    try ExecutionRecords.insert(new, id: executionId, now: stamp, db)
-                    runs.append((agent.id, executionId))
+                    try ExecutionRecords.insert(new, id: run.executionId, now: stamp, db)
+                    runs.append((agent.id, run.executionId))
                 }
-                final.startedExecutions = Callback.startedExecutions(runs)
+                final.startedExecutions = runs.count == plannedRuns.count ? plannedStarted : Callback.startedExecutions(runs)
                 try CallbackRecords.insert(set, tenantId: tenantId, now: stamp, db)
                 try CallbackRecords.insert(final, db)
                 if let audit { try AuditRecords.append(audit, tenantId: tenantId, .callback(callbackId), status: 202, before: nil, at: stamp, db) }
