@@ -35,7 +35,7 @@ public struct CurlRequest: Sendable {
 /// What came back: status, headers (Set-Cookie dropped), the body up to the cap.
 public struct CurlResponse: Sendable {
     public var status: Int
-    public var headers: [(String, String)]
+    public var headers: ResponseHeaders
     public var body: [UInt8]
     public var truncated: Bool
     /// Bytes the upstream sent, when the transfer ran to its end.
@@ -293,7 +293,7 @@ private final class Transfer {
     private var body: [UInt8] = []
     private var total = 0
     private var cutOff = false
-    private var headers: [(String, String)] = []
+    private var headers = ResponseHeaders()
     private var finished = false
     private var released = false
     var started = 0.0
@@ -377,16 +377,17 @@ private final class Transfer {
             let line = UnsafeBufferPointer(start: start, count: count)
             if count >= 5 && line[0] == 0x48 && line[1] == 0x54 && line[2] == 0x54 && line[3] == 0x50 && line[4] == 0x2f {
                 headers.removeAll()  // interim (1xx) responses come first; keep the final one's headers
+                headers.reserve(512)
                 return
             }
             guard headers.count < 100, let colon = line.firstIndex(of: 0x3a) else { return }
             guard !asciiEqualsIgnoringCase(line[..<colon], "set-cookie") else { return }
-            let name = String(decoding: line[..<colon], as: UTF8.self)
             var from = colon + 1
             var to = count
             while from < to && (line[from] == 0x20 || line[from] == 0x09) { from += 1 }
             while to > from && (line[to - 1] == 0x0d || line[to - 1] == 0x0a || line[to - 1] == 0x20 || line[to - 1] == 0x09) { to -= 1 }
-            headers.append((name, String(decoding: line[from..<min(to, from + 8192)], as: UTF8.self)))
+            // Kept as bytes: the pairs are made by whoever reads them, off this thread.
+            headers.append(name: line[..<colon], value: line[from..<min(to, from + 8192)])
         }
         return count
     }

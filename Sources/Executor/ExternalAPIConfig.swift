@@ -10,9 +10,9 @@ public struct ExternalAPIConfig: Sendable, Equatable {
     /// Absolute http(s) URL; may hold `{placeholders}` filled from invoke params.
     public var endpointURL: String { didSet { endpointCache = EndpointCache(endpointURL) } }
     public var method: HTTPMethod
-    public var headers: [ConfigHeader]
+    public var headers: [ConfigHeader] { didSet { credentialCache = CredentialCache() } }
     public var bodyFields: [BodyField]
-    public var auth: UpstreamAuth
+    public var auth: UpstreamAuth { didSet { credentialCache = CredentialCache() } }
     public var requiresApproval: Bool
     public var timeoutMs: Int
     public var maxResponseBytes: Int
@@ -20,6 +20,8 @@ public struct ExternalAPIConfig: Sendable, Equatable {
     public var retry: UpstreamRetry
     /// The endpoint parsed once per config rather than on every call.
     private var endpointCache: EndpointCache
+    /// What the headers and auth give every call (`PreparedCredentials`), made once per config.
+    private var credentialCache = CredentialCache()
 
     public static let defaultTimeoutMs = 15_000
     public static let maxTimeoutMs = 60_000
@@ -64,9 +66,14 @@ public struct ExternalAPIConfig: Sendable, Equatable {
     /// `endpointURL` parsed, computed on first use.
     var parsedEndpoint: ParsedEndpoint { endpointCache.value }
 
-    /// Every secret value in plaintext, for scrubbing messages that might echo one.
-    /// (Computed on every call: collected in place rather than through `mapSecrets`, which copies the config.)
-    public var secretValues: [String] {
+    /// The auth header or query item, the secrets and the scrub list, computed on first use.
+    var credentials: PreparedCredentials { credentialCache.value(headers, auth) }
+
+    /// Every secret value in plaintext, for scrubbing messages that might echo one (made once per config).
+    public var secretValues: [String] { credentials.secrets }
+
+    /// `secretValues` collected in place rather than through `mapSecrets`, which copies the config.
+    static func collectSecrets(_ headers: [ConfigHeader], _ auth: UpstreamAuth) -> [String] {
         var out: [String] = []
         for h in headers where h.secret && !h.value.isEmpty { out.append(h.value) }
         func add(_ v: String) { if !v.isEmpty { out.append(v) } }
@@ -83,6 +90,56 @@ public struct ExternalAPIConfig: Sendable, Equatable {
     }
 }
 
+/// What every call of a config gets from its headers and auth, a function of them alone: built once, not per call.
+struct PreparedCredentials: Sendable {
+    /// `secretValues`.
+    let secrets: [String]
+    /// The Authorization (bearer, basic) or API-key header; nil for none and OAuth2 (its token comes per call).
+    let authHeader: UpstreamRequest.Header?
+    /// The api_key_query item.
+    let authQuery: UpstreamRequest.QueryItem?
+    /// What a response is scrubbed of (`ExternalAPIExecutor.scrubList`) when the request holds no secret but
+    /// these: every auth but OAuth2, whose bearer token is added per call.
+    let scrubList: [String]?
+
+    init(_ headers: [ConfigHeader], _ auth: UpstreamAuth) {
+        secrets = ExternalAPIConfig.collectSecrets(headers, auth)
+        var header: UpstreamRequest.Header?
+        var query: UpstreamRequest.QueryItem?
+        switch auth {
+        case .none, .oauth2ClientCredentials: break
+        case .bearer(let token): header = .init(name: "Authorization", value: "Bearer \(token)", secret: true)
+        case .basic(let user, let password): header = .init(name: "Authorization", value: RequestBuilder.basicAuthorization(user, password), secret: true)
+        case .apiKeyHeader(let name, let key): header = .init(name: name, value: key, secret: true)
+        case .apiKeyQuery(let name, let key): query = .init(name: name, value: key, secret: true)
+        }
+        authHeader = header
+        authQuery = query
+        if case .oauth2ClientCredentials = auth {
+            scrubList = nil
+        } else {
+            let sent = headers.map { UpstreamRequest.Header(name: $0.name, value: $0.value, secret: $0.secret) } + (header.map { [$0] } ?? [])
+            scrubList = ExternalAPIExecutor.scrubList(secrets, headers: sent, queryItems: query.map { [$0] } ?? [])
+        }
+    }
+}
+
+/// Holds one config's `PreparedCredentials`, shared by copies of it; `headers`' and `auth`'s didSet replace it.
+private final class CredentialCache: Equatable, Sendable {
+    private let prepared = Lock<PreparedCredentials?>(nil)
+
+    func value(_ headers: [ConfigHeader], _ auth: UpstreamAuth) -> PreparedCredentials {
+        prepared.withLock { cached in
+            if let cached { return cached }
+            let fresh = PreparedCredentials(headers, auth)
+            cached = fresh
+            return fresh
+        }
+    }
+
+    static func == (a: CredentialCache, b: CredentialCache) -> Bool { true }
+}
+
 /// What the request builder needs from the endpoint URL on every call, a function of it alone.
 struct ParsedEndpoint: Sendable {
     /// The configured origin, or why the URL is not valid (`RequestBuilder.origin(of:)`).
@@ -90,6 +147,9 @@ struct ParsedEndpoint: Sendable {
     /// The URL itself when it has no placeholders, parses and passes the same-origin check: what a
     /// call without `path` sends, already checked.
     let fixed: UpstreamURL?
+    /// The origin's host when it is an IP literal, with the CURLOPT_RESOLVE entry pinning to it: every call of the
+    /// config goes to that origin (the same-origin check), so it needs no parse, lookup or formatting per call.
+    let literal: LiteralPin?
 
     init(_ endpoint: String) {
         origin = Result { try RequestBuilder.origin(of: endpoint) }
@@ -100,7 +160,20 @@ struct ParsedEndpoint: Sendable {
         } else {
             fixed = nil
         }
+        if case .success(let origin) = origin, let address = IPAddress(origin.host) {
+            literal = LiteralPin(host: origin.host, port: origin.port, address: address, pin: ExternalAPIExecutor.pinEntry(origin, address))
+        } else {
+            literal = nil
+        }
     }
+}
+
+/// An origin whose host is an IP literal, with its CURLOPT_RESOLVE entry.
+struct LiteralPin: Sendable {
+    let host: String
+    let port: Int
+    let address: IPAddress
+    let pin: String
 }
 
 /// Holds one endpoint's `ParsedEndpoint`, shared by copies of the config. Equal to any other, so

@@ -7,7 +7,13 @@ import NeoJSON
 /// config's retry block) or when an OAuth2 401 forced a token refresh.
 public struct UpstreamResult: Sendable {
     public var status: Int
-    public var headers: [(String, String)]
+    /// The response's fields as received (Set-Cookie dropped, secrets scrubbed), made into pairs on reading.
+    public var responseHeaders: ResponseHeaders
+    /// `responseHeaders` as `(name, value)` pairs, made on each read.
+    public var headers: [(String, String)] {
+        get { responseHeaders.pairs }
+        set { responseHeaders = ResponseHeaders(newValue) }
+    }
     public var body: String
     public var truncated: Bool
     public var bytesTotal: Int?
@@ -75,7 +81,7 @@ public final class ExternalAPIExecutor: Sendable {
         let pin: String
         do {
             request = try RequestBuilder.build(config, call)
-            pin = try pinned(request.base, field: "endpoint_url")
+            pin = try pinned(request.base, field: "endpoint_url", literal: config.parsedEndpoint.literal)
         } catch {
             done(.failure(error as? ExecutorError ?? ExecutorError(.upstream, "could not build the request")))
             return
@@ -144,24 +150,36 @@ public final class ExternalAPIExecutor: Sendable {
 
     /// Resolves `url`'s host once, applies the policy to every address, and returns the
     /// CURLOPT_RESOLVE entry that pins the connection to the first of them.
-    func pinned(_ url: UpstreamURL, field: String) throws -> String {
+    /// `literal` is the config's origin when its host is an IP literal (`ParsedEndpoint.literal`): used when `url` is
+    /// on that host and port, it saves the parse and the formatting; the policy still judges the address on every call.
+    func pinned(_ url: UpstreamURL, field: String, literal: LiteralPin? = nil) throws -> String {
+        if let literal, url.host == literal.host, url.port == literal.port {
+            if let refusal = policy.refusal(host: url.host, addresses: [literal.address]) { throw ExecutorError(.refused, field: field, refusal) }
+            return literal.pin
+        }
         if let refusal = policy.refusesLookup(of: url.host) { throw ExecutorError(.refused, field: field, refusal) }
         let addresses = try resolve(url.host, url.port)
         if let refusal = policy.refusal(host: url.host, addresses: addresses) {
             throw ExecutorError(.refused, field: field, refusal)
         }
-        let address = addresses[0]
-        return "\(url.hostForURL):\(url.port):\(address.isIPv6 ? "[\(address.text)]" : address.text)"
+        return Self.pinEntry(url, addresses[0])
+    }
+
+    /// The CURLOPT_RESOLVE entry `host:port:address` that pins `url`'s host to `address`.
+    static func pinEntry(_ url: UpstreamURL, _ address: IPAddress) -> String {
+        "\(url.hostForURL):\(url.port):\(address.isIPv6 ? "[\(address.text)]" : address.text)"
     }
 
     /// One call's attempts: what is sent each time and the deadline they share (the config's timeout
-    /// from the first attempt).
+    /// from the first attempt). Only the config's limits are kept, not the config (its copy costs a retain per field).
     struct Attempts: Sendable {
         let request: UpstreamRequest
         let pin: String
-        let config: ExternalAPIConfig
-        /// The config's (`secretValues`), computed once per call.
-        let secrets: [String]
+        let timeoutMs: Int
+        let maxResponseBytes: Int
+        let retry: UpstreamRetry
+        /// What the response is scrubbed of: the config's secrets and what was derived from them (`scrubList`).
+        let scrub: [String]
         let trace: TraceContext
         let kind: UpstreamKind
         /// Gets a 2xx body piece by piece (streamed replies).
@@ -172,8 +190,11 @@ public final class ExternalAPIExecutor: Sendable {
              onBody: (@Sendable ([UInt8]) -> Void)? = nil) {
             self.request = request
             self.pin = pin
-            self.config = config
-            self.secrets = secrets
+            timeoutMs = config.timeoutMs
+            maxResponseBytes = config.maxResponseBytes
+            retry = config.retry
+            // The same list for every call of the config unless a token was set on this request (OAuth2).
+            scrub = config.credentials.scrubList ?? ExternalAPIExecutor.scrubList(secrets, headers: request.headers, queryItems: request.queryItems)
             self.trace = trace
             self.kind = kind
             self.onBody = onBody
@@ -187,7 +208,7 @@ public final class ExternalAPIExecutor: Sendable {
                       completion: @escaping @Sendable (Result<UpstreamResult, ExecutorError>) -> Void) {
         let request = calls.request
         // The first attempt has the whole timeout; later ones what is left of it after their wait.
-        let remainingMs = attempt == 1 && delay == 0 ? calls.config.timeoutMs
+        let remainingMs = attempt == 1 && delay == 0 ? calls.timeoutMs
             : Int(((calls.deadline - monotonicNow() - delay) * 1000).rounded(.down))
         // Our traceparent and tracestate replace any the caller put among the headers: the trace is the server's to state.
         var headers: [String] = []
@@ -198,24 +219,24 @@ public final class ExternalAPIExecutor: Sendable {
         headers.append("traceparent: " + calls.trace.child().traceparent)
         if let state = calls.trace.state { headers.append("tracestate: " + state) }
         var curl = CurlRequest(method: request.method.rawValue, url: request.url, headers: headers, body: request.body,
-                               timeoutMs: max(1, min(calls.config.timeoutMs, remainingMs)), maxResponseBytes: calls.config.maxResponseBytes,
+                               timeoutMs: max(1, min(calls.timeoutMs, remainingMs)), maxResponseBytes: calls.maxResponseBytes,
                                resolve: calls.pin, kind: calls.kind)
         curl.onBody = calls.onBody
         // An upstream that echoes the request (httpbin-style) must not hand our credentials back.
-        let secrets = Self.scrubList(calls.secrets, request)
+        let secrets = calls.scrub
         client.send(curl, after: delay) { [self] result in
             // Runs on the curl thread: with retries off (the default) it asks no clock.
-            let retry = calls.config.retry
+            let retry = calls.retry
             let mayRetry = attempt < retry.maxAttempts
             let remaining = mayRetry ? calls.deadline - monotonicNow() : 0
             switch result {
             case .success(let r):
-                if mayRetry, let wait = retry.delay(afterAttempt: attempt, method: request.method, status: r.status, headers: r.headers, remaining: remaining) {
+                if mayRetry, let wait = retry.delay(afterAttempt: attempt, method: request.method, status: r.status, headers: r.headers.pairs, remaining: remaining) {
                     let record = UpstreamAttempt(attempt: attempt, status: r.status, error: nil, durationMs: r.durationMs, waitMs: wait * 1000,
-                                                 retryAfter: r.headers.first { $0.0.lowercased() == "retry-after" }?.1)
+                                                 retryAfter: r.headers.value(named: "retry-after"))
                     return send(calls, attempt: attempt + 1, earlier: earlier + [record], after: wait, completion: completion)
                 }
-                completion(.success(UpstreamResult(status: r.status, headers: Self.scrub(r.headers, secrets),
+                completion(.success(UpstreamResult(status: r.status, responseHeaders: Self.scrub(r.headers, secrets),
                                                    body: Self.scrub(Self.text(r.body, truncated: r.truncated), secrets),
                                                    truncated: r.truncated, bytesTotal: r.bytesTotal, durationMs: r.durationMs,
                                                    attempt: attempt, request: request, earlierAttempts: earlier)))
@@ -282,24 +303,24 @@ public final class ExternalAPIExecutor: Sendable {
         return out
     }
 
-    /// The headers with secrets in their values replaced; the same array, not a copy, when none holds one.
-    static func scrub(_ headers: [(String, String)], _ secrets: [String]) -> [(String, String)] {
-        guard !secrets.isEmpty,
-              headers.contains(where: { h in secrets.contains { $0.utf8.count >= 4 && containsBytes(h.1, $0) } }) else { return headers }
-        return headers.map { ($0.0, scrub($0.1, secrets)) }
+    /// The headers with secrets in their values replaced; the same bytes, not a copy, when none holds one
+    /// (one search of the raw fields per secret, no strings made).
+    static func scrub(_ headers: ResponseHeaders, _ secrets: [String]) -> ResponseHeaders {
+        guard secrets.contains(where: { $0.utf8.count >= 4 && headers.contains(bytes: $0) }) else { return headers }
+        return ResponseHeaders(headers.map { ($0.0, scrub($0.1, secrets)) })
     }
 
     /// The config's secrets plus what was derived from them for this request (the Basic credential,
     /// the bare OAuth2 token), longest first so a secret containing another is replaced whole.
-    static func scrubList(_ configSecrets: [String], _ request: UpstreamRequest) -> [String] {
+    static func scrubList(_ configSecrets: [String], headers: [UpstreamRequest.Header], queryItems: [UpstreamRequest.QueryItem]) -> [String] {
         var out = configSecrets
         // Each value once: a bearer config's token comes back as the header's bare token.
         func add(_ s: Substring) { if !s.isEmpty && !out.contains(where: { $0 == s }) { out.append(String(s)) } }
-        for h in request.headers where h.secret {
+        for h in headers where h.secret {
             add(h.value[...])
             for scheme in ["Bearer ", "Basic "] where h.value.hasPrefix(scheme) { add(h.value.dropFirst(scheme.count)) }
         }
-        for q in request.queryItems where q.secret { add(q.value[...]) }
+        for q in queryItems where q.secret { add(q.value[...]) }
         if out.count > 1 { out.sort { $0.utf8.count > $1.utf8.count } }
         return out
     }

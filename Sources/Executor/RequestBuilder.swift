@@ -53,20 +53,15 @@ public enum RequestBuilder {
             headers.append(.init(name: "Content-Type", value: "application/json", secret: false))
         }
 
-        var request = UpstreamRequest(method: config.method, base: url, queryItems: queryItems, headers: headers, body: body)
-        switch config.auth {
-        case .none, .oauth2ClientCredentials:
-            break
-        case .bearer(let token):
-            request.setAuthorization("Bearer \(token)")
-        case .basic(let user, let password):
-            request.setAuthorization(basicAuthorization(user, password))
-        case .apiKeyHeader(let name, let key):
-            request.headers.append(.init(name: name, value: key, secret: true))
-        case .apiKeyQuery(let name, let key):
-            request.queryItems.append(.init(name: name, value: key, secret: true))
+        // The auth header or query item, built once per config (`PreparedCredentials`). A configured Authorization
+        // header gives way to the auth's, as `setAuthorization` would.
+        let credentials = config.credentials
+        if let auth = credentials.authHeader {
+            if asciiEqualsIgnoringCase(auth.name.utf8, "authorization") { headers.removeAll { asciiEqualsIgnoringCase($0.name.utf8, "authorization") } }
+            headers.append(auth)
         }
-        return request
+        if let query = credentials.authQuery { queryItems.append(query) }
+        return UpstreamRequest(method: config.method, base: url, queryItems: queryItems, headers: headers, body: body)
     }
 
     /// `Basic base64(user:password)`.

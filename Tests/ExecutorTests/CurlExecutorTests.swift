@@ -70,6 +70,50 @@ final class CurlExecutorTests: XCTestCase {
         }
     }
 
+    /// The auth header, the secrets and the scrub list are built once per config and shared by its copies:
+    /// a copy whose auth or headers change must send, and scrub, its own, and the original keep its.
+    func test_editedCredentials_areWhatTheNextCallSends_andTheOriginalKeepsItsOwn() throws {
+        let u = try upstream { request in
+            (HTTPResponse(status: 200, headers: HTTPHeaders([("X-Echo", request.headers["Authorization"] ?? "")]),
+                          body: Array((request.headers["X-Key"] ?? "").utf8)), 0)
+        }
+        let first = ExternalAPIConfig(name: "t", endpointURL: u.base, headers: [ConfigHeader(name: "X-Key", value: "CANARY-one", secret: true)],
+                                      auth: .bearer(token: "CANARY-bearer-1"))
+        var result = try run(first).get()
+        XCTAssertEqual(u.last?.headers["Authorization"], "Bearer CANARY-bearer-1")
+        XCTAssertEqual(result.body, "***")
+        XCTAssertEqual(result.headers.first { $0.0 == "X-Echo" }?.1, "***")
+
+        var second = first
+        second.auth = .bearer(token: "CANARY-bearer-2")
+        second.headers[0].value = "CANARY-two"
+        result = try run(second).get()
+        XCTAssertEqual(u.last?.headers["Authorization"], "Bearer CANARY-bearer-2")
+        XCTAssertEqual(u.last?.headers["X-Key"], "CANARY-two")
+        XCTAssertEqual(result.body, "***", "the new header secret is scrubbed")
+        XCTAssertEqual(result.headers.first { $0.0 == "X-Echo" }?.1, "***", "the new token is scrubbed")
+        XCTAssertEqual(second.secretValues, ["CANARY-two", "CANARY-bearer-2"])
+
+        var basic = second
+        basic.auth = .basic(username: "u", password: "CANARY-pw")
+        _ = try run(basic).get()
+        XCTAssertEqual(u.last?.headers["Authorization"], RequestBuilder.basicAuthorization("u", "CANARY-pw"))
+
+        _ = try run(first).get()
+        XCTAssertEqual(u.last?.headers["Authorization"], "Bearer CANARY-bearer-1")
+        XCTAssertEqual(u.last?.headers["X-Key"], "CANARY-one")
+    }
+
+    /// A configured Authorization header gives way to the auth's, never sent beside it.
+    func test_configuredAuthorizationHeader_givesWayToTheAuth() throws {
+        let u = try echo()
+        let config = ExternalAPIConfig(name: "t", endpointURL: u.base, headers: [ConfigHeader(name: "authorization", value: "Token old", secret: true)],
+                                       auth: .bearer(token: "tok-new"))
+        _ = try run(config).get()
+        let seen = try XCTUnwrap(u.last)
+        XCTAssertEqual(seen.headers.fields.filter { $0.name.lowercased() == "authorization" }.map(\.value), ["Bearer tok-new"])
+    }
+
     func test_result_dropsSetCookieAndCarriesTheBody() throws {
         let u = try echo()
         let result = try run(ExternalAPIConfig(name: "t", endpointURL: u.base)).get()
