@@ -67,6 +67,24 @@ public struct TraceContext: Sendable, Equatable {
         }
     }
 
+    /// `traceparent: <traceparent>`, the header line, made in one buffer (one per outbound call).
+    public var traceparentLine: String {
+        String(unsafeUninitializedCapacity: 68) { out in
+            for (i, byte) in "traceparent: ".utf8.enumerated() { out[i] = byte }
+            out[13] = 48
+            out[14] = 48
+            out[15] = 45
+            Self.writeHex(traceHigh, into: out, at: 16)
+            Self.writeHex(traceLow, into: out, at: 32)
+            out[48] = 45
+            Self.writeHex(span, into: out, at: 49)
+            out[65] = 45
+            out[66] = Self.hexDigit(flagBits >> 4)
+            out[67] = Self.hexDigit(flagBits & 0xF)
+            return 68
+        }
+    }
+
     @inline(__always)
     private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
 

@@ -328,9 +328,9 @@ private final class Transfer {
             resolveList = curl_slist_append(nil, resolve)
             check(cshim_curl_setopt_slist(easy, CURLOPT_RESOLVE, resolveList))
         }
-        // "Expect:" stops curl from waiting for 100-continue on larger bodies.
+        // "Expect:" stops curl from waiting for 100-continue on larger bodies (without a body curl sends none).
         for line in r.headers { headerList = curl_slist_append(headerList, line) }
-        headerList = curl_slist_append(headerList, "Expect:")
+        if r.body != nil { headerList = curl_slist_append(headerList, "Expect:") }
         check(cshim_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList))
         switch (r.method, r.body) {
         case ("GET", nil):

@@ -147,6 +147,8 @@ struct ParsedEndpoint: Sendable {
     /// The URL itself when it has no placeholders, parses and passes the same-origin check: what a
     /// call without `path` sends, already checked.
     let fixed: UpstreamURL?
+    /// `fixed` rendered as a request URL without query items (`UpstreamRequest.url`).
+    let fixedURL: String?
     /// The origin's host when it is an IP literal, with the CURLOPT_RESOLVE entry pinning to it: every call of the
     /// config goes to that origin (the same-origin check), so it needs no parse, lookup or formatting per call.
     let literal: LiteralPin?
@@ -160,6 +162,7 @@ struct ParsedEndpoint: Sendable {
         } else {
             fixed = nil
         }
+        fixedURL = fixed.map(UpstreamRequest.render)
         if case .success(let origin) = origin, let address = IPAddress(origin.host) {
             literal = LiteralPin(host: origin.host, port: origin.port, address: address, pin: ExternalAPIExecutor.pinEntry(origin, address))
         } else {

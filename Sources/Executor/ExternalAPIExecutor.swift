@@ -216,7 +216,7 @@ public final class ExternalAPIExecutor: Sendable {
         for h in request.headers where !asciiEqualsIgnoringCase(h.name.utf8, "traceparent") && !asciiEqualsIgnoringCase(h.name.utf8, "tracestate") {
             headers.append(h.name + ": " + h.value)
         }
-        headers.append("traceparent: " + calls.trace.child().traceparent)
+        headers.append(calls.trace.child().traceparentLine)
         if let state = calls.trace.state { headers.append("tracestate: " + state) }
         var curl = CurlRequest(method: request.method.rawValue, url: request.url, headers: headers, body: request.body,
                                timeoutMs: max(1, min(calls.timeoutMs, remainingMs)), maxResponseBytes: calls.maxResponseBytes,

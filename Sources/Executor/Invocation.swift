@@ -46,13 +46,34 @@ public struct UpstreamRequest: Sendable {
 
     public var method: HTTPMethod
     /// The URL without the appended query items.
-    public var base: UpstreamURL
-    public var queryItems: [QueryItem]
+    public var base: UpstreamURL { didSet { rendered = nil } }
+    public var queryItems: [QueryItem] { didSet { rendered = nil } }
     public var headers: [Header]
     public var body: [UInt8]?
+    /// `url` made once for the config when the request is its fixed endpoint as is (no path, no query items):
+    /// set by the builder, dropped by any change of `base` or `queryItems`.
+    private var rendered: String?
+
+    public init(method: HTTPMethod, base: UpstreamURL, queryItems: [QueryItem], headers: [Header], body: [UInt8]?) {
+        self.method = method
+        self.base = base
+        self.queryItems = queryItems
+        self.headers = headers
+        self.body = body
+    }
+
+    init(method: HTTPMethod, base: UpstreamURL, queryItems: [QueryItem], headers: [Header], body: [UInt8]?, rendered: String?) {
+        self.init(method: method, base: base, queryItems: queryItems, headers: headers, body: body)
+        self.rendered = queryItems.isEmpty ? rendered : nil
+    }
 
     /// The exact URL sent.
-    public var url: String { render(redacting: false) }
+    public var url: String { rendered ?? render(redacting: false) }
+
+    /// `url` for `base` without query items (what `rendered` holds).
+    static func render(_ base: UpstreamURL) -> String {
+        UpstreamRequest(method: .GET, base: base, queryItems: [], headers: [], body: nil).render(redacting: false)
+    }
 
     /// The URL with secret query values replaced by `***`.
     public var redactedURL: String { render(redacting: true) }

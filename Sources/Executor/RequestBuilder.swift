@@ -61,7 +61,8 @@ public enum RequestBuilder {
             headers.append(auth)
         }
         if let query = credentials.authQuery { queryItems.append(query) }
-        return UpstreamRequest(method: config.method, base: url, queryItems: queryItems, headers: headers, body: body)
+        return UpstreamRequest(method: config.method, base: url, queryItems: queryItems, headers: headers, body: body,
+                               rendered: appended || endpoint.fixed == nil ? nil : endpoint.fixedURL)
     }
 
     /// `Basic base64(user:password)`.

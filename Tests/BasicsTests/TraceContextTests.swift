@@ -102,4 +102,11 @@ final class TraceContextTests: XCTestCase {
         XCTAssertNil(TraceContext.span(inTrace: kept.traceId, state: "Bad=1")?.state, "a kept tracestate that no longer parses is dropped")
         XCTAssertFalse(kept.traceparent.contains("rojo"), "the traceparent is ours alone")
     }
+
+    func test_traceparentLine_isTheHeaderLineOfTheSameSpan() {
+        for _ in 0..<100 {
+            let trace = TraceContext.newRoot().child()
+            XCTAssertEqual(trace.traceparentLine, "traceparent: " + trace.traceparent)
+        }
+    }
 }

@@ -17,6 +17,26 @@ final class RequestBuilderTests: XCTestCase {
         }
     }
 
+    /// A fixed endpoint's URL is made once per config; a path, a query item, or a later change of the request's
+    /// base or query items must still be in the URL sent.
+    func test_url_ofAFixedEndpoint_isCachedButFollowsEveryChange() throws {
+        let config = ExternalAPIConfig(name: "t", endpointURL: "https://api.example.com:8443/v1?fixed=1", auth: .apiKeyQuery(paramName: "key", apiKey: "k 1"))
+        var request = try RequestBuilder.build(config, Invocation())
+        XCTAssertEqual(request.url, "https://api.example.com:8443/v1?fixed=1&key=k%201")
+        XCTAssertEqual(request.redactedURL, "https://api.example.com:8443/v1?fixed=1&key=***")
+        let plain = ExternalAPIConfig(name: "t", endpointURL: "https://api.example.com/v1")
+        request = try RequestBuilder.build(plain, Invocation())
+        XCTAssertEqual(request.url, "https://api.example.com/v1")
+        request.queryItems = try RequestBuilder.build(plain, Invocation(query: [("added", "yes")])).queryItems
+        XCTAssertEqual(request.url, "https://api.example.com/v1?added=yes")
+        request = try RequestBuilder.build(plain, Invocation())
+        guard case .success(let other) = UpstreamURL.parse("https://api.example.com/v2") else { return XCTFail("parse") }
+        request.base = other
+        XCTAssertEqual(request.url, "https://api.example.com/v2")
+        XCTAssertEqual(try RequestBuilder.build(plain, Invocation(path: "/users")).url, "https://api.example.com/v1/users")
+        XCTAssertEqual(try RequestBuilder.build(plain, Invocation(query: [("q", "a b")])).url, "https://api.example.com/v1?q=a%20b")
+    }
+
     func test_build_refusesCallerHeadersThatOverrideTheConfig() {
         let config = ExternalAPIConfig(name: "t", endpointURL: "https://h.example/", headers: [ConfigHeader(name: "Api-Version", value: "1")],
                                        auth: .apiKeyHeader(headerName: "X-Api-Key", apiKey: "k"))
