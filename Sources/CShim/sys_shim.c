@@ -1,6 +1,10 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "sys_shim.h"
 
 #include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
 
 int cshim_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
@@ -23,4 +27,8 @@ int cshim_epoll_wait(int epfd, uint64_t *datas, uint32_t *events, int max, int t
 
 int cshim_accept(int listen_fd) {
     return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+int cshim_contains_bytes(const void *hay, size_t hay_len, const void *needle, size_t needle_len) {
+    return needle_len > 0 && memmem(hay, hay_len, needle, needle_len) != NULL;
 }

@@ -330,17 +330,7 @@ public final class ExternalAPIExecutor: Sendable {
 private func containsBytes(_ text: String, _ needle: String) -> Bool {
     var text = text
     var needle = needle
-    return text.withUTF8 { hay in
-        needle.withUTF8 { n in
-            guard n.count <= hay.count, let first = n.first else { return false }
-            var i = 0
-            while i + n.count <= hay.count {
-                if hay[i] == first && memcmp(hay.baseAddress! + i, n.baseAddress!, n.count) == 0 { return true }
-                i += 1
-            }
-            return false
-        }
-    }
+    return text.withUTF8 { hay in needle.withUTF8 { containsBytes(hay, $0) } }
 }
 
 /// Reads an OAuth2 token endpoint's answer (RFC 6749 §5.1 and §5.2).

@@ -1,3 +1,4 @@
+import CShim
 import Foundation
 
 /// A response's header fields as the curl thread received them: one byte buffer, `Name: value\n` per
@@ -36,17 +37,7 @@ public struct ResponseHeaders: Sendable, Sequence {
     /// Whether `needle`'s bytes occur in any field (a secret echoed back).
     func contains(bytes needle: String) -> Bool {
         var needle = needle
-        return needle.withUTF8 { n in
-            guard let first = n.first, n.count <= bytes.count else { return false }
-            return bytes.withUnsafeBufferPointer { hay in
-                var i = 0
-                while i + n.count <= hay.count {
-                    if hay[i] == first && memcmp(hay.baseAddress! + i, n.baseAddress!, n.count) == 0 { return true }
-                    i += 1
-                }
-                return false
-            }
-        }
+        return needle.withUTF8 { n in bytes.withUnsafeBufferPointer { containsBytes($0, n) } }
     }
 
     /// The first value of `name` (ASCII case-insensitive), or nil.
@@ -69,4 +60,10 @@ public struct ResponseHeaders: Sendable, Sequence {
             return (String(decoding: bytes[at..<colon], as: UTF8.self), String(decoding: bytes[(colon + 1)..<end], as: UTF8.self))
         }
     }
+}
+
+/// Whether `needle` occurs in `hay` (glibc's memmem: two-way search, not byte by byte in Swift).
+func containsBytes(_ hay: UnsafeBufferPointer<UInt8>, _ needle: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard !needle.isEmpty, needle.count <= hay.count, let h = hay.baseAddress, let n = needle.baseAddress else { return false }
+    return cshim_contains_bytes(h, hay.count, n, needle.count) == 1
 }
