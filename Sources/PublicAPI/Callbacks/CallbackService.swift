@@ -93,7 +93,8 @@ final class CallbackService: Sendable {
         let input = JSON.object(JSONObject([
             ("entity", .object(event.entity)), ("changes", .array(changes.map(\.json))), ("change_type", .string(event.changeType)),
         ])).serializedString()
-        let trigger = JSON.object(JSONObject([("type", .string("CALLBACK")), ("callback_id", .string(callbackId))]))
+        // Serialized once here, not once per matched run under the writer.
+        let trigger = JSON.object(JSONObject([("type", .string("CALLBACK")), ("callback_id", .string(callbackId))])).serializedString()
         // The runs' ids and `started_executions` are made here, off the writer, which all ingests share; run-once
         // re-checked in the write can only drop runs (matched becomes runOnce), and then the list is made again there.
         let plannedRuns = verdicts.indices.filter { verdicts[$0] == .matched }.map { (index: $0, executionId: SecureRandom.timeOrderedUUID()) }
@@ -116,7 +117,7 @@ final class CallbackService: Sendable {
                     let new = ExecutionRecords.NewExecution(
                         tenantId: tenantId, agentId: agent.id, agentName: agent.name, agentVersion: agent.version, kind: .agentRun,
                         status: .queued, entityId: event.entityId, entityNumber: event.entityNumber, input: input, keyId: keyId,
-                        trigger: trigger, runAfter: runAfter)
+                        triggerText: trigger, runAfter: runAfter)
                     try ExecutionRecords.insert(new, id: run.executionId, now: stamp, db)
                     runs.append((agent.id, run.executionId))
                 }

@@ -133,6 +133,8 @@ enum ExecutionRecords {
         var retryOf: String? = nil
         var keyId: Int64?
         var trigger: JSON? = nil
+        /// `trigger` already serialized, when one caller inserts many runs with the same trigger (a callback's matches).
+        var triggerText: String? = nil
         /// Not before this time (a callback's sleep_before_callback_processing_seconds); nil = at once.
         var runAfter: String? = nil
         /// The W3C trace of the request that started it (its id and tracestate are kept).
@@ -154,7 +156,7 @@ enum ExecutionRecords {
                   (new.entityNumber ?? new.entityId).map { .text($0) } ?? .null, new.instructions.map { .text($0) } ?? .null,
                   new.input.map { .text($0) } ?? .null, .int(new.testMode ? 1 : 0), new.retryOf.map { .text($0) } ?? .null,
                   new.keyId.map { .int($0) } ?? .null, .text(now), .text(now), started ? .text(now) : .null,
-                  new.agentVersion.map { .int($0) } ?? .null, new.trigger.map { .text($0.serializedString()) } ?? .null,
+                  new.agentVersion.map { .int($0) } ?? .null, (new.triggerText ?? new.trigger?.serializedString()).map { .text($0) } ?? .null,
                   new.runAfter.map { .text($0) } ?? .null, new.trace.map { .text($0.traceId) } ?? .null,
                   new.trace?.state.map { .text($0) } ?? .null])
         if let node {
