@@ -37,6 +37,20 @@ final class RequestBuilderTests: XCTestCase {
         XCTAssertEqual(try RequestBuilder.build(plain, Invocation(query: [("q", "a b")])).url, "https://api.example.com/v1?q=a%20b")
     }
 
+    /// The credentials cached with a config (its auth header, secrets, scrub list) never reach a copy whose secrets
+    /// were rewritten: a masked or sealed copy must not carry the plaintext ones.
+    func test_mappedSecrets_neverShareTheOriginalsCachedCredentials() throws {
+        let config = ExternalAPIConfig(name: "t", endpointURL: "https://api.example.com", headers: [ConfigHeader(name: "X-Key", value: "plain-header", secret: true)],
+                                       auth: .bearer(token: "plain-token"))
+        XCTAssertEqual(config.secretValues, ["plain-header", "plain-token"])
+        XCTAssertEqual(try RequestBuilder.build(config, Invocation()).headers.last?.value, "Bearer plain-token")
+        let masked = config.mapSecrets { _, _ in "MASKED" }
+        XCTAssertEqual(masked.secretValues, ["MASKED", "MASKED"])
+        let headers = try RequestBuilder.build(masked, Invocation()).headers
+        XCTAssertEqual(headers.map(\.value), ["MASKED", "Bearer MASKED"])
+        XCTAssertEqual(config.secretValues, ["plain-header", "plain-token"], "the original keeps its own")
+    }
+
     func test_build_refusesCallerHeadersThatOverrideTheConfig() {
         let config = ExternalAPIConfig(name: "t", endpointURL: "https://h.example/", headers: [ConfigHeader(name: "Api-Version", value: "1")],
                                        auth: .apiKeyHeader(headerName: "X-Api-Key", apiKey: "k"))
