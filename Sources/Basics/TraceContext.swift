@@ -53,16 +53,7 @@ public struct TraceContext: Sendable, Equatable {
     /// one buffer: it goes on every response.
     public var traceparent: String {
         String(unsafeUninitializedCapacity: 55) { out in
-            out[0] = 48
-            out[1] = 48
-            out[2] = 45
-            Self.writeHex(traceHigh, into: out, at: 3)
-            Self.writeHex(traceLow, into: out, at: 19)
-            out[35] = 45
-            Self.writeHex(span, into: out, at: 36)
-            out[52] = 45
-            out[53] = Self.hexDigit(flagBits >> 4)
-            out[54] = Self.hexDigit(flagBits & 0xF)
+            writeTraceparent(into: out, at: 0)
             return 55
         }
     }
@@ -71,18 +62,24 @@ public struct TraceContext: Sendable, Equatable {
     public var traceparentLine: String {
         String(unsafeUninitializedCapacity: 68) { out in
             for (i, byte) in "traceparent: ".utf8.enumerated() { out[i] = byte }
-            out[13] = 48
-            out[14] = 48
-            out[15] = 45
-            Self.writeHex(traceHigh, into: out, at: 16)
-            Self.writeHex(traceLow, into: out, at: 32)
-            out[48] = 45
-            Self.writeHex(span, into: out, at: 49)
-            out[65] = 45
-            out[66] = Self.hexDigit(flagBits >> 4)
-            out[67] = Self.hexDigit(flagBits & 0xF)
+            writeTraceparent(into: out, at: 13)
             return 68
         }
+    }
+
+    /// The 55 bytes of `traceparent` at `out[start...]`.
+    @inline(__always)
+    private func writeTraceparent(into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
+        out[start] = 48
+        out[start + 1] = 48
+        out[start + 2] = 45
+        Self.writeHex(traceHigh, into: out, at: start + 3)
+        Self.writeHex(traceLow, into: out, at: start + 19)
+        out[start + 35] = 45
+        Self.writeHex(span, into: out, at: start + 36)
+        out[start + 52] = 45
+        out[start + 53] = Self.hexDigit(flagBits >> 4)
+        out[start + 54] = Self.hexDigit(flagBits & 0xF)
     }
 
     @inline(__always)
