@@ -4,7 +4,9 @@
  * statements, BATCH callbacks per transaction, each in its own savepoint, as the server's group commit
  * does (WAL, synchronous=NORMAL, foreign keys on, then an fdatasync of the WAL per commit as WALSync does;
  * SQLite's own checkpoints). Nothing else runs: no HTTP, no JSON, no matching. Run on a copy of a database
- * bench/callbacks.sh's seed made (it needs the tenant, the 1,000 agents and their agent set).
+ * bench/callbacks.sh's seed made and a first callback warmed (it needs the tenant, the 1,000 agents and their
+ * agent set). FLOOR_NO_SYNC=1 leaves out the fdatasync and FLOOR_NO_CHECKPOINT=1 SQLite's checkpoints (the WAL
+ * then grows ~200 MiB a second; bench/callbacks.sh runs it so, in /dev/shm); FLOOR_SKIP (below) leaves out rows.
  * usage: callback_write_floor DB SECONDS BATCH    prints "callbacks_per_second N commits_per_second M" */
 #include <fcntl.h>
 #include <sqlite3.h>
